@@ -1,0 +1,228 @@
+"""The ``callguard`` command.
+
+    callguard check "TEXT"            the reply a chat user would get
+    callguard check --jsonl FILE|-    batch: one JSON verdict per input line
+    callguard chat                    a console conversation, no token needed
+    callguard rules lint [FILE]       schema errors as file:line: message
+    callguard rules test [FILE]       run every rule's embedded examples
+    callguard run [--webhook]         start the Telegram bot
+    callguard stats | bulletin | export   reports for admins
+
+Each sub-command is a small function; the heavy lifting lives in the modules
+they call, so the CLI and the bot always give the same answers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Callable, Iterable, TextIO
+
+from .config import ConfigError, Settings
+from .detect import Detector, RuleFileError, detect_language, load_and_lint, load_rules
+from .detect.examples import run_examples
+from . import replies
+
+__all__ = ["main"]
+
+
+def _settings() -> Settings:
+    try:
+        return Settings.from_env()
+    except ConfigError as exc:
+        raise SystemExit(f"callguard: {exc}") from None
+
+
+def _rules_path(arg: str | None) -> Path:
+    return Path(arg) if arg else _settings().rules_path
+
+
+def _detector(path: str | None) -> Detector:
+    try:
+        return Detector(load_rules(_rules_path(path)))
+    except RuleFileError as exc:
+        raise SystemExit(f"callguard: the rule file has errors:\n{exc}") from None
+
+
+# --------------------------------------------------------------------------- check
+
+
+def batch(detector: Detector, lines: Iterable[str], out: TextIO, *, progress: bool = False, total: int | None = None) -> int:
+    """Judge one JSON object per line; write one line per input, in order.
+
+    Other fields of each object are copied through; a line that is not a JSON
+    object with a string ``text`` gets an ``error`` field instead of a verdict,
+    and the run goes on. Blank lines are skipped. Returns the error count.
+    """
+    from tqdm import tqdm
+
+    errors = 0
+    for number, line in enumerate(tqdm(lines, total=total, disable=not progress, unit=" msg", file=sys.stderr), 1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+            if not isinstance(record, dict):
+                raise ValueError("each line must be a JSON object")
+            text = record.get("text")
+            if not isinstance(text, str):
+                raise ValueError("the object needs a string field 'text'")
+        except ValueError as exc:  # json.JSONDecodeError is a ValueError
+            errors += 1
+            record = {"line": number, "error": str(exc)}
+        else:
+            record["verdict"] = detector.check(text).to_json()
+        out.write(json.dumps(record, ensure_ascii=False) + "\n")
+    out.flush()
+    return errors
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    detector = _detector(args.rules)
+    if args.jsonl:
+        if args.jsonl == "-":
+            stream = sys.stdin
+            batch(detector, stream, sys.stdout, progress=sys.stderr.isatty())
+        else:
+            try:
+                with open(args.jsonl, encoding="utf-8", errors="replace") as fh:
+                    lines = fh.readlines()
+            except OSError as exc:
+                raise SystemExit(f"callguard: cannot read {args.jsonl}: {exc.strerror}") from None
+            batch(detector, lines, sys.stdout, progress=sys.stderr.isatty(), total=len(lines))
+        return 0
+    if not args.text:
+        raise SystemExit('callguard check: give a TEXT to check, or --jsonl FILE (use - for stdin)')
+    text = " ".join(args.text)
+    verdict = detector.check(text)
+    if args.json:
+        print(json.dumps(verdict.to_json(), ensure_ascii=False, indent=2))
+    else:
+        lang = args.lang or detect_language(text)
+        print(replies.verdict_reply(verdict, detector.ruleset, lang, html=False))
+    return 0
+
+
+# --------------------------------------------------------------------------- chat
+
+
+CHAT_HELP = {
+    "zh-Hans": "（控制台命令：/money 已经转了钱怎么办，/family 给家人的提醒，/lang zh-Hant|zh-Hans|en，/quit 退出）",
+    "zh-Hant": "（控制台命令：/money 已經轉了錢怎麼辦，/family 給家人的提醒，/lang zh-Hant|zh-Hans|en，/quit 退出）",
+    "en": "(console commands: /money if you already sent money, /family a warning for relatives, /lang zh-Hans|zh-Hant|en, /quit)",
+}
+
+
+def chat(detector: Detector, read: Callable[[str], str], write: Callable[[str], None], lang: str = "zh-Hans") -> None:
+    """The bot's conversation on a console: same texts, same verdicts."""
+    ruleset = detector.ruleset
+    last_category: str | None = None
+    write(replies.ui("welcome", lang) + "\n" + replies.ui("example", lang) + "\n" + CHAT_HELP[lang])
+    while True:
+        try:
+            line = read("> ").strip()
+        except (EOFError, KeyboardInterrupt):
+            write("")
+            return
+        if not line:
+            continue
+        command, _, rest = line.partition(" ")
+        if command in ("/quit", "/exit"):
+            return
+        if command in ("/help", "/start"):
+            write(replies.ui("help", lang) + "\n" + CHAT_HELP[lang])
+        elif command == "/privacy":
+            write(replies.ui("privacy", lang, days=_settings().retention_days))
+        elif command == "/lang":
+            if rest.strip() in replies.LANGUAGES:
+                lang = rest.strip()
+                write(replies.ui("lang.set", lang))
+            else:
+                write(replies.ui("lang.pick", lang) + " zh-Hans | zh-Hant | en")
+        elif command == "/money":
+            write(replies.emergency_reply(ruleset, lang, html=False))
+        elif command == "/family":
+            write(replies.family_warning(ruleset, last_category, lang, html=False))
+        elif command.startswith("/"):
+            write(replies.ui("unknown_command", lang))
+        else:
+            verdict = detector.check(line)
+            reply_lang = detect_language(line, default=lang)
+            last_category = verdict.category
+            write(replies.verdict_reply(verdict, ruleset, reply_lang, html=False))
+
+
+def cmd_chat(args: argparse.Namespace) -> int:
+    detector = _detector(args.rules)
+    chat(detector, input, print, lang=args.lang or "zh-Hans")
+    return 0
+
+
+# --------------------------------------------------------------------------- rules
+
+
+def cmd_rules_lint(args: argparse.Namespace) -> int:
+    path = _rules_path(args.file)
+    _, problems = load_and_lint(path)
+    for problem in problems:
+        print(problem)
+    errors = sum(p.severity == "error" for p in problems)
+    warnings = len(problems) - errors
+    print(f"{path}: {errors} error(s), {warnings} warning(s)", file=sys.stderr)
+    return 1 if errors else 0
+
+
+def cmd_rules_test(args: argparse.Namespace) -> int:
+    path = _rules_path(args.file)
+    try:
+        ruleset = load_rules(path)
+    except RuleFileError as exc:
+        print(exc)
+        return 1
+    detector = Detector(ruleset)
+    failures = run_examples(detector)
+    for failure in failures:
+        print(f"{path}:{failure.line}: {failure}")
+    total = sum(len(r.examples_match) + len(r.examples_no_match) for r in ruleset.rules)
+    print(f"{total - len(failures)} passed, {len(failures)} failed", file=sys.stderr)
+    return 1 if failures else 0
+
+
+# --------------------------------------------------------------------------- parser
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="callguard", description="CallGuard: is this call a scam, and what to do now.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("check", help="judge a text (or a JSONL batch)")
+    p.add_argument("text", nargs="*", help="what the caller said, or the SMS")
+    p.add_argument("--jsonl", metavar="FILE", help="batch mode: JSON object per line with a 'text' field; - for stdin")
+    p.add_argument("--json", action="store_true", help="print the verdict as JSON instead of the reply")
+    p.add_argument("--lang", choices=replies.LANGUAGES, help="reply language (default: the text's)")
+    p.add_argument("--rules", metavar="FILE", help="rule file (default: CALLGUARD_RULES or the shipped rules)")
+    p.set_defaults(func=cmd_check)
+
+    p = sub.add_parser("chat", help="talk to CallGuard on the console, no Telegram token needed")
+    p.add_argument("--lang", choices=replies.LANGUAGES)
+    p.add_argument("--rules", metavar="FILE")
+    p.set_defaults(func=cmd_chat)
+
+    rules = sub.add_parser("rules", help="check the rule file").add_subparsers(dest="rules_command", required=True)
+    p = rules.add_parser("lint", help="validate the schema; errors as file:line: message")
+    p.add_argument("file", nargs="?")
+    p.set_defaults(func=cmd_rules_lint)
+    p = rules.add_parser("test", help="run every rule's embedded examples")
+    p.add_argument("file", nargs="?")
+    p.set_defaults(func=cmd_rules_test)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except BrokenPipeError:  # `callguard check --jsonl x | head`
+        return 0

@@ -1,0 +1,102 @@
+"""Settings from the environment, read and validated once at start.
+
+Every setting has one place (this module) and one name (``CALLGUARD_*`` or
+``TELEGRAM_BOT_TOKEN``); a bad value stops the program with one clear line
+instead of surfacing as a strange failure later.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Mapping
+
+__all__ = ["Settings", "ConfigError", "DEFAULT_RULES", "TELEGRAM_API_URL"]
+
+DEFAULT_RULES = Path(__file__).resolve().parent.parent / "rules" / "scam_patterns.yaml"
+TELEGRAM_API_URL = "https://api.telegram.org/bot"
+
+
+class ConfigError(ValueError):
+    """A setting that cannot be used; the message names the variable."""
+
+
+def _int(env: Mapping[str, str], name: str, default: int, lo: int, hi: int) -> int:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a whole number, got {raw!r}") from None
+    if not lo <= value <= hi:
+        raise ConfigError(f"{name} must be between {lo} and {hi}, got {value}")
+    return value
+
+
+def _flag(env: Mapping[str, str], name: str) -> bool:
+    return env.get(name, "").strip().lower() in ("1", "true", "yes", "on")
+
+
+@dataclass(frozen=True)
+class Settings:
+    token: str = ""
+    db_path: Path = Path("callguard.db")
+    rules_path: Path = DEFAULT_RULES
+    admins: frozenset[int] = field(default_factory=frozenset)
+    bot_api_url: str = TELEGRAM_API_URL
+    bot_file_url: str = ""
+    webhook_listen: str = "0.0.0.0"
+    webhook_port: int = 8443
+    webhook_url: str = ""
+    webhook_path: str = "telegram"
+    webhook_secret: str = ""
+    secret: bytes | None = None  # key for hashing reporter ids
+    retention_days: int = 365
+    watch_rules: bool = False
+    rate_limit: int = 20  # messages per user per minute
+    default_region: str = "CN"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
+        env = os.environ if env is None else env
+        admins = set()
+        for part in env.get("CALLGUARD_ADMINS", "").replace(";", ",").split(","):
+            part = part.strip()
+            if not part:
+                continue
+            if not part.lstrip("-").isdigit():
+                raise ConfigError(f"CALLGUARD_ADMINS must be Telegram user ids separated by commas, got {part!r}")
+            admins.add(int(part))
+        api_url = env.get("CALLGUARD_BOT_API_URL", "").strip() or TELEGRAM_API_URL
+        if not api_url.startswith(("http://", "https://")):
+            raise ConfigError(f"CALLGUARD_BOT_API_URL must start with http:// or https://, got {api_url!r}")
+        file_url = env.get("CALLGUARD_BOT_FILE_URL", "").strip()
+        if not file_url:
+            file_url = api_url[: -len("/bot")] + "/file/bot" if api_url.endswith("/bot") else api_url + "/file/bot"
+        webhook_url = env.get("CALLGUARD_WEBHOOK_URL", "").strip()
+        if webhook_url and not webhook_url.startswith(("http://", "https://")):
+            raise ConfigError(f"CALLGUARD_WEBHOOK_URL must be a full URL, got {webhook_url!r}")
+        secret = env.get("CALLGUARD_SECRET", "").strip()
+        region = env.get("CALLGUARD_REGION", "CN").strip().upper() or "CN"
+        if len(region) != 2 or not region.isalpha():
+            raise ConfigError(f"CALLGUARD_REGION must be a two-letter country code, got {region!r}")
+        return cls(
+            token=env.get("TELEGRAM_BOT_TOKEN", "").strip(),
+            db_path=Path(env.get("CALLGUARD_DB", "").strip() or "callguard.db"),
+            rules_path=Path(env.get("CALLGUARD_RULES", "").strip() or DEFAULT_RULES),
+            admins=frozenset(admins),
+            bot_api_url=api_url,
+            bot_file_url=file_url,
+            webhook_listen=env.get("CALLGUARD_WEBHOOK_LISTEN", "").strip() or "0.0.0.0",
+            webhook_port=_int(env, "CALLGUARD_WEBHOOK_PORT", 8443, 1, 65535),
+            webhook_url=webhook_url,
+            webhook_path=env.get("CALLGUARD_WEBHOOK_PATH", "").strip().strip("/") or "telegram",
+            webhook_secret=env.get("CALLGUARD_WEBHOOK_SECRET", "").strip(),
+            secret=secret.encode() if secret else None,
+            retention_days=_int(env, "CALLGUARD_RETENTION_DAYS", 365, 1, 36500),
+            watch_rules=_flag(env, "CALLGUARD_WATCH_RULES"),
+            rate_limit=_int(env, "CALLGUARD_RATE_LIMIT", 20, 1, 10000),
+            default_region=region,
+        )

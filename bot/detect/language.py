@@ -1,0 +1,51 @@
+"""Which of our three languages a text is written in.
+
+Replies go back in the language the person wrote in. Chinese text is told
+apart by counting characters that exist only in Traditional or only in
+Simplified script; a text with no Chinese at all gets English.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import opencc
+
+from .normalize import is_cjk
+
+__all__ = ["detect_language", "LANGUAGES"]
+
+LANGUAGES = ("zh-Hans", "zh-Hant", "en")
+
+_T2S = opencc.OpenCC("t2s")
+_S2T = opencc.OpenCC("s2t")
+
+
+@lru_cache(maxsize=32768)
+def _script(ch: str) -> int:
+    """+1 Traditional-only, -1 Simplified-only, 0 shared by both."""
+    if _T2S.convert(ch) != ch:
+        return 1
+    if _S2T.convert(ch) != ch:
+        return -1
+    return 0
+
+
+def detect_language(text: str, default: str = "en") -> str:
+    """The language of ``text``; ``default`` when it has no letters at all
+    (a bare phone number), so the user's chosen language is kept."""
+    cjk = [c for c in text[:2000] if is_cjk(c)]
+    if not cjk:
+        return "en" if any(c.isalpha() for c in text[:2000]) else default
+    balance = sum(_script(c) for c in cjk)
+    return "zh-Hant" if balance > 0 else "zh-Hans"
+
+
+def from_language_code(code: str | None) -> str:
+    """Map a Telegram ``language_code`` (IETF tag) to one of ours."""
+    code = (code or "").lower().replace("_", "-")
+    if code.startswith("zh"):
+        if any(tag in code for tag in ("hant", "-tw", "-hk", "-mo")):
+            return "zh-Hant"
+        return "zh-Hans"
+    return "en"

@@ -1,0 +1,221 @@
+"""Compile a rule set once; score any text against every rule, fast.
+
+How a text is scored, in two passes over the normalised text:
+
+1. **Exact pass.** Every phrase (and the pinyin spelling of every Chinese
+   phrase of three or more characters) sits in one Aho-Corasick automaton, so
+   all exact occurrences of all phrases come out of a single scan whose cost
+   does not grow with the number of rules.
+2. **Fuzzy pass.** Phrases long enough to have typos (5+ Chinese characters,
+   6+ Latin letters) are indexed by their q-grams (bigrams for Chinese,
+   trigrams for Latin). A phrase becomes a candidate only when the text shares
+   enough of its q-grams to be within the allowed edits (the q-gram lemma), and
+   only candidates are verified with rapidfuzz's ``partial_ratio``. This keeps
+   the work proportional to what the text resembles, not to the rule count.
+
+A rule's score is the sum over its groups of ``weight x strength``, where a
+group's strength is the similarity (0..1) of its best-matching phrase; the sum
+is clamped to 0..100. Negative groups (things legitimate messages say) pull the
+score down. ``requires`` names groups of which at least one must match, or the
+rule scores 0.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from itertools import chain
+
+import ahocorasick
+from rapidfuzz import fuzz
+
+from .normalize import has_cjk, normalize, pinyin_alias
+from .rules import Rule, RuleSet
+
+__all__ = ["Hit", "RuleScore", "Matcher", "MAX_MATCH_CHARS"]
+
+# Text beyond this many normalised characters is not read: a description of a
+# call is never that long, and the bound keeps a pasted book from costing more.
+MAX_MATCH_CHARS = 50_000
+
+PINYIN_SIMILARITY = 95  # a pinyin spelling is a strong but not exact match
+MIN_FUZZY_CJK = 5
+MIN_FUZZY_LATIN = 6
+MIN_PINYIN_ALIAS = 8
+WHOLE_TEXT_WINDOW = 400  # below this, fuzzy verification reads the whole text
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    """One phrase found in the normalised text."""
+
+    rule: int  # index into RuleSet.rules
+    group: int  # index into Rule.groups
+    phrase: str  # as written in the rule file
+    start: int  # span in the normalised text
+    end: int
+    similarity: int  # 100 = exact
+
+
+@dataclass(frozen=True, slots=True)
+class RuleScore:
+    rule: Rule
+    score: int  # 0..100
+    hits: tuple[Hit, ...]  # the best hit of each matched group
+    requires_met: bool
+
+
+def _edits_allowed(key: str, cjk: bool) -> int:
+    n = len(key)
+    if cjk:
+        return 0 if n < MIN_FUZZY_CJK else (1 if n < 10 else 2)
+    return 0 if n < MIN_FUZZY_LATIN else (1 if n < 12 else 2)
+
+
+def _grams(text: str, q: int) -> set[str]:
+    return {text[i : i + q] for i in range(len(text) - q + 1)}
+
+
+@dataclass(frozen=True, slots=True)
+class _FuzzyKey:
+    key: str
+    grams: tuple[str, ...]
+    need: int  # shared q-grams needed before verification
+    cutoff: float  # rapidfuzz score needed to count as a match
+    entries: tuple[int, ...]  # fuzzy-enabled phrase entries with this key
+
+
+class Matcher:
+    """A rule set compiled for matching. Immutable after construction."""
+
+    def __init__(self, ruleset: RuleSet):
+        self.ruleset = ruleset
+        rules = ruleset.rules
+        # One entry per (rule, group, phrase): what a hit points back to.
+        entries: list[tuple[int, int, str]] = []
+        exact: dict[str, list[tuple[int, int]]] = {}
+        fuzzy_entries: dict[str, list[int]] = {}
+        for r, rule in enumerate(rules):
+            for g, group in enumerate(rule.groups):
+                for phrase in group.phrases:
+                    eid = len(entries)
+                    entries.append((r, g, phrase))
+                    key = normalize(phrase)
+                    if not key:
+                        continue
+                    exact.setdefault(key, []).append((eid, 100))
+                    alias = pinyin_alias(key) if len(key) >= 3 else ""
+                    if len(alias) >= MIN_PINYIN_ALIAS:
+                        exact.setdefault(alias, []).append((eid, PINYIN_SIMILARITY))
+                    if group.fuzzy and _edits_allowed(key, has_cjk(key)):
+                        fuzzy_entries.setdefault(key, []).append(eid)
+        self._entries = tuple(entries)
+
+        automaton = ahocorasick.Automaton()
+        for key, items in exact.items():
+            automaton.add_word(key, (len(key), tuple(items)))
+        if len(automaton):
+            automaton.make_automaton()
+        self._automaton = automaton
+
+        fuzzy: list[_FuzzyKey] = []
+        index: dict[str, list[int]] = {}
+        for key, eids in fuzzy_entries.items():
+            cjk = has_cjk(key)
+            q = 2 if cjk else 3
+            edits = _edits_allowed(key, cjk)
+            grams = tuple(sorted(_grams(key, q)))
+            fid = len(fuzzy)
+            fuzzy.append(_FuzzyKey(key, grams, max(1, len(grams) - q * edits),
+                                   100.0 * (1 - edits / len(key)) - 1e-6, tuple(eids)))
+            for gram in grams:
+                index.setdefault(gram, []).append(fid)
+        self._fuzzy = tuple(fuzzy)
+        self._index = {gram: tuple(ids) for gram, ids in index.items()}
+        self._has_latin_grams = any(not has_cjk(f.key) for f in fuzzy)
+
+    @property
+    def phrase_count(self) -> int:
+        return len(self._entries)
+
+    # -- scanning
+
+    def scan(self, norm: str) -> list[Hit]:
+        """Every phrase entry found in normalised text (best occurrence each)."""
+        norm = norm[:MAX_MATCH_CHARS]
+        found: dict[int, tuple[int, int, int]] = {}  # entry -> (similarity, start, end)
+        exact_keys: set[str] = set()
+        if len(self._automaton):
+            for end, (length, items) in self._automaton.iter(norm):
+                start = end - length + 1
+                for eid, sim in items:
+                    prev = found.get(eid)
+                    if prev is None or sim > prev[0]:
+                        found[eid] = (sim, start, end + 1)
+                        if sim == 100:
+                            exact_keys.add(norm[start : end + 1])
+        if self._fuzzy and len(norm) >= MIN_FUZZY_CJK - 1:
+            self._fuzzy_pass(norm, found, exact_keys)
+        entries = self._entries
+        return [Hit(entries[e][0], entries[e][1], entries[e][2], s, t, sim) for e, (sim, s, t) in found.items()]
+
+    def _fuzzy_pass(self, norm: str, found: dict, exact_keys: set[str]) -> None:
+        index = self._index
+        text_grams = _grams(norm, 2)
+        if self._has_latin_grams:
+            text_grams |= _grams(norm, 3)
+        shared = Counter(chain.from_iterable(index[g] for g in text_grams & index.keys()))
+        fuzzy = self._fuzzy
+        for fid, count in shared.items():
+            fk = fuzzy[fid]
+            if count < fk.need or fk.key in exact_keys:
+                continue
+            hit = self._verify(fk, norm)
+            if hit is None:
+                continue
+            sim, start, end = hit
+            for eid in fk.entries:
+                prev = found.get(eid)
+                if prev is None or sim > prev[0]:
+                    found[eid] = (sim, start, end)
+
+    @staticmethod
+    def _verify(fk: _FuzzyKey, norm: str) -> tuple[int, int, int] | None:
+        if len(norm) <= WHOLE_TEXT_WINDOW:
+            windows = [0]
+            span = len(norm)
+        else:  # look only around places where the phrase's q-grams occur
+            span = 3 * len(fk.key)
+            windows = sorted({max(0, i - len(fk.key)) for g in fk.grams[:4] if (i := norm.find(g)) >= 0})
+        best = None
+        for offset in windows:
+            a = fuzz.partial_ratio_alignment(fk.key, norm[offset : offset + span], score_cutoff=fk.cutoff)
+            if a is not None and (best is None or a.score > best[0]):
+                best = (a.score, offset + a.dest_start, offset + a.dest_end)
+        if best is None:
+            return None
+        return int(best[0]), best[1], best[2]
+
+    # -- scoring
+
+    def score(self, text: str) -> list[RuleScore]:
+        """Scores of every rule with at least one hit, best first."""
+        return self.score_normalized(normalize(text))
+
+    def score_normalized(self, norm: str) -> list[RuleScore]:
+        best: dict[int, dict[int, Hit]] = {}
+        for hit in self.scan(norm):
+            groups = best.setdefault(hit.rule, {})
+            prev = groups.get(hit.group)
+            if prev is None or (hit.similarity, -hit.start) > (prev.similarity, -prev.start):
+                groups[hit.group] = hit
+        rules = self.ruleset.rules
+        out = []
+        for r, groups in best.items():
+            rule = rules[r]
+            raw = sum(rule.groups[g].weight * h.similarity / 100.0 for g, h in groups.items())
+            met = not rule.requires or any(rule.groups[g].name in rule.requires for g in groups)
+            score = max(0, min(100, round(raw))) if met else 0
+            out.append(RuleScore(rule, score, tuple(sorted(groups.values(), key=lambda h: h.start)), met))
+        out.sort(key=lambda s: (-s.score, s.hits[0].rule if s.hits else 0))
+        return out

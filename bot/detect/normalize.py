@@ -1,0 +1,106 @@
+"""Text normalisation shared by rule phrases and user messages.
+
+Phrases and messages go through the *same* function, so a rule written in
+Simplified Chinese matches a message typed in Traditional Chinese, with
+full-width digits, odd spacing, or zero-width characters slipped between the
+characters of a keyword (a trick scammers use to dodge filters).
+
+Normalisation is defined per character: every input character maps to zero or
+more output characters. That keeps it a single ``str.translate`` call on the
+hot path (C speed, cached per character) and lets us map a match in the
+normalised text back to a span of the original text for evidence.
+
+Per character, in order:
+1. Unicode NFKC (full-width letters/digits to half-width, compatibility forms);
+2. case folding;
+3. Traditional to Simplified Chinese (OpenCC's character table);
+4. a few variant characters that Simplified text itself uses both ways
+   (帐/账 in 帐户/账户) fold to one;
+5. only letters, digits and combining marks survive: whitespace, punctuation,
+   symbols, emoji, control and format characters (zero-width joiners, bidi
+   marks) are removed.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from functools import lru_cache
+
+import opencc
+from pypinyin import Style, lazy_pinyin
+
+__all__ = ["normalize", "normalize_with_offsets", "pinyin_alias", "has_cjk", "is_cjk"]
+
+_T2S = opencc.OpenCC("t2s")
+
+# Characters that Simplified Chinese writes two ways; fold to the common one.
+_VARIANTS = {"帐": "账"}
+
+_KEEP_CATEGORIES = ("L", "N", "M")
+
+
+def _fold_char(ch: str) -> str:
+    """Normalise one character (see the module docstring for the steps)."""
+    out = []
+    for c in unicodedata.normalize("NFKC", ch).casefold():
+        if not unicodedata.category(c).startswith(_KEEP_CATEGORIES):
+            continue
+        if is_cjk(c):
+            c = _T2S.convert(c)
+            c = _VARIANTS.get(c, c)
+        out.append(c)
+    return "".join(out)
+
+
+class _CharTable(dict):
+    """A ``str.translate`` table that fills itself on first sight of a character."""
+
+    __slots__ = ()
+
+    def __missing__(self, code: int) -> str:
+        value = _fold_char(chr(code))
+        self[code] = value
+        return value
+
+
+_TABLE = _CharTable()
+
+
+def normalize(text: str) -> str:
+    """Return the matching form of ``text`` (see the module docstring)."""
+    return text.translate(_TABLE)
+
+
+def normalize_with_offsets(text: str) -> tuple[str, list[int]]:
+    """Normalise ``text`` and return, for every output character, the index of
+    the original character it came from. Used only to report evidence spans,
+    so the hot path stays a single ``translate``."""
+    table = _TABLE
+    pieces: list[str] = []
+    offsets: list[int] = []
+    for i, ch in enumerate(text):
+        piece = table[ord(ch)]
+        if piece:
+            pieces.append(piece)
+            offsets.extend([i] * len(piece))
+    return "".join(pieces), offsets
+
+
+def is_cjk(ch: str) -> bool:
+    """True for CJK unified ideographs (the blocks Chinese text uses)."""
+    o = ord(ch)
+    return 0x4E00 <= o <= 0x9FFF or 0x3400 <= o <= 0x4DBF or 0x20000 <= o <= 0x2FFFF or 0xF900 <= o <= 0xFAFF
+
+
+def has_cjk(text: str) -> bool:
+    return any(is_cjk(c) for c in text)
+
+
+@lru_cache(maxsize=65536)
+def pinyin_alias(phrase: str) -> str:
+    """Toneless pinyin of a normalised Chinese phrase ("tongxinguanliju"), or
+    "" when the phrase has non-Chinese characters. People who cannot type
+    Chinese on a borrowed phone write pinyin; this lets them still match."""
+    if not phrase or not all(is_cjk(c) for c in phrase):
+        return ""
+    return "".join(lazy_pinyin(phrase, style=Style.NORMAL, errors="ignore"))
