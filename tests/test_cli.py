@@ -1,0 +1,145 @@
+"""Every CLI command, in-process (fast) plus one real subprocess run."""
+
+import io
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from bot import cli
+
+ROOT = Path(__file__).resolve().parent.parent
+SCAM = "有人自称通信管理局，说我的号码要被冻结，让我把钱转到安全账户"
+
+
+def run(capsys, *argv, stdin: str | None = None, monkeypatch=None):
+    if stdin is not None:
+        monkeypatch.setattr(sys, "stdin", io.StringIO(stdin))
+    code = cli.main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_check_prints_the_chat_reply_in_the_texts_language(capsys):
+    code, out, _ = run(capsys, "check", SCAM)
+    assert code == 0
+    assert "诈骗" in out and "110" in out and "<b>" not in out
+    code, out, _ = run(capsys, "check", "Someone", "said", "move", "my", "money", "to", "a", "safe", "account")
+    assert "scam" in out.lower() and "Do this now" in out
+
+
+def test_check_json(capsys):
+    _, out, _ = run(capsys, "check", "--json", SCAM)
+    verdict = json.loads(out)
+    assert verdict["scam"] is True and verdict["category"] == "impersonate_authority"
+
+
+def test_check_without_text_explains_usage(capsys):
+    with pytest.raises(SystemExit) as info:
+        cli.main(["check"])
+    assert "--jsonl" in str(info.value)
+
+
+def test_batch_keeps_order_copies_fields_and_reports_bad_lines(capsys, monkeypatch):
+    lines = [
+        json.dumps({"id": "a", "text": SCAM, "extra": [1, 2]}, ensure_ascii=False),
+        "this is not json",
+        json.dumps({"id": "b", "text": "今天天气很好"}, ensure_ascii=False),
+        json.dumps(["not", "an", "object"]),
+        json.dumps({"id": "c"}),
+        "",
+        json.dumps({"id": "d", "text": ""}),
+    ]
+    code, out, _ = run(capsys, "check", "--jsonl", "-", stdin="\n".join(lines) + "\n", monkeypatch=monkeypatch)
+    assert code == 0
+    rows = [json.loads(line) for line in out.splitlines()]
+    assert len(rows) == 6  # the blank line is skipped
+    assert rows[0]["id"] == "a" and rows[0]["extra"] == [1, 2] and rows[0]["verdict"]["scam"] is True
+    assert set(rows[0]["verdict"]) == {"scam", "risk", "category", "rule", "score", "evidence"}
+    assert rows[1] == {"line": 2, "error": rows[1]["error"]} and rows[1]["error"]
+    assert rows[2]["id"] == "b" and rows[2]["verdict"]["scam"] is False
+    assert "error" in rows[3] and "error" in rows[4] and rows[4]["line"] == 5
+    assert rows[5]["verdict"] == {"scam": False, "risk": "none", "category": None, "rule": None, "score": 0,
+                                  "evidence": []}
+
+
+def test_batch_from_file(tmp_path, capsys):
+    f = tmp_path / "in.jsonl"
+    f.write_text(json.dumps({"text": SCAM}, ensure_ascii=False) + "\n", encoding="utf-8")
+    _, out, _ = run(capsys, "check", "--jsonl", str(f))
+    assert json.loads(out)["verdict"]["scam"] is True
+
+
+def test_batch_missing_file(capsys):
+    with pytest.raises(SystemExit) as info:
+        cli.main(["check", "--jsonl", "/no/such/file.jsonl"])
+    assert "cannot read" in str(info.value)
+
+
+def test_chat_conversation():
+    inputs = iter(["", SCAM, "/money", "/family", "/lang en", "/privacy", "/nope", "/help", "/quit"])
+    out: list[str] = []
+    detector = cli._detector(None)
+    cli.chat(detector, lambda prompt: next(inputs), out.append)
+    text = "\n".join(out)
+    assert "CallGuard" in out[0]
+    assert "很可能是诈骗" in out[1]
+    assert "96110" in out[2]
+    assert "防骗提醒" in out[3] and "冒充公检法" in out[3]
+    assert "English" in out[4]
+    assert "365 days" in out[5]
+    assert "don't know that command" in out[6]
+    assert "/report" in out[7]
+    assert len(out) == 8, text
+
+
+def test_chat_ends_on_eof():
+    def read(prompt):
+        raise EOFError
+
+    out: list[str] = []
+    cli.chat(cli._detector(None), read, out.append)
+    assert len(out) == 2
+
+
+def test_rules_lint_ok_and_bad(tmp_path, capsys):
+    code, out, err = run(capsys, "rules", "lint")
+    assert code == 0 and "0 error(s)" in err
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("schema: 1\nrules: []\n", encoding="utf-8")
+    code, out, err = run(capsys, "rules", "lint", str(bad))
+    assert code == 1
+    assert all(line.startswith(f"{bad}:") for line in out.splitlines())
+    assert "rules must be a non-empty list" in out
+
+
+def test_rules_test_ok_and_failing(tmp_path, capsys):
+    code, _, err = run(capsys, "rules", "test")
+    assert code == 0 and " 0 failed" in err
+    doc = yaml.safe_load((ROOT / "rules" / "scam_patterns.yaml").read_text(encoding="utf-8"))
+    # A rule whose no_match examples include one of its own match examples must fail.
+    first = doc["rules"][0]["examples"]
+    first["no_match"] = first["no_match"] + first["match"][:1]
+    path = tmp_path / "broken.yaml"
+    path.write_text(yaml.safe_dump(doc, allow_unicode=True), encoding="utf-8")
+    code, out, err = run(capsys, "rules", "test", str(path))
+    assert code == 1
+    assert "no_match example flagged (scored" in out and out.startswith(f"{path}:")
+
+
+def test_bad_rules_file_for_check(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("not: [valid", encoding="utf-8")
+    with pytest.raises(SystemExit) as info:
+        cli.main(["check", "--rules", str(bad), "hello"])
+    assert f"{bad}:" in str(info.value)
+
+
+def test_python_dash_m_and_console_script():
+    proc = subprocess.run([sys.executable, "-m", "bot", "check", "--json", SCAM], capture_output=True, text=True,
+                          cwd=ROOT, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["scam"] is True

@@ -1,0 +1,74 @@
+from bot.detect.language import detect_language, from_language_code
+from bot.detect.normalize import normalize, normalize_with_offsets, pinyin_alias
+
+
+def test_traditional_folds_to_simplified():
+    assert normalize("通訊管理局說您的帳戶將被凍結") == normalize("通讯管理局说您的账户将被冻结")
+
+
+def test_zh_variant_zhang_folds():
+    assert normalize("安全帐户") == normalize("安全账户") == "安全账户"
+
+
+def test_fullwidth_digits_and_letters_become_ascii():
+    assert normalize("ＡＢＣ１２３") == "abc123"
+
+
+def test_case_folding():
+    assert normalize("Safe ACCOUNT") == "safeaccount"
+
+
+def test_whitespace_punctuation_and_emoji_removed():
+    assert normalize(" 安全，账户！ 😀 \n\t") == "安全账户"
+
+
+def test_zero_width_and_bidi_characters_cannot_split_keywords():
+    hidden = "通\u200c信\u200b管\u200d理\ufeff局\u202e"
+    assert normalize(hidden) == "通信管理局"
+
+
+def test_control_characters_removed():
+    assert normalize("安\x00全\x07账\x1b户") == "安全账户"
+
+
+def test_empty_and_symbol_only_text():
+    assert normalize("") == ""
+    assert normalize("!!! ??? 🙂🙂") == ""
+
+
+def test_offsets_point_back_into_the_original_text():
+    text = "喂 通 信，管理局！"
+    norm, offsets = normalize_with_offsets(text)
+    assert norm == "喂通信管理局"
+    assert len(offsets) == len(norm)
+    start = norm.index("通信")
+    assert text[offsets[start]] == "通"
+    assert text[offsets[start + 1]] == "信"
+    assert offsets == sorted(offsets)
+
+
+def test_offsets_agree_with_fast_path():
+    text = "ＡＢ 帳戶 ß é 😀 ﬁ"
+    assert normalize_with_offsets(text)[0] == normalize(text)
+
+
+def test_pinyin_alias():
+    assert pinyin_alias("通信管理局") == "tongxinguanliju"
+    assert pinyin_alias("abc") == ""
+    assert pinyin_alias("") == ""
+
+
+def test_language_detection():
+    assert detect_language("有人说我的号码要被冻结") == "zh-Hans"
+    assert detect_language("有人說我的號碼要被凍結") == "zh-Hant"
+    assert detect_language("someone said my number will be frozen") == "en"
+    assert detect_language("13800138000", default="zh-Hant") == "zh-Hant"
+
+
+def test_telegram_language_codes():
+    assert from_language_code("zh-hans") == "zh-Hans"
+    assert from_language_code("zh-TW") == "zh-Hant"
+    assert from_language_code("zh-hk") == "zh-Hant"
+    assert from_language_code("zh") == "zh-Hans"
+    assert from_language_code("en-US") == "en"
+    assert from_language_code(None) == "en"
