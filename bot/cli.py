@@ -190,6 +190,15 @@ def cmd_rules_test(args: argparse.Namespace) -> int:
     return 1 if failures else 0
 
 
+# --------------------------------------------------------------------------- run
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from .main import run  # imports the Telegram stack only when needed
+
+    return run(_settings(), webhook=args.webhook)
+
+
 # --------------------------------------------------------------------------- parser
 
 
@@ -217,6 +226,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = rules.add_parser("test", help="run every rule's embedded examples")
     p.add_argument("file", nargs="?")
     p.set_defaults(func=cmd_rules_test)
+
+    p = sub.add_parser("run", help="start the Telegram bot (long polling, or --webhook)")
+    p.add_argument("--webhook", action="store_true", help="serve a webhook instead (CALLGUARD_WEBHOOK_* settings)")
+    p.set_defaults(func=cmd_run)
     return parser
 
 

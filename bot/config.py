@@ -8,6 +8,7 @@ instead of surfacing as a strange failure later.
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping
@@ -56,6 +57,8 @@ class Settings:
     retention_days: int = 365
     watch_rules: bool = False
     rate_limit: int = 20  # messages per user per minute
+    send_rate: int = 30  # outgoing messages per second, all chats together (Telegram's limit); 0 = off
+    concurrency: int = 256  # updates processed at once (different users in parallel)
     default_region: str = "CN"
 
     @classmethod
@@ -78,6 +81,9 @@ class Settings:
         webhook_url = env.get("CALLGUARD_WEBHOOK_URL", "").strip()
         if webhook_url and not webhook_url.startswith(("http://", "https://")):
             raise ConfigError(f"CALLGUARD_WEBHOOK_URL must be a full URL, got {webhook_url!r}")
+        webhook_secret = env.get("CALLGUARD_WEBHOOK_SECRET", "").strip()
+        if webhook_secret and not re.fullmatch(r"[A-Za-z0-9_-]{1,256}", webhook_secret):
+            raise ConfigError("CALLGUARD_WEBHOOK_SECRET may hold only letters, digits, _ and - (1-256 characters)")
         secret = env.get("CALLGUARD_SECRET", "").strip()
         region = env.get("CALLGUARD_REGION", "CN").strip().upper() or "CN"
         if len(region) != 2 or not region.isalpha():
@@ -93,10 +99,12 @@ class Settings:
             webhook_port=_int(env, "CALLGUARD_WEBHOOK_PORT", 8443, 1, 65535),
             webhook_url=webhook_url,
             webhook_path=env.get("CALLGUARD_WEBHOOK_PATH", "").strip().strip("/") or "telegram",
-            webhook_secret=env.get("CALLGUARD_WEBHOOK_SECRET", "").strip(),
+            webhook_secret=webhook_secret,
             secret=secret.encode() if secret else None,
             retention_days=_int(env, "CALLGUARD_RETENTION_DAYS", 365, 1, 36500),
             watch_rules=_flag(env, "CALLGUARD_WATCH_RULES"),
             rate_limit=_int(env, "CALLGUARD_RATE_LIMIT", 20, 1, 10000),
+            send_rate=_int(env, "CALLGUARD_SEND_RATE", 30, 0, 10000),
+            concurrency=_int(env, "CALLGUARD_CONCURRENCY", 256, 1, 10000),
             default_region=region,
         )

@@ -1,0 +1,67 @@
+"""The composition root: settings, rules, storage and the bot, wired once.
+
+Everything else receives what it needs as arguments; only this module knows
+how the pieces fit together.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import sys
+
+from telegram import Update
+
+from .config import Settings
+from .detect import RuleFileError
+from .rulebook import RuleBook
+from .service import CallGuard
+from .store import ReportWriter, Store
+from .telegram.app import build_application
+
+__all__ = ["build", "run"]
+
+log = logging.getLogger(__name__)
+
+NO_TOKEN = ("callguard run: TELEGRAM_BOT_TOKEN is not set. Ask @BotFather in Telegram for a token "
+            "(/newbot), then export TELEGRAM_BOT_TOKEN=... ; `callguard chat` works without one.")
+
+
+def build(settings: Settings):
+    """The PTB Application for ``settings``; raises RuleFileError for bad rules."""
+    rules = RuleBook.load(settings.rules_path)
+    writer = ReportWriter(functools.partial(Store.open, settings.db_path, secret=settings.secret))
+    guard = CallGuard(settings, rules, writer)
+    return build_application(settings, guard)
+
+
+def run(settings: Settings, *, webhook: bool = False) -> int:
+    """Start the bot (long polling, or a webhook server); returns an exit status.
+
+    PTB stops on SIGINT/SIGTERM; shutdown then writes pending reports."""
+    if not settings.token:
+        print(NO_TOKEN, file=sys.stderr)
+        return 2
+    if webhook and not (settings.webhook_url and settings.webhook_secret):
+        print("callguard run --webhook: set CALLGUARD_WEBHOOK_URL (the public https URL) and "
+              "CALLGUARD_WEBHOOK_SECRET (letters, digits, _ and -).", file=sys.stderr)
+        return 2
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    try:
+        app = build(settings)
+    except RuleFileError as exc:
+        print(f"callguard run: the rule file has errors:\n{exc}", file=sys.stderr)
+        return 1
+    if webhook:
+        app.run_webhook(
+            listen=settings.webhook_listen,
+            port=settings.webhook_port,
+            url_path=settings.webhook_path,
+            secret_token=settings.webhook_secret,
+            webhook_url=f"{settings.webhook_url.rstrip('/')}/{settings.webhook_path}",
+            allowed_updates=Update.ALL_TYPES,
+        )
+    else:
+        app.run_polling(allowed_updates=Update.ALL_TYPES)
+    return 0

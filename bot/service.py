@@ -1,0 +1,119 @@
+"""The application layer: judge a description, log the report, count numbers.
+
+Telegram-agnostic, so the bot handlers stay thin translations between chat and
+this object, and tests can drive it directly. Detection never waits on
+storage: the verdict is computed first, and a storage failure only means the
+report is queued by :class:`~bot.store.ReportWriter`.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+from .config import Settings
+from .detect import Detector, RuleSet, Verdict
+from .numbers import display_number, extract_numbers
+from .rulebook import RuleBook
+from .store import Report, ReportWriter, Store
+
+__all__ = ["Outcome", "CallGuard"]
+
+log = logging.getLogger(__name__)
+
+NUMBER_WINDOW_DAYS = 30
+
+
+@dataclass(frozen=True)
+class Outcome:
+    verdict: Verdict
+    ruleset: RuleSet  # the rule set that judged, for the reply texts (even mid-reload)
+    numbers: tuple[str, ...]  # E.164
+    report_id: int | None  # None when the report is queued (storage down)
+    number_counts: dict[str, int] = field(default_factory=dict)  # display form -> earlier reports
+
+
+class CallGuard:
+    def __init__(self, settings: Settings, rules: RuleBook, writer: ReportWriter):
+        self.settings = settings
+        self.rules = rules
+        self.writer = writer
+
+    @property
+    def detector(self) -> Detector:
+        return self.rules.detector
+
+    @property
+    def store(self) -> Store | None:
+        return self.writer.store
+
+    async def assess(
+        self,
+        text: str,
+        *,
+        user_id: int | None,
+        lang: str,
+        chat_type: str,
+        source: str = "message",
+        money_sent: bool | None = None,
+    ) -> Outcome:
+        """Judge ``text``, log it (committed before we return), count its numbers."""
+        detector = self.rules.detector  # one rule set for the whole message, even mid-reload
+        return await self.record(text, detector.check(text), detector, user_id=user_id, lang=lang,
+                                 chat_type=chat_type, source=source, money_sent=money_sent)
+
+    async def record(
+        self,
+        text: str,
+        verdict: Verdict,
+        detector: Detector,
+        *,
+        user_id: int | None,
+        lang: str,
+        chat_type: str,
+        source: str = "message",
+        money_sent: bool | None = None,
+    ) -> Outcome:
+        """Log a verdict already computed (group chats judge first, log only what they answer)."""
+        numbers = extract_numbers(text, self.settings.default_region)
+        report = Report(
+            text=text, lang=lang, numbers=numbers, scam=verdict.scam, risk=verdict.risk,
+            category=verdict.category, rule=verdict.rule, score=verdict.score,
+            ruleset_version=detector.version, chat_type=chat_type, source=source, money_sent=money_sent,
+        )
+        report_id = await self.writer.submit(report, user_id)
+        counts: dict[str, int] = {}
+        if numbers and report_id is not None and self.store is not None:
+            try:
+                raw = await self.store.number_counts(numbers, days=NUMBER_WINDOW_DAYS, exclude_report_id=report_id)
+                counts = {display_number(n): c for n, c in raw.items() if c > 0}
+            except Exception:  # counts are a nicety; the verdict matters
+                log.warning("number counts unavailable", exc_info=True)
+        return Outcome(verdict, detector.ruleset, numbers, report_id, counts)
+
+    async def feedback(self, report_id: int, user_id: int, value: str, comment: str | None = None) -> bool:
+        if self.store is None or report_id <= 0:
+            return False
+        try:
+            return await self.store.set_feedback(report_id, user_id, value, comment)
+        except Exception:
+            log.warning("feedback not stored", exc_info=True)
+            return False
+
+    async def mark_money_sent(self, report_id: int) -> None:
+        if self.store is None or report_id <= 0:
+            return
+        try:
+            await self.store.set_money_sent(report_id, True)
+        except Exception:
+            log.warning("money_sent not stored", exc_info=True)
+
+    async def start(self) -> None:
+        """Open storage now so the first user does not pay for it; a database
+        that cannot be opened is retried later, the bot answers meanwhile."""
+        if not await self.writer.connect():
+            log.error("report storage unavailable at start; reports are queued until it returns")
+
+    async def close(self) -> None:
+        """Write pending reports and close storage (called at shutdown)."""
+        await self.writer.close()

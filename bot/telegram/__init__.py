@@ -1,0 +1,1 @@
+"""The Telegram layer: handlers translate between chat and the application."""

@@ -1,0 +1,86 @@
+"""Build the PTB Application: handlers, flood control, commands, periodic jobs."""
+
+from __future__ import annotations
+
+import logging
+import traceback
+
+from telegram import BotCommand, Update
+from telegram.constants import ChatType
+from telegram.ext import AIORateLimiter, Application, ContextTypes
+
+from .. import replies
+from ..config import Settings
+from ..ratelimit import RateLimiter
+from ..service import CallGuard
+from .concurrency import PerUserUpdateProcessor
+from .handlers import Handlers
+
+__all__ = ["build_application", "COMMANDS"]
+
+log = logging.getLogger(__name__)
+
+COMMANDS = ("start", "help", "report", "lang", "privacy", "forget", "cancel")
+FLUSH_EVERY = 30.0  # seconds between retries of reports queued while storage was down
+
+
+async def _set_commands(app: Application) -> None:
+    """Register the command menu in English (default) and Chinese.
+
+    Telegram targets commands by two-letter language code only, so "zh"
+    covers both scripts; it gets Simplified Chinese."""
+    for lang, code in (("en", None), ("zh-Hans", "zh")):
+        commands = [BotCommand(name, replies.ui(f"cmd.{name}", lang)) for name in COMMANDS]
+        await app.bot.set_my_commands(commands, language_code=code)
+
+
+async def _on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """One failing update is logged with its traceback and apologised for;
+    the bot goes on serving everyone else."""
+    error = context.error
+    log.error("update failed: %s\n%s", error, "".join(traceback.format_exception(error)))
+    if not isinstance(update, Update) or update.effective_chat is None:
+        return
+    if update.effective_chat.type != ChatType.PRIVATE:
+        return  # never add noise to a group because of our own failure
+    try:
+        await context.bot.send_message(update.effective_chat.id, replies.ui("error", Handlers.language(update, context)))
+    except Exception:  # the apology itself failed (network?): the log has it all
+        log.warning("could not send the apology", exc_info=True)
+
+
+def build_application(settings: Settings, guard: CallGuard, *, limiter: RateLimiter | None = None) -> Application:
+    """The whole bot, wired to ``guard``; start it with polling or a webhook."""
+
+    async def post_init(app: Application) -> None:
+        await guard.start()
+        await _set_commands(app)
+        if app.job_queue is not None:
+            app.job_queue.run_repeating(_flush, interval=FLUSH_EVERY, first=FLUSH_EVERY, name="flush-reports")
+
+    async def post_shutdown(app: Application) -> None:
+        await guard.close()  # pending reports are written before exit
+
+    async def _flush(context: ContextTypes.DEFAULT_TYPE) -> None:
+        if guard.writer.pending:
+            written = await guard.writer.flush()
+            if written:
+                log.info("wrote %d queued reports", written)
+
+    rate_limiter = AIORateLimiter(overall_max_rate=settings.send_rate, overall_time_period=1 if settings.send_rate else 0,
+                                  max_retries=3)
+    app = (
+        Application.builder()
+        .token(settings.token)
+        .base_url(settings.bot_api_url)
+        .base_file_url(settings.bot_file_url)
+        .concurrent_updates(PerUserUpdateProcessor(settings.concurrency))
+        .rate_limiter(rate_limiter)
+        .post_init(post_init)
+        .post_shutdown(post_shutdown)
+        .build()
+    )
+    app.bot_data["guard"] = guard
+    Handlers(guard, limiter or RateLimiter(settings.rate_limit)).register(app)
+    app.add_error_handler(_on_error)
+    return app

@@ -1,0 +1,55 @@
+"""Process updates concurrently across users, in order within one user.
+
+PTB's default processes one update at a time (a slow send for one person
+delays everyone), while its plain concurrent mode can break a guided
+conversation that receives two answers at once. This processor gives both:
+different users run in parallel, each user's updates run one after another.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Awaitable
+
+from telegram import Update
+from telegram.ext import BaseUpdateProcessor
+
+__all__ = ["PerUserUpdateProcessor"]
+
+
+class PerUserUpdateProcessor(BaseUpdateProcessor):
+    def __init__(self, max_concurrent_updates: int = 256):
+        super().__init__(max_concurrent_updates)
+        self._locks: dict[object, list] = {}  # key -> [lock, tasks using it]
+
+    @staticmethod
+    def _key(update: object) -> object:
+        if isinstance(update, Update):
+            if update.effective_user is not None:
+                return ("user", update.effective_user.id)
+            if update.effective_chat is not None:
+                return ("chat", update.effective_chat.id)
+        return None  # not tied to anyone: no ordering needed
+
+    async def do_process_update(self, update: object, coroutine: Awaitable) -> None:
+        key = self._key(update)
+        if key is None:
+            await coroutine
+            return
+        entry = self._locks.get(key)
+        if entry is None:
+            entry = self._locks[key] = [asyncio.Lock(), 0]
+        entry[1] += 1
+        try:
+            async with entry[0]:
+                await coroutine
+        finally:
+            entry[1] -= 1
+            if entry[1] == 0:  # nobody holds or awaits it: forget it, memory stays bounded
+                del self._locks[key]
+
+    async def initialize(self) -> None:
+        pass
+
+    async def shutdown(self) -> None:
+        pass

@@ -1,0 +1,334 @@
+"""Telegram handlers: translate between chat and :class:`~bot.service.CallGuard`.
+
+Handlers hold no business logic. Each one reads what the person sent, asks the
+service, and sends back the texts from :mod:`bot.replies`. Order of the day:
+
+* the rate-limit gate runs first (handler group -1) for every update;
+* ``/report`` is a guided conversation (question by question);
+* any other text in a private chat is a description of a suspicious call;
+* in groups, the bot speaks only for high-risk messages or when addressed.
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+
+from telegram import ForceReply, InlineKeyboardMarkup, Message, Update
+from telegram.constants import ChatType, MessageEntityType
+from telegram.warnings import PTBUserWarning
+from telegram.ext import (
+    ApplicationHandlerStop,
+    CallbackQueryHandler,
+    CommandHandler,
+    ContextTypes,
+    ConversationHandler,
+    MessageHandler,
+    TypeHandler,
+    filters,
+)
+
+from .. import replies
+from ..detect import detect_language, from_language_code
+from ..detect.normalize import normalize
+from ..ratelimit import ALLOW, WARN, RateLimiter
+from ..service import CallGuard, Outcome
+from . import keyboards as kb
+
+__all__ = ["Handlers"]
+
+log = logging.getLogger(__name__)
+
+# In a group, an unaddressed message must be high risk and at least this long
+# (normalised characters) before the bot speaks: no noise in family chats.
+GROUP_MIN_CHARS = 12
+MAX_TEXT = 20_000  # longer messages are judged on their first part
+
+NUMBER, WHO, ASKED, MONEY = range(4)
+MESSAGES = filters.UpdateType.MESSAGE | filters.UpdateType.EDITED_MESSAGE
+PRIVATE = filters.ChatType.PRIVATE
+
+
+class Handlers:
+    def __init__(self, guard: CallGuard, limiter: RateLimiter):
+        self.guard = guard
+        self.limiter = limiter
+
+    def register(self, app) -> None:
+        """Add every handler to a PTB Application, in priority order."""
+        app.add_handler(TypeHandler(Update, self.gate), group=-1)
+        app.add_handler(self.report_conversation())
+        for name, callback in (("start", self.start), ("help", self.help), ("privacy", self.privacy),
+                               ("lang", self.lang), ("forget", self.forget), ("cancel", self.nothing_to_cancel)):
+            app.add_handler(CommandHandler(name, callback))
+        app.add_handler(CallbackQueryHandler(self.button))
+        app.add_handler(MessageHandler(MESSAGES & PRIVATE & filters.TEXT & ~filters.COMMAND, self.describe))
+        app.add_handler(MessageHandler(MESSAGES & PRIVATE & filters.CAPTION, self.describe))
+        app.add_handler(MessageHandler(MESSAGES & filters.ChatType.GROUPS & (filters.TEXT | filters.CAPTION)
+                                       & ~filters.COMMAND, self.group_message))
+        app.add_handler(MessageHandler(MESSAGES & PRIVATE & filters.COMMAND, self.unknown_command))
+        app.add_handler(MessageHandler(MESSAGES & PRIVATE, self.need_words))
+
+    # ------------------------------------------------------------------ helpers
+
+    @staticmethod
+    def language(update: Update, context: ContextTypes.DEFAULT_TYPE, text: str | None = None) -> str:
+        """The user's chosen language, else the text's, else Telegram's setting."""
+        chosen = context.user_data.get("lang") if context.user_data is not None else None
+        if chosen:
+            return chosen
+        user = update.effective_user
+        base = from_language_code(user.language_code if user else None)
+        return detect_language(text, default=base) if text else base
+
+    async def _reply_verdict(self, message: Message, outcome: Outcome, lang: str, *, quote: bool = False) -> None:
+        verdict = outcome.verdict
+        text = replies.verdict_reply(verdict, outcome.ruleset, lang, number_counts=outcome.number_counts)
+        keyboard = kb.verdict_keyboard(outcome.report_id, verdict.category, lang, scam=verdict.scam)
+        await message.reply_html(text, reply_markup=keyboard, do_quote=quote)
+
+    # ------------------------------------------------------------------ gate
+
+    async def gate(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """Per-user rate limit: one polite notice, then silence until the window passes."""
+        user = update.effective_user
+        if user is None or not (update.message or update.edited_message or update.callback_query):
+            return
+        decision = self.limiter.check(user.id)
+        if decision == ALLOW:
+            return
+        chat = update.effective_chat
+        if decision == WARN and chat is not None and chat.type == ChatType.PRIVATE:
+            await context.bot.send_message(chat.id, replies.ui("rate_limited", self.language(update, context)))
+        if update.callback_query:
+            await update.callback_query.answer()
+        raise ApplicationHandlerStop
+
+    # ------------------------------------------------------------------ commands
+
+    async def start(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        lang = self.language(update, context)
+        await update.effective_message.reply_text(replies.ui("welcome", lang) + "\n\n" + replies.ui("example", lang))
+
+    async def help(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        await update.effective_message.reply_text(replies.ui("help", self.language(update, context)))
+
+    async def privacy(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        lang = self.language(update, context)
+        await update.effective_message.reply_text(replies.ui("privacy", lang, days=self.guard.settings.retention_days))
+
+    async def lang(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        await update.effective_message.reply_text(replies.ui("lang.pick", self.language(update, context)),
+                                                  reply_markup=kb.language_keyboard())
+
+    async def forget(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        lang = self.language(update, context)
+        store = self.guard.store
+        count = await store.count_user_records(update.effective_user.id) if store else 0
+        await update.effective_message.reply_text(replies.ui("forget.confirm", lang, count=count),
+                                                  reply_markup=kb.forget_keyboard(lang))
+
+    async def nothing_to_cancel(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        await update.effective_message.reply_text(replies.ui("nothing_to_cancel", self.language(update, context)))
+
+    async def unknown_command(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        await update.effective_message.reply_text(replies.ui("unknown_command", self.language(update, context)))
+
+    async def need_words(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        await update.effective_message.reply_text(replies.ui("need_words", self.language(update, context)))
+
+    # ------------------------------------------------------------------ descriptions
+
+    async def describe(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """A private message: judge it, log it, answer with the verdict and buttons."""
+        message = update.effective_message
+        text = (message.text or message.caption or "")[:MAX_TEXT]
+        if await self._maybe_feedback_comment(update, context, text):
+            return
+        if not normalize(text):
+            await self.need_words(update, context)
+            return
+        lang = self.language(update, context, text)
+        outcome = await self.guard.assess(text, user_id=update.effective_user.id, lang=lang,
+                                          chat_type=update.effective_chat.type)
+        await self._reply_verdict(message, outcome, lang)
+
+    async def group_message(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """In groups: answer when addressed, or unasked only for a clear, high-risk scam."""
+        message = update.effective_message
+        text = (message.text or message.caption or "")[:MAX_TEXT]
+        addressed, text = self._addressed(message, context, text)
+        detector = self.guard.detector
+        verdict = detector.check(text)
+        if not addressed and not (verdict.risk == "high" and len(normalize(text)) >= GROUP_MIN_CHARS):
+            return
+        if addressed and not normalize(text):
+            await self.need_words(update, context)
+            return
+        lang = self.language(update, context, text)
+        user = update.effective_user
+        outcome = await self.guard.record(text, verdict, detector, user_id=user.id if user else None, lang=lang,
+                                          chat_type=update.effective_chat.type)
+        await self._reply_verdict(message, outcome, lang, quote=True)
+
+    @staticmethod
+    def _addressed(message: Message, context: ContextTypes.DEFAULT_TYPE, text: str) -> tuple[bool, str]:
+        """Whether a group message speaks to the bot (mention or reply); the text without the mention."""
+        bot = context.bot
+        reply_to = message.reply_to_message
+        addressed = bool(reply_to and reply_to.from_user and reply_to.from_user.id == bot.id)
+        mention = f"@{bot.username}".lower() if bot.username else None
+        entities = message.parse_entities() if message.text else message.parse_caption_entities()
+        for entity, value in entities.items():
+            if (entity.type == MessageEntityType.MENTION and mention and value.lower() == mention) or (
+                    entity.type == MessageEntityType.TEXT_MENTION and entity.user and entity.user.id == bot.id):
+                addressed = True
+                text = text.replace(value, " ")
+        return addressed, text
+
+    async def _maybe_feedback_comment(self, update: Update, context: ContextTypes.DEFAULT_TYPE, text: str) -> bool:
+        """A reply to our "what was wrong?" prompt is feedback, not a new description."""
+        message = update.effective_message
+        pending = context.user_data.get("comment_for") if context.user_data is not None else None
+        reply_to = message.reply_to_message
+        if not pending or reply_to is None or reply_to.message_id != pending[0]:
+            return False
+        context.user_data.pop("comment_for", None)
+        await self.guard.feedback(pending[1], message.from_user.id, "wrong", comment=text[:1000])
+        await message.reply_text(replies.ui("feedback.comment_thanks", self.language(update, context)))
+        return True
+
+    # ------------------------------------------------------------------ buttons
+
+    async def button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        query = update.callback_query
+        parsed = kb.parse(query.data)
+        if parsed is None:  # not ours: answer so the client stops spinning, do nothing
+            await query.answer()
+            return
+        action, arg = parsed
+        lang = self.language(update, context)
+        chat_id = query.message.chat.id if query.message else query.from_user.id
+        user_id = query.from_user.id
+        if action == kb.SENT_MONEY:
+            await query.answer()
+            await context.bot.send_message(chat_id, replies.emergency_reply(self.guard.rules.detector.ruleset, lang),
+                                           parse_mode="HTML")
+            await self.guard.mark_money_sent(int(arg))
+        elif action == kb.WARN_FAMILY:
+            await query.answer()
+            await context.bot.send_message(
+                chat_id, replies.family_warning(self.guard.rules.detector.ruleset, arg or None, lang), parse_mode="HTML")
+        elif action in (kb.HELPFUL, kb.WRONG):
+            await self._feedback(query, context, action, int(arg), user_id, lang)
+        elif action == kb.LANGUAGE:
+            context.user_data["lang"] = arg
+            await query.answer()
+            if query.message:
+                await query.edit_message_text(replies.ui("lang.set", arg))
+        elif action == kb.FORGET:
+            await query.answer()
+            if arg == "y" and self.guard.store is not None:
+                count = await self.guard.store.forget(user_id)
+                context.user_data.clear()
+                text = replies.ui("forget.done", lang, count=count)
+            else:
+                text = replies.ui("forget.kept", lang)
+            if query.message:
+                await query.edit_message_text(text)
+        else:  # REPORT_MONEY outside its conversation (e.g. after a restart)
+            await query.answer()
+
+    async def _feedback(self, query, context, action: str, report_id: int, user_id: int, lang: str) -> None:
+        value = "helpful" if action == kb.HELPFUL else "wrong"
+        await self.guard.feedback(report_id, user_id, value)
+        markup = query.message.reply_markup if query.message else None
+        was_scam = bool(markup and any(b.callback_data and b.callback_data.startswith(f"{kb.WARN_FAMILY}:")
+                                       for row in markup.inline_keyboard for b in row))
+        await query.answer(replies.ui("feedback.thanks", lang))
+        if markup is not None:  # feedback is given once: drop the feedback row, keep the rest
+            rows = [row for row in markup.inline_keyboard
+                    if not any(b.callback_data and b.callback_data[:2] in ("h:", "w:") for b in row)]
+            await query.edit_message_reply_markup(InlineKeyboardMarkup(rows))
+        if value == "wrong" and was_scam and query.message is not None:
+            prompt = await context.bot.send_message(query.message.chat.id, replies.ui("feedback.ask", lang),
+                                                    reply_markup=ForceReply(selective=True))
+            context.user_data["comment_for"] = (prompt.message_id, report_id)
+
+    # ------------------------------------------------------------------ /report
+
+    def report_conversation(self) -> ConversationHandler:
+        text = filters.TEXT & ~filters.COMMAND
+        with warnings.catch_warnings():
+            # PTB warns that with per_message=False a button is tracked per chat, not per message.
+            # That is what we want: the yes/no button belongs to the conversation's last question.
+            warnings.filterwarnings("ignore", message="If 'per_message=False'", category=PTBUserWarning)
+            return self._report_conversation(text)
+
+    def _report_conversation(self, text) -> ConversationHandler:
+        return ConversationHandler(
+            entry_points=[CommandHandler("report", self.report_start, filters=PRIVATE)],
+            states={
+                NUMBER: [MessageHandler(text, self.report_number)],
+                WHO: [MessageHandler(text, self.report_who)],
+                ASKED: [MessageHandler(text, self.report_asked)],
+                MONEY: [CallbackQueryHandler(self.report_money, pattern=r"^r:[yn]$"),
+                        MessageHandler(text, self.report_money_text)],
+            },
+            fallbacks=[CommandHandler("cancel", self.report_cancel),
+                       MessageHandler(~filters.COMMAND & ~filters.TEXT, self.report_need_words)],
+            conversation_timeout=15 * 60,
+            name="report",
+        )
+
+    async def report_start(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
+        context.user_data["report"] = {}
+        await update.effective_message.reply_text(replies.ui("report.number", self.language(update, context)))
+        return NUMBER
+
+    async def _report_step(self, update, context, key: str, next_text: str, state: int, markup=None) -> int:
+        context.user_data.setdefault("report", {})[key] = update.effective_message.text[:2000]
+        lang = self.language(update, context)
+        await update.effective_message.reply_text(replies.ui(next_text, lang), reply_markup=markup)
+        return state
+
+    async def report_number(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
+        return await self._report_step(update, context, "number", "report.who", WHO)
+
+    async def report_who(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
+        return await self._report_step(update, context, "who", "report.asked", ASKED)
+
+    async def report_asked(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
+        lang = self.language(update, context)
+        return await self._report_step(update, context, "asked", "report.money", MONEY, kb.money_keyboard(lang))
+
+    async def report_money(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
+        query = update.callback_query
+        await query.answer()
+        return await self._report_finish(update, context, money_sent=query.data.endswith("y"))
+
+    async def report_money_text(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
+        answer = normalize(update.effective_message.text)
+        sent = answer.startswith(("是", "yes", "y", "对", "對", "转了", "已经")) and not answer.startswith(("没", "沒"))
+        return await self._report_finish(update, context, money_sent=sent)
+
+    async def _report_finish(self, update: Update, context: ContextTypes.DEFAULT_TYPE, *, money_sent: bool) -> int:
+        answers = context.user_data.pop("report", {})
+        text = "\n".join(answers.get(k, "") for k in ("number", "who", "asked")).strip()
+        lang = self.language(update, context, text)
+        chat = update.effective_chat
+        outcome = await self.guard.assess(text or "-", user_id=update.effective_user.id, lang=lang,
+                                          chat_type=chat.type, source="report", money_sent=money_sent)
+        if money_sent:  # the emergency path comes first, before any explanation
+            await context.bot.send_message(chat.id, replies.emergency_reply(outcome.ruleset, lang), parse_mode="HTML")
+        await self._reply_verdict(update.effective_message, outcome, lang)
+        return ConversationHandler.END
+
+    async def report_cancel(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
+        context.user_data.pop("report", None)
+        await update.effective_message.reply_text(replies.ui("report.cancelled", self.language(update, context)))
+        return ConversationHandler.END
+
+    async def report_need_words(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        await self.need_words(update, context)
+        return None  # stay in the same state
