@@ -235,6 +235,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    from dotenv import load_dotenv
+
+    load_dotenv(".env", override=False)  # settings in ./.env; the real environment wins
     try:
         return args.func(args)
     except BrokenPipeError:  # `callguard check --jsonl x | head`
