@@ -123,8 +123,7 @@ class Handlers:
 
     async def forget(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         lang = self.language(update, context)
-        store = self.guard.store
-        count = await store.count_user_records(update.effective_user.id) if store else 0
+        count = await self.guard.writer.count_user_records(update.effective_user.id)
         await update.effective_message.reply_text(replies.ui("forget.confirm", lang, count=count),
                                                   reply_markup=kb.forget_keyboard(lang))
 
@@ -184,7 +183,7 @@ class Handlers:
                     entity.type == MessageEntityType.TEXT_MENTION and entity.user and entity.user.id == bot.id):
                 addressed = True
                 text = text.replace(value, " ")
-        return addressed, text
+        return addressed, text.strip() if addressed else text  # the report stores what was said, not the mention
 
     async def _maybe_feedback_comment(self, update: Update, context: ContextTypes.DEFAULT_TYPE, text: str) -> bool:
         """A reply to our "what was wrong?" prompt is feedback, not a new description."""
@@ -228,8 +227,8 @@ class Handlers:
                 await query.edit_message_text(replies.ui("lang.set", arg))
         elif action == kb.FORGET:
             await query.answer()
-            if arg == "y" and self.guard.store is not None:
-                count = await self.guard.store.forget(user_id)
+            if arg == "y":  # the writer also drops this user's reports still queued in memory
+                count = await self.guard.writer.forget(user_id)
                 context.user_data.clear()
                 text = replies.ui("forget.done", lang, count=count)
             else:
