@@ -6,7 +6,9 @@
     callguard rules lint [FILE]       schema errors as file:line: message
     callguard rules test [FILE]       run every rule's embedded examples
     callguard run [--webhook]         start the Telegram bot
-    callguard stats | bulletin | export   reports for admins
+    callguard stats --days N [--chart FILE.png]       reports by category, risk, number, feedback
+    callguard bulletin --days N [--lang zh-Hans|zh-Hant|en]   the public bulletin
+    callguard export --since YYYY-MM-DD --out FILE     reports as CSV
 
 Each sub-command is a small function; the heavy lifting lives in the modules
 they call, so the CLI and the bot always give the same answers.
@@ -199,6 +201,132 @@ def cmd_run(args: argparse.Namespace) -> int:
     return run(_settings(), webhook=args.webhook)
 
 
+# --------------------------------------------------------------------------- admin reports
+
+
+def _positive_days(raw: str) -> int:
+    try:
+        days = int(raw)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number of days, got {raw!r}") from None
+    if not 1 <= days <= 36_500:
+        raise argparse.ArgumentTypeError(f"must be between 1 and 36500, got {days}")
+    return days
+
+
+def _utc_date(raw: str) -> float:
+    from datetime import datetime, timezone
+
+    try:
+        return datetime.strptime(raw, "%Y-%m-%d").replace(tzinfo=timezone.utc).timestamp()
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a date as YYYY-MM-DD, got {raw!r}") from None
+
+
+def _with_store(command: str, work: Callable) -> object:
+    """Run ``await work(store)`` on the bot's database (CALLGUARD_DB), opened
+    read-only: a report never changes the database. A missing or unreadable
+    database is one line on stderr and exit status 1, not a traceback."""
+    import asyncio
+    import sqlite3
+
+    from .store import Store
+
+    path = _settings().db_path
+    if not path.is_file():
+        raise SystemExit(f"callguard {command}: no database at {path} (set CALLGUARD_DB to the bot's database file)")
+
+    async def run() -> object:
+        try:
+            store = await Store.open_readonly(path)
+        except (sqlite3.Error, RuntimeError) as exc:
+            raise SystemExit(f"callguard {command}: cannot read the database {path}: {exc}") from None
+        try:
+            return await work(store)
+        except sqlite3.Error as exc:
+            raise SystemExit(f"callguard {command}: cannot read the database {path}: {exc}") from None
+        finally:
+            await store.close()
+
+    return asyncio.run(run())
+
+
+def _ruleset_or_none(command: str):
+    """The rule set for category names; None (ids are shown) when the rule file has errors."""
+    try:
+        return load_rules(_settings().rules_path)
+    except RuleFileError as exc:
+        print(f"callguard {command}: the rule file has errors ({len(exc.problems)}); showing category ids",
+              file=sys.stderr)
+        return None
+
+
+def cmd_stats(args: argparse.Namespace) -> int:
+    from .admin_texts import stats_text, t
+
+    async def work(store):
+        return await store.stats(args.days), (await store.daily_counts(args.days) if args.chart else None)
+
+    stats, daily = _with_store("stats", work)
+    ruleset = _ruleset_or_none("stats")
+    print(stats_text(stats, ruleset, args.lang, days=args.days, html=False))
+    if args.chart:
+        from .admin_texts import category_name
+        from .chart import cjk_font, draw_daily
+
+        font = cjk_font()
+        lang = args.lang if font else "en"
+        if lang != args.lang:
+            print("callguard stats: no font with Chinese glyphs is installed; the chart uses English labels",
+                  file=sys.stderr)
+        labels = {cat: category_name(ruleset, cat, lang) for _, cat, _ in daily}
+        try:
+            path = draw_daily(daily, args.chart, days=args.days, labels=labels, font=font,
+                              title=t("chart.title", lang, days=args.days), xlabel=t("chart.day", lang),
+                              ylabel=t("chart.reports", lang))
+        except OSError as exc:
+            raise SystemExit(f"callguard stats: cannot write {args.chart}: {exc.strerror or exc}") from None
+        print(f"callguard stats: chart written to {path}", file=sys.stderr)
+    return 0
+
+
+def cmd_bulletin(args: argparse.Namespace) -> int:
+    from .bulletin import bulletin
+
+    async def work(store):
+        return await store.stats(args.days)
+
+    stats = _with_store("bulletin", work)
+    try:
+        ruleset = load_rules(_settings().rules_path)
+    except RuleFileError as exc:
+        raise SystemExit(f"callguard bulletin: the rule file has errors:\n{exc}") from None
+    print(bulletin(stats, ruleset, args.lang))
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    import contextlib
+
+    @contextlib.contextmanager
+    def output():
+        if args.out == "-":
+            yield sys.stdout
+            return
+        try:
+            fh = open(args.out, "w", encoding="utf-8-sig", newline="")  # the BOM: Excel reads Chinese right
+        except OSError as exc:
+            raise SystemExit(f"callguard export: cannot write {args.out}: {exc.strerror or exc}") from None
+        with fh:
+            yield fh
+
+    with output() as out:
+        count = _with_store("export", lambda store: store.export_csv(args.since, out))
+    if args.out != "-":
+        print(f"callguard export: {count} reports written to {args.out}", file=sys.stderr)
+    return 0
+
+
 # --------------------------------------------------------------------------- parser
 
 
@@ -226,6 +354,22 @@ def build_parser() -> argparse.ArgumentParser:
     p = rules.add_parser("test", help="run every rule's embedded examples")
     p.add_argument("file", nargs="?")
     p.set_defaults(func=cmd_rules_test)
+
+    p = sub.add_parser("stats", help="report statistics from the bot's database (CALLGUARD_DB)")
+    p.add_argument("--days", type=_positive_days, default=30, help="the last N days (default 30)")
+    p.add_argument("--chart", metavar="FILE.png", help="also draw reports per day by category as a PNG")
+    p.add_argument("--lang", choices=replies.LANGUAGES, default="zh-Hans")
+    p.set_defaults(func=cmd_stats)
+
+    p = sub.add_parser("bulletin", help="the public bulletin for the last N days")
+    p.add_argument("--days", type=_positive_days, default=30, help="the last N days (default 30)")
+    p.add_argument("--lang", choices=replies.LANGUAGES, default="zh-Hans")
+    p.set_defaults(func=cmd_bulletin)
+
+    p = sub.add_parser("export", help="reports as CSV (no reporter identities)")
+    p.add_argument("--since", type=_utc_date, required=True, metavar="YYYY-MM-DD", help="from this UTC day on")
+    p.add_argument("--out", required=True, metavar="FILE", help="CSV file to write (- for stdout)")
+    p.set_defaults(func=cmd_export)
 
     p = sub.add_parser("run", help="start the Telegram bot (long polling, or --webhook)")
     p.add_argument("--webhook", action="store_true", help="serve a webhook instead (CALLGUARD_WEBHOOK_* settings)")

@@ -779,6 +779,44 @@ class Store:
             rows = await self._db.execute_fetchall("PRAGMA integrity_check")
         return [tuple(r) for r in rows] == [("ok",)]
 
+    # -- read-only access (admin CLI) -----------------------------------------
+
+    @classmethod
+    async def open_readonly(
+        cls,
+        path: str | os.PathLike[str],
+        *,
+        clock: Callable[[], float] = time.time,
+        busy_timeout_ms: int = DEFAULT_BUSY_TIMEOUT_MS,
+    ) -> Store:
+        """Open an existing database for reading only (``callguard stats|bulletin|export``).
+
+        Never creates, migrates or writes the file, and generates no secret:
+        a report tool must not change the bot's database. Raises
+        ``sqlite3.OperationalError`` when the file does not exist or cannot be
+        opened, ``sqlite3.DatabaseError`` when it is not a database, and
+        RuntimeError when its schema version is not this code's. The
+        statistics and export methods work; write methods fail with
+        "attempt to write a readonly database".
+        """
+        from urllib.parse import quote
+
+        uri = "file:" + quote(os.path.abspath(os.fspath(path))) + "?mode=ro"
+        db = await aiosqlite.connect(uri, uri=True, isolation_level=None, timeout=busy_timeout_ms / 1000)
+        try:
+            await db.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
+            (version,), = await db.execute_fetchall("PRAGMA user_version")
+            if version != len(MIGRATIONS):
+                raise RuntimeError(
+                    f"database schema version {version}, this code reads version {len(MIGRATIONS)}"
+                    + (" (not a CallGuard database, or never opened by the bot)" if version == 0 else "")
+                )
+        except BaseException:
+            await db.close()
+            raise
+        # reporter_key() is meaningless here (and unused by the read methods): a throwaway secret.
+        return cls(db, _secrets.token_bytes(32), clock)
+
 
 def _csv_cell(column: str, value: object) -> object:
     if value is None:
@@ -882,6 +920,15 @@ class ReportWriter:
     ``functools.partial(Store.open, path)``); with a callable, a database
     that cannot be opened at start-up is retried on each submit/flush instead
     of stopping the bot.
+
+    A failing storage never makes users wait in turn.  A retry on a user's
+    behalf is only made when failures are cheap (disk full, read-only file:
+    an instant error).  After a failure that took ``slow_failure`` seconds or
+    more (a database locked by another process past ``busy_timeout``), and
+    while any retry is running, :meth:`submit` queues at once; the queue is
+    then retried in the background at most every ``retry_every`` seconds
+    (and by :meth:`flush`).  Otherwise every user arriving during the outage
+    would wait a full busy_timeout behind the one before.
     """
 
     def __init__(
@@ -890,6 +937,8 @@ class ReportWriter:
         *,
         max_pending: int = 10_000,
         log_every: float = 60.0,
+        retry_every: float = 5.0,
+        slow_failure: float = 0.5,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         if max_pending < 1:
@@ -909,11 +958,18 @@ class ReportWriter:
         self._failing = False
         self._announced = False  # the current failure streak was logged
         self._lock = asyncio.Lock()
+        self._retry_every = retry_every
+        self._slow_failure = slow_failure
+        self._slow = False  # the last failure made its caller wait: do not retry on a user's time
+        self._retry_at = 0.0  # (clock) when a background retry may start again
+        self._retry_task: asyncio.Task | None = None
+        self._closed = False
+        self._writing = 0  # a queued report taken off the queue while flush() writes it
 
     @property
     def pending(self) -> int:
-        """Reports waiting in memory for storage to come back."""
-        return len(self._pending)
+        """Reports waiting in memory for storage to come back (including one being written)."""
+        return len(self._pending) + self._writing
 
     @property
     def dropped(self) -> int:
@@ -941,12 +997,17 @@ class ReportWriter:
     async def submit(self, report: Report, user_id: int | None) -> int | None:
         """Store ``report``; returns its id, or None if it was queued instead."""
         report.validate()  # a bad report must fail here, not poison the queue
+        if self.pending and (self._slow or self._lock.locked()):
+            return self._queue_now(report, user_id)  # do not wait behind a failing retry
         async with self._lock:
             if self._pending:
+                if self._slow:
+                    return self._queue_now(report, user_id)
                 await self._flush_locked()
                 if self._pending:  # still failing: keep order, do not jump the queue
                     self._enqueue(report, user_id)
                     return None
+            started = self._clock()
             try:
                 store = await self._get_store()
                 report_id = await store.add_report(report, user_id)
@@ -954,10 +1015,27 @@ class ReportWriter:
                 if not is_storage_error(exc):
                     raise
                 self._enqueue(report, user_id)
-                self._failed(exc)
+                self._failed(exc, started)
                 return None
             self._recovered(0)
             return report_id
+
+    def _queue_now(self, report: Report, user_id: int | None) -> None:
+        """Queue without touching storage; start a background retry when one is due."""
+        self._enqueue(report, user_id)
+        now = self._clock()
+        if (self._slow and not self._closed and now >= self._retry_at
+                and (self._retry_task is None or self._retry_task.done())):
+            self._retry_at = now + self._retry_every
+            self._retry_task = asyncio.get_running_loop().create_task(
+                self._background_retry(), name="report-writer-retry")
+        return None
+
+    async def _background_retry(self) -> None:
+        try:
+            await self.flush()
+        except Exception:  # not a storage error (those are absorbed): a bug, say so
+            log.exception("retrying queued reports failed")
 
     async def count_user_records(self, user_id: int) -> int:
         """:meth:`Store.count_user_records` plus this user's reports still queued."""
@@ -993,6 +1071,9 @@ class ReportWriter:
 
     async def close(self) -> None:
         """Flush what can be flushed, then close the store.  Never raises storage errors."""
+        self._closed = True  # no new background retry from now on
+        if self._retry_task is not None:
+            await self._retry_task  # one attempt: ends at the first failure (never raises)
         async with self._lock:
             await self._flush_locked()
             if self._pending:
@@ -1025,36 +1106,57 @@ class ReportWriter:
     async def _flush_locked(self) -> int:
         if not self._pending:
             return 0
+        started = self._clock()
         try:
             store = await self._get_store()
         except Exception as exc:
             if not is_storage_error(exc):
                 raise  # e.g. schema too new: not the queued reports' fault
-            self._failed(exc)
+            self._failed(exc, started)
             return 0
         written = 0
         while self._pending:
-            report, user_id = self._pending[0]
+            # Taken off the queue while it is written: submit() may append
+            # meanwhile, and a full deque(maxlen) would evict this very item.
+            report, user_id = self._pending.popleft()
+            started = self._clock()
+            self._writing = 1
             try:
                 await store.add_report(report, user_id)
             except Exception as exc:
+                self._writing = 0
                 if not is_storage_error(exc):
                     # Retrying cannot fix this one; do not block the rest behind it.
-                    self._pending.popleft()
                     self._dropped += 1
                     log.exception("dropping a queued report that cannot be stored")
                     continue
-                self._failed(exc)
+                self._requeue(report, user_id)
+                self._failed(exc, started)
                 return written
-            self._pending.popleft()
+            except BaseException:  # cancelled: a duplicate later beats a report lost
+                self._writing = 0
+                self._requeue(report, user_id)
+                raise
+            self._writing = 0
             written += 1
         self._recovered(written)
         return written
 
-    def _failed(self, exc: BaseException) -> None:
+    def _requeue(self, report: Report, user_id: int | None) -> None:
+        """Put a report taken off the queue back at its head (it is the oldest)."""
+        if len(self._pending) == self._pending.maxlen:
+            self._dropped += 1  # refilled meanwhile: the oldest goes, and this is the oldest
+        else:
+            self._pending.appendleft((report, user_id))
+
+    def _failed(self, exc: BaseException, started: float | None = None) -> None:
         """Log a storage failure, at most once per ``log_every`` seconds."""
         self._failing = True
         now = self._clock()
+        if started is not None:
+            self._slow = now - started >= self._slow_failure
+            if self._slow:
+                self._retry_at = now + self._retry_every
         if self._last_log is not None and now - self._last_log < self._log_every:
             self._suppressed += 1
             return
@@ -1069,6 +1171,7 @@ class ReportWriter:
     def _recovered(self, written: int) -> None:
         # Only announce the end of a failure the operator was told about, so
         # a flapping database cannot defeat the rate limit through this line.
+        self._slow = False
         if self._failing:
             self._failing = False
             if self._announced:

@@ -1,0 +1,460 @@
+"""Benchmark: reloading a 1,000-rule file while the bot keeps answering.
+
+    python bench/bench_reload.py              # 1,000 rules, 3 runs of each reload
+    python bench/bench_reload.py --quick      # 1 run of each reload
+    python bench/bench_reload.py --rules 300  # another size
+    python bench/bench_reload.py --no-bot     # only part 1
+
+Two measurements:
+
+1. **Validation, in this process** (median of the runs): where a reload's time
+   goes: ``parse`` (YAML + schema + lint), ``compile`` (the matcher: Aho-Corasick,
+   q-gram index, pinyin aliases) and ``examples`` (every rule's embedded
+   examples judged by the whole rule set), for
+   * ``full``: a rule set that shares nothing with the live one (every example runs),
+   * ``edit``: the live 1,000-rule file with one rule edited (only the examples
+     the edit can affect run; see bot/rulebook.py),
+   * ``same``: the live file unchanged (nothing to validate).
+
+2. **The real bot** (``python -m bot run`` in its own process, as in
+   production) polling the fake Bot API (tests/support/fake_bot_api.py, in
+   this process). Users send messages at a steady rate (each from a new user,
+   so the per-user rate limit never applies) while an admin sends ``/reload``.
+   Reported: the reload's wall time (``/reload`` pushed -> the admin's answer
+   received), the bot's own timing breakdown (from its log), and the users'
+   reply latency (push -> ``sendMessage`` received) before and during the
+   reload.
+
+The rule file is synthetic (generated here, cached in the temp directory): each
+rule has 3-5 signal groups of 5-15 phrases (65 % Chinese, 3-8 characters; 35 %
+English, 2-3 words), an occasional negative group and ``requires``, 8 match and
+5 no_match examples, and the shipped file's thresholds, texts and categories.
+Rules whose examples fail (another rule steals their category) are replaced
+until the whole file validates, so every reload here succeeds.
+(bench/synthetic.py's ``write_rule_file`` makes files in which about a third of
+the rules' examples fail, which a reload must refuse, so it does not fit here.)
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import random
+import re
+import signal
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+import yaml  # noqa: E402
+
+TARGET_SECONDS = 0.5
+ADMIN = 42
+RESULTS = ROOT / "bench" / "results" / "reload.json"
+CACHE = Path(tempfile.gettempdir()) / "callguard-bench"
+
+# --------------------------------------------------------------------------- the synthetic rule file
+
+_HANZI = (
+    "安保北被本比边变表别并病布才参藏层产长常场车成城程持出处传创存达打大代带单当党导到道得等低地第点电调定东动"
+    "都度对多儿而发法反方房放飞费分风服福府父负副改感干刚高告哥歌格个给根跟更工公功共狗构古股故顾关观管光广规"
+    "国果过海寒汉好号合和河黑很红后湖户花华化话划环黄回会婚活火获机鸡积基及极级集计记纪技际济家加价架假间检见"
+    "建江将交角脚教接节结姐解介界借金今进近京经精境静究九酒旧就居局举句据卷决觉军卡开看康考科可课克客空口苦快"
+    "况矿困拉来蓝老乐类冷离礼李里理力历立丽利连联脸练良两亮料林领令流六龙楼路旅绿律论落妈马买卖满慢忙毛么美门"
+    "梦米密免面民明名命模母木目拿哪那男南难脑内能你年念娘鸟您牛农女怕排派盘判旁跑配朋皮片票品平破普七期齐其奇"
+    "起气汽器千前钱强桥切亲青轻清情请庆秋求区取去趣全确群然让热人认任日容肉如入软三色山善商上少社身深神生声省"
+    "师十石时识实史使始世市式事是室收手首受书树数双水顺说司思死四送苏诉算虽随岁孙所他她台太谈汤堂特提题体天条"
+    "铁听停通同头图土团推腿外完玩晚万王网往望危围为位味温文问我屋无五午武舞物西希息习洗喜系细下夏先鲜现线相香"
+    "想向象小校笑些写谢心新信星行形醒兴性姓休修需许续选学雪血压呀研眼演羊阳样药要也业叶夜一衣医依以易意因音银"
+    "引应英影映永用优由油游友有又右鱼语雨玉育元园原员远院愿月越云运再在早造则怎增展站张找照者这真整正证之支知"
+)
+_WORDS = (
+    "account bank card code verify police officer court case number phone call message link click login password "
+    "transfer money payment refund order delivery package parcel prize lottery winner loan credit limit fee deposit "
+    "tax insurance claim investment stock crypto coin profit return teacher group task commission job salary "
+    "training security safe frozen blocked suspended illegal warrant arrest secret family friend boss relative "
+    "urgent emergency hospital accident customs shipment courier agent support service center office department "
+    "government bureau ministry station app download install screen share remote meeting video chat platform "
+    "wallet gift voucher coupon points reward bonus member vip upgrade renewal subscription cancel penalty fine "
+    "debt record report audit check update confirm identity document passport license address birthday pension "
+    "benefit subsidy grant lucky draw jackpot bet casino game item skin trade seller buyer market discount cheap"
+).split()
+_FILLER_ZH = "我他她说是在有这个那就也都要会对把被给让跟和了吗呢吧啊的地得很刚才今天昨天电话里面说要我先"
+_FILLER_EN = "he she they said told me that my and the a to is was on in for from with please now just".split()
+
+
+def _zh(rng: random.Random) -> str:
+    return "".join(rng.choice(_HANZI) for _ in range(rng.choice((3, 4, 4, 5, 5, 6, 7, 8))))
+
+
+def _en(rng: random.Random) -> str:
+    return " ".join(rng.sample(_WORDS, rng.choice((2, 2, 2, 3))))
+
+
+def _phrases(rng: random.Random, k: int) -> list[str]:
+    out: dict[str, None] = {}
+    while len(out) < k:
+        out[_zh(rng) if rng.random() < 0.65 else _en(rng)] = None
+    return list(out)
+
+
+def _rule(rng: random.Random, i: int, category: str) -> dict:
+    names = rng.sample(["claim", "threat", "demand", "secrecy", "bait", "channel"], rng.randint(3, 5))
+    groups = [{"name": n, "weight": rng.choice((30, 35, 40)), "phrases": _phrases(rng, rng.randint(5, 15))}
+              for n in names]
+    for g in groups:
+        if rng.random() < 0.1:
+            g["fuzzy"] = False
+    body: dict = {"id": f"bench-{i:05d}", "category": category}
+    loc = {"zh-Hans": f"合成规则{i}", "zh-Hant": f"合成規則{i}", "en": f"Synthetic rule {i}"}
+    body["title"] = loc
+    body["advice"] = {"zh-Hans": ["立刻挂断。", "不要转账。"], "zh-Hant": ["立刻掛斷。", "不要轉帳。"],
+                      "en": ["Hang up now.", "Do not transfer money."]}
+    if rng.random() < 0.3:
+        body["requires"] = [names[0]]
+    if rng.random() < 0.2:
+        groups.append({"name": "legit", "weight": -rng.choice((20, 30)), "phrases": _phrases(rng, rng.randint(5, 10))})
+    body["groups"] = groups
+    positive = [g for g in groups if g["weight"] > 0]
+    match = []
+    for k in range(8):
+        chosen = rng.sample(positive, 2)
+        if body.get("requires") and not any(g["name"] == names[0] for g in chosen):
+            chosen[0] = positive[0]
+        phrases = [rng.choice(g["phrases"]) for g in chosen]
+        if k % 3 == 2:
+            match.append(" ".join([rng.choice(_FILLER_EN), phrases[0], rng.choice(_FILLER_EN), phrases[1], "now"]))
+        else:
+            match.append(rng.choice(_FILLER_ZH) + phrases[0] + "，" + rng.choice(_FILLER_ZH) + phrases[1])
+    no_match = ["".join(rng.choice(_FILLER_ZH) for _ in range(12)) if k % 2 == 0
+                else " ".join(rng.choice(_FILLER_EN) for _ in range(8)) for k in range(5)]
+    body["examples"] = {"match": list(dict.fromkeys(match)) + [f"{match[0]}。"] * (8 - len(set(match))),
+                        "no_match": list(dict.fromkeys(no_match)) + [f"{no_match[0]} x"] * (5 - len(set(no_match)))}
+    return body
+
+
+def _dump(doc: dict) -> str:
+    dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+    return yaml.dump(doc, Dumper=dumper, allow_unicode=True, sort_keys=False, width=10_000)
+
+
+def rule_file(n_rules: int, seed: int = 1, template: Path = ROOT / "rules" / "scam_patterns.yaml") -> Path:
+    """A valid rule file of ``n_rules`` synthetic rules (cached): rules whose
+    examples fail are replaced until every example passes."""
+    from bot.detect import RuleFileError
+    from bot.rulebook import validate
+
+    import hashlib
+
+    stamp = hashlib.sha256(template.read_bytes() + Path(__file__).read_bytes()).hexdigest()[:8]
+    path = CACHE / f"reload-{n_rules}-{seed}-{stamp}.yaml"
+    if path.exists():
+        return path
+    CACHE.mkdir(parents=True, exist_ok=True)
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    head = yaml.load(template.read_bytes(), Loader=loader)
+    head.pop("rules", None)
+    head["version"] = f"bench-{n_rules}-{seed}"
+    categories = [c for c, v in head["categories"].items() if v.get("scam", True)]
+    rng = random.Random(seed)
+    rules = [_rule(rng, i, categories[i % len(categories)]) for i in range(n_rules)]
+    next_id = n_rules
+    for _ in range(10):
+        text = _dump({**head, "rules": rules})
+        try:
+            validate(text.encode(), str(path))
+            break
+        except RuleFileError as exc:
+            bad = {m.group(1) for p in exc.problems if (m := re.search(r"rule '([^']+)'", p.message))}
+            if not bad:
+                raise
+            print(f"  replacing {len(bad)} rule(s) whose examples fail", file=sys.stderr)
+            for k, rule in enumerate(rules):
+                if rule["id"] in bad:
+                    rules[k] = _rule(rng, next_id, rule["category"])
+                    next_id += 1
+    else:
+        raise RuntimeError("could not make a valid synthetic rule file")
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def edited(text: str, tag: str) -> str:
+    """One rule edited: a phrase added to the first group of the middle rule."""
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    doc = yaml.load(text, Loader=loader)
+    rule = doc["rules"][len(doc["rules"]) // 2]
+    rule["groups"][0]["phrases"].append(f"新增短语{tag}")
+    return _dump(doc)
+
+
+def reordered(text: str) -> str:
+    """The same rules in reverse order: forces a full validation (ties could change)."""
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    doc = yaml.load(text, Loader=loader)
+    doc["rules"].reverse()
+    return _dump(doc)
+
+
+# --------------------------------------------------------------------------- 1. validation in process
+
+
+def offline(path: Path, runs: int) -> dict:
+    from bot.rulebook import validate
+
+    text = path.read_text(encoding="utf-8")
+    full_timings, edit_timings = [], []
+    base = reordered(text).encode()  # the rules in another order: no validated set to start from
+    for run in range(runs):
+        t: dict = {}
+        start, cpu = time.perf_counter(), time.process_time()
+        live = validate(base, "live.yaml", timings=t)
+        t["total"], t["cpu"] = time.perf_counter() - start, time.process_time() - cpu
+        full_timings.append(t)
+        edit = edited(base.decode(), str(run)).encode()
+        t = {}
+        start, cpu = time.perf_counter(), time.process_time()
+        validate(edit, "edit.yaml", previous=live, timings=t)
+        t["total"], t["cpu"] = time.perf_counter() - start, time.process_time() - cpu
+        edit_timings.append(t)
+
+    def median(rows: list[dict]) -> dict:
+        return {k: statistics.median(r[k] for r in rows) for k in rows[0]}
+
+    return {"full": median(full_timings), "edit": median(edit_timings)}
+
+
+# --------------------------------------------------------------------------- 2. the real bot
+
+
+class Bot:
+    """``python -m bot run`` against the fake Bot API, in its own process."""
+
+    def __init__(self, api, workdir: Path, rules: Path):
+        self.api, self.workdir, self.rules = api, workdir, rules
+        self.log = workdir / "bot.log"
+
+    async def start(self, timeout: float = 300) -> None:
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "CALLGUARD_"))}
+        env.update(TELEGRAM_BOT_TOKEN=self.api.token, CALLGUARD_BOT_API_URL=self.api.base_url,
+                   CALLGUARD_BOT_FILE_URL=self.api.base_file_url, CALLGUARD_DB=str(self.workdir / "bot.db"),
+                   CALLGUARD_RULES=str(self.rules), CALLGUARD_ADMINS=str(ADMIN), CALLGUARD_SEND_RATE="0",
+                   CALLGUARD_RATE_LIMIT="10000", CALLGUARD_SECRET="bench")
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
+        self._logfile = open(self.log, "wb")
+        self.proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "bot", "run", env=env,
+                                                         cwd=self.workdir, stdout=self._logfile,
+                                                         stderr=self._logfile)
+        # Ready when it polls (it validates and compiles the rules first).
+        await self.api.wait_until(lambda: self.api.counts["getUpdates"] > 0 or self.proc.returncode is not None,
+                                  timeout=timeout, description="the bot to start polling")
+        if self.proc.returncode is not None:
+            raise RuntimeError(f"the bot exited at start; see {self.log}")
+
+    async def stop(self) -> None:
+        if self.proc.returncode is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                await asyncio.wait_for(self.proc.wait(), 60)
+            except asyncio.TimeoutError:
+                self.proc.kill()
+                await self.proc.wait()
+        self._logfile.close()
+
+    def breakdown(self, version: str) -> dict:
+        """The bot's own log line for ``version`` going live (parse/compile/examples)."""
+        pattern = re.compile(rf"rules {version} live: \d+ rules from .* \((?P<total>[\d.]+) s: parse (?P<parse>[\d.]+) s, "
+                             r"compile (?P<compile>[\d.]+) s, examples (?P<examples>[\d.]+) s "
+                             r"\((?P<run>\d+) of (?P<of>\d+) run\)")
+        for line in self.log.read_text(encoding="utf-8", errors="replace").splitlines()[::-1]:
+            m = pattern.search(line)
+            if m:
+                return {k: float(v) for k, v in m.groupdict().items()}
+        return {}
+
+
+def _pct(data: list[float], p: float) -> float:
+    data = sorted(data)
+    return data[min(len(data) - 1, int(round(p * (len(data) - 1))))] if data else float("nan")
+
+
+def _summary(latencies: list[float]) -> dict:
+    return {"count": len(latencies), "p50_ms": 1000 * _pct(latencies, 0.5), "p90_ms": 1000 * _pct(latencies, 0.9),
+            "p99_ms": 1000 * _pct(latencies, 0.99), "max_ms": 1000 * max(latencies, default=float("nan"))}
+
+
+async def reload_under_load(api, bot: Bot, rules: Path, new_text: str | None, texts: list[str], rate: float,
+                            user_base: int, before: float = 3.0, after: float = 1.0) -> dict:
+    """Users send ``rate`` messages/s; after ``before`` seconds the admin sends
+    /reload (with ``new_text`` written to the rule file first, None = unchanged);
+    the load goes on until ``after`` seconds past the admin's answer."""
+    pushes: list[tuple[int, float]] = []  # (user id, perf_counter at push)
+    done = asyncio.Event()
+    rng = random.Random(user_base)
+
+    async def load() -> None:
+        interval = 1.0 / rate
+        start = time.perf_counter()
+        k = 0
+        while not done.is_set():
+            target = start + k * interval
+            delay = target - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            user = user_base + k
+            api.push_message(rng.choice(texts), user_id=user, language_code="zh-hans")
+            pushes.append((user, time.perf_counter()))
+            k += 1
+
+    loader = asyncio.create_task(load())
+    await asyncio.sleep(before)
+    if new_text is not None:
+        tmp = rules.with_name(rules.name + ".new")
+        tmp.write_text(new_text, encoding="utf-8")
+        os.replace(tmp, rules)
+    mark = api.mark()
+    t0 = time.perf_counter()
+    api.push_command("/reload", user_id=ADMIN, language_code="en")
+    answer = await api.wait_for("sendMessage", lambda c: c.params.get("chat_id") == ADMIN, since=mark, timeout=600)
+    t1 = answer.at
+    await asyncio.sleep(after)
+    done.set()
+    await loader
+    await api.wait_until(lambda: api.pending_replies == 0, timeout=60, description="the last replies")
+
+    replied: dict[int, float] = {}
+    for call in api.requests:
+        if call.method == "sendMessage" and call.ok:
+            replied.setdefault(call.params.get("chat_id"), call.at)
+    base, during = [], []
+    for user, at in pushes:
+        if user not in replied:
+            continue
+        (during if t0 <= at <= t1 else base if at < t0 else []).append(replied[user] - at)
+    text = answer.params["text"]
+    version = re.search(r"→ (\w+)", text)
+    return {"reload_wall_s": t1 - t0, "answer": text.splitlines()[0],
+            "bot_timings": bot.breakdown(version.group(1)) if version else {},
+            "before": _summary(base), "during": _summary(during), "unanswered": len(pushes) - len(
+                [u for u, _ in pushes if u in replied])}
+
+
+async def online(path: Path, runs: int, rate: float) -> dict:
+    from tests.support.fake_bot_api import FakeBotAPI
+
+    text = path.read_text(encoding="utf-8")
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    doc = yaml.load(text, Loader=loader)
+    # What users send: rule examples (scams and benign) of the live rules.
+    texts = [t for r in doc["rules"][:200] for t in r["examples"]["match"][:2] + r["examples"]["no_match"][:1]]
+    results: dict[str, list[dict]] = {"same": [], "edit": [], "full": []}
+    with tempfile.TemporaryDirectory(prefix="callguard-bench-reload-") as tmp:
+        workdir = Path(tmp)
+        rules = workdir / "rules.yaml"
+        rules.write_text(text, encoding="utf-8")
+        async with FakeBotAPI() as api:
+            bot = Bot(api, workdir, rules)
+            started = time.perf_counter()
+            await bot.start()
+            print(f"  bot started in {time.perf_counter() - started:.1f} s (validating {path.name})", file=sys.stderr)
+            try:
+                user = 1_000_000
+                current = text
+                for run in range(runs):
+                    for kind in ("same", "edit", "full"):
+                        if kind == "same":
+                            new = None
+                        elif kind == "edit":
+                            new = edited(current, f"{run}")
+                        else:
+                            new = reordered(current)
+                        r = await reload_under_load(api, bot, rules, new, texts, rate, user)
+                        user += 100_000
+                        current = new or current
+                        results[kind].append(r)
+                        print(f"  run {run + 1} {kind}: reload {r['reload_wall_s']:.3f} s; p99 before "
+                              f"{r['before']['p99_ms']:.1f} ms, during {r['during']['p99_ms']:.1f} ms "
+                              f"({r['during']['count']} replies)", file=sys.stderr)
+            finally:
+                await bot.stop()
+
+    def median(rows: list[dict]) -> dict:
+        out = {"reload_wall_s": statistics.median(r["reload_wall_s"] for r in rows), "answer": rows[-1]["answer"],
+               "unanswered": sum(r["unanswered"] for r in rows)}
+        for key in ("before", "during"):
+            out[key] = {k: statistics.median(r[key][k] for r in rows if r[key]["count"]) if any(
+                r[key]["count"] for r in rows) else float("nan") for k in rows[0][key]}
+            out[key]["count"] = sum(r[key]["count"] for r in rows)
+        timings = [r["bot_timings"] for r in rows if r["bot_timings"]]
+        out["bot_timings"] = {k: statistics.median(t[k] for t in timings) for k in timings[0]} if timings else {}
+        return out
+
+    return {kind: median(rows) for kind, rows in results.items()}
+
+
+# --------------------------------------------------------------------------- report
+
+
+def report(n_rules: int, path: Path, off: dict, on: dict, rate: float, runs: int) -> str:
+    lines = [f"Reload benchmark: {n_rules} rules ({path.stat().st_size / 1e6:.1f} MB), {runs} run(s), "
+             f"{platform.python_implementation()} {platform.python_version()}, {os.cpu_count()} CPU(s)", ""]
+    lines.append("1. Validation in process (median), seconds (wall clock; cpu = this process's CPU time):")
+    lines.append(f"   {'':6} {'total':>7} {'cpu':>7} {'parse':>7} {'compile':>8} {'examples':>9}  examples run")
+    for kind in ("full", "edit"):
+        t = off[kind]
+        lines.append(f"   {kind:6} {t['total']:7.3f} {t['cpu']:7.3f} {t['parse']:7.3f} {t['compile']:8.3f} "
+                     f"{t['examples']:9.3f}  {t['examples_run']:.0f} of {t['examples_total']:.0f}")
+    if not on:
+        return "\n".join(lines)
+    lines += ["", f"2. The bot under load ({rate:g} messages/s from new users), median of runs:"]
+    lines.append(f"   {'reload':7} {'wall s':>7}  {'bot: parse/compile/examples s':30} "
+                 f"{'user p50/p99/max ms before':27} {'during (replies)':24}")
+    for kind in ("same", "edit", "full"):
+        r = on[kind]
+        t = r["bot_timings"]
+        parts = f"{t['parse']:.2f}/{t['compile']:.2f}/{t['examples']:.2f}" if t else "(no validation)"
+        b, d = r["before"], r["during"]
+        lines.append(f"   {kind:7} {r['reload_wall_s']:7.3f}  {parts:30} "
+                     f"{b['p50_ms']:6.1f}/{b['p99_ms']:6.1f}/{b['max_ms']:6.1f}      "
+                     f"{d['p50_ms']:6.1f}/{d['p99_ms']:6.1f}/{d['max_ms']:6.1f} ({d['count']})")
+    lines += ["", f"   target: reload under {TARGET_SECONDS} s; unanswered messages: "
+              f"{sum(on[k]['unanswered'] for k in on)}"]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rules", type=int, default=1000, help="rules in the file (default 1000)")
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--quick", action="store_true", help="one run of each")
+    parser.add_argument("--rate", type=float, default=20.0, help="user messages per second (default 20)")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--no-bot", action="store_true", help="only the in-process validation timings")
+    args = parser.parse_args(argv)
+    runs = 1 if args.quick else args.runs
+    print(f"generating/validating the {args.rules}-rule file...", file=sys.stderr)
+    path = rule_file(args.rules, args.seed)
+    print("validation in process...", file=sys.stderr)
+    off = offline(path, runs)
+    on: dict = {}
+    if not args.no_bot:
+        print("the bot under load...", file=sys.stderr)
+        on = asyncio.run(online(path, runs, args.rate))
+    print(report(args.rules, path, off, on, args.rate, runs))
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps({"rules": args.rules, "runs": runs, "rate": args.rate, "offline": off,
+                                   "online": on}, indent=2, ensure_ascii=False), encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

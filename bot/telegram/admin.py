@@ -1,0 +1,403 @@
+"""Admin commands: live rule updates, ``/why``, statistics, bulletin, export,
+retention, and rule reloads on SIGHUP or when the rule file changes.
+
+Only user ids in ``settings.admins`` may use them, checked on every call, in
+the callback itself (not only in a filter). Anyone else gets exactly the
+reply an unknown command gets, so the commands cannot even be discovered,
+and the attempt is logged. Admin commands work in private chats only: in a
+group they are as silent as any other command.
+
+The handlers are registered before the user handlers (``build_application``),
+so ``/reload`` never reaches the "unknown command" handler. Rule documents
+(``.yaml``/``.yml``) are consumed only when an admin sends them privately;
+anyone else's document goes on to the user handlers ("describe it in words").
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import io
+import logging
+import signal
+import time
+from pathlib import Path
+from typing import Awaitable, Callable
+
+from telegram import Update
+from telegram.constants import ChatType
+from telegram.ext import Application, CommandHandler, ContextTypes, MessageHandler, filters
+
+from .. import replies
+from ..admin_texts import errors_text, split_message, stats_text, t, utc_day, utc_time, why_text
+from ..bulletin import bulletin
+from ..detect import LANGUAGES, RuleFileError
+from ..detect.rules import MAX_FILE_BYTES
+from ..rulebook import Loaded
+from ..service import CallGuard
+from .handlers import MAX_TEXT, Handlers
+
+__all__ = ["AdminHandlers", "ADMIN_COMMANDS"]
+
+log = logging.getLogger(__name__)
+
+ADMIN_COMMANDS = ("reload", "rules", "rollback", "why", "stats", "bulletin", "export")
+DEFAULT_DAYS = 30
+MAX_DAYS = 36_500
+PURGE_EVERY = 24 * 3600.0  # seconds between retention purges
+WATCH_EVERY = 2.0  # seconds between checks of the rule file when watching it
+MAX_DOCUMENT = 49 * 1024 * 1024  # Telegram bots may send files up to 50 MB
+
+Callback = Callable[[Update, ContextTypes.DEFAULT_TYPE], Awaitable[None]]
+_PRIVATE = filters.ChatType.PRIVATE
+_MESSAGES = filters.UpdateType.MESSAGE | filters.UpdateType.EDITED_MESSAGE
+
+
+def _file_signature(path: Path) -> tuple[int, int, int] | None:
+    """What tells us the rule file changed: (mtime_ns, size, inode); None when missing."""
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return st.st_mtime_ns, st.st_size, st.st_ino
+
+
+class AdminHandlers:
+    def __init__(self, guard: CallGuard, *, refuse: Callback | None = None):
+        """``refuse`` answers a non-admin: pass the user handlers' unknown-command
+        handler so the reply is the same by construction."""
+        self.guard = guard
+        self.refuse = refuse or self._unknown_command
+        self._watched: tuple[int, int, int] | None = None
+        self._sighup_loop: asyncio.AbstractEventLoop | None = None
+
+    @property
+    def admins(self) -> frozenset[int]:
+        return self.guard.settings.admins
+
+    def is_admin(self, user_id: int | None) -> bool:
+        return user_id is not None and user_id in self.admins
+
+    # ------------------------------------------------------------------ wiring
+
+    def register(self, app: Application) -> None:
+        """Add the admin handlers; call before the user handlers' ``register``."""
+        for name in ADMIN_COMMANDS:
+            app.add_handler(CommandHandler(name, self._guarded(name, getattr(self, f"cmd_{name}"))))
+        rule_file = filters.Document.FileExtension("yaml") | filters.Document.FileExtension("yml")
+        only_admins = filters.User(user_id=self.admins)  # empty admin list: matches nobody
+        app.add_handler(MessageHandler(_MESSAGES & _PRIVATE & only_admins & rule_file,
+                                       self._guarded("upload", self.upload)))
+
+    async def start(self, app: Application) -> None:
+        """From ``post_init``: retention purge (now and daily), rule-file watch, SIGHUP."""
+        jq = app.job_queue
+        if jq is not None:
+            # Once as soon as the job queue runs (however late that is), then daily.
+            jq.run_once(self._purge_job, when=0, name="purge-reports-at-start",
+                        job_kwargs={"misfire_grace_time": None})
+            jq.run_repeating(self._purge_job, interval=PURGE_EVERY, first=PURGE_EVERY, name="purge-reports")
+            if self.guard.settings.watch_rules:
+                self._watched = _file_signature(self.guard.rules.path)
+                jq.run_repeating(self._watch_job, interval=WATCH_EVERY, first=WATCH_EVERY, name="watch-rules")
+                log.info("watching %s for changes every %.0f s", self.guard.rules.path, WATCH_EVERY)
+        else:
+            log.warning("no job queue: retention purge and rule-file watch are off")
+        self.install_sighup(app)
+
+    async def stop(self, app: Application) -> None:
+        """From ``post_shutdown``: remove the SIGHUP handler."""
+        if self._sighup_loop is not None and not self._sighup_loop.is_closed():
+            try:
+                self._sighup_loop.remove_signal_handler(signal.SIGHUP)
+            except (RuntimeError, ValueError):
+                pass
+        self._sighup_loop = None
+
+    def install_sighup(self, app: Application) -> bool:
+        """``kill -HUP <pid>`` reloads the rules (result in the log). False where
+        signals cannot be handled (Windows, or not the main thread)."""
+        sig = getattr(signal, "SIGHUP", None)
+        if sig is None:
+            return False
+        loop = asyncio.get_running_loop()
+        try:
+            loop.add_signal_handler(sig, self.on_sighup, app)
+        except (NotImplementedError, RuntimeError, ValueError) as exc:
+            log.info("SIGHUP reload not available here (%s)", exc)
+            return False
+        self._sighup_loop = loop
+        return True
+
+    def on_sighup(self, app: Application) -> None:
+        log.info("SIGHUP: reloading the rules")
+        app.create_task(self.reload_rules("SIGHUP"), name="sighup-reload")
+
+    # ------------------------------------------------------------------ access control
+
+    def _guarded(self, name: str, callback: Callback) -> Callback:
+        @functools.wraps(callback)
+        async def guarded(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+            user = update.effective_user
+            chat = update.effective_chat
+            private = chat is not None and chat.type == ChatType.PRIVATE
+            if not self.is_admin(user.id if user else None):
+                log.warning("refused admin command /%s from non-admin user %s (chat %s)", name,
+                            user.id if user else None, chat.id if chat else None)
+                if private and update.effective_message is not None:
+                    await self.refuse(update, context)
+                return
+            if not private:
+                log.info("admin %s used /%s outside a private chat: ignored", user.id, name)
+                return
+            log.info("admin %s: /%s", user.id, name)
+            await callback(update, context)
+
+        return guarded
+
+    @staticmethod
+    async def _unknown_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """What Handlers.unknown_command sends (used when no ``refuse`` is given)."""
+        await update.effective_message.reply_text(replies.ui("unknown_command", Handlers.language(update, context)))
+
+    # ------------------------------------------------------------------ rules
+
+    def _remember_file(self) -> None:
+        """After a load/rollback the file's current state is "seen": the watch
+        job reacts only to the next change."""
+        if self.guard.settings.watch_rules:
+            self._watched = _file_signature(self.guard.rules.path)
+
+    async def reload_rules(self, trigger: str) -> tuple[Loaded | None, Loaded, Exception | None]:
+        """Reload the rule file; returns (new or None, the rules live before, error).
+
+        Never raises: on any failure the old rules keep serving and it is logged."""
+        book = self.guard.rules
+        before = book.live
+        try:
+            loaded = await book.reload()
+        except RuleFileError as exc:
+            log.warning("rule reload (%s) refused; rules %s keep serving:\n%s", trigger, before.version, exc)
+            return None, before, exc
+        except Exception as exc:  # a bug must not take the live rules down either
+            log.exception("rule reload (%s) failed; rules %s keep serving", trigger, before.version)
+            return None, before, exc
+        finally:
+            self._remember_file()
+        log.info("rule reload (%s): %s -> %s, %d rules, %.3f s", trigger, before.version, loaded.version,
+                 loaded.rule_count, loaded.seconds)
+        return loaded, before, None
+
+    async def cmd_reload(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        lang = Handlers.language(update, context)
+        loaded, before, error = await self.reload_rules(f"/reload by {update.effective_user.id}")
+        if isinstance(error, RuleFileError):
+            text = errors_text(t("reload.failed", lang, version=before.version, n=len(error.problems)),
+                               error.problems, lang)
+        elif error is not None:
+            text = errors_text(t("reload.crashed", lang, error=f"{type(error).__name__}: {error}",
+                                 version=before.version), [], lang)
+        elif loaded is before:
+            text = errors_text(t("reload.same", lang, version=loaded.version, count=loaded.rule_count), [], lang)
+        else:
+            text = errors_text(t("reload.ok", lang, old=before.version, new=loaded.version,
+                                 count=loaded.rule_count, seconds=loaded.seconds), [], lang)
+        await update.effective_message.reply_html(text)
+
+    async def upload(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """An admin sent a rule file: validate it like a reload, then install it."""
+        message = update.effective_message
+        lang = Handlers.language(update, context)
+        document = message.document
+        name = document.file_name or "upload.yaml"
+        book = self.guard.rules
+        before = book.live
+        if document.file_size and document.file_size > MAX_FILE_BYTES:
+            await message.reply_html(errors_text(t("upload.too_big", lang, size=document.file_size,
+                                                   limit=MAX_FILE_BYTES // (1024 * 1024)), [], lang))
+            return
+        try:
+            file = await context.bot.get_file(document.file_id)
+            data = bytes(await file.download_as_bytearray())
+        except Exception as exc:
+            log.warning("could not download rule file %r from admin %s: %s", name, update.effective_user.id, exc)
+            await message.reply_html(errors_text(t("upload.download_failed", lang, error=str(exc)), [], lang))
+            return
+        try:
+            loaded = await book.install(data, filename=name)
+        except RuleFileError as exc:
+            log.warning("uploaded rule file %r from admin %s refused; rules %s keep serving:\n%s", name,
+                        update.effective_user.id, before.version, exc)
+            text = errors_text(t("upload.failed", lang, name=name, version=before.version, n=len(exc.problems)),
+                               exc.problems, lang)
+        except Exception as exc:
+            log.exception("installing rule file %r failed; rules %s keep serving", name, before.version)
+            text = errors_text(t("reload.crashed", lang, error=f"{type(exc).__name__}: {exc}",
+                                 version=before.version), [], lang)
+        else:
+            log.info("admin %s installed rule file %r: %s -> %s, %d rules", update.effective_user.id, name,
+                     before.version, loaded.version, loaded.rule_count)
+            text = errors_text(t("upload.ok", lang, name=name, old=before.version, new=loaded.version,
+                                 count=loaded.rule_count, seconds=loaded.seconds, path=loaded.path), [], lang)
+        finally:
+            self._remember_file()
+        await message.reply_html(text)
+
+    async def cmd_rules(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        lang = Handlers.language(update, context)
+        book = self.guard.rules
+        live = book.live
+        lines = [t("rules.info", lang, version=live.version, count=live.rule_count, path=live.path,
+                   loaded=utc_time(live.loaded_at), seconds=live.seconds)]
+        previous = book.previous
+        lines.append(t("rules.previous", lang, version=previous.version, count=previous.rule_count)
+                     if previous is not None else t("rules.no_previous", lang))
+        await update.effective_message.reply_html(errors_text("\n".join(lines), [], lang))
+
+    async def cmd_rollback(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        lang = Handlers.language(update, context)
+        before = self.guard.rules.live
+        loaded = await self.guard.rules.rollback()
+        self._remember_file()
+        if loaded is None:
+            text = t("rollback.none", lang)
+        else:
+            log.info("admin %s rolled the rules back: %s -> %s", update.effective_user.id, before.version,
+                     loaded.version)
+            text = t("rollback.ok", lang, old=before.version, new=loaded.version, count=loaded.rule_count)
+        await update.effective_message.reply_html(errors_text(text, [], lang))
+
+    async def cmd_why(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        message = update.effective_message
+        lang = Handlers.language(update, context)
+        parts = (message.text or "").split(None, 1)  # "/why TEXT", "/why@bot TEXT", "/why\nTEXT"
+        text = parts[1].strip() if len(parts) > 1 else ""
+        if not text and message.reply_to_message is not None:
+            text = message.reply_to_message.text or message.reply_to_message.caption or ""
+        if not text.strip():
+            await message.reply_text(t("usage.why", lang))
+            return
+        detector = self.guard.rules.detector  # one rule set for the whole explanation
+        explanation = detector.explain(text[:MAX_TEXT])
+        await message.reply_html(why_text(explanation, detector.ruleset, lang))
+
+    # ------------------------------------------------------------------ reports
+
+    @staticmethod
+    def _days(args: list[str], *, others: int = 0) -> int | None:
+        """The day count among ``args`` (DEFAULT_DAYS when none); None when there
+        are two, it is out of range, or more than ``others`` other arguments."""
+        numbers = [a for a in args if a.lstrip("+-").isdigit()]
+        if len(numbers) > 1 or len(args) - len(numbers) > others:
+            return None
+        if not numbers:
+            return DEFAULT_DAYS
+        days = int(numbers[0])
+        return days if 1 <= days <= MAX_DAYS else None
+
+    async def _store_or_say(self, update: Update, lang: str):
+        store = self.guard.store
+        if store is None:
+            await update.effective_message.reply_text(t("storage.down", lang))
+        return store
+
+    async def cmd_stats(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        lang = Handlers.language(update, context)
+        args = context.args or []
+        days = self._days(args)
+        if days is None:
+            await update.effective_message.reply_text(t("usage.days", lang, command="stats", max=MAX_DAYS,
+                                                        default=DEFAULT_DAYS))
+            return
+        store = await self._store_or_say(update, lang)
+        if store is None:
+            return
+        stats = await store.stats(days)
+        await update.effective_message.reply_html(stats_text(stats, self.guard.rules.detector.ruleset, lang,
+                                                             days=days))
+
+    @staticmethod
+    def _bulletin_lang(args: list[str]) -> str | None:
+        """``en`` / ``zh-Hant`` / ``zh-Hans`` among the arguments (default zh-Hans); None for junk."""
+        lang = "zh-Hans"
+        for arg in args:
+            if arg.lstrip("+-").isdigit():
+                continue
+            match = {code.lower(): code for code in LANGUAGES}.get(arg.lower().replace("_", "-"))
+            if match is None:
+                return None
+            lang = match
+        return lang
+
+    async def cmd_bulletin(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        ui_lang = Handlers.language(update, context)
+        args = context.args or []
+        days = self._days(args, others=1)
+        lang = self._bulletin_lang(args)
+        if days is None or lang is None:
+            await update.effective_message.reply_text(t("usage.bulletin", ui_lang))
+            return
+        store = await self._store_or_say(update, ui_lang)
+        if store is None:
+            return
+        stats = await store.stats(days)
+        text = bulletin(stats, self.guard.rules.detector.ruleset, lang)
+        for part in split_message(text):  # plain text: ready to copy
+            await update.effective_message.reply_text(part)
+
+    async def cmd_export(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        lang = Handlers.language(update, context)
+        args = context.args or []
+        days = self._days(args)
+        if days is None:
+            await update.effective_message.reply_text(t("usage.days", lang, command="export", max=MAX_DAYS,
+                                                        default=DEFAULT_DAYS))
+            return
+        store = await self._store_or_say(update, lang)
+        if store is None:
+            return
+        since = time.time() - days * 86_400
+        buffer = io.StringIO(newline="")
+        count = await store.export_csv(since, buffer)
+        data = buffer.getvalue().encode("utf-8-sig")  # the BOM lets Excel read the Chinese correctly
+        if len(data) > MAX_DOCUMENT:
+            await update.effective_message.reply_text(t("export.too_big", lang, size=len(data) // (1024 * 1024),
+                                                        since=utc_day(since)))
+            return
+        log.info("admin %s exported %d reports (%d days)", update.effective_user.id, count, days)
+        filename = f"callguard-reports-{utc_day(since)}-{days}d.csv"
+        await update.effective_message.reply_document(
+            document=io.BytesIO(data), filename=filename,
+            caption=t("export.caption", lang, days=days, since=utc_day(since), count=count))
+
+    # ------------------------------------------------------------------ jobs
+
+    async def purge(self) -> int | None:
+        """Delete reports older than the retention period; None when storage is down."""
+        store = self.guard.store
+        if store is None:
+            log.warning("retention purge skipped: report storage unavailable")
+            return None
+        days = self.guard.settings.retention_days
+        try:
+            removed = await store.purge(days)
+        except Exception:
+            log.exception("retention purge failed")
+            return None
+        log.info("retention purge: %d report(s) older than %d days deleted", removed, days)
+        return removed
+
+    async def _purge_job(self, context: ContextTypes.DEFAULT_TYPE) -> None:
+        await self.purge()
+
+    async def check_rule_file(self) -> bool:
+        """Reload when the rule file changed since last seen; True when a reload ran."""
+        signature = _file_signature(self.guard.rules.path)
+        if signature is None or signature == self._watched:
+            return False  # missing (an editor replacing it): wait for it to come back
+        self._watched = signature  # a broken file is reported once, not every 2 s
+        await self.reload_rules("file changed")
+        return True
+
+    async def _watch_job(self, context: ContextTypes.DEFAULT_TYPE) -> None:
+        await self.check_rule_file()

@@ -1,0 +1,217 @@
+"""RuleBook for admins: unchanged reloads, rollback target, timings, incremental example runs.
+
+The incremental validation must give exactly the failures a full run gives;
+``test_incremental_examples_equal_a_full_run`` checks that on many random edits.
+"""
+
+from __future__ import annotations
+
+import gc
+import random
+import sys
+import weakref
+from dataclasses import replace
+
+import pytest
+
+from bot import rulebook
+from bot.detect import Detector, RuleFileError
+from bot.detect.examples import run_examples
+from bot.detect.rules import Thresholds
+from bot.rulebook import RuleBook, _examples_to_run, _Only, validate
+from tests import factories
+from tests.admin_support import SHIPPED_RULES, copy_rules, failing_example, good_variant
+from tests.factories import group
+
+# --------------------------------------------------------------------------- RuleBook on files
+
+
+@pytest.fixture
+def rules(tmp_path):
+    return copy_rules(tmp_path)
+
+
+async def test_reload_of_unchanged_content_is_a_no_op(rules):
+    book = RuleBook.load(rules)
+    live = book.live
+    rules.write_bytes(rules.read_bytes())  # touched, same content
+    assert await book.reload() is live
+    assert book.previous is None
+
+
+async def test_reload_keeps_previous_and_reports_timings(rules):
+    book = RuleBook.load(rules)
+    first = book.live
+    assert set(first.timings) >= {"parse", "compile", "examples", "examples_run", "examples_total"}
+    rules.write_text(good_variant(), encoding="utf-8")
+    second = await book.reload()
+    assert second.version != first.version and book.previous is first
+    # Only a comment changed: same rules, so no example needs to run again.
+    assert second.timings["examples_run"] == 0 < second.timings["examples_total"]
+    back = await book.rollback()
+    assert back.version == first.version and book.previous.version == second.version
+
+
+async def test_failing_reload_keeps_live_and_previous(rules):
+    book = RuleBook.load(rules)
+    live = book.live
+    rules.write_text(failing_example(), encoding="utf-8")
+    with pytest.raises(RuleFileError) as info:
+        await book.reload()
+    assert "match example not flagged" in str(info.value)
+    assert book.live is live and book.previous is None
+
+
+async def test_edited_rule_examples_are_rerun(rules):
+    import yaml
+
+    book = RuleBook.load(rules)
+    doc = yaml.safe_load(rules.read_text(encoding="utf-8"))
+    if len(doc["rules"]) < 4:
+        pytest.skip("needs a rule file with several rules")
+    target = doc["rules"][-1]
+    target["examples"]["match"].append(target["examples"]["match"][0] + "。")
+    rules.write_text(yaml.safe_dump(doc, allow_unicode=True, sort_keys=False, width=1000), encoding="utf-8")
+    loaded = await book.reload()
+    t = loaded.timings
+    assert len(target["examples"]["match"]) + len(target["examples"]["no_match"]) <= t["examples_run"]
+    assert t["examples_run"] < t["examples_total"]
+
+
+def test_validate_restores_the_garbage_collector_and_switch_interval():
+    data = SHIPPED_RULES.read_bytes()
+    interval = sys.getswitchinterval()
+    assert gc.isenabled()
+    validate(data, "a.yaml")
+    assert gc.isenabled() and sys.getswitchinterval() == interval
+    with pytest.raises(RuleFileError):
+        validate(b"rules: [", "b.yaml")
+    assert gc.isenabled() and sys.getswitchinterval() == interval
+    gc.disable()
+    try:
+        validate(data, "c.yaml")
+        assert not gc.isenabled()  # left as it was found
+    finally:
+        gc.enable()
+
+
+def test_validation_leaves_no_cyclic_garbage_and_old_rules_are_freed():
+    """Pausing the collector is only free if building a rule set makes no
+    cycles: reference counting alone must free a dropped rule set."""
+    data = SHIPPED_RULES.read_bytes()
+    gc.collect()
+    gc.disable()
+    try:
+        detector = validate(data, "a.yaml")
+        ref = weakref.ref(detector)
+        del detector
+        assert ref() is None
+        assert gc.collect() == 0
+    finally:
+        gc.enable()
+
+
+# --------------------------------------------------------------------------- incremental == full
+
+WORDS = ["通信管理局", "号码冻结", "安全账户", "客服", "退款", "验证码", "贷款", "手续费", "中奖", "保证金",
+         "刷单", "返利", "投资", "稳赚", "链接", "屏幕共享", "公安局", "逮捕令", "理赔", "快递", "兼职",
+         "safe account", "verification code", "refund", "police officer", "gift card"]
+CATEGORIES = ["impersonate_authority", "impersonate_customer_service", "fake_loan", "task_rebate", "phishing",
+              "telecom_complaint"]
+
+
+def _random_rule(rng: random.Random, rid: str):
+    groups = []
+    for name in rng.sample(["claim", "threat", "demand", "bait"], rng.randint(2, 3)):
+        groups.append(group(name, rng.choice((20, 30, 40, 50)), *rng.sample(WORDS, rng.randint(1, 3))))
+    if rng.random() < 0.2:
+        groups.append(group("legit", -30, *rng.sample(WORDS, 1)))
+    rule = factories.rule(rid, *groups, category=rng.choice(CATEGORIES),
+                          requires=(groups[0].name,) if rng.random() < 0.3 else ())
+    positive = [g for g in rule.groups if g.weight > 0]
+    match = tuple("，".join(rng.choice(g.phrases) for g in rng.sample(positive, min(2, len(positive))))
+                  for _ in range(3))
+    no_match = tuple(rng.choice(["今天天气很好", "我妈打电话", rng.choice(WORDS)]) for _ in range(2))
+    return replace(rule, examples_match=match, examples_no_match=no_match)
+
+
+def _valid_base(rng: random.Random, n: int):
+    """A rule set whose examples all pass: failing examples are dropped."""
+    rules = [_random_rule(rng, f"r{i}") for i in range(n)]
+    while True:
+        detector = Detector(factories.ruleset(*rules))
+        bad = {(f.rule, f.text) for f in run_examples(detector)}
+        if not bad:
+            return detector
+        rules = [replace(r, examples_match=tuple(t for t in r.examples_match if (r.id, t) not in bad),
+                         examples_no_match=tuple(t for t in r.examples_no_match if (r.id, t) not in bad))
+                 for r in rules]
+
+
+def _mutate(rng: random.Random, rules: list, serial: int) -> list:
+    rules = list(rules)
+    kind = rng.choice(["add", "remove", "phrase", "weight", "category", "swap-adjacent", "example"])
+    i = rng.randrange(len(rules))
+    r = rules[i]
+    if kind == "add":
+        rules.insert(rng.randrange(len(rules) + 1), _random_rule(rng, f"new{serial}"))
+    elif kind == "remove" and len(rules) > 2:
+        del rules[i]
+    elif kind == "phrase":
+        g = rng.randrange(len(r.groups))
+        groups = list(r.groups)
+        groups[g] = replace(groups[g], phrases=groups[g].phrases + (rng.choice(WORDS),))
+        rules[i] = replace(r, groups=tuple(groups))
+    elif kind == "weight":
+        g = rng.randrange(len(r.groups))
+        groups = list(r.groups)
+        groups[g] = replace(groups[g], weight=groups[g].weight + rng.choice((-20, 20)))
+        rules[i] = replace(r, groups=tuple(groups))
+    elif kind == "category":
+        rules[i] = replace(r, category=rng.choice(CATEGORIES))
+    elif kind == "swap-adjacent" and i + 1 < len(rules):
+        rules[i], rules[i + 1] = rules[i + 1], rules[i]
+    else:
+        rules[i] = replace(r, examples_match=r.examples_match + (rng.choice(WORDS),))
+    return rules
+
+
+def _failures(detector, subset=None) -> set[str]:
+    target = detector if subset is None else _Only(detector, subset)
+    return {str(f) for f in run_examples(target)}
+
+
+def test_incremental_examples_equal_a_full_run(monkeypatch):
+    monkeypatch.setattr(rulebook, "INCREMENTAL_MAX_CHANGED", 1.0)  # exercise the incremental path on small sets
+    rng = random.Random(20261128)
+    checked = saved = 0
+    for case in range(150):
+        base = _valid_base(rng, rng.randint(4, 10))
+        rulebook._VALIDATED.add(base)
+        rules = list(base.ruleset.rules)
+        for step in range(rng.randint(1, 3)):
+            rules = _mutate(rng, rules, case * 10 + step)
+        new = factories.ruleset(*rules)
+        subset = _examples_to_run(new, base)
+        detector = Detector(new)
+        full = _failures(detector)
+        if subset is None:
+            continue
+        checked += 1
+        assert _failures(detector, subset) == full, (case, [r.id for r in rules])
+        saved += sum(len(r.examples_match) + len(r.examples_no_match) for r in new.rules) - \
+            sum(len(r.examples_match) + len(r.examples_no_match) for r in subset)
+    assert checked > 80 and saved > 0
+
+
+def test_full_run_when_incremental_cannot_be_shown_exact():
+    rng = random.Random(7)
+    base = _valid_base(rng, 6)
+    rules = list(base.ruleset.rules)
+    assert _examples_to_run(factories.ruleset(*rules), base) is None  # never validated through validate()
+    rulebook._VALIDATED.add(base)
+    assert _examples_to_run(factories.ruleset(*rules), base) == ()  # nothing changed: nothing to run
+    assert _examples_to_run(factories.ruleset(*rules, thresholds=Thresholds(high=80)), base) is None
+    assert _examples_to_run(factories.ruleset(*reversed(rules)), base) is None  # order of ties
+    changed = [replace(r, category="phishing") for r in rules]
+    assert _examples_to_run(factories.ruleset(*changed), base) is None  # mostly new: a full run is cheaper
