@@ -58,7 +58,15 @@ class Settings:
     watch_rules: bool = False
     rate_limit: int = 20  # messages per user per minute
     send_rate: int = 30  # outgoing messages per second, all chats together (Telegram's limit); 0 = off
-    concurrency: int = 256  # updates processed at once (different users in parallel)
+    # Updates processed at once (different users in parallel) and HTTP connections to the
+    # Bot API. PTB's defaults are 256 and 256, but httpx/httpcore's connection pool costs
+    # O(connections x idle connections) of CPU per request (bench/bench_bot.py: with 256, a
+    # send costs about twice the CPU it costs with 16, and the bot answers a burst at half
+    # the rate). 16 in flight still carry ~50 replies/s at Telegram's slowest (~300 ms round
+    # trip), above its 30 messages/s limit. connections defaults to concurrency, so an
+    # update never waits for a connection (PTB's pool_timeout is 1 s).
+    concurrency: int = 16
+    connections: int = 16
     default_region: str = "CN"
 
     @classmethod
@@ -86,6 +94,7 @@ class Settings:
             raise ConfigError("CALLGUARD_WEBHOOK_SECRET may hold only letters, digits, _ and - (1-256 characters)")
         secret = env.get("CALLGUARD_SECRET", "").strip()
         region = env.get("CALLGUARD_REGION", "CN").strip().upper() or "CN"
+        concurrency = _int(env, "CALLGUARD_CONCURRENCY", cls.concurrency, 1, 10000)
         if len(region) != 2 or not region.isalpha():
             raise ConfigError(f"CALLGUARD_REGION must be a two-letter country code, got {region!r}")
         return cls(
@@ -105,6 +114,7 @@ class Settings:
             watch_rules=_flag(env, "CALLGUARD_WATCH_RULES"),
             rate_limit=_int(env, "CALLGUARD_RATE_LIMIT", 20, 1, 10000),
             send_rate=_int(env, "CALLGUARD_SEND_RATE", 30, 0, 10000),
-            concurrency=_int(env, "CALLGUARD_CONCURRENCY", 256, 1, 10000),
+            concurrency=concurrency,
+            connections=_int(env, "CALLGUARD_CONNECTIONS", concurrency, 1, 10000),
             default_region=region,
         )

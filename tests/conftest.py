@@ -3,13 +3,30 @@
 from __future__ import annotations
 
 import dataclasses
+from contextlib import AsyncExitStack
 from pathlib import Path
 
 import pytest
 
 from bot.config import Settings
+from bot.rulebook import Loaded, RuleBook
 
 ROOT = Path(__file__).resolve().parent.parent
+
+# Compiled rule sets by (file, mtime, size): validating and compiling the shipped
+# rules takes a good part of a second, and a Detector is immutable, so the
+# end-to-end tests share one per file version instead of paying that per test.
+_COMPILED_RULES: dict[tuple[str, int, int], Loaded] = {}
+_load_rulebook = RuleBook.load
+
+
+def _rulebook_once(cls, path) -> RuleBook:
+    resolved = Path(path).resolve()
+    stat = resolved.stat()
+    key = (str(resolved), stat.st_mtime_ns, stat.st_size)
+    if key not in _COMPILED_RULES:
+        _COMPILED_RULES[key] = _load_rulebook(resolved).live
+    return RuleBook(_COMPILED_RULES[key])  # a fresh book (reloads stay per test), a shared detector
 
 
 @pytest.fixture
@@ -20,14 +37,30 @@ def settings(tmp_path):
 
 
 @pytest.fixture
-async def bot_env(settings):
-    """(api, app, guard): CallGuard polling the fake Bot API, with a real SQLite file."""
+async def make_bot(settings, monkeypatch):
+    """Factory: ``await make_bot(**setting_overrides, webhook=None)`` -> (api, app, guard).
+
+    Each call starts a fake Bot API and the real CallGuard application (built by
+    ``bot.main.build``) polling it, or serving ``webhook`` (kwargs for
+    ``Updater.start_webhook``); everything is stopped at the end of the test."""
     from bot.main import build
     from tests.support.fake_bot_api import FakeBotAPI
     from tests.support.ptb import running_app
 
-    async with FakeBotAPI() as api:
-        s = dataclasses.replace(settings, token=api.token, bot_api_url=api.base_url, bot_file_url=api.base_file_url)
-        app = build(s)
-        async with running_app(app):
-            yield api, app, app.bot_data["guard"]
+    monkeypatch.setattr(RuleBook, "load", classmethod(_rulebook_once))
+    async with AsyncExitStack() as stack:
+        async def factory(*, webhook: dict | None = None, **overrides):
+            api = await stack.enter_async_context(FakeBotAPI())
+            s = dataclasses.replace(settings, token=api.token, bot_api_url=api.base_url,
+                                    bot_file_url=api.base_file_url, **overrides)
+            app = build(s)
+            await stack.enter_async_context(running_app(app, webhook=webhook))
+            return api, app, app.bot_data["guard"]
+
+        yield factory
+
+
+@pytest.fixture
+async def bot_env(make_bot):
+    """(api, app, guard): CallGuard polling the fake Bot API, with a real SQLite file."""
+    return await make_bot()

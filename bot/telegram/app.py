@@ -7,16 +7,17 @@ import traceback
 
 from telegram import BotCommand, Update
 from telegram.constants import ChatType
-from telegram.ext import AIORateLimiter, Application, ContextTypes
+from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, ContextTypes
 
 from .. import replies
 from ..config import Settings
 from ..ratelimit import RateLimiter
 from ..service import CallGuard
+from .admin import AdminHandlers
 from .concurrency import PerUserUpdateProcessor
 from .handlers import Handlers
 
-__all__ = ["build_application", "COMMANDS"]
+__all__ = ["build_application", "application_builder", "COMMANDS"]
 
 log = logging.getLogger(__name__)
 
@@ -49,16 +50,34 @@ async def _on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         log.warning("could not send the apology", exc_info=True)
 
 
+def application_builder(settings: Settings) -> ApplicationBuilder:
+    """A PTB builder with CallGuard's connection to the Bot API: token, URLs, HTTP pool.
+
+    The benchmark's baseline bot starts from this too, so both are measured
+    with the same plumbing."""
+    return (
+        Application.builder()
+        .token(settings.token)
+        .base_url(settings.bot_api_url)
+        .base_file_url(settings.bot_file_url)
+        .connection_pool_size(settings.connections)
+    )
+
+
 def build_application(settings: Settings, guard: CallGuard, *, limiter: RateLimiter | None = None) -> Application:
     """The whole bot, wired to ``guard``; start it with polling or a webhook."""
+    handlers = Handlers(guard, limiter or RateLimiter(settings.rate_limit))
+    admin = AdminHandlers(guard, refuse=handlers.unknown_command)  # non-admins get the very same reply
 
     async def post_init(app: Application) -> None:
         await guard.start()
         await _set_commands(app)
         if app.job_queue is not None:
             app.job_queue.run_repeating(_flush, interval=FLUSH_EVERY, first=FLUSH_EVERY, name="flush-reports")
+        await admin.start(app)  # retention purge, rule-file watch, SIGHUP reload
 
     async def post_shutdown(app: Application) -> None:
+        await admin.stop(app)
         await guard.close()  # pending reports are written before exit
 
     async def _flush(context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -67,20 +86,18 @@ def build_application(settings: Settings, guard: CallGuard, *, limiter: RateLimi
             if written:
                 log.info("wrote %d queued reports", written)
 
-    rate_limiter = AIORateLimiter(overall_max_rate=settings.send_rate, overall_time_period=1 if settings.send_rate else 0,
-                                  max_retries=3)
+    builder = application_builder(settings).concurrent_updates(PerUserUpdateProcessor(settings.concurrency))
+    if settings.send_rate:  # 0 = off: no flood control at all (e.g. a local Bot API server, benchmarks)
+        builder.rate_limiter(AIORateLimiter(overall_max_rate=settings.send_rate, overall_time_period=1, max_retries=3))
     app = (
-        Application.builder()
-        .token(settings.token)
-        .base_url(settings.bot_api_url)
-        .base_file_url(settings.bot_file_url)
-        .concurrent_updates(PerUserUpdateProcessor(settings.concurrency))
-        .rate_limiter(rate_limiter)
+        builder
         .post_init(post_init)
         .post_shutdown(post_shutdown)
         .build()
     )
     app.bot_data["guard"] = guard
-    Handlers(guard, limiter or RateLimiter(settings.rate_limit)).register(app)
+    app.bot_data["admin"] = admin
+    admin.register(app)  # before the user handlers: admin commands never reach "unknown command"
+    handlers.register(app)
     app.add_error_handler(_on_error)
     return app

@@ -31,10 +31,15 @@ class PerUserUpdateProcessor(BaseUpdateProcessor):
                 return ("chat", update.effective_chat.id)
         return None  # not tied to anyone: no ordering needed
 
-    async def do_process_update(self, update: object, coroutine: Awaitable) -> None:
+    async def process_update(self, update: object, coroutine: Awaitable) -> None:
+        """Wait for this user's turn first, then for a processing slot.
+
+        The base class takes the slot (semaphore) first: then a user with many
+        queued updates would hold every slot while waiting for their own lock,
+        and everyone else would wait behind them."""
         key = self._key(update)
         if key is None:
-            await coroutine
+            await super().process_update(update, coroutine)
             return
         entry = self._locks.get(key)
         if entry is None:
@@ -42,11 +47,14 @@ class PerUserUpdateProcessor(BaseUpdateProcessor):
         entry[1] += 1
         try:
             async with entry[0]:
-                await coroutine
+                await super().process_update(update, coroutine)
         finally:
             entry[1] -= 1
             if entry[1] == 0:  # nobody holds or awaits it: forget it, memory stays bounded
                 del self._locks[key]
+
+    async def do_process_update(self, update: object, coroutine: Awaitable) -> None:
+        await coroutine  # ordering and the slot are taken care of in process_update
 
     async def initialize(self) -> None:
         pass
