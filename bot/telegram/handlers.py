@@ -13,9 +13,11 @@ from __future__ import annotations
 
 import logging
 import warnings
+from typing import Awaitable
 
 from telegram import ForceReply, InlineKeyboardMarkup, Message, Update
 from telegram.constants import ChatType, MessageEntityType
+from telegram.error import BadRequest
 from telegram.warnings import PTBUserWarning
 from telegram.ext import (
     ApplicationHandlerStop,
@@ -47,6 +49,18 @@ MAX_TEXT = 20_000  # longer messages are judged on their first part
 NUMBER, WHO, ASKED, MONEY = range(4)
 MESSAGES = filters.UpdateType.MESSAGE | filters.UpdateType.EDITED_MESSAGE
 PRIVATE = filters.ChatType.PRIVATE
+
+
+async def _edit(edit: Awaitable) -> None:
+    """Edit a message we sent; an edit that changes nothing is not an error.
+
+    A double tap on a button runs its handler twice against the same old message,
+    and Telegram refuses the second, identical edit ("message is not modified")."""
+    try:
+        await edit
+    except BadRequest as exc:
+        if "not modified" not in exc.message.lower():
+            raise
 
 
 class Handlers:
@@ -224,7 +238,7 @@ class Handlers:
             context.user_data["lang"] = arg
             await query.answer()
             if query.message:
-                await query.edit_message_text(replies.ui("lang.set", arg))
+                await _edit(query.edit_message_text(replies.ui("lang.set", arg)))
         elif action == kb.FORGET:
             await query.answer()
             if arg == "y":  # the writer also drops this user's reports still queued in memory
@@ -234,7 +248,7 @@ class Handlers:
             else:
                 text = replies.ui("forget.kept", lang)
             if query.message:
-                await query.edit_message_text(text)
+                await _edit(query.edit_message_text(text))
         else:  # REPORT_MONEY outside its conversation (e.g. after a restart)
             await query.answer()
 
@@ -248,7 +262,7 @@ class Handlers:
         if markup is not None:  # feedback is given once: drop the feedback row, keep the rest
             rows = [row for row in markup.inline_keyboard
                     if not any(b.callback_data and b.callback_data[:2] in ("h:", "w:") for b in row)]
-            await query.edit_message_reply_markup(InlineKeyboardMarkup(rows))
+            await _edit(query.edit_message_reply_markup(InlineKeyboardMarkup(rows)))
         if value == "wrong" and was_scam and query.message is not None:
             prompt = await context.bot.send_message(query.message.chat.id, replies.ui("feedback.ask", lang),
                                                     reply_markup=ForceReply(selective=True))
