@@ -55,8 +55,8 @@ def run(settings: Settings, *, webhook: bool = False) -> int:
         print(f"callguard run: the rule file has errors:\n{exc}", file=sys.stderr)
         return 1
     # The compiled rules and the libraries are ~250,000 objects that live as long as the
-    # process; left to the cyclic GC, every full collection walks them all (~100 ms on
-    # the event loop, a visible pause in reply times under load). Freeze them out of it.
+    # process; left to the cyclic GC, every full collection walks them all (75-90 ms on
+    # the event loop, more under a backlog). Freeze them out of it (see docs/reliability.md).
     gc.collect()
     gc.freeze()
     if webhook:

@@ -18,13 +18,16 @@ Per character, in order:
    (帐/账 in 帐户/账户) fold to one;
 5. only letters, digits and combining marks survive: whitespace, punctuation,
    symbols, emoji, control and format characters (zero-width joiners, bidi
-   marks) are removed.
+   marks) are removed, and so are the marks that only decorate emoji
+   (variation selectors such as the U+FE0F in "❤️", enclosing keycaps), so a
+   message of emoji alone normalises to "" like any other message without words.
 """
 
 from __future__ import annotations
 
 import unicodedata
 from functools import lru_cache
+from itertools import chain, repeat
 
 import opencc
 from pypinyin import Style, lazy_pinyin
@@ -43,13 +46,19 @@ def _fold_char(ch: str) -> str:
     """Normalise one character (see the module docstring for the steps)."""
     out = []
     for c in unicodedata.normalize("NFKC", ch).casefold():
-        if not unicodedata.category(c).startswith(_KEEP_CATEGORIES):
+        category = unicodedata.category(c)
+        if not category.startswith(_KEEP_CATEGORIES) or category == "Me" or _is_variation_selector(c):
             continue
         if is_cjk(c):
             c = _T2S.convert(c)
             c = _VARIANTS.get(c, c)
         out.append(c)
     return "".join(out)
+
+
+def _is_variation_selector(c: str) -> bool:
+    o = ord(c)
+    return 0xFE00 <= o <= 0xFE0F or 0xE0100 <= o <= 0xE01EF or 0x180B <= o <= 0x180D or o == 0x180F
 
 
 class _CharTable(dict):
@@ -75,14 +84,11 @@ def normalize_with_offsets(text: str) -> tuple[str, list[int]]:
     """Normalise ``text`` and return, for every output character, the index of
     the original character it came from. Used only to report evidence spans,
     so the hot path stays a single ``translate``."""
-    table = _TABLE
-    pieces: list[str] = []
-    offsets: list[int] = []
-    for i, ch in enumerate(text):
-        piece = table[ord(ch)]
-        if piece:
-            pieces.append(piece)
-            offsets.extend([i] * len(piece))
+    # No Python-level loop per character: each character's piece comes from
+    # the same table ``normalize`` uses, and index i is repeated once per
+    # character of its piece (zero times for a removed character).
+    pieces = list(map(_TABLE.__getitem__, map(ord, text)))
+    offsets = list(chain.from_iterable(map(repeat, range(len(text)), map(len, pieces))))
     return "".join(pieces), offsets
 
 
