@@ -59,11 +59,11 @@ class Settings:
     rate_limit: int = 20  # messages per user per minute
     send_rate: int = 30  # outgoing messages per second, all chats together (Telegram's limit); 0 = off
     # Updates processed at once (different users in parallel) and HTTP connections to the
-    # Bot API. PTB's defaults are 256 and 256, but httpx/httpcore's connection pool costs
-    # O(connections x idle connections) of CPU per request (bench/bench_bot.py: with 256, a
-    # send costs about twice the CPU it costs with 16, and the bot answers a burst at half
-    # the rate). 16 in flight still carry ~50 replies/s at Telegram's slowest (~300 ms round
-    # trip), above its 30 messages/s limit. connections defaults to concurrency, so an
+    # Bot API. PTB's defaults are 256 and 256, but httpx/httpcore's connection pool scans
+    # every connection (a syscall per idle one), and for each idle one all of them again, on
+    # each request: with 256 a send costs ~1.7x the CPU it costs with 16 (bench/README.md,
+    # "The whole bot"). 16 in flight still carry ~50 replies/s at a slow ~300 ms round trip
+    # to Telegram, above its 30 messages/s limit. connections defaults to concurrency, so an
     # update never waits for a connection (PTB's pool_timeout is 1 s).
     concurrency: int = 16
     connections: int = 16
