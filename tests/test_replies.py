@@ -91,3 +91,15 @@ def test_every_ui_key_exists_in_every_language():
     keys = set(replies._UI["en"])
     for lang in LANGS:
         assert set(replies._UI[lang]) == keys
+
+
+@pytest.mark.parametrize("answer, sent", [
+    ("是", True), ("是的，已经转了", True), ("已經轉了", True), ("yes", True), ("Y", True),
+    ("I already sent money", True), ("I paid them 5000", True), ("they wired it? yes", True),
+    ("还没有", False), ("沒有", False), ("不知道", False), ("no", False), ("not yet", False),
+    ("I don't know", False), ("I haven't", False), ("nope", False), ("", False), ("你好", False),
+])
+def test_typed_answer_to_money_question(answer, sent):
+    from bot.telegram.handlers import said_money_sent
+
+    assert said_money_sent(answer) is sent

@@ -12,6 +12,7 @@ service, and sends back the texts from :mod:`bot.replies`. Order of the day:
 from __future__ import annotations
 
 import logging
+import re
 import warnings
 from typing import Awaitable
 
@@ -61,6 +62,23 @@ async def _edit(edit: Awaitable) -> None:
     except BadRequest as exc:
         if "not modified" not in exc.message.lower():
             raise
+
+
+_NO_ZH = ("没", "沒", "未", "不")
+_YES_ZH = ("是", "对", "對", "已", "转了", "轉了", "汇了", "匯了", "付了", "打了")
+_NO_EN = frozenset({"no", "not", "nope", "never", "didnt", "havent", "hasnt", "dont", "yet"})
+_YES_EN = frozenset({"yes", "y", "yeah", "yep", "sent", "paid", "transferred", "wired", "already", "did"})
+
+
+def said_money_sent(answer: str) -> bool:
+    """Whether a typed answer to "have you already sent money?" means yes.
+
+    Any negation wins ("not yet", "还没有", "I don't know"): the emergency
+    steps stay one button away under the verdict either way."""
+    words = set(re.findall(r"[a-z]+", answer.lower().replace("'", "").replace("’", "")))
+    if words & _NO_EN or any(mark in answer for mark in _NO_ZH):
+        return False
+    return bool(words & _YES_EN) or any(mark in answer for mark in _YES_ZH)
 
 
 class Handlers:
@@ -321,9 +339,7 @@ class Handlers:
         return await self._report_finish(update, context, money_sent=query.data.endswith("y"))
 
     async def report_money_text(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
-        answer = normalize(update.effective_message.text)
-        sent = answer.startswith(("是", "yes", "y", "对", "對", "转了", "已经")) and not answer.startswith(("没", "沒"))
-        return await self._report_finish(update, context, money_sent=sent)
+        return await self._report_finish(update, context, money_sent=said_money_sent(update.effective_message.text))
 
     async def _report_finish(self, update: Update, context: ContextTypes.DEFAULT_TYPE, *, money_sent: bool) -> int:
         answers = context.user_data.pop("report", {})
