@@ -1,6 +1,7 @@
 """Every CLI command, in-process (fast) plus one real subprocess run."""
 
 import io
+import os
 import json
 import subprocess
 import sys
@@ -143,3 +144,21 @@ def test_python_dash_m_and_console_script():
                           cwd=ROOT, timeout=60)
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["scam"] is True
+
+
+def test_verdicts_do_not_depend_on_the_process_hash_seed(tmp_path):
+    """Set iteration order differs between processes; ties must not follow it."""
+    from bot.detect import load_rules
+
+    rs = load_rules(ROOT / "rules" / "scam_patterns.yaml")
+    texts = [t for r in rs.rules for t in r.examples_match + r.examples_no_match]
+    payload = "".join(json.dumps({"text": t}, ensure_ascii=False) + "\n" for t in texts)
+    outputs = []
+    for seed in ("1", "2"):
+        env = {**os.environ, "PYTHONHASHSEED": seed}
+        proc = subprocess.run([sys.executable, "-m", "bot", "check", "--jsonl", "-"], input=payload, text=True,
+                              capture_output=True, cwd=ROOT, env=env, timeout=120)
+        assert proc.returncode == 0, proc.stderr
+        outputs.append(proc.stdout)
+    assert outputs[0] == outputs[1]
+    assert len(outputs[0].splitlines()) == len(texts)

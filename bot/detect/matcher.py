@@ -10,8 +10,10 @@ How a text is scored, in two passes over the normalised text:
    6+ Latin letters) are indexed by their q-grams (bigrams for Chinese,
    trigrams for Latin). A phrase becomes a candidate only when the text shares
    enough of its q-grams to be within the allowed edits (the q-gram lemma), and
-   only candidates are verified with rapidfuzz's ``partial_ratio``. This keeps
-   the work proportional to what the text resembles, not to the rule count.
+   only candidates are verified with rapidfuzz's ``partial_ratio``. The number
+   of candidates still grows with the rule count when phrases share common
+   q-grams (bench/README.md has the figures); a position-aware filter is the
+   next step.
    Candidates of one cutoff are scored against a short text in one rapidfuzz
    call, and only those that reach the cutoff are aligned one by one.
 
@@ -125,6 +127,21 @@ class _FuzzyKey:
     entries: tuple[int, ...]  # fuzzy-enabled phrase entries with this key
 
 
+def _keep_best(found: dict, eid: int, hit: tuple[int, int, int]) -> None:
+    """Keep the better occurrence of one phrase: more similar, then earlier,
+    then longer. A total order, so the result never depends on the order in
+    which candidates were found (set order differs between processes)."""
+    prev = found.get(eid)
+    if prev is None or (hit[0], -hit[1], hit[2] - hit[1]) > (prev[0], -prev[1], prev[2] - prev[1]):
+        found[eid] = hit
+
+
+def _hit_rank(hit: "Hit") -> tuple:
+    """Which phrase speaks for a group: most similar, earliest, longest
+    ("通信管理局" over "通信管理"), then the phrase text for a total order."""
+    return hit.similarity, -hit.start, hit.end - hit.start, hit.phrase
+
+
 class Matcher:
     """A rule set compiled for matching. Immutable after construction."""
 
@@ -194,9 +211,7 @@ class Matcher:
             for end, (length, items, fid) in self._automaton.iter(norm):
                 start = end - length + 1
                 for eid, sim in items:
-                    prev = found.get(eid)
-                    if prev is None or sim > prev[0]:
-                        found[eid] = (sim, start, end + 1)
+                    _keep_best(found, eid, (sim, start, end + 1))
                 if fid >= 0:
                     exact_fids.add(fid)
         if self._fuzzy and len(norm) >= MIN_FUZZY_CJK - 1:
@@ -206,8 +221,7 @@ class Matcher:
 
     def _fuzzy_pass(self, norm: str, found: dict, exact_fids: set[int]) -> None:
         index = self._index
-        # Built exactly as it always was: the order of these sets decides the
-        # order of fuzzy hits, which decides ties between equally good hits.
+        # Set order varies between processes; ties never depend on it (see _keep_best).
         text_grams = _grams(norm, 2)
         if self._has_latin_grams:
             text_grams |= _grams(norm, 3)
@@ -230,9 +244,7 @@ class Matcher:
         for fid, hit in verified:
             sim, start, end = hit
             for eid in fuzzy[fid].entries:
-                prev = found.get(eid)
-                if prev is None or sim > prev[0]:
-                    found[eid] = (sim, start, end)
+                _keep_best(found, eid, (sim, start, end))
 
     def _verify_whole(self, norm: str, candidates: list[int]):
         """``_verify`` for a text short enough to be read whole, in batches:
@@ -334,15 +346,15 @@ class Matcher:
         for hit in self.scan(norm):
             groups = best.setdefault(hit.rule, {})
             prev = groups.get(hit.group)
-            if prev is None or (hit.similarity, -hit.start) > (prev.similarity, -prev.start):
+            if prev is None or _hit_rank(hit) > _hit_rank(prev):
                 groups[hit.group] = hit
         rules = self.ruleset.rules
         out = []
         for r, groups in best.items():
             rule = rules[r]
-            raw = sum(rule.groups[g].weight * h.similarity / 100.0 for g, h in groups.items())
+            raw = sum(rule.groups[g].weight * h.similarity for g, h in groups.items()) / 100  # integer sum: order-free
             met = not rule.requires or any(rule.groups[g].name in rule.requires for g in groups)
             score = max(0, min(100, round(raw))) if met else 0
-            out.append(RuleScore(rule, score, tuple(sorted(groups.values(), key=lambda h: h.start)), met))
+            out.append(RuleScore(rule, score, tuple(sorted(groups.values(), key=lambda h: (h.start, h.group))), met))
         out.sort(key=lambda s: (-s.score, s.hits[0].rule if s.hits else 0))
         return out
