@@ -15,6 +15,7 @@ from datetime import datetime, timezone
 from typing import Iterable, Sequence
 
 from .detect import LANGUAGES, Explanation, Problem, RuleSet
+from .replies import lookup
 from .store import NO_CATEGORY, NO_RULE, Stats
 
 __all__ = ["MAX_MESSAGE", "t", "category_name", "errors_text", "why_text", "stats_text", "fit_lines",
@@ -195,8 +196,7 @@ _T: dict[str, dict[str, str]] = {
 
 def t(key: str, lang: str, **fmt: object) -> str:
     """An admin text in ``lang`` (English for an unknown language)."""
-    text = _T.get(lang, _T["en"])[key]
-    return text.format(**fmt) if fmt else text
+    return lookup(_T, key, lang, **fmt)
 
 
 def _lang(lang: str) -> str:

@@ -182,10 +182,15 @@ _UI: dict[str, dict[str, str]] = {
 }
 
 
+def lookup(table: Mapping[str, Mapping[str, str]], key: str, lang: str, **fmt: object) -> str:
+    """``table[lang][key]`` (English for an unknown language), formatted with ``fmt``."""
+    text = table.get(lang, table["en"])[key]
+    return text.format(**fmt) if fmt else text
+
+
 def ui(key: str, lang: str, **fmt: object) -> str:
     """A bot text in ``lang`` (falls back to English for an unknown language)."""
-    text = _UI.get(lang, _UI["en"])[key]
-    return text.format(**fmt) if fmt else text
+    return lookup(_UI, key, lang, **fmt)
 
 
 def _esc(text: str, html: bool) -> str:
