@@ -229,17 +229,7 @@ def verdict_reply(
     extras: list[str] = []  # dropped first if the reply would be too long
     if verdict.scam:
         parts.append(_bold(ui(f"risk.{verdict.risk}", lang), html))
-        if category is not None:
-            parts.append(f"{_esc(ui('type', lang), html)}：{_esc(category.name[lang], html)}"
-                         if lang != "en" else f"Type: {_esc(category.name[lang], html)}")
-        quotes = []
-        for ev in verdict.evidence:
-            q = _quote(ev.text)
-            if q not in quotes:
-                quotes.append(q)
-        if quotes:
-            sep = "：" if lang != "en" else ": "
-            parts.append(_esc(ui("evidence", lang), html) + sep + _esc(" ".join(quotes[:MAX_EVIDENCE]), html))
+        parts.extend(_type_and_evidence(verdict, category, lang, html))
         if rule is not None:
             parts.append(_bold(ui("steps", lang), html) + "\n" + _steps(rule.advice[lang][:4], html))
         if verdict.risk == "medium":
@@ -249,8 +239,10 @@ def verdict_reply(
         parts.append(_bold(ui("complaint", lang), html))
         if rule is not None:
             parts.append(_bold(ui("steps", lang), html) + "\n" + _steps(rule.advice[lang][:4], html))
-    else:
+    else:  # low risk names what looked suspicious, so the person knows what to check
         parts.append(_bold(ui(f"risk.{verdict.risk}", lang), html))
+        if verdict.risk == "low":
+            parts.extend(_type_and_evidence(verdict, category, lang, html))
         parts.append(_esc(ui("none.hint", lang), html))
         parts.append(_esc(texts["verify"][lang], html))
     for number, count in (number_counts or {}).items():
@@ -259,6 +251,22 @@ def verdict_reply(
     if verdict.scam:
         extras.append(_esc(texts["source"][lang], html))
     return _fit(parts, extras)
+
+
+def _type_and_evidence(verdict: Verdict, category, lang: str, html: bool) -> list[str]:
+    """The scam type and the user's own words that matched, quoted."""
+    sep = "：" if lang != "en" else ": "
+    lines = []
+    if category is not None and category.scam:
+        lines.append(_esc(ui("type", lang), html) + sep + _esc(category.name[lang], html))
+    quotes: list[str] = []
+    for ev in verdict.evidence:
+        q = _quote(ev.text)
+        if q not in quotes:
+            quotes.append(q)
+    if quotes:
+        lines.append(_esc(ui("evidence", lang), html) + sep + _esc(" ".join(quotes[:MAX_EVIDENCE]), html))
+    return lines
 
 
 def _fit(parts: list[str], extras: list[str]) -> str:

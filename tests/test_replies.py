@@ -103,3 +103,12 @@ def test_typed_answer_to_money_question(answer, sent):
     from bot.telegram.handlers import said_money_sent
 
     assert said_money_sent(answer) is sent
+
+
+def test_low_risk_reply_names_what_looked_suspicious():
+    rule = RULESET.rules[0]
+    v = Verdict(False, "low", rule.category, rule.id, 25, (Evidence("通信管理局", "通信管理局", 0, 5, "claim", 100),))
+    text = replies.verdict_reply(v, RULESET, "zh-Hans", html=False)
+    assert text.startswith(replies.ui("risk.low", "zh-Hans"))
+    assert RULESET.categories[rule.category].name["zh-Hans"] in text and "“通信管理局”" in text
+    assert replies.ui("none.hint", "zh-Hans") in text
