@@ -24,6 +24,7 @@ MAX_EVIDENCE_CHARS = 40
 
 _UI: dict[str, dict[str, str]] = {
     "zh-Hans": {
+        "evidence.low": "看起来可疑的话",
         "cmd.start": "开始使用",
         "cmd.help": "怎么用",
         "cmd.report": "一步步描述可疑电话",
@@ -76,6 +77,7 @@ _UI: dict[str, dict[str, str]] = {
         "unknown_command": "我不认识这个命令。直接把对方说的话发给我就行，或者发送 /help。",
     },
     "zh-Hant": {
+        "evidence.low": "看起來可疑的話",
         "cmd.start": "開始使用",
         "cmd.help": "怎麼用",
         "cmd.report": "一步步描述可疑電話",
@@ -128,6 +130,7 @@ _UI: dict[str, dict[str, str]] = {
         "unknown_command": "我不認識這個命令。直接把對方說的話發給我就行，或者發送 /help。",
     },
     "en": {
+        "evidence.low": "What looked suspicious",
         "cmd.start": "Start",
         "cmd.help": "How to use CallGuard",
         "cmd.report": "Describe a call step by step",
@@ -265,7 +268,8 @@ def _type_and_evidence(verdict: Verdict, category, lang: str, html: bool) -> lis
         if q not in quotes:
             quotes.append(q)
     if quotes:
-        lines.append(_esc(ui("evidence", lang), html) + sep + _esc(" ".join(quotes[:MAX_EVIDENCE]), html))
+        label = ui("evidence" if verdict.scam else "evidence.low", lang)
+        lines.append(_esc(label, html) + sep + _esc(" ".join(quotes[:MAX_EVIDENCE]), html))
     return lines
 
 
