@@ -78,8 +78,23 @@ def test_fuzzy_typo_and_homophone_match():
 
 
 def test_english_typo_matches():
-    v = detector(NOTICE).check("The comunications administraton said my number will be frozen")
+    v = detector(NOTICE).check("The comunications administration said my number wil be frozen")
     assert v.scam and {e.group for e in v.evidence} == {"claim", "threat"}
+
+
+def test_one_typo_per_phrase():
+    d = detector(NOTICE)
+    for typo in ("通信管里局", "通信管局", "通信管理理局", "通x信管理局"):  # wrong, missing, extra character
+        assert d.check(typo).score >= 20, typo
+    assert d.check("通信官里局").score == 0  # two typos: another phrase, not this one
+
+
+def test_a_typo_cannot_flip_meaning_by_shifting_words():
+    # "Don't call" vs "ask me to call": two edits apart, although an
+    # insertion plus a deletion (rapidfuzz's Indel distance 2) would join them.
+    d = detector(rule("call", group("g", 60, "不要打电话")))
+    assert d.check("不要打电话").score == 60
+    assert d.check("要我打电话").score == 0
 
 
 def test_pinyin_input_matches():

@@ -1,21 +1,30 @@
 """Compile a rule set once; score any text against every rule, fast.
 
-How a text is scored, in two passes over the normalised text:
+One Aho-Corasick scan over the normalised text does all the searching, and
+its cost does not grow with the number of rules. The automaton holds:
 
-1. **Exact pass.** Every phrase (and the pinyin spelling of every Chinese
-   phrase of three or more characters) sits in one Aho-Corasick automaton, so
-   all exact occurrences of all phrases come out of a single scan whose cost
-   does not grow with the number of rules.
-2. **Fuzzy pass.** Phrases long enough to have typos (5+ Chinese characters,
-   6+ Latin letters) are indexed by their q-grams (bigrams for Chinese,
-   trigrams for Latin). A phrase becomes a candidate only when the text shares
-   enough of its q-grams to be within the allowed edits (the q-gram lemma), and
-   only candidates are verified with rapidfuzz's ``partial_ratio``. The number
-   of candidates still grows with the rule count when phrases share common
-   q-grams (bench/README.md has the figures); a position-aware filter is the
-   next step.
-   Candidates of one cutoff are scored against a short text in one rapidfuzz
-   call, and only those that reach the cutoff are aligned one by one.
+* every phrase, and the pinyin spelling of every Chinese phrase of eight or
+  more pinyin letters ("tongxinguanliju"), for **exact** matches;
+* two **anchors** per phrase long enough to have typos (5+ Chinese
+  characters, 6+ Latin letters): its left and right halves.
+
+A typo is one wrong, missing or extra character (one Levenshtein edit). One
+edit can break only one half, so a phrase written with a typo still contains
+the other half exactly (the pigeonhole principle), at a known place. Each
+anchor found in the text then asks, with two to four dictionary lookups,
+which phrases with that half also have the right neighbouring piece next to
+it (the piece of the broken half that the edit did not touch: again, one of
+its two halves). Only those few phrases are aligned with rapidfuzz's
+Levenshtein distance around the anchor. Nothing in this scales with the rule
+count: the lookups are per anchor found in the text, not per phrase.
+
+Phrases of 10+ Chinese characters or 12+ Latin letters tolerate two typos.
+With two edits, one of the phrase's halves keeps at most one, so each half is
+matched as a one-typo phrase of its own, and a hit on a half (exact or with a
+typo) has the whole phrase aligned around it.
+
+A fuzzy match's similarity is rapidfuzz's ``ratio`` between the phrase and
+the text it matched (80 for one wrong character in five).
 
 A rule's score is the sum over its groups of ``weight x strength``, where a
 group's strength is the similarity (0..1) of its best-matching phrase; the sum
@@ -26,18 +35,17 @@ rule scores 0.
 
 from __future__ import annotations
 
-import re
-from collections import Counter
 from dataclasses import dataclass
 from itertools import chain
 
 import ahocorasick
-from rapidfuzz import fuzz, process
+from rapidfuzz import fuzz
+from rapidfuzz.distance import Levenshtein
 
 from .normalize import has_cjk, normalize, pinyin_alias
 from .rules import Rule, RuleSet
 
-__all__ = ["Hit", "RuleScore", "Matcher", "MAX_MATCH_CHARS"]
+__all__ = ["Hit", "RuleScore", "Matcher", "MAX_MATCH_CHARS", "tolerates_typo", "align"]
 
 # Text beyond this many normalised characters is not read: a description of a
 # call is never that long, and the bound keeps a pasted book from costing more.
@@ -47,7 +55,14 @@ PINYIN_SIMILARITY = 95  # a pinyin spelling is a strong but not exact match
 MIN_FUZZY_CJK = 5
 MIN_FUZZY_LATIN = 6
 MIN_PINYIN_ALIAS = 8
-WHOLE_TEXT_WINDOW = 400  # below this, fuzzy verification reads the whole text
+
+_LEFT, _RIGHT = 0, 1
+
+
+def tolerates_typo(key: str) -> bool:
+    """Whether a normalised phrase is long enough to match with one typo: a
+    typo in a short one (验证码, "code") makes another word."""
+    return len(key) >= (MIN_FUZZY_CJK if has_cjk(key) else MIN_FUZZY_LATIN)
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,67 +85,10 @@ class RuleScore:
     requires_met: bool
 
 
-def _edits_allowed(key: str, cjk: bool) -> int:
-    n = len(key)
-    if cjk:
-        return 0 if n < MIN_FUZZY_CJK else (1 if n < 10 else 2)
-    return 0 if n < MIN_FUZZY_LATIN else (1 if n < 12 else 2)
-
-
-def _grams(text: str, q: int) -> set[str]:
-    return {text[i : i + q] for i in range(len(text) - q + 1)}
-
-
-# Trigrams are indexed only for keys without CJK characters, so a trigram of a
-# text can be a key's only inside a run of three or more non-CJK characters.
-_NON_CJK_RUN = re.compile("[^\u4e00-\u9fff\u3400-\u4dbf\U00020000-\U0002ffff\uf900-\ufaff]{3,}")
-
-
-class _FirstPositions(dict):
-    """``text.find(gram)`` for q-grams of a long text, each looked up once.
-
-    With ``complete``, every bigram of the text (and every trigram inside a run
-    of non-CJK characters) is filled in one pass, which pays off when many keys
-    are checked; a q-gram not filled in is then absent (-1). Otherwise each
-    q-gram is found on first use."""
-
-    __slots__ = ("text", "complete")
-
-    def __init__(self, text: str, complete: bool, trigrams: bool):
-        # Assigning from the last position to the first leaves the first one.
-        super().__init__({text[i : i + 2]: i for i in range(len(text) - 2, -1, -1)} if complete else ())
-        if complete and trigrams:
-            for match in reversed(list(_NON_CJK_RUN.finditer(text))):
-                start, run = match.start(), match.group()
-                self.update({run[i : i + 3]: start + i for i in range(len(run) - 3, -1, -1)})
-        self.text = text
-        self.complete = complete
-
-    def __missing__(self, gram: str) -> int:
-        if self.complete:
-            return -1
-        i = self[gram] = self.text.find(gram)
-        return i
-
-
-_BATCH_MIN = 6  # score this many keys of one cutoff with one rapidfuzz call
-_BATCH_SLACK = 0.01  # far above float noise between rapidfuzz's code paths; extra keys are re-checked
-_SHORT_NEEDLE = 64  # rapidfuzz finds the optimal partial_ratio alignment up to this length
-
-
-@dataclass(frozen=True, slots=True)
-class _FuzzyKey:
-    key: str
-    grams: tuple[str, ...]
-    need: int  # shared q-grams needed before verification
-    cutoff: float  # rapidfuzz score needed to count as a match
-    entries: tuple[int, ...]  # fuzzy-enabled phrase entries with this key
-
-
 def _keep_best(found: dict, eid: int, hit: tuple[int, int, int]) -> None:
     """Keep the better occurrence of one phrase: more similar, then earlier,
     then longer. A total order, so the result never depends on the order in
-    which candidates were found (set order differs between processes)."""
+    which candidates were found."""
     prev = found.get(eid)
     if prev is None or (hit[0], -hit[1], hit[2] - hit[1]) > (prev[0], -prev[1], prev[2] - prev[1]):
         found[eid] = hit
@@ -142,17 +100,48 @@ def _hit_rank(hit: "Hit") -> tuple:
     return hit.similarity, -hit.start, hit.end - hit.start, hit.phrase
 
 
+def align(key: str, norm: str, edits: int, starts: range, end: int | None = None) -> tuple[int, int, int] | None:
+    """The best place for ``key`` in ``norm`` within ``edits`` Levenshtein
+    edits, as (similarity, start, end), among windows that start at one of
+    ``starts`` (or, with ``end``, that end there and start anywhere a window
+    of ``len(key) +- edits`` characters can); None when there is none."""
+    n = len(key)
+    size = len(norm)
+    best = None
+    for length in range(max(1, n - edits), n + edits + 1):
+        for s in (starts if end is None else (end - length,)):
+            if s < 0 or s + length > size:
+                continue
+            window = norm[s : s + length]
+            if Levenshtein.distance(key, window, score_cutoff=edits) <= edits:
+                hit = (int(fuzz.ratio(key, window)), s, s + length)
+                if best is None or (hit[0], -hit[1], hit[2] - hit[1]) > (best[0], -best[1], best[2] - best[1]):
+                    best = hit
+    return best
+
+
+def _pairs(three: str) -> tuple[str, ...]:
+    """The ordered character pairs of a string of two or three characters.
+
+    Next to an intact half, the other half's first three characters (abc) can
+    show up as ab, bc, ac, xab ... after one typo; whichever the typo, one of
+    these pairs of the key is also a pair of the text's three characters
+    there, which makes a cheap and selective test."""
+    if len(three) < 3:
+        return (three,)
+    return three[:2], three[1:], three[0] + three[2]
+
+
 class Matcher:
     """A rule set compiled for matching. Immutable after construction."""
 
     def __init__(self, ruleset: RuleSet):
         self.ruleset = ruleset
-        rules = ruleset.rules
         # One entry per (rule, group, phrase): what a hit points back to.
         entries: list[tuple[int, int, str]] = []
         exact: dict[str, list[tuple[int, int]]] = {}
-        fuzzy_entries: dict[str, list[int]] = {}
-        for r, rule in enumerate(rules):
+        fuzzy: dict[str, list[int]] = {}  # phrase that tolerates a typo -> its entries
+        for r, rule in enumerate(ruleset.rules):
             for g, group in enumerate(rule.groups):
                 for phrase in group.phrases:
                     eid = len(entries)
@@ -164,34 +153,37 @@ class Matcher:
                     alias = pinyin_alias(key) if len(key) >= 3 else ""
                     if len(alias) >= MIN_PINYIN_ALIAS:
                         exact.setdefault(alias, []).append((eid, PINYIN_SIMILARITY))
-                    if group.fuzzy and _edits_allowed(key, has_cjk(key)):
-                        fuzzy_entries.setdefault(key, []).append(eid)
+                    if group.fuzzy and tolerates_typo(key):
+                        fuzzy.setdefault(key, []).append(eid)
         self._entries = tuple(entries)
+        self._keys = tuple(fuzzy)  # indexed by "key id" (fid)
+        self._key_entries = tuple(map(tuple, fuzzy.values()))
+        fid_of = {key: fid for fid, key in enumerate(self._keys)}
 
-        fuzzy: list[_FuzzyKey] = []
-        index: dict[str, list[int]] = {}
-        for key, eids in fuzzy_entries.items():
-            cjk = has_cjk(key)
-            q = 2 if cjk else 3
-            edits = _edits_allowed(key, cjk)
-            grams = tuple(sorted(_grams(key, q)))
-            fid = len(fuzzy)
-            fuzzy.append(_FuzzyKey(key, grams, max(1, len(grams) - q * edits),
-                                   100.0 * (1 - edits / len(key)) - 1e-6, tuple(eids)))
-            for gram in grams:
-                index.setdefault(gram, []).append(fid)
-        self._fuzzy = tuple(fuzzy)
-        self._index = {gram: tuple(ids) for gram, ids in index.items()}
-        self._has_latin_grams = any(not has_cjk(f.key) for f in fuzzy)
-        # Flat per-key arrays for the hot loop (indexed by fuzzy key id).
-        self._need = tuple(f.need for f in fuzzy)
-        fid_of_key = {f.key: fid for fid, f in enumerate(fuzzy)}
+        # Each key's two halves are anchors; each key minus any one character
+        # is a deletion variant (see ``scan``). An anchor also carries the
+        # characters next to it and at the far end of its keys, to rule out
+        # most places cheaply before any variant is looked up.
+        anchors: dict[str, dict[tuple[int, int, int], tuple[set, set]]] = {}
+        deletions: dict[str, list[int]] = {}
+        for fid, key in enumerate(self._keys):
+            n = len(key)
+            h = n // 2
+            near, far = anchors.setdefault(key[:h], {}).setdefault((_LEFT, n, h), (set(), set()))
+            near.update(_pairs(key[h : h + 3]))
+            far.update(key[-2:])
+            near, far = anchors.setdefault(key[h:], {}).setdefault((_RIGHT, n, h), (set(), set()))
+            near.update(_pairs(key[h - 3 : h]) if h >= 3 else key[:h])  # two characters: any of them
+            far.update(key[:2])
+            for i in range(n):
+                deletions.setdefault(key[:i] + key[i + 1 :], []).append(fid)
+        self._deletions = {variant: tuple(fids) for variant, fids in deletions.items()}
 
-        # Each automaton word also carries the id of the fuzzy key it is (or -1):
-        # a fuzzy key found exactly needs no fuzzy verification.
         automaton = ahocorasick.Automaton()
-        for key, items in exact.items():
-            automaton.add_word(key, (len(key), tuple(items), fid_of_key.get(key, -1)))
+        for word in exact.keys() | anchors.keys() | fid_of.keys():
+            found = tuple((side, n, h, frozenset(near), frozenset(far))
+                          for (side, n, h), (near, far) in sorted(anchors.get(word, {}).items()))
+            automaton.add_word(word, (len(word), tuple(exact.get(word, ())), fid_of.get(word, -1), found))
         if len(automaton):
             automaton.make_automaton()
         self._automaton = automaton
@@ -206,134 +198,64 @@ class Matcher:
         """Every phrase entry found in normalised text (best occurrence each)."""
         norm = norm[:MAX_MATCH_CHARS]
         found: dict[int, tuple[int, int, int]] = {}  # entry -> (similarity, start, end)
-        exact_fids: set[int] = set()  # fuzzy keys that occur exactly: nothing to verify
-        if len(self._automaton):
-            for end, (length, items, fid) in self._automaton.iter(norm):
-                start = end - length + 1
-                for eid, sim in items:
-                    _keep_best(found, eid, (sim, start, end + 1))
-                if fid >= 0:
-                    exact_fids.add(fid)
-        if self._fuzzy and len(norm) >= MIN_FUZZY_CJK - 1:
-            self._fuzzy_pass(norm, found, exact_fids)
+        exact_keys: list[tuple[int, int, int]] = []  # fuzzy keys found exactly: (key, start, end)
+        proposed: list[tuple[tuple[int, ...], int]] = []  # (keys, where their window starts)
+        get = self._deletions.get
+        pairs = _pairs
+        for end, (length, items, fid, anchors) in self._automaton.iter(norm) if len(self._automaton) else ():
+            start = end - length + 1
+            for eid, sim in items:
+                _keep_best(found, eid, (sim, start, end + 1))
+            if fid >= 0:
+                exact_keys.append((fid, start, end + 1))
+            for side, n, h, near, far in anchors:
+                # A one-typo match of a length-n key with this half intact: the
+                # n characters where the key would be, minus one character of
+                # the other half, are the key minus one character. Cheap
+                # necessary conditions first: whatever the typo, the first (or
+                # second) character of the other half sits next to the anchor,
+                # and the key's last (or second last) character near its end.
+                if side == _LEFT:
+                    if far.isdisjoint(norm[start + n - 2 : start + n + 1]) or near.isdisjoint(pairs(norm[end + 1 : end + 4])):
+                        continue
+                    s = start
+                else:
+                    s = start - h
+                    if far.isdisjoint(norm[max(0, s - 1) : s + 2]) or near.isdisjoint(
+                            pairs(norm[max(0, start - 3) : start]) if h >= 3 else norm[max(0, start - 2) : start]):
+                        continue
+                    if s < 0:
+                        if s == -1:  # the key's first character is missing at the very start
+                            fids = get(norm[: n - 1])
+                            if fids:
+                                proposed.append((fids, 0))
+                        continue
+                window = norm[s : s + n]
+                if len(window) < n:
+                    if len(window) == n - 1:  # a missing character, and the text ends
+                        fids = get(window)
+                        if fids:
+                            proposed.append((fids, s))
+                    continue
+                for j in (range(h, n) if side == _LEFT else range(h)):
+                    fids = get(window[:j] + window[j + 1 :])
+                    if fids:
+                        proposed.append((fids, s))
+        if proposed:
+            self._fuzzy(norm, found, exact_keys, proposed)
         entries = self._entries
         return [Hit(entries[e][0], entries[e][1], entries[e][2], s, t, sim) for e, (sim, s, t) in found.items()]
 
-    def _fuzzy_pass(self, norm: str, found: dict, exact_fids: set[int]) -> None:
-        index = self._index
-        # Set order varies between processes; ties never depend on it (see _keep_best).
-        text_grams = _grams(norm, 2)
-        if self._has_latin_grams:
-            text_grams |= _grams(norm, 3)
-        # Keys sharing enough q-grams with the text (the q-gram lemma), as ids.
-        need = self._need
-        shared = Counter(chain.from_iterable(map(index.__getitem__, text_grams & index.keys())))
-        candidates = [fid for fid, count in shared.items() if count >= need[fid]]
-        if exact_fids:
-            candidates = [fid for fid in candidates if fid not in exact_fids]
-        if not candidates:
-            return
-        fuzzy = self._fuzzy
-        if len(norm) <= WHOLE_TEXT_WINDOW:
-            verified = self._verify_whole(norm, candidates)
-        else:
-            # Filling every q-gram's position costs about as much as finding
-            # 1 in 20 of the text's q-grams one by one.
-            first = _FirstPositions(norm, 20 * len(candidates) > len(norm), self._has_latin_grams)
-            verified = self._verify_windows(norm, candidates, first)
-        for fid, hit in verified:
-            sim, start, end = hit
-            for eid in fuzzy[fid].entries:
-                _keep_best(found, eid, (sim, start, end))
-
-    def _verify_whole(self, norm: str, candidates: list[int]):
-        """``_verify`` for a text short enough to be read whole, in batches:
-        rapidfuzz scores all keys of one cutoff against the text in one call,
-        and only the keys that reach it are aligned (exactly as ``_verify``)."""
-        fuzzy = self._fuzzy
-        if len(candidates) < _BATCH_MIN:
-            passed = candidates
-        else:
-            passed = self._batch_filter(norm, candidates)
-        out = []
-        for fid in candidates:  # in candidate order, as before
-            if fid in passed:
-                fk = fuzzy[fid]
-                a = fuzz.partial_ratio_alignment(fk.key, norm, score_cutoff=fk.cutoff)
-                if a is not None:
-                    out.append((fid, (int(a.score), a.dest_start, a.dest_end)))
-        return out
-
-    def _batch_filter(self, norm: str, candidates: list[int]) -> set[int]:
-        """The candidates that may reach their cutoff against ``norm`` (a superset
-        of those that do), scored in one rapidfuzz call per cutoff."""
-        fuzzy = self._fuzzy
-        groups: dict[float, list[int]] = {}
-        passed: set[int] = set()
-        for fid in candidates:
-            fk = fuzzy[fid]
-            if len(fk.key) <= _SHORT_NEEDLE:
-                groups.setdefault(fk.cutoff, []).append(fid)
-            else:  # rapidfuzz's long-needle search is a heuristic: align these directly
-                passed.add(fid)
-        for cutoff, fids in groups.items():
-            if len(fids) >= _BATCH_MIN:
-                # partial_ratio is the score partial_ratio_alignment reports;
-                # the slightly lower cutoff only lets extra keys through to the
-                # exact check below, never keeps one out.
-                passed.update(fids[i] for _, _, i in process.extract(
-                    norm, [fuzzy[f].key for f in fids], scorer=fuzz.partial_ratio,
-                    score_cutoff=cutoff - _BATCH_SLACK, limit=None))
-            else:
-                passed.update(fids)
-        return passed
-
-    def _verify_windows(self, norm: str, candidates: list[int], first: _FirstPositions):
-        """``_verify`` for a long text, with each q-gram's first position looked up once."""
-        fuzzy = self._fuzzy
-        position = first.__getitem__
-        out = []
-        for fid in candidates:
-            fk = fuzzy[fid]
-            key = fk.key
-            n = len(key)
-            offsets = []
-            for i in map(position, fk.grams[:4]):
-                if i >= 0:
-                    offsets.append(i - n if i > n else 0)
-            if not offsets:
-                continue
-            if len(offsets) > 1:
-                offsets = sorted(set(offsets))
-            span = 3 * n
-            cutoff = fk.cutoff
-            best = None
-            for offset in offsets:
-                a = fuzz.partial_ratio_alignment(key, norm[offset : offset + span], score_cutoff=cutoff)
-                if a is not None and (best is None or a.score > best[0]):
-                    best = (a.score, offset + a.dest_start, offset + a.dest_end)
-            if best is not None:
-                out.append((fid, (int(best[0]), best[1], best[2])))
-        return out
-
-    @staticmethod
-    def _verify(fk: _FuzzyKey, norm: str) -> tuple[int, int, int] | None:
-        """The reference verification of one key (the batched paths above give
-        the same answers; kept for tests and for reading)."""
-        if len(norm) <= WHOLE_TEXT_WINDOW:
-            windows = [0]
-            span = len(norm)
-        else:  # look only around places where the phrase's q-grams occur
-            span = 3 * len(fk.key)
-            windows = sorted({max(0, i - len(fk.key)) for g in fk.grams[:4] if (i := norm.find(g)) >= 0})
-        best = None
-        for offset in windows:
-            a = fuzz.partial_ratio_alignment(fk.key, norm[offset : offset + span], score_cutoff=fk.cutoff)
-            if a is not None and (best is None or a.score > best[0]):
-                best = (a.score, offset + a.dest_start, offset + a.dest_end)
-        if best is None:
-            return None
-        return int(best[0]), best[1], best[2]
+    def _fuzzy(self, norm: str, found: dict, exact_keys: list, proposed: list) -> None:
+        """Align the keys the anchors proposed (those not found exactly)."""
+        keys, key_entries = self._keys, self._key_entries
+        exact = {fid for fid, _, _ in exact_keys}
+        todo = {(fid, s) for fids, s in proposed for fid in fids if fid not in exact}
+        for fid, s in todo:  # any order: _keep_best is a total order
+            hit = align(keys[fid], norm, 1, range(s - 1, s + 2))
+            if hit is not None:
+                for eid in key_entries[fid]:
+                    _keep_best(found, eid, hit)
 
     # -- scoring
 
