@@ -1,5 +1,5 @@
 from bot.detect.language import detect_language, from_language_code
-from bot.detect.normalize import normalize, normalize_with_offsets, pinyin_alias
+from bot.detect.normalize import normalize, normalize_with_offsets, original_spans, pinyin_alias
 
 
 def test_traditional_folds_to_simplified():
@@ -72,3 +72,11 @@ def test_telegram_language_codes():
     assert from_language_code("zh") == "zh-Hans"
     assert from_language_code("en-US") == "en"
     assert from_language_code(None) == "en"
+
+
+def test_original_spans_agree_with_offsets():
+    text = "昨天 通 信\u200b管理局 說：Ｐolice！😀 ok"
+    norm, offsets = normalize_with_offsets(text)
+    spans = [(s, e) for s in range(len(norm)) for e in range(s + 1, len(norm) + 1)]
+    assert original_spans(text, spans) == [(offsets[s], offsets[e - 1] + 1) for s, e in spans]
+    assert original_spans(text, []) == []

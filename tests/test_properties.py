@@ -6,7 +6,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bot.detect import Detector, load_rules
-from bot.detect.normalize import normalize, normalize_with_offsets
+from bot.detect.normalize import normalize, normalize_with_offsets, original_spans
 from bot.replies import MAX_MESSAGE, verdict_reply
 
 RULESET = load_rules(Path(__file__).resolve().parent.parent / "rules" / "scam_patterns.yaml")
@@ -48,6 +48,8 @@ def test_normalisation_is_consistent(text):
     assert len(offsets) == len(norm)
     assert offsets == sorted(offsets)
     assert normalize(norm) == norm  # idempotent
+    spans = [(i, i + 1) for i in range(len(norm))] + [(0, len(norm))] * bool(norm)
+    assert original_spans(text, spans) == [(offsets[s], offsets[e - 1] + 1) for s, e in spans]
 
 
 @settings(max_examples=100, deadline=None)

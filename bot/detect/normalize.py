@@ -26,13 +26,14 @@ Per character, in order:
 from __future__ import annotations
 
 import unicodedata
+from bisect import bisect_right
 from functools import lru_cache
-from itertools import chain, repeat
+from itertools import accumulate, chain, repeat
 
 import opencc
 from pypinyin import Style, lazy_pinyin
 
-__all__ = ["normalize", "normalize_with_offsets", "pinyin_alias", "has_cjk", "is_cjk"]
+__all__ = ["normalize", "normalize_with_offsets", "original_spans", "pinyin_alias", "has_cjk", "is_cjk"]
 
 _T2S = opencc.OpenCC("t2s")
 
@@ -90,6 +91,18 @@ def normalize_with_offsets(text: str) -> tuple[str, list[int]]:
     pieces = list(map(_TABLE.__getitem__, map(ord, text)))
     offsets = list(chain.from_iterable(map(repeat, range(len(text)), map(len, pieces))))
     return "".join(pieces), offsets
+
+
+def original_spans(text: str, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Map spans of ``normalize(text)`` back to spans of ``text`` (the same
+    mapping as ``normalize_with_offsets``, without building a list of every
+    character's offset: only each character's running normalised length,
+    then a binary search per span end)."""
+    if not spans:
+        return []
+    ends = list(accumulate(map(len, map(_TABLE.__getitem__, map(ord, text)))))
+    # Original character i produced the normalised characters ends[i-1] .. ends[i]-1.
+    return [(bisect_right(ends, start), bisect_right(ends, end - 1) + 1) for start, end in spans]
 
 
 def is_cjk(ch: str) -> bool:

@@ -18,7 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .matcher import Matcher, RuleScore
-from .normalize import normalize, normalize_with_offsets
+from .normalize import normalize, original_spans
 from .rules import RuleSet, Thresholds
 
 __all__ = ["Evidence", "Verdict", "Explanation", "Detector"]
@@ -102,13 +102,7 @@ class Detector:
     @staticmethod
     def _verdict(text: str, best: RuleScore, scam: bool, risk: str) -> Verdict:
         rule = best.rule
-        _, offsets = normalize_with_offsets(text)
-        evidence = []
-        for hit in best.hits:
-            if hit.start >= len(offsets):
-                continue
-            start = offsets[hit.start]
-            end = offsets[min(hit.end, len(offsets)) - 1] + 1
-            evidence.append(Evidence(hit.phrase, text[start:end], start, end,
-                                     rule.groups[hit.group].name, hit.similarity))
+        spans = original_spans(text, [(hit.start, hit.end) for hit in best.hits])
+        evidence = [Evidence(hit.phrase, text[start:end], start, end, rule.groups[hit.group].name, hit.similarity)
+                    for hit, (start, end) in zip(best.hits, spans)]
         return Verdict(scam, risk, rule.category, rule.id, best.score, tuple(evidence))
