@@ -66,3 +66,58 @@ def test_any_single_typo_is_found(phrase, where, char, kind, before, after):
             "ins": phrase[:where] + char + phrase[where:]}[kind]
     matcher = Matcher(ruleset(rule("r", group("g", 10, phrase))))
     assert matcher.scan(normalize(before + typo + after))
+
+
+# -- reusing a compiled rule set on reload
+
+
+words = st.text(alphabet=ALPHABET, min_size=2, max_size=8)
+rule_specs = st.lists(st.tuples(st.sampled_from("pqrstu"), st.lists(words, min_size=1, max_size=4)),
+                      min_size=1, max_size=6, unique_by=lambda spec: spec[0])
+
+
+def build(specs):
+    return ruleset(*(rule(rid, group("g", 10 + len(rid), *phrases)) for rid, phrases in specs))
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(rule_specs, rule_specs, rule_specs, st.lists(texts, min_size=1, max_size=5))
+def test_reusing_the_previous_matcher_gives_the_full_compile_s_hits(first, second, third, samples):
+    """Rules kept, changed, added, removed and reordered, over two reloads in a
+    row: the layered matcher's hits equal a fresh compile's (as sets: a
+    layered scan lists the rules of each layer in turn)."""
+    import bot.detect.matcher as matcher_module
+
+    previous = Matcher(build(first))
+    for specs in (second, third):
+        new = build(specs)
+        old_share = matcher_module.LAYER_MAX_SHARE
+        matcher_module.LAYER_MAX_SHARE = 1.0  # always reuse, however much changed
+        try:
+            reused = Matcher(new, previous)
+        finally:
+            matcher_module.LAYER_MAX_SHARE = old_share
+        fresh = Matcher(new)
+        for text in samples:
+            norm = normalize(text)
+            assert set(reused.scan(norm)) == set(fresh.scan(norm))
+            assert reused.score_normalized(norm) == fresh.score_normalized(norm)
+        previous = reused
+
+
+def test_a_small_edit_compiles_only_the_changed_rule():
+    rules = [rule(f"r{i}", group("g", 10, f"通信管理局{i}", f"安全账户{i}")) for i in range(40)]
+    old = Matcher(ruleset(*rules))
+    rules[7] = rule("r7", group("g", 10, "冻结你的号码"))
+    new = Matcher(ruleset(*rules), old)
+    assert new.layers == 2
+    assert [h.rule for h in new.scan(normalize("他说要冻结你的号码"))] == [7]
+
+    def exact(text):
+        return [h.rule for h in new.scan(normalize(text)) if h.similarity == 100]
+
+    assert exact("安全账户7") == []  # the old phrase of r7 is gone
+    assert exact("安全账户8") == [8]
+    rules[1:3] = []  # a larger change compiles from scratch
+    rules += [rule(f"n{i}", group("g", 10, f"新规则{i}")) for i in range(5)]
+    assert Matcher(ruleset(*rules), new).layers == 1

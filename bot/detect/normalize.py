@@ -25,6 +25,7 @@ Per character, in order:
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from bisect import bisect_right
 from functools import lru_cache
@@ -111,8 +112,12 @@ def is_cjk(ch: str) -> bool:
     return 0x4E00 <= o <= 0x9FFF or 0x3400 <= o <= 0x4DBF or 0x20000 <= o <= 0x2FFFF or 0xF900 <= o <= 0xFAFF
 
 
+_CJK = re.compile("[\u4e00-\u9fff\u3400-\u4dbf\U00020000-\U0002ffff\uf900-\ufaff]")
+
+
 def has_cjk(text: str) -> bool:
-    return any(is_cjk(c) for c in text)
+    """Whether ``text`` has a CJK ideograph (the same blocks as ``is_cjk``)."""
+    return _CJK.search(text) is not None
 
 
 @lru_cache(maxsize=65536)

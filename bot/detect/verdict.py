@@ -67,9 +67,12 @@ class Detector:
     """A rule set compiled once per load; ``check`` is a pure function of
     (rule set, text). Safe to share between tasks: nothing mutates."""
 
-    def __init__(self, ruleset: RuleSet):
+    def __init__(self, ruleset: RuleSet, previous: "Detector | None" = None):
+        """``previous``: the live detector, on a reload, so rules that did not
+        change are not compiled again (see ``Matcher``); verdicts are the same
+        either way."""
         self.ruleset = ruleset
-        self.matcher = Matcher(ruleset)
+        self.matcher = Matcher(ruleset, previous.matcher if previous is not None else None)
 
     @property
     def version(self) -> str:
