@@ -8,13 +8,15 @@
 Two measurements:
 
 1. **Validation, in this process** (median of the runs): where a reload's time
-   goes: ``parse`` (YAML + schema + lint), ``compile`` (the matcher: Aho-Corasick,
-   q-gram index, pinyin aliases) and ``examples`` (every rule's embedded
-   examples judged by the whole rule set), for
-   * ``full``: a rule set that shares nothing with the live one (every example runs),
-   * ``edit``: the live 1,000-rule file with one rule edited (only the examples
-     the edit can affect run; see bot/rulebook.py),
-   * ``same``: the live file unchanged (nothing to validate).
+   goes: ``parse`` (YAML + schema + lint), ``compile`` (the matcher) and
+   ``examples`` (every rule's embedded examples judged by the whole rule set),
+   and ``gc``: time in Python's garbage collector during the call (the
+   collector is paused while a rule set is built and catches up right after;
+   see bot/rulebook.py), for
+   * ``full``: a first load (no live rule set: every entry parsed, every example run),
+   * ``edit``: the live 1,000-rule file with one rule edited (only the rule
+     entries whose text changed are parsed, only the examples the edit can
+     affect run; see bot/rulebook.py).
 
 2. **The real bot** (``python -m bot run`` in its own process, as in
    production) polling the fake Bot API (tests/support/fake_bot_api.py, in
@@ -208,24 +210,49 @@ def reordered(text: str) -> str:
 # --------------------------------------------------------------------------- 1. validation in process
 
 
+class GCTime:
+    """Seconds spent in the garbage collector while active (gc.callbacks)."""
+
+    def __init__(self):
+        self.seconds, self._start, self.active = 0.0, 0.0, False
+
+    def __call__(self, phase: str, info: dict) -> None:
+        if phase == "start":
+            self._start = time.perf_counter()
+        elif self.active:
+            self.seconds += time.perf_counter() - self._start
+
+
 def offline(path: Path, runs: int) -> dict:
+    import gc
+
     from bot.rulebook import validate
 
     text = path.read_text(encoding="utf-8")
     full_timings, edit_timings = [], []
     base = reordered(text).encode()  # the rules in another order: no validated set to start from
-    for run in range(runs):
+    gc_time = GCTime()
+    gc.callbacks.append(gc_time)
+
+    def measured(data: bytes, source: str, **kwargs):
         t: dict = {}
+        gc_time.seconds, gc_time.active = 0.0, True
         start, cpu = time.perf_counter(), time.process_time()
-        live = validate(base, "live.yaml", timings=t)
+        detector = validate(data, source, timings=t, **kwargs)
         t["total"], t["cpu"] = time.perf_counter() - start, time.process_time() - cpu
-        full_timings.append(t)
-        edit = edited(base.decode(), str(run)).encode()
-        t = {}
-        start, cpu = time.perf_counter(), time.process_time()
-        validate(edit, "edit.yaml", previous=live, timings=t)
-        t["total"], t["cpu"] = time.perf_counter() - start, time.process_time() - cpu
-        edit_timings.append(t)
+        gc_time.active = False
+        t["gc"] = gc_time.seconds
+        return detector, t
+
+    try:
+        for run in range(runs):
+            live, t = measured(base, "live.yaml")
+            full_timings.append(t)
+            _, t = measured(edited(base.decode(), str(run)).encode(), "edit.yaml", previous=live)
+            edit_timings.append(t)
+            del live
+    finally:
+        gc.callbacks.remove(gc_time)
 
     def median(rows: list[dict]) -> dict:
         return {k: statistics.median(r[k] for r in rows) for k in rows[0]}
@@ -408,11 +435,12 @@ def report(n_rules: int, path: Path, off: dict, on: dict, rate: float, runs: int
     lines = [f"Reload benchmark: {n_rules} rules ({path.stat().st_size / 1e6:.1f} MB), {runs} run(s), "
              f"{platform.python_implementation()} {platform.python_version()}, {os.cpu_count()} CPU(s)", ""]
     lines.append("1. Validation in process (median), seconds (wall clock; cpu = this process's CPU time):")
-    lines.append(f"   {'':6} {'total':>7} {'cpu':>7} {'parse':>7} {'compile':>8} {'examples':>9}  examples run")
+    lines.append(f"   {'':6} {'total':>7} {'cpu':>7} {'parse':>7} {'compile':>8} {'examples':>9} {'gc':>6}"
+                 f"  examples run")
     for kind in ("full", "edit"):
         t = off[kind]
         lines.append(f"   {kind:6} {t['total']:7.3f} {t['cpu']:7.3f} {t['parse']:7.3f} {t['compile']:8.3f} "
-                     f"{t['examples']:9.3f}  {t['examples_run']:.0f} of {t['examples_total']:.0f}")
+                     f"{t['examples']:9.3f} {t['gc']:6.3f}  {t['examples_run']:.0f} of {t['examples_total']:.0f}")
     if not on:
         return "\n".join(lines)
     lines += ["", f"2. The bot under load ({rate:g} messages/s from new users), median of runs:"]

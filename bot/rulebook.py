@@ -6,12 +6,21 @@ examples run *before* it replaces the live one, and the replacement is one
 attribute assignment: a message is judged entirely by the old set or entirely
 by the new one. The previous set is kept for ``rollback``.
 
-Running the examples is most of the cost of a reload (every example is judged
-by the whole rule set). When the live set already passed, a reload re-runs
-only the examples whose outcome can have changed: those of added or edited
-rules, and those of unchanged rules that an added, edited or removed rule
-matches at all (see :func:`_examples_to_run`). The outcome is exactly the
-full run's; the full run is used whenever that cannot be shown cheaply.
+A reload is incremental where that is exact, so editing a few rules of a big
+file costs far less than loading it:
+
+* parsing reuses the live rule set's parsed rule entries whose text did not
+  change (``parse_rules(..., previous=)``; same result and errors as a full
+  parse, see bot/detect/rules.py);
+* compiling reuses the live matcher for the rules whose phrases did not
+  change (``Detector(ruleset, previous)``; same verdicts, see
+  bot/detect/matcher.py);
+* running the examples (every example is judged by the whole rule set) is
+  limited to the examples whose outcome can have changed: those of added
+  rules and of rules whose scoring changed, new examples of other rules, and
+  examples of unchanged rules that an added, changed or removed rule matches
+  at all (see :func:`_examples_to_run`). The outcome is exactly the full
+  run's; the full run is used whenever that cannot be shown cheaply.
 """
 
 from __future__ import annotations
@@ -75,17 +84,18 @@ def validate(data: bytes, source: str, *, previous: Detector | None = None,
     """Parse, lint, compile and run the embedded examples; raise
     :class:`RuleFileError` with ``file:line`` problems if anything fails.
 
-    ``previous``: the rule set being replaced. If it passed validation, only
-    the examples whose outcome the differences can change are run (same
+    ``previous``: the rule set being replaced. Its parsed rule entries and
+    compiled rules are reused where unchanged, and if it passed validation,
+    only the examples whose outcome the differences can change are run (same
     result as running them all). ``timings`` (if given) receives seconds for
     ``parse``, ``compile``, ``examples`` and the counts ``examples_run`` /
     ``examples_total``.
     """
     with _building():
         t0 = time.perf_counter()
-        ruleset = parse_rules(data, source)
+        ruleset = parse_rules(data, source, previous=previous.ruleset if previous is not None else None)
         t1 = time.perf_counter()
-        detector = Detector(ruleset)
+        detector = Detector(ruleset, previous)  # unchanged rules are not compiled again (bot/detect/matcher.py)
         t2 = time.perf_counter()
         subset = _examples_to_run(ruleset, previous) if previous is not None else None
         if subset is None:
@@ -162,9 +172,12 @@ class _Only:
         return getattr(self._detector, name)
 
 
-def _same_rule(a: Rule, b: Rule) -> bool:
-    """Equal in everything that decides a verdict or an example (not the line)."""
-    return replace(a, line=0) == replace(b, line=0)
+def _same_scoring(a: Rule, b: Rule) -> bool:
+    """Equal in everything the matcher and the verdict read: a rule's score
+    for any text, and what its winning verdict says (title, advice, examples
+    and line play no part). Rules parsed from an unchanged entry share these
+    objects, so the comparison is mostly identity checks."""
+    return a.id == b.id and a.category == b.category and a.groups == b.groups and a.requires == b.requires
 
 
 def _examples_to_run(new: RuleSet, previous: Detector) -> tuple[Rule, ...] | None:
@@ -172,13 +185,20 @@ def _examples_to_run(new: RuleSet, previous: Detector) -> tuple[Rule, ...] | Non
     previous, validated, rule set's; None when every example must run.
 
     Why this is exact: a rule's score for a text depends only on that rule's
-    phrases and the text (every phrase is found on its own, exactly or
-    fuzzily), and the verdict depends on the scores, the order of rules with
-    equal scores, the thresholds and which categories are scams. So when the
-    thresholds and scam flags are the same, unchanged rules keep their
-    relative order, and no added, edited or removed rule matches anything in
-    an example of an unchanged rule, that example's verdict and its rule's
-    score are what they were, and it passed before.
+    phrases, weights and ``requires`` and the text (every phrase is found on
+    its own, exactly or fuzzily), and the verdict depends on the scores of the
+    rules that match the text at all, the order of rules with equal scores,
+    their categories, the thresholds and which categories are scams. An
+    example's outcome depends on that verdict and its own rule's score. So
+    when the thresholds and scam flags are the same and the rules whose
+    scoring is unchanged keep their relative order, an example that its rule
+    already had in the previous set (as the same kind) and that no added,
+    changed or removed rule matches at all gets the same verdict and score as
+    before, and it passed before. Every other example runs: all those of
+    added rules and of rules whose scoring changed, and the new ones of the
+    others. (An example of rule A can be decided by rule B's score, since the
+    best rule names the category: that is why the changed rules are matched
+    against every example, not only against their own.)
     """
     old = previous.ruleset
     if previous not in _VALIDATED or new.thresholds != old.thresholds:
@@ -186,22 +206,25 @@ def _examples_to_run(new: RuleSet, previous: Detector) -> tuple[Rule, ...] | Non
     if {c: v.scam for c, v in new.categories.items()} != {c: v.scam for c, v in old.categories.items()}:
         return None
     old_by_id = {r.id: r for r in old.rules}
-    unchanged = {r.id for r in new.rules if r.id in old_by_id and _same_rule(r, old_by_id[r.id])}
-    if [r.id for r in new.rules if r.id in unchanged] != [r.id for r in old.rules if r.id in unchanged]:
+    same = {r.id for r in new.rules if r.id in old_by_id and _same_scoring(r, old_by_id[r.id])}
+    if [r.id for r in new.rules if r.id in same] != [r.id for r in old.rules if r.id in same]:
         return None  # reordered: ties between equal scores could now go the other way
-    changed = [r for r in new.rules if r.id not in unchanged] + [r for r in old.rules if r.id not in unchanged]
+    changed = [r for r in new.rules if r.id not in same] + [r for r in old.rules if r.id not in same]
     if len(changed) > INCREMENTAL_MAX_CHANGED * max(1, len(new.rules)):
         return None
     delta = Matcher(replace(new, rules=tuple(changed))) if changed else None
+
+    def must_run(text: str, before: tuple[str, ...]) -> bool:
+        return text not in before or (delta is not None and bool(delta.scan(normalize(text))))
+
     out = []
     for rule in new.rules:
-        if rule.id not in unchanged:
+        if rule.id not in same:
             out.append(rule)
             continue
-        if delta is None:
-            continue
-        match = tuple(t for t in rule.examples_match if delta.scan(normalize(t)))
-        no_match = tuple(t for t in rule.examples_no_match if delta.scan(normalize(t)))
+        before = old_by_id[rule.id]
+        match = tuple(t for t in rule.examples_match if must_run(t, before.examples_match))
+        no_match = tuple(t for t in rule.examples_no_match if must_run(t, before.examples_no_match))
         if match or no_match:
             out.append(replace(rule, examples_match=match, examples_no_match=no_match))
     return tuple(out)

@@ -70,12 +70,51 @@ async def test_edited_rule_examples_are_rerun(rules):
     if len(doc["rules"]) < 4:
         pytest.skip("needs a rule file with several rules")
     target = doc["rules"][-1]
+    # A new example of a rule whose scoring did not change: only that example runs.
     target["examples"]["match"].append(target["examples"]["match"][0] + "。")
     rules.write_text(yaml.safe_dump(doc, allow_unicode=True, sort_keys=False, width=1000), encoding="utf-8")
-    loaded = await book.reload()
-    t = loaded.timings
+    t = (await book.reload()).timings
+    assert t["examples_run"] == 1 < t["examples_total"]
+    # A scoring change (one more phrase): every example of that rule runs again, and those of
+    # other rules only where the edited rule matches them.
+    target["groups"][0]["phrases"].append("一个新短语")
+    rules.write_text(yaml.safe_dump(doc, allow_unicode=True, sort_keys=False, width=1000), encoding="utf-8")
+    t = (await book.reload()).timings
     assert len(target["examples"]["match"]) + len(target["examples"]["no_match"]) <= t["examples_run"]
     assert t["examples_run"] < t["examples_total"]
+
+
+async def test_reload_parses_only_the_edited_entry(tmp_path, monkeypatch):
+    """The live set's parsed rule entries are reused: a one-rule edit parses
+    one entry, and the result is the full parse's, line numbers included."""
+    import yaml
+
+    from bot.detect import rules as rules_module
+    from bot.detect.rules import _check_bytes
+
+    class NoAliases(yaml.SafeDumper):  # the shipped file shares phrase lists through anchors
+        def ignore_aliases(self, data):
+            return True
+
+    doc = yaml.safe_load(SHIPPED_RULES.read_text(encoding="utf-8"))
+    path = tmp_path / "rules.yaml"
+    path.write_text(yaml.dump(doc, Dumper=NoAliases, allow_unicode=True, sort_keys=False, width=1000),
+                    encoding="utf-8")
+    book = RuleBook.load(path)
+    assert book.live.detector.ruleset.entries is not None  # parsed entry by entry, remembered
+
+    parsed = []
+    real = rules_module._parse_entry
+    monkeypatch.setattr(rules_module, "_parse_entry", lambda chunk: parsed.append(chunk) or real(chunk))
+    doc["rules"][1]["note"] = "edited\nover two lines"
+    doc["rules"][1]["groups"][0]["phrases"].append("一个新短语")
+    data = yaml.dump(doc, Dumper=NoAliases, allow_unicode=True, sort_keys=False, width=1000)
+    path.write_text(data, encoding="utf-8")
+    loaded = await book.reload()
+    assert len(parsed) == 1 and f"id: {doc['rules'][1]['id']}" in parsed[0]
+    fresh, _ = _check_bytes(data.encode(), str(path))
+    assert loaded.detector.ruleset == fresh
+    assert [r.line for r in loaded.detector.ruleset.rules] == [r.line for r in fresh.rules]
 
 
 def test_validate_restores_the_garbage_collector_and_switch_interval():
@@ -150,7 +189,8 @@ def _valid_base(rng: random.Random, n: int):
 
 def _mutate(rng: random.Random, rules: list, serial: int) -> list:
     rules = list(rules)
-    kind = rng.choice(["add", "remove", "phrase", "weight", "category", "swap-adjacent", "example"])
+    kind = rng.choice(["add", "remove", "phrase", "weight", "category", "swap-adjacent", "example", "title",
+                       "example-moved", "example-dropped", "requires", "fuzzy"])
     i = rng.randrange(len(rules))
     r = rules[i]
     if kind == "add":
@@ -171,6 +211,20 @@ def _mutate(rng: random.Random, rules: list, serial: int) -> list:
         rules[i] = replace(r, category=rng.choice(CATEGORIES))
     elif kind == "swap-adjacent" and i + 1 < len(rules):
         rules[i], rules[i + 1] = rules[i + 1], rules[i]
+    elif kind == "title":  # not read by the matcher or the verdict: nothing to run
+        rules[i] = replace(r, title=factories.loc(f"{r.id} renamed"))
+    elif kind == "example-moved" and r.examples_match:  # a match example is now a no_match one
+        rules[i] = replace(r, examples_match=r.examples_match[1:],
+                           examples_no_match=r.examples_no_match + r.examples_match[:1])
+    elif kind == "example-dropped" and r.examples_no_match:
+        rules[i] = replace(r, examples_no_match=r.examples_no_match[1:])
+    elif kind == "requires":
+        rules[i] = replace(r, requires=() if r.requires else (r.groups[-1].name,))
+    elif kind == "fuzzy":
+        g = rng.randrange(len(r.groups))
+        groups = list(r.groups)
+        groups[g] = replace(groups[g], fuzzy=not groups[g].fuzzy)
+        rules[i] = replace(r, groups=tuple(groups))
     else:
         rules[i] = replace(r, examples_match=r.examples_match + (rng.choice(WORDS),))
     return rules
@@ -215,3 +269,25 @@ def test_full_run_when_incremental_cannot_be_shown_exact():
     assert _examples_to_run(factories.ruleset(*reversed(rules)), base) is None  # order of ties
     changed = [replace(r, category="phishing") for r in rules]
     assert _examples_to_run(factories.ruleset(*changed), base) is None  # mostly new: a full run is cheaper
+
+
+def test_another_rule_that_steals_an_example_is_caught():
+    """An example is judged by the best rule, not only its own: a new rule in
+    another category that matches an unchanged rule's example more strongly
+    makes that example fail, and the incremental run must see it."""
+    loan = replace(factories.rule("loan", group("hook", 50, "无抵押贷款"), category="fake_loan"),
+                   examples_match=("无抵押贷款，今天就放款",), examples_no_match=("今天天气很好",))
+    other = replace(factories.rule("refund", group("hook", 50, "退款"), category="impersonate_customer_service"),
+                    examples_match=("客服说给我退款",), examples_no_match=("我妈打电话",))
+    base = Detector(factories.ruleset(loan, other))
+    assert run_examples(base) == []
+    rulebook._VALIDATED.add(base)
+    thief = replace(factories.rule("thief", group("bait", 90, "今天就放款"), category="fake_investment"),
+                    examples_match=("今天就放款",), examples_no_match=("我妈打电话",))
+    new = factories.ruleset(loan, other, thief)
+    subset = _examples_to_run(new, base)
+    assert [r.id for r in subset] == ["loan", "thief"]  # "refund" is untouched by the thief
+    assert subset[0].examples_match == loan.examples_match and subset[0].examples_no_match == ()
+    detector = Detector(new)
+    assert _failures(detector, subset) == _failures(detector) != set()
+    assert any("rule 'loan'" in f and "verdict category fake_investment" in f for f in _failures(detector, subset))

@@ -157,3 +157,18 @@ def test_digest_changes_with_content():
     a = parse_rules(with_rules(GOOD_RULE))
     b = parse_rules(with_rules(GOOD_RULE.replace("no collateral loan", "no collateral loans")))
     assert a.digest != b.digest
+
+
+def test_wrong_kind_of_node_for_a_tag_is_an_error_not_a_crash():
+    text = with_rules(GOOD_RULE.replace("match: [无抵押贷款1,", "match: [!!map 无抵押贷款1,"))
+    line = text.splitlines().index(next(l for l in text.splitlines() if "!!map" in l)) + 1
+    assert any(e.startswith(f"r.yaml:{line}: invalid YAML: expected a mapping node") for e in errors(text))
+    text = with_rules(GOOD_RULE.replace("weight: 50", "weight: !!seq 50"))
+    assert any("invalid YAML: expected a sequence node" in e for e in errors(text))
+
+
+def test_unhashable_category_or_requires_is_an_error_not_a_crash():
+    text = with_rules(GOOD_RULE.replace("category: fake_loan", "category: [fake_loan]"))
+    assert any("unknown category ['fake_loan']" in e for e in errors(text))
+    text = with_rules(GOOD_RULE.replace("  groups:", "  requires: [[hook]]\n  groups:"))
+    assert any("requires unknown group ['hook']" in e for e in errors(text))
