@@ -60,6 +60,8 @@ class Loaded:
     loaded_at: float  # unix time
     seconds: float  # how long validation and compilation took
     timings: Mapping[str, float] = field(default_factory=dict)  # see validate()
+    data: bytes = field(default=b"", repr=False)  # the file content it came from (what rollback writes back)
+    backup: Path | None = None  # set by rollback: where the file it replaced was kept
 
     @property
     def version(self) -> str:
@@ -247,7 +249,7 @@ def _load(path: Path, live: Loaded | None = None) -> Loaded:
         return live
     timings: dict[str, float] = {}
     detector = validate(data, str(path), previous=live.detector if live else None, timings=timings)
-    return Loaded(detector, path, time.time(), time.perf_counter() - started, timings)
+    return Loaded(detector, path, time.time(), time.perf_counter() - started, timings, data)
 
 
 class RuleBook:
@@ -312,15 +314,30 @@ class RuleBook:
             detector = await asyncio.to_thread(validate, data, filename, previous=self._live.detector,
                                                timings=timings)
             await asyncio.to_thread(_save_with_backup, path, data)
-            return self._swap(Loaded(detector, path, time.time(), time.perf_counter() - started, timings))
+            return self._swap(Loaded(detector, path, time.time(), time.perf_counter() - started, timings, data))
 
     async def rollback(self) -> Loaded | None:
-        """Serve the previous rule set again (None when there is none)."""
+        """Serve the previous rule set again and write it back to the rule
+        file (atomically, the replaced file kept as a timestamped backup), so
+        a restart or a /reload does not bring back the rules just rolled back.
+        None when there is no previous set. Raises ``OSError`` when the file
+        cannot be written: then nothing changes."""
         async with self._lock:
             if self._previous is None:
                 return None
             previous = self._previous
-            return self._swap(Loaded(previous.detector, previous.path, time.time(), 0.0))
+            backup = None
+            if await asyncio.to_thread(_read_or_none, previous.path) != previous.data:
+                backup = await asyncio.to_thread(_save_with_backup, previous.path, previous.data)
+            return self._swap(Loaded(previous.detector, previous.path, time.time(), 0.0, data=previous.data,
+                                     backup=backup))
+
+
+def _read_or_none(path: Path) -> bytes | None:
+    try:
+        return path.read_bytes()
+    except OSError:
+        return None
 
 
 def _save_with_backup(path: Path, data: bytes) -> Path | None:

@@ -52,6 +52,34 @@ async def test_reload_keeps_previous_and_reports_timings(rules):
     assert back.version == first.version and book.previous.version == second.version
 
 
+async def test_rollback_writes_the_previous_rules_back_to_the_file(rules):
+    original = rules.read_bytes()
+    book = RuleBook.load(rules)
+    first = book.live
+    rules.write_text(good_variant(), encoding="utf-8")
+    second = await book.reload()
+    back = await book.rollback()
+    assert back.version == first.version and rules.read_bytes() == original
+    assert back.backup is not None and back.backup.read_text(encoding="utf-8") == good_variant()
+    assert await book.reload() is back  # the file now holds the live rules: nothing to reload
+    forward = await book.rollback()
+    assert forward.version == second.version and rules.read_text(encoding="utf-8") == good_variant()
+
+
+async def test_rollback_that_cannot_write_the_file_changes_nothing(rules, monkeypatch):
+    book = RuleBook.load(rules)
+    rules.write_text(good_variant(), encoding="utf-8")
+    second = await book.reload()
+
+    def refuse(path, data):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(rulebook, "_save_with_backup", refuse)
+    with pytest.raises(OSError):
+        await book.rollback()
+    assert book.live is second and rules.read_text(encoding="utf-8") == good_variant()
+
+
 async def test_failing_reload_keeps_live_and_previous(rules):
     book = RuleBook.load(rules)
     live = book.live

@@ -257,14 +257,23 @@ class AdminHandlers:
     async def cmd_rollback(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         lang = Handlers.language(update, context)
         before = self.guard.rules.live
-        loaded = await self.guard.rules.rollback()
-        self._remember_file()
+        try:
+            loaded = await self.guard.rules.rollback()
+        except OSError as exc:
+            log.warning("rollback refused: cannot write %s: %s", before.path, exc)
+            await update.effective_message.reply_html(
+                errors_text(t("rollback.failed", lang, version=before.version, error=exc.strerror or exc), [], lang))
+            return
+        finally:
+            self._remember_file()
         if loaded is None:
             text = t("rollback.none", lang)
         else:
-            log.info("admin %s rolled the rules back: %s -> %s", update.effective_user.id, before.version,
-                     loaded.version)
-            text = t("rollback.ok", lang, old=before.version, new=loaded.version, count=loaded.rule_count)
+            log.info("admin %s rolled the rules back: %s -> %s (file backup: %s)", update.effective_user.id,
+                     before.version, loaded.version, loaded.backup)
+            backup = t("rollback.backup", lang, path=loaded.backup.name) if loaded.backup else ""
+            text = t("rollback.ok", lang, old=before.version, new=loaded.version, count=loaded.rule_count,
+                     backup=backup)
         await update.effective_message.reply_html(errors_text(text, [], lang))
 
     async def cmd_why(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

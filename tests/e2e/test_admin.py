@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import csv
+import hashlib
 import io
 import logging
 import os
@@ -160,12 +161,31 @@ async def test_rules_then_rollback_then_rollback_again(admin_bot, rules):
 
     text = await admin_says(api, "/rollback")
     assert guard.rules.live.version == first
-    assert f"{second} → {first}" in text and "on disk is unchanged" in text
+    assert f"{second} → {first}" in text and f"The rule file holds version {first} again" in text
+    backups = sorted(rules.parent.glob(f"{rules.name}.*.bak"))
+    assert len(backups) == 1 and backups[0].name in text
+    assert backups[0].read_text(encoding="utf-8") == good_variant()  # the rolled-back file is kept
+    assert hashlib.sha256(rules.read_bytes()).hexdigest()[:12] == first  # a restart serves the same rules
     await user_verdict(api)
     assert versions(guard.settings.db_path) == [first]
 
     text = await admin_says(api, "/rollback", language_code="zh-hans")
     assert guard.rules.live.version == second and "已回到上一版规则" in text
+
+
+async def test_rollback_that_cannot_write_the_file_keeps_the_live_rules(admin_bot, rules, monkeypatch):
+    api, app, guard = admin_bot
+    rules.write_text(good_variant(), encoding="utf-8")
+    await admin_says(api, "/reload", timeout=30)
+    second = guard.rules.live.version
+
+    def refuse(path, data):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(rulebook, "_save_with_backup", refuse)
+    text = await admin_says(api, "/rollback")
+    assert "Could not write the rule file" in text and "Permission denied" in text and second in text
+    assert guard.rules.live.version == second
 
 
 # --------------------------------------------------------------------------- rule file upload
