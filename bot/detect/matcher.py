@@ -95,12 +95,6 @@ def _keep_best(found: dict, eid: int, hit: tuple[int, int, int]) -> None:
         found[eid] = hit
 
 
-def _hit_rank(hit: "Hit") -> tuple:
-    """Which phrase speaks for a group: most similar, earliest, longest
-    ("通信管理局" over "通信管理"), then the phrase text for a total order."""
-    return hit.similarity, -hit.start, hit.end - hit.start, hit.phrase
-
-
 def align(key: str, norm: str, edits: int, starts: range, end: int | None = None) -> tuple[int, int, int] | None:
     """The best place for ``key`` in ``norm`` within ``edits`` Levenshtein
     edits, as (similarity, start, end), among windows that start at one of
@@ -223,6 +217,11 @@ class _Layer:
 
     def scan(self, norm: str) -> list[Hit]:
         """Every phrase entry found in normalised text (best occurrence each)."""
+        entries = self._entries
+        return [Hit(entries[e][0], entries[e][1], entries[e][2], s, t, sim) for e, (sim, s, t) in self.find(norm).items()]
+
+    def find(self, norm: str) -> dict[int, tuple[int, int, int]]:
+        """``scan`` as {phrase entry: (similarity, start, end)}, no objects made."""
         norm = norm[:MAX_MATCH_CHARS]
         found: dict[int, tuple[int, int, int]] = {}  # entry -> (similarity, start, end)
         exact_keys: set[int] = set()  # fuzzy keys found exactly: nothing to align
@@ -284,8 +283,7 @@ class _Layer:
                             proposed.append((fids, 0))
         if proposed:
             self._fuzzy(norm, found, exact_keys, proposed)
-        entries = self._entries
-        return [Hit(entries[e][0], entries[e][1], entries[e][2], s, t, sim) for e, (sim, s, t) in found.items()]
+        return found
 
     def _fuzzy(self, norm: str, found: dict, exact_keys: set[int], proposed: list) -> None:
         """Align the keys the anchors proposed (those not found exactly)."""
@@ -366,19 +364,34 @@ class Matcher:
         return self.score_normalized(normalize(text))
 
     def score_normalized(self, norm: str) -> list[RuleScore]:
-        best: dict[int, dict[int, Hit]] = {}
-        for hit in self.scan(norm):
-            groups = best.setdefault(hit.rule, {})
-            prev = groups.get(hit.group)
-            if prev is None or _hit_rank(hit) > _hit_rank(prev):
-                groups[hit.group] = hit
+        # The best hit of each (rule, group): most similar, earliest, longest
+        # ("通信管理局" over "通信管理"), then the phrase text for a total order.
+        # Ranked as tuples: a Hit is made only for the winners.
+        best: dict[tuple[int, int], tuple[int, int, int, str]] = {}
+        for layer, where in self._layers:
+            entries = layer._entries
+            for eid, (sim, start, end) in layer.find(norm).items():
+                r, g, phrase = entries[eid]
+                if not self._direct:
+                    r = where[r]
+                    if r < 0:
+                        continue
+                rank = (sim, -start, end - start, phrase)
+                prev = best.get((r, g))
+                if prev is None or rank > prev:
+                    best[(r, g)] = rank
+        by_rule: dict[int, list[Hit]] = {}
+        for (r, g), (sim, start, length, phrase) in best.items():
+            by_rule.setdefault(r, []).append(Hit(r, g, phrase, -start, length - start, sim))
         rules = self.ruleset.rules
         out = []
-        for r, groups in best.items():
+        for r, hits in by_rule.items():
             rule = rules[r]
-            raw = sum(rule.groups[g].weight * h.similarity for g, h in groups.items()) / 100  # integer sum: order-free
-            met = not rule.requires or any(rule.groups[g].name in rule.requires for g in groups)
+            groups = rule.groups
+            raw = sum(groups[h.group].weight * h.similarity for h in hits) / 100  # integer sum: order-free
+            met = not rule.requires or any(groups[h.group].name in rule.requires for h in hits)
             score = max(0, min(100, round(raw))) if met else 0
-            out.append(RuleScore(rule, score, tuple(sorted(groups.values(), key=lambda h: (h.start, h.group))), met))
+            hits.sort(key=lambda h: (h.start, h.group))
+            out.append(RuleScore(rule, score, tuple(hits), met))
         out.sort(key=lambda s: (-s.score, s.hits[0].rule if s.hits else 0))
         return out
