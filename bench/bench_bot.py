@@ -106,20 +106,20 @@ CORPUS = [
 # --------------------------------------------------------------------------- the baseline bot
 
 
-def _matched_reply() -> list:
-    """CallGuard's replies to the corpus (HTML text and keyboard), computed once, so the
-    matched baseline sends the same bytes without doing CallGuard's work per message."""
+def _matched_reply() -> dict:
+    """CallGuard's reply to each text of the corpus (HTML text and keyboard), computed once, so
+    the matched baseline sends the same bytes without doing CallGuard's work per message."""
     from bot.config import Settings
     from bot.detect import Detector, detect_language, load_rules
     from bot.replies import verdict_reply
     from bot.telegram.keyboards import verdict_keyboard
 
     detector = Detector(load_rules(Settings.from_env().rules_path))
-    out = []
+    out = {}
     for i, text in enumerate(CORPUS):
         verdict, lang = detector.check(text), detect_language(text)
-        out.append((verdict_reply(verdict, detector.ruleset, lang),
-                    verdict_keyboard(1000 + i, verdict.category, lang, scam=verdict.scam)))
+        out[text] = (verdict_reply(verdict, detector.ruleset, lang),
+                     verdict_keyboard(1000 + i, verdict.category, lang, scam=verdict.scam))
     return out
 
 
@@ -158,8 +158,9 @@ def serve_baseline() -> int:
             await db.commit()
         if matched is None:
             await message.reply_text(message.text)
-        else:  # --matched-baseline: a reply as long as CallGuard's, with its keyboard
-            text, keyboard = matched[message.message_id % len(matched)]
+        else:  # --matched-baseline: CallGuard's reply to this very text, with its keyboard
+            # (by text: message ids count per chat, so every first message of a user has id 1)
+            text, keyboard = matched[message.text]
             await message.reply_html(text, reply_markup=keyboard)
 
     app = (application_builder(settings).concurrent_updates(settings.concurrency)
@@ -202,9 +203,9 @@ def serve_dispatch(variant: str, n: int) -> int:
                 from bot.main import build
 
                 if variant == "callguard-without-storage":
-                    async def submit(self, report, user_id):
-                        return 1
-                    service.ReportWriter.submit = submit
+                    async def submit_and_count(self, report, user_id, *, days=None):
+                        return 1, {}
+                    service.ReportWriter.submit_and_count = submit_and_count
                 if variant == "callguard-without-detection":
                     Detector.check = lambda self, text: Verdict(False, "none", None, None, 0)
                 app = build(settings)

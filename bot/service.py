@@ -81,14 +81,9 @@ class CallGuard:
             category=verdict.category, rule=verdict.rule, score=verdict.score,
             ruleset_version=detector.version, chat_type=chat_type, source=source, money_sent=money_sent,
         )
-        report_id = await self.writer.submit(report, user_id)
-        counts: dict[str, int] = {}
-        if numbers and report_id is not None and self.store is not None:
-            try:
-                raw = await self.store.number_counts(numbers, days=NUMBER_WINDOW_DAYS, exclude_report_id=report_id)
-                counts = {display_number(n): c for n, c in raw.items() if c > 0}
-            except Exception:  # counts are a nicety; the verdict matters
-                log.warning("number counts unavailable", exc_info=True)
+        # The counts are read in the same transaction as the write (one trip to the database).
+        report_id, raw = await self.writer.submit_and_count(report, user_id, days=NUMBER_WINDOW_DAYS)
+        counts = {display_number(n): c for n, c in raw.items() if c > 0}
         return Outcome(verdict, detector.ruleset, numbers, report_id, counts)
 
     async def feedback(self, report_id: int, user_id: int, value: str, comment: str | None = None) -> bool:

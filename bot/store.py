@@ -47,7 +47,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import TextIO
+from typing import TextIO, TypeVar
 
 import aiosqlite
 
@@ -67,6 +67,8 @@ __all__ = [
 ]
 
 DAY = 86_400.0
+
+_T = TypeVar("_T")
 
 LANGS = frozenset({"zh-Hans", "zh-Hant", "en"})
 RISKS = frozenset({"high", "medium", "low", "none"})
@@ -453,6 +455,26 @@ class Store:
             with contextlib.suppress(sqlite3.OperationalError):
                 await self._db.execute_fetchall("PRAGMA wal_checkpoint(TRUNCATE)")
 
+    async def _run(self, fn: Callable[..., _T], *args: object) -> _T:
+        """Run ``fn(conn, *args)`` on aiosqlite's thread with its plain sqlite3 connection.
+
+        One trip to the database thread and back, however many statements ``fn``
+        runs.  Every awaited aiosqlite call is such a trip (a queue hand-off that
+        wakes the thread, GIL hand-overs, a wake-up of the event loop through its
+        self-pipe), and the trips, not SQLite, were most of the cost of a report:
+        with 3 trips per report plus 4 for the number counts a report took ~210 us
+        of CPU (~530 us with a phone number), in one trip ~75 us (~110 us), of
+        which the SQL is ~12 us (bench/README.md, "The whole bot").  ``fn`` must be
+        a complete transaction: if the caller is cancelled, ``fn`` still runs to
+        its end, before anything queued after it (the thread works in order).
+
+        aiosqlite has no public API for this; ``_execute(fn, *args)`` is the private
+        method all its own calls go through, unchanged from 0.17 to 0.22 (the
+        store's tests fail at once if a release changes it).
+        """
+        async with self._lock:
+            return await self._db._execute(fn, self._db._conn, *args)
+
     def reporter_key(self, user_id: int) -> str:
         """Pseudonymous reporter id: first 32 hex chars of HMAC-SHA256(secret, str(user_id))."""
         return hmac.new(self._secret, str(int(user_id)).encode(), hashlib.sha256).hexdigest()[:32]
@@ -464,37 +486,33 @@ class Store:
 
         Committed before returning, so the id can be shown to the user.
         """
+        report_id, _ = await self.add_report_and_count(report, user_id)
+        return report_id
+
+    async def add_report_and_count(
+        self, report: Report, user_id: int | None, *, days: int | None = None
+    ) -> tuple[int, dict[str, int]]:
+        """:meth:`add_report`, plus for each of the report's numbers how many earlier
+        reports mentioned it in the last ``days`` UTC days (``{}`` if ``days`` is None).
+
+        The counts are what ``number_counts(numbers, days=days, exclude_report_id=id)``
+        would return, read in the same write transaction just before the insert, and
+        the whole thing is one trip to the database thread.
+        """
         report.validate()
         now = self._clock()
         created = now if report.created_at is None else float(report.created_at)
-        day = _utc_day(created)
-        reporter = None if user_id is None else self.reporter_key(user_id)
-        numbers = _unique(report.numbers)
-        async with self._write() as db:
-            cur = await db.execute(
-                """INSERT INTO reports (created_at, reporter, text, lang, scam, risk,
-                       category, rule, score, ruleset_version, chat_type, source, money_sent)
-                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
-                (
-                    created, reporter, report.text, report.lang, int(report.scam), report.risk,
-                    report.category, report.rule, report.score, report.ruleset_version,
-                    report.chat_type, report.source,
-                    None if report.money_sent is None else int(report.money_sent),
-                ),
-            )
-            report_id = cur.lastrowid
-            if numbers:
-                await db.executemany(
-                    "INSERT INTO report_numbers (report_id, number) VALUES (?, ?)",
-                    [(report_id, n) for n in numbers],
-                )
-                await db.executemany(
-                    """INSERT INTO number_tally (number, day, count) VALUES (?, ?, 1)
-                       ON CONFLICT (number, day) DO UPDATE SET count = count + 1""",
-                    [(n, day) for n in numbers],
-                )
-        assert report_id is not None
-        return report_id
+        values = (
+            created, None if user_id is None else self.reporter_key(user_id),
+            report.text, report.lang, int(report.scam), report.risk, report.category, report.rule,
+            report.score, report.ruleset_version, report.chat_type, report.source,
+            None if report.money_sent is None else int(report.money_sent),
+        )
+        count_since = None
+        if days is not None:
+            _check_days(days)
+            count_since = _utc_day(now - (days - 1) * DAY)
+        return await self._run(_insert_report, values, _unique(report.numbers), _utc_day(created), count_since)
 
     async def get_report(self, report_id: int) -> Report | None:
         """The stored report (without reporter), or None if it does not exist."""
@@ -534,35 +552,15 @@ class Store:
         (``days=1`` means today).  Counts come from the anonymous tally, so
         they include reports already purged or forgotten.  Pass the id of the
         report being answered as ``exclude_report_id`` to get "reported N
-        times before".  Every requested number is in the result (0 if never
-        reported).
+        times before" (:meth:`add_report_and_count` returns that with the write).
+        Every requested number is in the result (0 if never reported).
         """
         _check_days(days)
         wanted = _unique(numbers)
-        result = dict.fromkeys(wanted, 0)
         if not wanted:
-            return result
+            return {}
         cutoff = _utc_day(self._clock() - (days - 1) * DAY)
-        async with self._read() as db:
-            for chunk in _chunks(wanted):
-                marks = ",".join("?" * len(chunk))
-                rows = await db.execute_fetchall(
-                    f"""SELECT number, SUM(count) FROM number_tally
-                        WHERE day >= ? AND number IN ({marks}) GROUP BY number""",
-                    (cutoff, *chunk),
-                )
-                for number, count in rows:
-                    result[number] = count
-            if exclude_report_id is not None:
-                rows = await db.execute_fetchall(
-                    """SELECT n.number FROM report_numbers n JOIN reports r ON r.id = n.report_id
-                       WHERE r.id = ? AND date(r.created_at, 'unixepoch') >= ?""",
-                    (exclude_report_id, cutoff),
-                )
-                for (number,) in rows:
-                    if number in result:
-                        result[number] = max(0, result[number] - 1)
-        return result
+        return await self._run(_read_number_counts, wanted, cutoff, exclude_report_id)
 
     async def set_feedback(
         self, report_id: int, user_id: int, value: str, comment: str | None = None
@@ -839,6 +837,80 @@ async def _count_user_records(db: aiosqlite.Connection, key: str) -> int:
     return count
 
 
+# -- run on aiosqlite's thread (Store._run): plain sqlite3, no awaits -------------
+
+_INSERT_REPORT = """INSERT INTO reports (created_at, reporter, text, lang, scam, risk,
+                        category, rule, score, ruleset_version, chat_type, source, money_sent)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"""
+_INSERT_NUMBER = "INSERT INTO report_numbers (report_id, number) VALUES (?, ?)"
+_COUNT_NUMBER = """INSERT INTO number_tally (number, day, count) VALUES (?, ?, 1)
+                   ON CONFLICT (number, day) DO UPDATE SET count = count + 1"""
+
+
+def _insert_report(
+    conn: sqlite3.Connection, values: tuple, numbers: list[str], day: str, count_since: str | None
+) -> tuple[int, dict[str, int]]:
+    """Store.add_report_and_count's write transaction: counts (if asked), report, numbers, tally.
+
+    BEGIN IMMEDIATE takes the write lock up front (waiting busy_timeout for
+    it), so the transaction never fails half-way with "database is locked".
+    """
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        # Read before the insert: the counts are of the other reports.
+        counts = _tally(conn, numbers, count_since) if numbers and count_since is not None else {}
+        report_id = conn.execute(_INSERT_REPORT, values).lastrowid
+        assert report_id is not None
+        if numbers:
+            conn.executemany(_INSERT_NUMBER, [(report_id, n) for n in numbers])
+            conn.executemany(_COUNT_NUMBER, [(n, day) for n in numbers])
+        conn.commit()
+    except BaseException:
+        # A no-op if SQLite already rolled back (e.g. after SQLITE_FULL); never
+        # let it mask the original error.
+        with contextlib.suppress(sqlite3.Error):
+            conn.rollback()
+        raise
+    return report_id, counts
+
+
+def _tally(conn: sqlite3.Connection, numbers: Sequence[str], since_day: str) -> dict[str, int]:
+    """Reports per number from the tally, days ``since_day`` to today (0 if none)."""
+    result = dict.fromkeys(numbers, 0)
+    for chunk in _chunks(numbers):
+        marks = ",".join("?" * len(chunk))
+        rows = conn.execute(
+            f"""SELECT number, SUM(count) FROM number_tally
+                WHERE day >= ? AND number IN ({marks}) GROUP BY number""",
+            (since_day, *chunk),
+        )
+        for number, count in rows:
+            result[number] = count
+    return result
+
+
+def _read_number_counts(
+    conn: sqlite3.Connection, numbers: list[str], since_day: str, exclude_report_id: int | None
+) -> dict[str, int]:
+    """Store.number_counts in one read transaction (one consistent snapshot)."""
+    conn.execute("BEGIN")
+    try:
+        result = _tally(conn, numbers, since_day)
+        if exclude_report_id is not None:
+            rows = conn.execute(
+                """SELECT n.number FROM report_numbers n JOIN reports r ON r.id = n.report_id
+                   WHERE r.id = ? AND date(r.created_at, 'unixepoch') >= ?""",
+                (exclude_report_id, since_day),
+            )
+            for (number,) in rows:
+                if number in result:
+                    result[number] = max(0, result[number] - 1)
+    finally:
+        with contextlib.suppress(sqlite3.Error):
+            conn.rollback()
+    return result
+
+
 async def _migrate(db: aiosqlite.Connection) -> None:
     """Run every migration step newer than PRAGMA user_version, each in its own transaction."""
     for version, statements in enumerate(MIGRATIONS, start=1):
@@ -996,29 +1068,48 @@ class ReportWriter:
 
     async def submit(self, report: Report, user_id: int | None) -> int | None:
         """Store ``report``; returns its id, or None if it was queued instead."""
+        report_id, _ = await self.submit_and_count(report, user_id)
+        return report_id
+
+    async def submit_and_count(
+        self, report: Report, user_id: int | None, *, days: int | None = None
+    ) -> tuple[int | None, dict[str, int]]:
+        """:meth:`submit`, plus the number counts of :meth:`Store.add_report_and_count`
+        (``{}`` when the report was queued or ``days`` is None).
+
+        Reports are written one at a time, one trip to the database each.  Group
+        commit (writing the reports that queued up meanwhile in one transaction) was
+        tried and made the bot slower: the handlers it released together all sent
+        their replies in the same event-loop turn, and httpcore's pool then gives
+        them all the same idle connection and retries the losers (3.6 connection
+        assignments per request instead of 1; bench/README.md, "The whole bot").
+        """
         report.validate()  # a bad report must fail here, not poison the queue
         if self.pending and (self._slow or self._lock.locked()):
-            return self._queue_now(report, user_id)  # do not wait behind a failing retry
+            return self._queue_now(report, user_id), {}  # do not wait behind a failing retry
         async with self._lock:
             if self._pending:
                 if self._slow:
-                    return self._queue_now(report, user_id)
+                    return self._queue_now(report, user_id), {}
                 await self._flush_locked()
                 if self._pending:  # still failing: keep order, do not jump the queue
                     self._enqueue(report, user_id)
-                    return None
+                    return None, {}
             started = self._clock()
             try:
                 store = await self._get_store()
-                report_id = await store.add_report(report, user_id)
+                if days is None:
+                    report_id, counts = await store.add_report(report, user_id), {}
+                else:
+                    report_id, counts = await store.add_report_and_count(report, user_id, days=days)
             except Exception as exc:
                 if not is_storage_error(exc):
                     raise
                 self._enqueue(report, user_id)
                 self._failed(exc, started)
-                return None
+                return None, {}
             self._recovered(0)
-            return report_id
+            return report_id, counts
 
     def _queue_now(self, report: Report, user_id: int | None) -> None:
         """Queue without touching storage; start a background retry when one is due."""

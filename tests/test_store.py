@@ -267,6 +267,41 @@ async def test_number_counts_window_and_exclusion(store, clock):
         await store.number_counts([A], days=0)
 
 
+async def test_add_report_and_count_returns_what_number_counts_says(store, clock):
+    """The counts read inside the write equal number_counts(..., exclude_report_id=the new id)."""
+    await store.add_report(make_report(numbers=(A,), created_at=T0 - 40 * DAY), 1)  # outside 30 days
+    await store.add_report(make_report(numbers=(A, B), created_at=T0 - 10 * DAY), 2)
+    await store.add_report(make_report(numbers=(A,)), 3)
+    cases = [
+        (make_report(numbers=(A, A, C)), 30),  # duplicate counts once; C never seen before
+        (make_report(numbers=(A, B)), 1),  # today only
+        (make_report(numbers=(A, B)), 60),
+        (make_report(numbers=(A,), created_at=T0 - 45 * DAY), 30),  # an old report: nothing to exclude
+        (make_report(numbers=()), 30),
+    ]
+    for report, days in cases:
+        rid, counts = await store.add_report_and_count(report, 4, days=days)
+        assert counts == await store.number_counts(report.numbers, days=days, exclude_report_id=rid)
+        assert (await store.get_report(rid)).numbers == tuple(dict.fromkeys(report.numbers))
+    rid, counts = await store.add_report_and_count(make_report(numbers=(A,)), 5)
+    assert counts == {} and (await store.number_counts([A]))[A] == 6  # days=None: no counts, still tallied
+    with pytest.raises(ValueError):
+        await store.add_report_and_count(make_report(), 1, days=0)
+
+
+async def test_writer_submit_and_count(locked_db):
+    s, lock = locked_db
+    writer = ReportWriter(s)
+    assert await writer.submit_and_count(make_report(numbers=(A,)), 1, days=30) == (1, {A: 0})
+    assert await writer.submit_and_count(make_report(numbers=(A, B)), 2, days=30) == (2, {A: 1, B: 0})
+    assert await writer.submit_and_count(make_report(numbers=(A,)), 3) == (3, {})
+    lock.hold()
+    assert await writer.submit_and_count(make_report(numbers=(A,)), 4, days=30) == (None, {})  # queued
+    lock.release()
+    assert await writer.flush() == 1
+    assert await s.number_counts([A]) == {A: 4}
+
+
 # --------------------------------------------------------------------------
 # Feedback
 
