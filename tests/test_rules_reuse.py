@@ -254,15 +254,20 @@ VALID_TWISTS = {
 }
 
 
-@pytest.mark.parametrize("indent", [0, 2])
-@pytest.mark.parametrize("case", VALID_TWISTS, ids=list(VALID_TWISTS))
-def test_twists_parse_exactly_as_in_full(case, indent):
+def assert_twist_parses_as_in_full(twist, indent: int) -> None:
+    """A twisted file parses (or fails) exactly as a full parse, with and without a previous parse."""
     text = rule_file(6, indent=indent)
     previous = parse_rules(text, "r.yaml")
-    twisted = VALID_TWISTS[case](text)
+    twisted = twist(text)
     want = full(twisted)
     assert_same(reused(twisted, previous), want)
     assert_same(reused(twisted), want)
+
+
+@pytest.mark.parametrize("indent", [0, 2])
+@pytest.mark.parametrize("case", VALID_TWISTS, ids=list(VALID_TWISTS))
+def test_twists_parse_exactly_as_in_full(case, indent):
+    assert_twist_parses_as_in_full(VALID_TWISTS[case], indent)
 
 
 HOSTILE_TWISTS = {
@@ -286,12 +291,7 @@ HOSTILE_TWISTS = {
 @pytest.mark.parametrize("case", HOSTILE_TWISTS, ids=list(HOSTILE_TWISTS))
 def test_hostile_twists_give_the_full_parse_result(case):
     for indent in (0, 2):
-        text = rule_file(6, indent=indent)
-        previous = parse_rules(text, "r.yaml")
-        twisted = HOSTILE_TWISTS[case](text)
-        want = full(twisted)
-        assert_same(reused(twisted, previous), want)
-        assert_same(reused(twisted), want)
+        assert_twist_parses_as_in_full(HOSTILE_TWISTS[case], indent)
 
 
 @pytest.mark.parametrize("indent", [0, 2])
