@@ -121,3 +121,42 @@ def test_a_small_edit_compiles_only_the_changed_rule():
     rules[1:3] = []  # a larger change compiles from scratch
     rules += [rule(f"n{i}", group("g", 10, f"新规则{i}")) for i in range(5)]
     assert Matcher(ruleset(*rules), new).layers == 1
+
+
+def levenshtein(a: str, b: str) -> int:
+    """Textbook dynamic programming, independent of rapidfuzz."""
+    row = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        prev, row[0] = row[0], i
+        for j, cb in enumerate(b, 1):
+            prev, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, prev + (ca != cb))
+    return row[-1]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet="abc通信", min_size=1, max_size=7), st.text(alphabet="abc通信x", max_size=20))
+def test_align_is_the_best_window_within_one_edit(key, norm):
+    """The reference above leans on ``align``; this checks ``align`` itself
+    against a plain Levenshtein distance over every window."""
+    windows = [(s, e) for s in range(len(norm) + 1) for e in range(s, len(norm) + 1)
+               if abs((e - s) - len(key)) <= 1 and e > s and levenshtein(key, norm[s:e]) <= 1]
+    got = align(key, norm, 1, range(len(norm) + 1))
+    if not windows:
+        assert got is None
+    else:
+        assert got is not None and (got[1], got[2]) in windows
+        assert levenshtein(key, norm[got[1]:got[2]]) <= 1
+        # most similar first (fewest differing characters relative to length), then earliest, then longest
+        best = max(windows, key=lambda w: (int(100 * (1 - levenshtein_indel(key, norm[w[0]:w[1]])
+                                                      / (len(key) + w[1] - w[0]))), -w[0], w[1] - w[0]))
+        assert (got[1], got[2]) == best
+
+
+def levenshtein_indel(a: str, b: str) -> int:
+    """Insertions and deletions only (what rapidfuzz's ratio normalises)."""
+    row = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        prev, row[0] = row[0], i
+        for j, cb in enumerate(b, 1):
+            prev, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, prev if ca == cb else prev + 2)
+    return row[-1]

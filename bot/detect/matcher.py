@@ -86,33 +86,33 @@ class RuleScore:
     requires_met: bool
 
 
+def _rank(hit: tuple[int, int, int]) -> tuple[int, int, int]:
+    """How occurrences (similarity, start, end) of one phrase compare: more
+    similar, then earlier, then longer. A total order, so the result never
+    depends on the order in which candidates were found."""
+    return hit[0], -hit[1], hit[2] - hit[1]
+
+
 def _keep_best(found: dict, eid: int, hit: tuple[int, int, int]) -> None:
-    """Keep the better occurrence of one phrase: more similar, then earlier,
-    then longer. A total order, so the result never depends on the order in
-    which candidates were found."""
     prev = found.get(eid)
-    if prev is None or (hit[0], -hit[1], hit[2] - hit[1]) > (prev[0], -prev[1], prev[2] - prev[1]):
+    if prev is None or _rank(hit) > _rank(prev):
         found[eid] = hit
 
 
-def align(key: str, norm: str, edits: int, starts: range, end: int | None = None) -> tuple[int, int, int] | None:
+def align(key: str, norm: str, edits: int, starts: range) -> tuple[int, int, int] | None:
     """The best place for ``key`` in ``norm`` within ``edits`` Levenshtein
-    edits, as (similarity, start, end), among windows that start at one of
-    ``starts`` (or, with ``end``, that end there and start anywhere a window
-    of ``len(key) +- edits`` characters can); None when there is none."""
+    edits, as (similarity, start, end), among windows of ``len(key) +- edits``
+    characters that start at one of ``starts``; None when there is none."""
     n = len(key)
-    size = len(norm)
-    best = None
+    found = []
     for length in range(max(1, n - edits), n + edits + 1):
-        for s in (starts if end is None else (end - length,)):
-            if s < 0 or s + length > size:
+        for s in starts:
+            if s < 0 or s + length > len(norm):
                 continue
             window = norm[s : s + length]
             if Levenshtein.distance(key, window, score_cutoff=edits) <= edits:
-                hit = (int(fuzz.ratio(key, window)), s, s + length)
-                if best is None or (hit[0], -hit[1], hit[2] - hit[1]) > (best[0], -best[1], best[2] - best[1]):
-                    best = hit
-    return best
+                found.append((int(fuzz.ratio(key, window)), s, s + length))
+    return max(found, key=_rank, default=None)
 
 
 def _same_phrases(a: Rule, b: Rule) -> bool:
