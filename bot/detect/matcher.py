@@ -209,10 +209,6 @@ class _Layer:
             automaton.make_automaton()
         self._automaton = automaton
 
-    @property
-    def phrase_count(self) -> int:
-        return len(self._entries)
-
     # -- scanning
 
     def scan(self, norm: str) -> list[Hit]:
