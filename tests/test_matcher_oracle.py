@@ -1,17 +1,21 @@
 """The fast matcher finds exactly what a brute-force search finds (hypothesis).
 
-The matcher only looks where an anchor (half of a phrase) occurs and skips
-places that fail cheap character tests; this proves those shortcuts lose
-nothing. The reference below reads every window of the text: a phrase's best
+The matcher only looks where an anchor (half of a phrase) occurs and compares
+the text next to it with the phrase's other half; this proves that shortcut
+loses nothing, for the scan loop in C and for the same loop in Python. The reference below reads every window of the text: a phrase's best
 occurrence is the most similar one (exact 100, pinyin spelling 95, else one
 typo: a wrong, missing or extra character), then the earliest, then the
 longest. A small alphabet makes near misses, typos and overlaps common.
 """
 
+from contextlib import contextmanager
+
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.detect.matcher import MIN_PINYIN_ALIAS, PINYIN_SIMILARITY, Matcher, align, tolerates_typo
+import bot.detect.matcher as matcher_module
+from bot.detect.matcher import MIN_PINYIN_ALIAS, PINYIN_SIMILARITY, Matcher, align, one_edit, tolerates_typo
 from bot.detect.normalize import normalize, pinyin_alias
 
 from tests.factories import group, rule, ruleset
@@ -42,11 +46,34 @@ def reference(phrase: str, fuzzy: bool, norm: str):
     return max(found, key=_rank) if found else None
 
 
+LOOPS = {"c": matcher_module.scan_c, "python": matcher_module.scan_python}
+
+
+@contextmanager
+def scan_loop(name: str):
+    """Compile and scan with one implementation of the scan loop."""
+    saved = matcher_module._scan_loop
+    matcher_module._scan_loop = LOOPS[name]
+    try:
+        yield
+    finally:
+        matcher_module._scan_loop = saved
+
+
+def test_the_c_scan_loop_is_built():
+    """``pip install`` builds bot/detect/_scan.c; without it every check is
+    several times slower (the Python loop), so a missing build must show."""
+    assert matcher_module.scan_c is not None
+    assert matcher_module._scan_loop is matcher_module.scan_c
+
+
+@pytest.mark.parametrize("loop", LOOPS)
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(st.tuples(phrases, st.booleans()), min_size=1, max_size=12), texts)
-def test_scan_equals_brute_force(items, text):
+def test_scan_equals_brute_force(loop, items, text):
     rules = [rule(f"r{i}", group("g", 10, phrase, fuzzy=fuzzy)) for i, (phrase, fuzzy) in enumerate(items)]
-    matcher = Matcher(ruleset(*rules))
+    with scan_loop(loop):
+        matcher = Matcher(ruleset(*rules))
     norm = normalize(text)
     got = {hit.rule: (hit.similarity, hit.start, hit.end) for hit in matcher.scan(norm)}
     want = {}
@@ -57,15 +84,46 @@ def test_scan_equals_brute_force(items, text):
     assert got == want
 
 
+@pytest.mark.parametrize("loop", LOOPS)
 @settings(max_examples=200, deadline=None)
 @given(st.text(alphabet="通信管理局安全账户", min_size=5, max_size=8), st.integers(0, 7), st.sampled_from("xy通管局"),
        st.sampled_from(["sub", "del", "ins"]), st.text(alphabet="xy管理", max_size=10), st.text(alphabet="xy理局", max_size=10))
-def test_any_single_typo_is_found(phrase, where, char, kind, before, after):
+def test_any_single_typo_is_found(loop, phrase, where, char, kind, before, after):
     where %= len(phrase)
     typo = {"sub": phrase[:where] + char + phrase[where + 1:], "del": phrase[:where] + phrase[where + 1:],
             "ins": phrase[:where] + char + phrase[where:]}[kind]
-    matcher = Matcher(ruleset(rule("r", group("g", 10, phrase))))
+    with scan_loop(loop):
+        matcher = Matcher(ruleset(rule("r", group("g", 10, phrase))))
     assert matcher.scan(normalize(before + typo + after))
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.tuples(phrases, st.booleans()), min_size=1, max_size=12), st.text(alphabet=ALPHABET + "xy", max_size=200))
+def test_the_c_loop_proposes_what_the_python_loop_proposes(items, text):
+    """Step for step the same: every exact hit, exact key and proposed window."""
+    rules = ruleset(*(rule(f"r{i}", group("g", 10, phrase, fuzzy=fuzzy)) for i, (phrase, fuzzy) in enumerate(items)))
+    norm = normalize(text)
+    out = {}
+    for name in LOOPS:
+        with scan_loop(name):
+            layer = Matcher(rules)._layers[0][0]
+        found, exact_keys, proposed = {}, set(), []
+        LOOPS[name](layer._automaton.iter(norm) if len(layer._automaton) else (), norm, found, exact_keys, proposed)
+        out[name] = found, exact_keys, proposed
+    assert out["c"] == out["python"]
+
+
+def levenshtein_one(a: str, b: str) -> bool:
+    return len(a) == len(b) and sum(x != y for x, y in zip(a, b)) == 1 or any(
+        (a[:i] + a[i + 1:] == b) or (b[:i] + b[i + 1:] == a) for i in range(max(len(a), len(b))))
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.text(alphabet="abc", min_size=1, max_size=6), st.text(alphabet="abc", max_size=9))
+def test_one_edit_is_a_prefix_one_edit_away(other, text):
+    want = other not in (text[:len(other)],) and any(
+        levenshtein_one(other, text[:m]) for m in range(max(0, len(other) - 1), len(other) + 2) if m <= len(text))
+    assert one_edit(other, text) == want
 
 
 # -- reusing a compiled rule set on reload
@@ -160,3 +218,35 @@ def levenshtein_indel(a: str, b: str) -> int:
         for j, cb in enumerate(b, 1):
             prev, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, prev if ca == cb else prev + 2)
     return row[-1]
+
+
+# -- a verdict from the two best rules equals the verdict from every rule's score
+
+
+group_specs = st.tuples(st.sampled_from("abc"), st.integers(-30, 80), st.lists(words, min_size=1, max_size=3))
+verdict_rules = st.lists(
+    st.tuples(st.lists(group_specs, min_size=1, max_size=3, unique_by=lambda g: g[0]),
+              st.sampled_from(["impersonate_authority", "phishing", "telecom_complaint"]),
+              st.sampled_from([(), ("a",), ("b", "c")])),
+    min_size=1, max_size=8)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(verdict_rules, st.lists(texts, min_size=1, max_size=4))
+def test_check_gives_the_verdict_that_scoring_every_rule_gives(specs, samples):
+    """``Detector.check`` scores only the best scam and non-scam rules;
+    ``explain`` scores all of them. Ties, negative weights, unmet ``requires``
+    and non-scam categories included, the verdicts are the same."""
+    from bot.detect import Detector
+
+    rules = ruleset(*(rule(f"r{i}", *(group(name, weight, *phrases) for name, weight, phrases in groups),
+                           category=category, requires=requires)
+                      for i, (groups, category, requires) in enumerate(specs)))
+    detector = Detector(rules)
+    kind = tuple(rules.categories[r.category].scam for r in rules.rules)
+    for text in samples:
+        scores = detector.matcher.score_normalized(normalize(text))
+        firsts = (next((s for s in scores if kind[s.hits[0].rule]), None),
+                  next((s for s in scores if not kind[s.hits[0].rule]), None))
+        assert detector.matcher.best_scores(normalize(text), kind) == firsts
+        assert detector.check(text) == detector.explain(text).verdict

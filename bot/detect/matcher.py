@@ -11,14 +11,19 @@ automaton holds:
 A typo is one wrong, missing or extra character (one Levenshtein edit). One
 edit breaks at most one half, so a phrase written with a typo still contains
 its other half exactly, at a known place (the pigeonhole principle). Where an
-anchor occurs, two cheap character tests rule out most places; then the
-window where the phrase would be, minus each character of the other half, is
-looked up in a table of every phrase minus one character (symmetric deletion,
-as in SymSpell): a phrase and a window one edit apart share such a variant.
-Only the phrases found that way are aligned, with rapidfuzz's Levenshtein
-distance. The work per message follows the anchors found in the text, not the
-number of rules; what grows with a bigger rule set is the chance that a
-piece of text is an anchor, and the size of the tables (memory, caches).
+anchor occurs, the characters next to it are compared with the phrase's other
+half: a match one edit away shows at the first difference (a wrong, missing
+or extra character there, and the rest equal), so most anchors are ruled out
+after a character or two. Only the phrases that pass are aligned, with
+rapidfuzz's Levenshtein distance. The work per message follows the anchors
+found in the text, not the number of rules; what grows with a bigger rule set
+is the chance that a piece of text is an anchor, and the size of the
+automaton (memory, caches).
+
+That per-anchor check is the matcher's inner loop, so it also exists in C
+(``_scan.c``, built on install), over each anchor's phrases packed side by
+side in one buffer; ``scan_python`` is the same loop in Python, used where the
+C module is not built, and the tests hold the two to the same results.
 
 Two edits are not matched: 不要打电话 ("don't call") and 要我打电话 ("asks me to
 call") are two edits apart, and a typo in a phrase of four characters or
@@ -37,6 +42,7 @@ rule scores 0.
 from __future__ import annotations
 
 import gc
+from array import array
 from dataclasses import dataclass
 
 import ahocorasick
@@ -57,7 +63,6 @@ MIN_FUZZY_CJK = 5
 MIN_FUZZY_LATIN = 6
 MIN_PINYIN_ALIAS = 8
 
-_LEFT, _RIGHT = 0, 1
 
 
 def tolerates_typo(key: str) -> bool:
@@ -121,24 +126,79 @@ def _same_phrases(a: Rule, b: Rule) -> bool:
     return a.groups == b.groups
 
 
-def _pairs(three: str) -> tuple[str, ...]:
-    """The ordered character pairs of a string of two or three characters.
+def one_edit(other: str, text: str) -> bool:
+    """Whether ``text`` starts with a string exactly one edit (a wrong,
+    missing or extra character) from ``other``. The edit can be taken at the
+    first difference: any one-edit alignment can be moved there."""
+    m = len(other)
+    i = 0
+    while i < m and i < len(text) and text[i] == other[i]:
+        i += 1
+    if i == m:
+        return False  # ``other`` itself: an exact match, found as such
+    return ((i < len(text) and text[i + 1 : m] == other[i + 1 :])  # wrong character at i
+            or text[i : m - 1] == other[i + 1 :]  # other[i] missing
+            or (i < len(text) and text[i + 1 : m + 1] == other[i:]))  # extra character at i
 
-    Next to an intact half, the other half's first three characters (abc) show
-    up after one typo as abc, xbc, bc.., ac.., axc, xab.., ab.. or abx: in every
-    case one of the key's pairs (ab, bc, ac) is also a pair of the three text
-    characters there. The same holds, mirrored, for the three characters
-    before a right half. A cheap test that is selective even for Latin text."""
-    if len(three) < 3:
-        return (three,)
-    return three[:2], three[1:], three[0] + three[2]
+
+def scan_python(matches, norm: str, found: dict, exact_keys: set, proposed: list) -> None:
+    """The scan loop: what to make of each word the automaton finds in ``norm``.
+
+    ``matches`` yields (end, payload), payload = (length, items, fid, lefts,
+    rights) (see ``_Layer._compile``). Records exact occurrences in ``found``,
+    fuzzy keys found exactly in ``exact_keys``, and appends (key, window start)
+    to ``proposed`` for each key that may be here with one typo: a left half
+    followed by something one edit from the key's right half, or a right half
+    preceded by something one edit from its left half. bot/detect/_scan.c is
+    this function in C; this one is the reference the tests hold it to, and
+    what runs where the C module is not built."""
+    for end, (length, items, fid, lefts, rights) in matches:
+        start = end - length + 1
+        for eid, sim in items:
+            _keep_best(found, eid, (sim, start, end + 1))
+        if fid >= 0:
+            exact_keys.add(fid)
+        # A left half is key[:h] and its other half key[h:], at most one
+        # character longer; a right half is key[h:], at least as long as key[:h].
+        if lefts:
+            after = norm[end + 1 : end + length + 3]
+            for key, other in lefts:
+                if one_edit(other, after):
+                    proposed.append((key, start))
+        if rights:
+            before = norm[max(0, start - length - 1) : start][::-1]
+            for key, other in rights:  # other: the left half, reversed
+                if one_edit(other, before):
+                    proposed.append((key, start - len(other)))
+
+
+def pack(records: list[tuple[int, str]]) -> bytes:
+    """An anchor's (key, other half) records for ``_scan.c``: each an int32
+    key id, an int32 length m, then the m code points as uint32, native byte
+    order, side by side in one buffer."""
+    out = array("i")
+    for key, other in records:
+        out.extend((key, len(other)))
+        out.frombytes(array("I", map(ord, other)).tobytes())
+    return out.tobytes()
+
+
+try:  # the same loop in C (setup.py builds it on install)
+    from ._scan import scan as scan_c
+except ImportError:  # a source tree that was not built: same results, slower
+    scan_c = None
+
+_scan_loop = scan_c or scan_python
 
 
 class _Layer:
     """Rules compiled for matching: one automaton and its tables. Hits name
     rules by their index in ``rules``. Immutable after construction."""
 
-    def __init__(self, rules: tuple[Rule, ...]):
+    def __init__(self, rules: tuple[Rule, ...], loop=None):
+        """``loop``: the scan loop to compile for (``scan_c`` when it is built,
+        else ``scan_python``); the tests compile for each."""
+        self._loop = loop or _scan_loop
         # Compiling creates hundreds of thousands of small containers, none of
         # them cyclic: with the cyclic collector running, its passes over the
         # growing heap cost 3-4x the compile itself.
@@ -171,40 +231,32 @@ class _Layer:
                     if group.fuzzy and tolerates_typo(key):
                         fuzzy.setdefault(key, []).append(eid)
         self._entries = tuple(entries)
+        # What scoring reads of each entry, apart, so it reads nothing else.
+        self._group_of = tuple((r, g) for r, g, _ in entries)
+        self._phrase_of = tuple(phrase for _, _, phrase in entries)
         self._keys = tuple(fuzzy)  # indexed by "key id" (fid)
         self._key_entries = tuple(fuzzy.values())
         fid_of = {key: fid for fid, key in enumerate(self._keys)}
 
-        # Each key's two halves are anchors; each key minus any one character
-        # is a deletion variant (see ``scan``). An anchor also carries the
-        # characters next to it and at the far end of its keys, to rule out
-        # most places cheaply before any variant is looked up.
-        tests: dict[tuple[str, int, int], tuple[list, list]] = {}  # (half, side, key length) -> near, far
-        deletions: dict[str, list[int]] = {}
-        for fid, key in enumerate(self._keys):
-            n = len(key)
-            h = n // 2
-            near, far = tests.setdefault((key[:h], _LEFT, n), ([], []))
-            near += _pairs(key[h : h + 3])
-            far += key[-2:]
-            near, far = tests.setdefault((key[h:], _RIGHT, n), ([], []))
-            near += _pairs(key[h - 3 : h]) if h >= 3 else key[:h]  # two characters: any of them
-            far += key[:2]
-            for i in range(n):
-                deletions.setdefault(key[:i] + key[i + 1 :], []).append(fid)
-        self._deletions = deletions
+        # Each key's two halves are anchors. At a left half, the text after it
+        # is compared with the key's right half; at a right half, the text
+        # before it, read backward, with the key's left half reversed.
         anchors: dict[str, tuple[list, list]] = {}
-        for (half, side, n), (near, far) in tests.items():
-            anchors.setdefault(half, ([], []))[side].append((n, n // 2, frozenset(near), frozenset(far)))
+        for fid, key in enumerate(self._keys):
+            h = len(key) // 2
+            anchors.setdefault(key[:h], ([], []))[0].append((fid, key[h:]))
+            anchors.setdefault(key[h:], ([], []))[1].append((fid, key[:h][::-1]))
+        form = pack if self._loop is scan_c else tuple
 
         # Payload of each word: its length, the phrase entries it is exactly,
-        # the fuzzy key it is (or -1), and its anchors as a left half and as a
-        # right half, each (n, h, near, far) with n the key's length.
+        # the fuzzy key it is (or -1), and its anchor records as a left half
+        # and as a right half: (key, other half), packed for the C loop.
         automaton = ahocorasick.Automaton()
         none = ((), ())
         for word in exact.keys() | anchors.keys():
             lefts, rights = anchors.get(word, none)
-            automaton.add_word(word, (len(word), exact.get(word, ()), fid_of.get(word, -1), lefts, rights))
+            items = tuple(exact.get(word, ()))
+            automaton.add_word(word, (len(word), items, fid_of.get(word, -1), form(lefts), form(rights)))
         if len(automaton):
             automaton.make_automaton()
         self._automaton = automaton
@@ -221,62 +273,9 @@ class _Layer:
         norm = norm[:MAX_MATCH_CHARS]
         found: dict[int, tuple[int, int, int]] = {}  # entry -> (similarity, start, end)
         exact_keys: set[int] = set()  # fuzzy keys found exactly: nothing to align
-        proposed: list[tuple[tuple[int, ...], int]] = []  # (keys, where their window starts)
-        get = self._deletions.get
-        for end, (length, items, fid, lefts, rights) in self._automaton.iter(norm) if len(self._automaton) else ():
-            start = end - length + 1
-            for eid, sim in items:
-                _keep_best(found, eid, (sim, start, end + 1))
-            if fid >= 0:
-                exact_keys.add(fid)
-            # A one-typo match of a length-n key with this half intact: the n
-            # characters where the key would be, minus one character of the
-            # other half, are the key minus one character (a deletion
-            # variant). Cheap necessary conditions first, whatever the typo:
-            # a pair of the other half's first three characters is a pair of
-            # the three next to the anchor (``_pairs``), and the key's far end
-            # character (or the one before it) is within one place of the end.
-            if lefts:
-                after = None
-                for n, h, near, far in lefts:
-                    if far.isdisjoint(norm[start + n - 2 : start + n + 1]):
-                        continue
-                    if after is None:
-                        t = norm[end + 1 : end + 4]
-                        after = (t[:2], t[1:], t[:1] + t[2:])
-                    if near.isdisjoint(after):
-                        continue
-                    window = norm[start : start + n]
-                    if len(window) == n:
-                        for j in range(h, n):
-                            fids = get(window[:j] + window[j + 1 :])
-                            if fids:
-                                proposed.append((fids, start))
-                    elif len(window) == n - 1:  # a missing character, and the text ends
-                        fids = get(window)
-                        if fids:
-                            proposed.append((fids, start))
-            if rights:
-                before = None
-                for n, h, near, far in rights:
-                    s = start - h
-                    if far.isdisjoint(norm[s - 1 : s + 2] if s >= 1 else norm[: max(0, s + 2)]):
-                        continue
-                    if before is None:
-                        t = norm[start - 3 : start] if start >= 3 else norm[:start]
-                        before = (t[:2], t[1:], t[:1] + t[2:])
-                    if near.isdisjoint(before if h >= 3 else t[-2:]):
-                        continue
-                    if s >= 0:
-                        window = norm[s : s + n]
-                        for j in range(h):
-                            fids = get(window[:j] + window[j + 1 :])
-                            if fids:
-                                proposed.append((fids, s))
-                    elif s == -1:  # the key's first character is missing at the very start
-                        fids = get(norm[: n - 1])
-                        if fids:
-                            proposed.append((fids, 0))
+        proposed: list[tuple[int, int]] = []  # (key, where its window starts)
+        if len(self._automaton):
+            self._loop(self._automaton.iter(norm), norm, found, exact_keys, proposed)
         if proposed:
             self._fuzzy(norm, found, exact_keys, proposed)
         return found
@@ -284,13 +283,12 @@ class _Layer:
     def _fuzzy(self, norm: str, found: dict, exact_keys: set[int], proposed: list) -> None:
         """Align the keys the anchors proposed (those not found exactly)."""
         keys, key_entries = self._keys, self._key_entries
-        todo = {(fid, s) for fids, s in proposed for fid in fids if fid not in exact_keys}
+        todo = {(fid, s) for fid, s in proposed if fid not in exact_keys}
         for fid, s in todo:  # any order: _keep_best is a total order
             hit = align(keys[fid], norm, 1, range(s - 1, s + 2))
             if hit is not None:
                 for eid in key_entries[fid]:
                     _keep_best(found, eid, hit)
-
 
 
 # A reload that changes at most this share of the rules compiles only those
@@ -313,8 +311,17 @@ class Matcher:
 
     def __init__(self, ruleset: RuleSet, previous: "Matcher | None" = None):
         self.ruleset = ruleset
-        rules = ruleset.rules
-        self._layers: tuple[tuple[_Layer, tuple[int, ...]], ...]
+        self._layers, self._direct = self._compile(ruleset.rules, previous)
+        # For best_scores, each (rule, group) as (weight, whether the rule's
+        # ``requires`` names it): one lookup instead of five objects.
+        self._groups = {(r, g): (group.weight, group.name in rule.requires)
+                        for r, rule in enumerate(ruleset.rules) for g, group in enumerate(rule.groups)}
+        self._free = tuple(not rule.requires for rule in ruleset.rules)  # scores without ``requires``
+
+    @staticmethod
+    def _compile(rules: tuple[Rule, ...], previous: "Matcher | None"):
+        """The compiled layers and whether hits name rules by their index in
+        ``rules`` already (see the class docstring)."""
         if previous is not None:
             base, _ = previous._layers[0]
             position = {rule.id: i for i, rule in enumerate(rules)}
@@ -324,13 +331,11 @@ class Matcher:
             served = set(keep) - {-1}
             fresh = tuple(i for i in range(len(rules)) if i not in served)
             if len(fresh) <= LAYER_MAX_SHARE * len(rules):
-                self._layers = ((base, tuple(keep)),)
+                layers = ((base, tuple(keep)),)
                 if fresh:
-                    self._layers += ((_Layer(tuple(rules[i] for i in fresh)), fresh),)
-                self._direct = not fresh and self._layers[0][1] == tuple(range(len(rules)))
-                return
-        self._layers = ((_Layer(rules), tuple(range(len(rules)))),)
-        self._direct = True  # hits already name rules by their index in ruleset.rules
+                    layers += ((_Layer(tuple(rules[i] for i in fresh)), fresh),)
+                return layers, not fresh and layers[0][1] == tuple(range(len(rules)))
+        return ((_Layer(rules), tuple(range(len(rules)))),), True
 
     @property
     def phrase_count(self) -> int:
@@ -360,34 +365,82 @@ class Matcher:
         return self.score_normalized(normalize(text))
 
     def score_normalized(self, norm: str) -> list[RuleScore]:
-        # The best hit of each (rule, group): most similar, earliest, longest
-        # ("通信管理局" over "通信管理"), then the phrase text for a total order.
-        # Ranked as tuples: a Hit is made only for the winners.
+        """``score`` of normalised text."""
+        best = self._best_hits(norm)
+        by_rule: dict[int, list[int]] = {}
+        for r, g in best:
+            by_rule.setdefault(r, []).append(g)
+        out = [self._rule_score(r, [(g, best[r, g]) for g in groups]) for r, groups in by_rule.items()]
+        out.sort(key=lambda s: (-s.score, s.hits[0].rule))
+        return out
+
+    def best_scores(self, norm: str, kind: tuple[bool, ...]) -> tuple[RuleScore | None, RuleScore | None]:
+        """The first rule of ``score_normalized(norm)`` among those with
+        ``kind[rule index]`` true and the first among the others, computed
+        from plain sums: a RuleScore is made for these two rules only. With
+        thousands of rules a text hits hundreds of them; a verdict needs two."""
+        raw: dict[int, int] = {}  # rule -> sum of weight x similarity over its groups' best hits
+        met: set[int] = set()
+        best = self._best_hits(norm, raw, met)
+        free = self._free
+        top: dict[bool, tuple[int, int]] = {}  # kind -> (score, -rule), the best
+        for r, total in raw.items():
+            score = _clamp(total) if free[r] or r in met else 0
+            k = kind[r]
+            if k not in top or (score, -r) > top[k]:
+                top[k] = (score, -r)
+
+        def build(k: bool) -> RuleScore | None:
+            if k not in top:
+                return None
+            r = -top[k][1]
+            return self._rule_score(r, [(g, rank) for (r2, g), rank in best.items() if r2 == r])
+
+        return build(True), build(False)
+
+    def _best_hits(self, norm: str, raw: dict[int, int] | None = None,
+                   met: set[int] | None = None) -> dict[tuple[int, int], tuple[int, int, int, str]]:
+        """The best hit of each (rule, group), ranked as a tuple (similarity,
+        -start, length, phrase): most similar, earliest, longest ("通信管理局"
+        over "通信管理"), then the phrase text for a total order. With ``raw``
+        and ``met``, also each rule's sum of weight x best similarity, and the
+        rules with a hit in a group their ``requires`` names, kept up to date
+        as better hits replace worse ones: one pass over the hits."""
         best: dict[tuple[int, int], tuple[int, int, int, str]] = {}
+        direct, groups, sums = self._direct, self._groups, raw is not None
         for layer, where in self._layers:
-            entries = layer._entries
+            group_of, phrase_of = layer._group_of, layer._phrase_of
             for eid, (sim, start, end) in layer.find(norm).items():
-                r, g, phrase = entries[eid]
-                if not self._direct:
-                    r = where[r]
+                key = group_of[eid]
+                if not direct:
+                    r = where[key[0]]
                     if r < 0:
                         continue
-                rank = (sim, -start, end - start, phrase)
-                prev = best.get((r, g))
+                    key = (r, key[1])
+                rank = (sim, -start, end - start, phrase_of[eid])
+                prev = best.get(key)
                 if prev is None or rank > prev:
-                    best[(r, g)] = rank
-        by_rule: dict[int, list[Hit]] = {}
-        for (r, g), (sim, start, length, phrase) in best.items():
-            by_rule.setdefault(r, []).append(Hit(r, g, phrase, -start, length - start, sim))
-        rules = self.ruleset.rules
-        out = []
-        for r, hits in by_rule.items():
-            rule = rules[r]
-            groups = rule.groups
-            raw = sum(groups[h.group].weight * h.similarity for h in hits) / 100  # integer sum: order-free
-            met = not rule.requires or any(groups[h.group].name in rule.requires for h in hits)
-            score = max(0, min(100, round(raw))) if met else 0
-            hits.sort(key=lambda h: (h.start, h.group))
-            out.append(RuleScore(rule, score, tuple(hits), met))
-        out.sort(key=lambda s: (-s.score, s.hits[0].rule if s.hits else 0))
-        return out
+                    best[key] = rank
+                    if sums:
+                        r = key[0]
+                        weight, required = groups[key]
+                        raw[r] = raw.get(r, 0) + weight * (sim - (prev[0] if prev else 0))
+                        if required:
+                            met.add(r)
+        return best
+
+    def _rule_score(self, r: int, ranks: list[tuple[int, tuple[int, int, int, str]]]) -> RuleScore:
+        """Rule ``r``'s score from the best hit of each group it matched."""
+        rule = self.ruleset.rules[r]
+        groups = rule.groups
+        hits = [Hit(r, g, phrase, -start, length - start, sim) for g, (sim, start, length, phrase) in ranks]
+        met = not rule.requires or any(groups[h.group].name in rule.requires for h in hits)
+        score = _clamp(sum(groups[h.group].weight * h.similarity for h in hits)) if met else 0
+        hits.sort(key=lambda h: (h.start, h.group))
+        return RuleScore(rule, score, tuple(hits), met)
+
+
+def _clamp(total: int) -> int:
+    """A rule's score from the sum of weight x similarity over its groups (an
+    integer sum, so the order of the groups does not matter): 0..100."""
+    return max(0, min(100, round(total / 100)))

@@ -73,25 +73,27 @@ class Detector:
         either way."""
         self.ruleset = ruleset
         self.matcher = Matcher(ruleset, previous.matcher if previous is not None else None)
+        self._scam = tuple(ruleset.categories[rule.category].scam for rule in ruleset.rules)
 
     @property
     def version(self) -> str:
         return self.ruleset.digest
 
     def check(self, text: str) -> Verdict:
-        return self.explain(text).verdict
+        """The verdict on ``text``: ``explain(text).verdict``, without scoring
+        every rule in full (only the best scam and non-scam rules count)."""
+        return self._decide(text, *self.matcher.best_scores(normalize(text), self._scam))
 
     def explain(self, text: str) -> Explanation:
         norm = normalize(text)
         scores = self.matcher.score_normalized(norm)
-        verdict = self._decide(text, scores)
+        scam_best = next((s for s in scores if self._scam[s.hits[0].rule]), None)
+        other_best = next((s for s in scores if not self._scam[s.hits[0].rule]), None)
+        verdict = self._decide(text, scam_best, other_best)
         return Explanation(verdict, tuple(scores), self.ruleset.thresholds, norm)
 
-    def _decide(self, text: str, scores: list[RuleScore]) -> Verdict:
-        categories = self.ruleset.categories
+    def _decide(self, text: str, scam_best: RuleScore | None, other_best: RuleScore | None) -> Verdict:
         thresholds = self.ruleset.thresholds
-        scam_best = next((s for s in scores if categories[s.rule.category].scam), None)
-        other_best = next((s for s in scores if not categories[s.rule.category].scam), None)
         top = scam_best.score if scam_best else 0
         risk = thresholds.risk(top)
         if scam_best is not None and risk in ("high", "medium"):

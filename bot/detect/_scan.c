@@ -1,0 +1,217 @@
+/* The matcher's scan loop in C: bot/detect/matcher.py's ``scan_python``,
+ * step for step, with each anchor's keys packed into one bytes object.
+ *
+ * Why C, and why packed: a message meets an Aho-Corasick word every few
+ * characters, nearly all of them typo anchors whose keys do not fit the text
+ * next to them. Checking that is a few character comparisons, but in Python,
+ * or in C over Python tuples, sets and dicts, each check is a chain of pointer
+ * dereferences into a heap of hundreds of thousands of objects: cache misses,
+ * not arithmetic, made it 2 us per word found. Here the keys of an anchor lie
+ * side by side in one buffer, so a check is a few reads of adjacent memory.
+ * The search itself stays in pyahocorasick, and the alignment of the few keys
+ * that fit in rapidfuzz (matcher._Layer._fuzzy).
+ *
+ * scan(matches, norm, found, exact_keys, proposed) -> None
+ *   matches:    the automaton's iterator over ``norm``, yielding (end, payload),
+ *               payload = (length, items, fid, lefts, rights) with items a
+ *               tuple of (entry, similarity) and lefts/rights packed records
+ *               (see ``pack`` in matcher.py): int32 fid, int32 m, then the m
+ *               code points (uint32) of the key's other half (reversed for a
+ *               right half, which is compared with the text read backward);
+ *   found:      {entry: (similarity, start, end)}, best occurrence, updated;
+ *   exact_keys: set of fuzzy keys found exactly, updated;
+ *   proposed:   list of (fid, window start), appended to.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <stdint.h>
+#include <string.h>
+
+/* Text read in one direction from a position: forward from norm[at], or
+ * backward from norm[at - 1]. */
+typedef struct {
+    int kind;
+    const void *data;
+    Py_ssize_t at, size, step;
+} Reader;
+
+/* The i-th character read, or -1 past the text's edge. */
+static inline int64_t
+char_at(const Reader *r, Py_ssize_t i)
+{
+    Py_ssize_t p = r->step > 0 ? r->at + i : r->at - 1 - i;
+    return p >= 0 && p < r->size ? (int64_t)PyUnicode_READ(r->kind, r->data, p) : -1;
+}
+
+/* Whether the text read by ``r`` starts with a string exactly one edit
+ * (substitution, missing or extra character) from the m characters ``o``
+ * (matcher.one_edit; a right half's other half is stored reversed).
+ * The edit may be taken at the first difference: any one-edit alignment can
+ * be moved there. */
+static int
+one_edit(const Reader *r, const uint32_t *o, Py_ssize_t m)
+{
+    Py_ssize_t i = 0;
+    while (i < m && char_at(r, i) == o[i]) i++;
+    if (i == m) return 0; /* the whole key is there: an exact match, found as such */
+    Py_ssize_t k;
+    /* substitution at i: o[i+1:] == t[i+1:m] */
+    for (k = i + 1; k < m && char_at(r, k) == o[k]; k++) {}
+    if (k == m && char_at(r, i) >= 0) return 1;
+    /* o[i] missing from the text: o[i+1:] == t[i:m-1] */
+    for (k = i + 1; k < m && char_at(r, k - 1) == o[k]; k++) {}
+    if (k == m) return 1;
+    /* an extra character at i: o[i:] == t[i+1:m+1] */
+    for (k = i; k < m && char_at(r, k + 1) == o[k]; k++) {}
+    return k == m && char_at(r, i) >= 0;
+}
+
+/* For each packed record whose other half is one edit from the text read by
+ * ``r``, append (fid, where the key would start) to ``proposed``: ``base``,
+ * less the other half's length when reading backward (a right half). */
+static int
+check_records(PyObject *packed, const Reader *r, Py_ssize_t base, PyObject *proposed)
+{
+    const char *p = PyBytes_AS_STRING(packed), *stop = p + PyBytes_GET_SIZE(packed);
+    while (p < stop) {
+        int32_t head[2];
+        if (stop - p < (Py_ssize_t)sizeof head) goto malformed;
+        memcpy(head, p, sizeof head);
+        p += sizeof head;
+        Py_ssize_t m = head[1];
+        if (m <= 0 || (stop - p) / (Py_ssize_t)sizeof(uint32_t) < m) goto malformed;
+        /* Aligned: a bytes object's data starts on an 8-byte boundary and
+         * every record is 8 + 4m bytes long. */
+        const uint32_t *o = (const uint32_t *)p;
+        p += m * sizeof(uint32_t);
+        if (one_edit(r, o, m)) {
+            PyObject *pair = Py_BuildValue("(in)", head[0], r->step > 0 ? base : base - m);
+            if (pair == NULL) return -1;
+            int rc = PyList_Append(proposed, pair);
+            Py_DECREF(pair);
+            if (rc < 0) return -1;
+        }
+    }
+    return 0;
+malformed:
+    PyErr_SetString(PyExc_ValueError, "scan: malformed anchor records");
+    return -1;
+}
+
+/* found[eid] = (sim, start, end) unless found[eid] ranks at least as high:
+ * more similar, then earlier, then longer (matcher._rank). */
+static int
+keep_best(PyObject *found, PyObject *eid, long sim, Py_ssize_t start, Py_ssize_t end)
+{
+    PyObject *prev = PyDict_GetItemWithError(found, eid); /* borrowed */
+    if (prev == NULL && PyErr_Occurred()) return -1;
+    if (prev != NULL) {
+        if (!PyTuple_CheckExact(prev) || PyTuple_GET_SIZE(prev) != 3) {
+            PyErr_SetString(PyExc_TypeError, "scan: found values must be (similarity, start, end)");
+            return -1;
+        }
+        long psim = PyLong_AsLong(PyTuple_GET_ITEM(prev, 0));
+        Py_ssize_t pstart = PyLong_AsSsize_t(PyTuple_GET_ITEM(prev, 1));
+        Py_ssize_t pend = PyLong_AsSsize_t(PyTuple_GET_ITEM(prev, 2));
+        if (PyErr_Occurred()) return -1;
+        int better = sim != psim ? sim > psim : start != pstart ? start < pstart : end - start > pend - pstart;
+        if (!better) return 0;
+    }
+    PyObject *hit = Py_BuildValue("(lnn)", sim, start, end);
+    if (hit == NULL) return -1;
+    int rc = PyDict_SetItem(found, eid, hit);
+    Py_DECREF(hit);
+    return rc;
+}
+
+static int
+is_tuple(PyObject *o, Py_ssize_t size)
+{
+    if (PyTuple_CheckExact(o) && (size < 0 || PyTuple_GET_SIZE(o) == size)) return 1;
+    PyErr_SetString(PyExc_TypeError, "scan: malformed automaton payload");
+    return 0;
+}
+
+/* One word found: (end, (length, items, fid, lefts, rights)). */
+static int
+one_match(PyObject *match, PyObject *norm, PyObject *found, PyObject *exact_keys, PyObject *proposed)
+{
+    PyObject *payload;
+    if (!is_tuple(match, 2) || !is_tuple(payload = PyTuple_GET_ITEM(match, 1), 5)) return -1;
+    Py_ssize_t end = PyLong_AsSsize_t(PyTuple_GET_ITEM(match, 0));
+    Py_ssize_t length = PyLong_AsSsize_t(PyTuple_GET_ITEM(payload, 0));
+    long fid = PyLong_AsLong(PyTuple_GET_ITEM(payload, 2));
+    if (PyErr_Occurred()) return -1;
+    Py_ssize_t start = end - length + 1;
+    PyObject *items = PyTuple_GET_ITEM(payload, 1);
+    if (!is_tuple(items, -1)) return -1;
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(items); i++) {
+        PyObject *item = PyTuple_GET_ITEM(items, i);
+        if (!is_tuple(item, 2)) return -1;
+        long sim = PyLong_AsLong(PyTuple_GET_ITEM(item, 1));
+        if (sim == -1 && PyErr_Occurred()) return -1;
+        if (keep_best(found, PyTuple_GET_ITEM(item, 0), sim, start, end + 1) < 0) return -1;
+    }
+    if (fid >= 0 && PySet_Add(exact_keys, PyTuple_GET_ITEM(payload, 2)) < 0) return -1;
+    PyObject *lefts = PyTuple_GET_ITEM(payload, 3), *rights = PyTuple_GET_ITEM(payload, 4);
+    if (!PyBytes_CheckExact(lefts) || !PyBytes_CheckExact(rights)) {
+        PyErr_SetString(PyExc_TypeError, "scan: anchor records must be bytes");
+        return -1;
+    }
+    Reader r = {PyUnicode_KIND(norm), PyUnicode_DATA(norm), 0, PyUnicode_GET_LENGTH(norm), 1};
+    /* A left half: the key starts here, its right half follows the anchor. */
+    if (PyBytes_GET_SIZE(lefts)) {
+        r.at = end + 1;
+        r.step = 1;
+        if (check_records(lefts, &r, start, proposed) < 0) return -1;
+    }
+    /* A right half: the key's left half is read backward from the anchor. */
+    if (PyBytes_GET_SIZE(rights)) {
+        r.at = start;
+        r.step = -1;
+        if (check_records(rights, &r, start, proposed) < 0) return -1;
+    }
+    return 0;
+}
+
+static PyObject *
+scan(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 5) {
+        PyErr_SetString(PyExc_TypeError, "scan(matches, norm, found, exact_keys, proposed)");
+        return NULL;
+    }
+    PyObject *norm = args[1], *found = args[2], *exact_keys = args[3], *proposed = args[4];
+    if (!PyUnicode_Check(norm) || !PyDict_Check(found) || !PySet_Check(exact_keys) || !PyList_Check(proposed)) {
+        PyErr_SetString(PyExc_TypeError, "scan: expected (iterator, str, dict, set, list)");
+        return NULL;
+    }
+    PyObject *it = PyObject_GetIter(args[0]);
+    if (it == NULL) return NULL;
+    PyObject *match;
+    while ((match = PyIter_Next(it)) != NULL) {
+        int rc = one_match(match, norm, found, exact_keys, proposed);
+        Py_DECREF(match);
+        if (rc < 0) {
+            Py_DECREF(it);
+            return NULL;
+        }
+    }
+    Py_DECREF(it);
+    if (PyErr_Occurred()) return NULL;
+    Py_RETURN_NONE;
+}
+
+static PyMethodDef methods[] = {
+    {"scan", (PyCFunction)(void (*)(void))scan, METH_FASTCALL,
+     "scan(matches, norm, found, exact_keys, proposed): the matcher's scan loop (matcher.scan_python)."},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "bot.detect._scan", NULL, 0, methods};
+
+PyMODINIT_FUNC
+PyInit__scan(void)
+{
+    return PyModule_Create(&module);
+}
