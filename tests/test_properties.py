@@ -53,6 +53,19 @@ def test_normalisation_is_consistent(text):
 
 
 @settings(max_examples=100, deadline=None)
+@given(st.text(alphabet="a通 ，\u200bﬁ①㎏帳", min_size=100, max_size=1500), st.data())
+def test_spans_of_long_texts_map_back_wherever_they_are(text, data):
+    """``original_spans`` reads only up to the last span, in growing chunks:
+    spans near the start, at the end and across chunk edges map back alike."""
+    norm, offsets = normalize_with_offsets(text)
+    if not norm:
+        return
+    starts = data.draw(st.lists(st.integers(0, len(norm) - 1), min_size=1, max_size=4))
+    spans = [(s, data.draw(st.integers(s + 1, min(len(norm), s + 6)))) for s in starts]
+    assert original_spans(text, spans) == [(offsets[s], offsets[e - 1] + 1) for s, e in spans]
+
+
+@settings(max_examples=100, deadline=None)
 @given(st.lists(st.sampled_from(KEYWORDS), min_size=1, max_size=5), st.sampled_from(["\u200b", "\u200c", "\u202e", " "]))
 def test_invisible_characters_do_not_change_the_verdict(words, junk):
     plain = "，".join(words)

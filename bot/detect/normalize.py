@@ -101,8 +101,18 @@ def original_spans(text: str, spans: list[tuple[int, int]]) -> list[tuple[int, i
     then a binary search per span end)."""
     if not spans:
         return []
-    ends = list(accumulate(map(len, map(_TABLE.__getitem__, map(ord, text)))))
-    # Original character i produced the normalised characters ends[i-1] .. ends[i]-1.
+    # Original character i produced the normalised characters ends[i-1] ..
+    # ends[i]-1. Only the text up to the last span is read, in growing chunks.
+    last = max(end for _, end in spans)
+    ends: list[int] = []
+    total = done = 0
+    step = 128
+    while total < last and done < len(text):
+        piece = text[done : done + step]
+        ends += map(total.__add__, accumulate(map(len, map(_TABLE.__getitem__, map(ord, piece)))))
+        total = ends[-1]
+        done += len(piece)
+        step *= 2
     return [(bisect_right(ends, start), bisect_right(ends, end - 1) + 1) for start, end in spans]
 
 
