@@ -216,11 +216,20 @@ class _Layer:
         entries: list[tuple[int, int, str]] = []
         exact: dict[str, list[tuple[int, int]]] = {}
         fuzzy: dict[str, list[int]] = {}  # phrase that tolerates a typo -> its entries
+        # What scoring reads, as flat arrays (no objects to chase per hit):
+        # each entry's group, numbered in this layer, and each group's weight.
+        groups: list[tuple[int, int]] = []
+        self._group_of = array("i")
+        self._weight_of = array("i")
         for r, rule in enumerate(rules):
             for g, group in enumerate(rule.groups):
+                lg = len(groups)
+                groups.append((r, g))
+                self._weight_of.append(group.weight)
                 for phrase in group.phrases:
                     eid = len(entries)
                     entries.append((r, g, phrase))
+                    self._group_of.append(lg)
                     key = normalize(phrase)
                     if not key:
                         continue
@@ -231,8 +240,7 @@ class _Layer:
                     if group.fuzzy and tolerates_typo(key):
                         fuzzy.setdefault(key, []).append(eid)
         self._entries = tuple(entries)
-        # What scoring reads of each entry, apart, so it reads nothing else.
-        self._group_of = tuple((r, g) for r, g, _ in entries)
+        self._groups = tuple(groups)
         self._phrase_of = tuple(phrase for _, _, phrase in entries)
         self._keys = tuple(fuzzy)  # indexed by "key id" (fid)
         self._key_entries = tuple(fuzzy.values())
@@ -311,12 +319,26 @@ class Matcher:
 
     def __init__(self, ruleset: RuleSet, previous: "Matcher | None" = None):
         self.ruleset = ruleset
-        self._layers, self._direct = self._compile(ruleset.rules, previous)
-        # For best_scores, each (rule, group) as (weight, whether the rule's
-        # ``requires`` names it): one lookup instead of five objects.
-        self._groups = {(r, g): (group.weight, group.name in rule.requires)
-                        for r, rule in enumerate(ruleset.rules) for g, group in enumerate(rule.groups)}
-        self._free = tuple(not rule.requires for rule in ruleset.rules)  # scores without ``requires``
+        rules = ruleset.rules
+        self._layers, self._direct = self._compile(rules, previous)
+        # Scoring names a (rule, group) by one integer, a "group id": the
+        # layers' groups numbered in a row. Per group id: the rule's index in
+        # ``rules`` (-1: a rule no longer served), the group's index in the
+        # rule, and whether the rule's ``requires`` names it; per entry id
+        # (numbered likewise), the phrase.
+        self._rule_of, self._g_of, self._required = array("i"), array("i"), bytearray()
+        self._starts: list[tuple[int, int]] = []  # first group id and entry id of each layer
+        phrases: list[str] = []
+        for layer, where in self._layers:
+            self._starts.append((len(self._rule_of), len(phrases)))
+            for lr, g in layer._groups:
+                r = where[lr]
+                self._rule_of.append(r)
+                self._g_of.append(g)
+                self._required.append(r >= 0 and rules[r].groups[g].name in rules[r].requires)
+            phrases += layer._phrase_of
+        self._phrase_of = tuple(phrases)
+        self._free = tuple(not rule.requires for rule in rules)  # rules scored without ``requires``
 
     @staticmethod
     def _compile(rules: tuple[Rule, ...], previous: "Matcher | None"):
@@ -368,9 +390,9 @@ class Matcher:
         """``score`` of normalised text."""
         best = self._best_hits(norm)
         by_rule: dict[int, list[int]] = {}
-        for r, g in best:
-            by_rule.setdefault(r, []).append(g)
-        out = [self._rule_score(r, [(g, best[r, g]) for g in groups]) for r, groups in by_rule.items()]
+        for gid in best:
+            by_rule.setdefault(self._rule_of[gid], []).append(gid)
+        out = [self._rule_score(r, [(gid, best[gid]) for gid in gids]) for r, gids in by_rule.items()]
         out.sort(key=lambda s: (-s.score, s.hits[0].rule))
         return out
 
@@ -394,46 +416,47 @@ class Matcher:
             if k not in top:
                 return None
             r = -top[k][1]
-            return self._rule_score(r, [(g, rank) for (r2, g), rank in best.items() if r2 == r])
+            rule_of = self._rule_of
+            return self._rule_score(r, [(gid, rank) for gid, rank in best.items() if rule_of[gid] == r])
 
         return build(True), build(False)
 
     def _best_hits(self, norm: str, raw: dict[int, int] | None = None,
-                   met: set[int] | None = None) -> dict[tuple[int, int], tuple[int, int, int, str]]:
-        """The best hit of each (rule, group), ranked as a tuple (similarity,
-        -start, length, phrase): most similar, earliest, longest ("通信管理局"
-        over "通信管理"), then the phrase text for a total order. With ``raw``
-        and ``met``, also each rule's sum of weight x best similarity, and the
-        rules with a hit in a group their ``requires`` names, kept up to date
-        as better hits replace worse ones: one pass over the hits."""
-        best: dict[tuple[int, int], tuple[int, int, int, str]] = {}
-        direct, groups, sums = self._direct, self._groups, raw is not None
-        for layer, where in self._layers:
-            group_of, phrase_of = layer._group_of, layer._phrase_of
+                   met: set[int] | None = None) -> dict[int, tuple[int, int, int, int]]:
+        """The best hit of each (rule, group), by group id, ranked as a tuple
+        (similarity, -start, length, -entry id): most similar, earliest,
+        longest ("通信管理局" over "通信管理"), then the phrase listed first.
+        With ``raw`` and ``met``, also each rule's sum of weight x similarity
+        of its groups' best hits, and the rules with a hit in a group their
+        ``requires`` names, kept up to date as better hits replace worse
+        ones: one pass over the hits, all of it integers and flat arrays."""
+        best: dict[int, tuple[int, int, int, int]] = {}
+        rule_of, required, sums = self._rule_of, self._required, raw is not None
+        for (layer, _), (first_group, first_entry) in zip(self._layers, self._starts):
+            group_of, weight_of = layer._group_of, layer._weight_of
             for eid, (sim, start, end) in layer.find(norm).items():
-                key = group_of[eid]
-                if not direct:
-                    r = where[key[0]]
-                    if r < 0:
-                        continue
-                    key = (r, key[1])
-                rank = (sim, -start, end - start, phrase_of[eid])
-                prev = best.get(key)
+                lg = group_of[eid]
+                gid = first_group + lg
+                r = rule_of[gid]
+                if r < 0:
+                    continue
+                rank = (sim, -start, end - start, -first_entry - eid)
+                prev = best.get(gid)
                 if prev is None or rank > prev:
-                    best[key] = rank
+                    best[gid] = rank
                     if sums:
-                        r = key[0]
-                        weight, required = groups[key]
-                        raw[r] = raw.get(r, 0) + weight * (sim - (prev[0] if prev else 0))
-                        if required:
+                        raw[r] = raw.get(r, 0) + weight_of[lg] * (sim - (prev[0] if prev else 0))
+                        if required[gid]:
                             met.add(r)
         return best
 
-    def _rule_score(self, r: int, ranks: list[tuple[int, tuple[int, int, int, str]]]) -> RuleScore:
+    def _rule_score(self, r: int, ranks: list[tuple[int, tuple[int, int, int, int]]]) -> RuleScore:
         """Rule ``r``'s score from the best hit of each group it matched."""
         rule = self.ruleset.rules[r]
         groups = rule.groups
-        hits = [Hit(r, g, phrase, -start, length - start, sim) for g, (sim, start, length, phrase) in ranks]
+        g_of, phrase_of = self._g_of, self._phrase_of
+        hits = [Hit(r, g_of[gid], phrase_of[-entry], -start, length - start, sim)
+                for gid, (sim, start, length, entry) in ranks]
         met = not rule.requires or any(groups[h.group].name in rule.requires for h in hits)
         score = _clamp(sum(groups[h.group].weight * h.similarity for h in hits)) if met else 0
         hits.sort(key=lambda h: (h.start, h.group))
