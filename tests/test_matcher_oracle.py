@@ -46,25 +46,26 @@ def reference(phrase: str, fuzzy: bool, norm: str):
     return max(found, key=_rank) if found else None
 
 
-LOOPS = {"c": matcher_module.scan_c, "python": matcher_module.scan_python}
+LOOPS = {"c": (matcher_module.scan_c, matcher_module.best_hits_c),
+         "python": (matcher_module.scan_python, matcher_module.best_hits_python)}
 
 
 @contextmanager
 def scan_loop(name: str):
-    """Compile and scan with one implementation of the scan loop."""
-    saved = matcher_module._scan_loop
-    matcher_module._scan_loop = LOOPS[name]
+    """Compile, scan and score with one implementation of the inner loops."""
+    saved = matcher_module._scan_loop, matcher_module._best_loop
+    matcher_module._scan_loop, matcher_module._best_loop = LOOPS[name]
     try:
         yield
     finally:
-        matcher_module._scan_loop = saved
+        matcher_module._scan_loop, matcher_module._best_loop = saved
 
 
-def test_the_c_scan_loop_is_built():
+def test_the_c_loops_are_built():
     """``pip install`` builds bot/detect/_scan.c; without it every check is
-    several times slower (the Python loop), so a missing build must show."""
-    assert matcher_module.scan_c is not None
-    assert matcher_module._scan_loop is matcher_module.scan_c
+    several times slower (the Python loops), so a missing build must show."""
+    assert None not in LOOPS["c"]
+    assert (matcher_module._scan_loop, matcher_module._best_loop) == LOOPS["c"]
 
 
 @pytest.mark.parametrize("loop", LOOPS)
@@ -108,7 +109,8 @@ def test_the_c_loop_proposes_what_the_python_loop_proposes(items, text):
         with scan_loop(name):
             layer = Matcher(rules)._layers[0][0]
         found, exact_keys, proposed = {}, set(), []
-        LOOPS[name](layer._automaton.iter(norm) if len(layer._automaton) else (), norm, found, exact_keys, proposed)
+        LOOPS[name][0](layer._automaton.iter(norm) if len(layer._automaton) else (), norm, found, exact_keys,
+                       proposed)
         out[name] = found, exact_keys, proposed
     assert out["c"] == out["python"]
 
@@ -231,9 +233,10 @@ verdict_rules = st.lists(
     min_size=1, max_size=8)
 
 
+@pytest.mark.parametrize("loop", LOOPS)
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(verdict_rules, st.lists(texts, min_size=1, max_size=4))
-def test_check_gives_the_verdict_that_scoring_every_rule_gives(specs, samples):
+def test_check_gives_the_verdict_that_scoring_every_rule_gives(loop, specs, samples):
     """``Detector.check`` scores only the best scam and non-scam rules;
     ``explain`` scores all of them. Ties, negative weights, unmet ``requires``
     and non-scam categories included, the verdicts are the same."""
@@ -242,11 +245,46 @@ def test_check_gives_the_verdict_that_scoring_every_rule_gives(specs, samples):
     rules = ruleset(*(rule(f"r{i}", *(group(name, weight, *phrases) for name, weight, phrases in groups),
                            category=category, requires=requires)
                       for i, (groups, category, requires) in enumerate(specs)))
-    detector = Detector(rules)
     kind = tuple(rules.categories[r.category].scam for r in rules.rules)
-    for text in samples:
-        scores = detector.matcher.score_normalized(normalize(text))
-        firsts = (next((s for s in scores if kind[s.hits[0].rule]), None),
-                  next((s for s in scores if not kind[s.hits[0].rule]), None))
-        assert detector.matcher.best_scores(normalize(text), kind) == firsts
-        assert detector.check(text) == detector.explain(text).verdict
+    with scan_loop(loop):
+        detector = Detector(rules)
+        for text in samples:
+            scores = detector.matcher.score_normalized(normalize(text))
+            firsts = (next((s for s in scores if kind[s.hits[0].rule]), None),
+                      next((s for s in scores if not kind[s.hits[0].rule]), None))
+            assert detector.matcher.best_scores(normalize(text), kind) == firsts
+            assert detector.check(text) == detector.explain(text).verdict
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(verdict_rules, texts)
+def test_the_c_best_hits_equals_the_python_one(specs, text):
+    rules = ruleset(*(rule(f"r{i}", *(group(name, weight, *phrases) for name, weight, phrases in groups),
+                           requires=requires) for i, (groups, _, requires) in enumerate(specs)))
+    matcher = Matcher(rules)
+    out = {}
+    for name in LOOPS:
+        best, raw, met = {}, {}, set()
+        with scan_loop(name):
+            best.update(matcher._best_hits(normalize(text), raw, met))
+        out[name] = best, raw, met
+    assert out["c"] == out["python"]
+
+
+def test_the_c_loops_refuse_malformed_tables_with_an_exception():
+    """The tables come from the matcher, but a mistake there must raise, not
+    crash the process."""
+    from array import array
+
+    from bot.detect import _scan
+
+    with pytest.raises(TypeError):
+        _scan.scan([(1, (1, (), -1, b"", "not bytes"))], "ab", {}, set(), [])
+    with pytest.raises(ValueError):  # a record claims 5 characters and has none
+        _scan.scan([(1, (1, (), -1, array("i", [1, 5]).tobytes(), b""))], "ab", {}, set(), [])
+    with pytest.raises(TypeError):
+        _scan.scan([(1, (1,))], "ab", {}, set(), [])
+    with pytest.raises(TypeError):
+        _scan.best_hits({}, array("i"), array("h"), 0, 0, array("i"), bytearray(), {}, None, None)
+    with pytest.raises(IndexError):
+        _scan.best_hits({5: (100, 0, 3)}, array("i"), array("i"), 0, 0, array("i"), bytearray(), {}, None, None)

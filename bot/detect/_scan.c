@@ -11,6 +11,9 @@
  * The search itself stays in pyahocorasick, and the alignment of the few keys
  * that fit in rapidfuzz (matcher._Layer._fuzzy).
  *
+ * best_hits(...), the same for matcher.best_hits_python: at 10,000 rules a
+ * text hits dozens of (rule, group) pairs, each one a few steps of Python.
+ *
  * scan(matches, norm, found, exact_keys, proposed) -> None
  *   matches:    the automaton's iterator over ``norm``, yielding (end, payload),
  *               payload = (length, items, fid, lefts, rights) with items a
@@ -202,9 +205,132 @@ scan(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
     Py_RETURN_NONE;
 }
 
+/* An int32 or byte array argument, read through the buffer protocol. */
+static int
+get_array(PyObject *obj, Py_buffer *view, Py_ssize_t itemsize)
+{
+    if (PyObject_GetBuffer(obj, view, PyBUF_SIMPLE | PyBUF_FORMAT) < 0) return -1;
+    if (view->itemsize != itemsize) {
+        PyBuffer_Release(view);
+        PyErr_SetString(PyExc_TypeError, "best_hits: wrong array item size");
+        return -1;
+    }
+    return 0;
+}
+
+/* Whether rank a = (sim, -start, length, -entry) is greater than the tuple b. */
+static int
+ranks_above(const long long a[4], PyObject *b)
+{
+    if (!PyTuple_CheckExact(b) || PyTuple_GET_SIZE(b) != 4) {
+        PyErr_SetString(PyExc_TypeError, "best_hits: ranks must be 4-tuples");
+        return -1;
+    }
+    for (int i = 0; i < 4; i++) {
+        long long v = PyLong_AsLongLong(PyTuple_GET_ITEM(b, i));
+        if (v == -1 && PyErr_Occurred()) return -1;
+        if (a[i] != v) return a[i] > v;
+    }
+    return 0;
+}
+
+/* best_hits(found, group_of, weight_of, first_group, first_entry, rule_of,
+ *           required, best, raw, met): matcher.best_hits_python, in C. */
+static PyObject *
+best_hits(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 10) {
+        PyErr_SetString(PyExc_TypeError, "best_hits takes 10 arguments");
+        return NULL;
+    }
+    PyObject *found = args[0], *best = args[7], *raw = args[8], *met = args[9];
+    Py_ssize_t first_group = PyLong_AsSsize_t(args[3]), first_entry = PyLong_AsSsize_t(args[4]);
+    if (PyErr_Occurred()) return NULL;
+    if (!PyDict_Check(found) || !PyDict_Check(best) || (raw != Py_None && !PyDict_Check(raw))
+        || (met != Py_None && !PySet_Check(met))) {
+        PyErr_SetString(PyExc_TypeError, "best_hits: expected dicts and a set");
+        return NULL;
+    }
+    Py_buffer gv, wv, rv, qv;
+    PyObject *result = NULL, *eid_obj, *hit;
+    if (get_array(args[1], &gv, 4) < 0) return NULL;
+    if (get_array(args[2], &wv, 4) < 0) goto fail_g;
+    if (get_array(args[5], &rv, 4) < 0) goto fail_w;
+    if (get_array(args[6], &qv, 1) < 0) goto fail_r;
+    const int32_t *group_of = gv.buf, *weight_of = wv.buf, *rule_of = rv.buf;
+    const unsigned char *required = qv.buf;
+    Py_ssize_t n_entries = gv.len / 4, n_groups = wv.len / 4, n_gids = rv.len / 4;
+    Py_ssize_t pos = 0;
+    while (PyDict_Next(found, &pos, &eid_obj, &hit)) {
+        Py_ssize_t eid = PyLong_AsSsize_t(eid_obj);
+        if (eid == -1 && PyErr_Occurred()) goto done;
+        if (!PyTuple_CheckExact(hit) || PyTuple_GET_SIZE(hit) != 3) {
+            PyErr_SetString(PyExc_TypeError, "best_hits: found values must be (similarity, start, end)");
+            goto done;
+        }
+        long long sim = PyLong_AsLongLong(PyTuple_GET_ITEM(hit, 0));
+        long long start = PyLong_AsLongLong(PyTuple_GET_ITEM(hit, 1));
+        long long end = PyLong_AsLongLong(PyTuple_GET_ITEM(hit, 2));
+        if (PyErr_Occurred()) goto done;
+        if (eid < 0 || eid >= n_entries || group_of[eid] < 0 || group_of[eid] >= n_groups
+            || first_group + group_of[eid] >= n_gids) {
+            PyErr_SetString(PyExc_IndexError, "best_hits: entry or group out of range");
+            goto done;
+        }
+        int32_t lg = group_of[eid];
+        Py_ssize_t gid = first_group + lg;
+        int32_t r = rule_of[gid];
+        if (r < 0) continue;
+        long long rank[4] = {sim, -start, end - start, -(long long)(first_entry + eid)};
+        PyObject *key = PyLong_FromSsize_t(gid);
+        if (key == NULL) goto done;
+        PyObject *prev = PyDict_GetItemWithError(best, key); /* borrowed */
+        long long prev_sim = 0;
+        int better = 1;
+        if (prev != NULL) {
+            better = ranks_above(rank, prev);
+            if (better > 0) prev_sim = PyLong_AsLongLong(PyTuple_GET_ITEM(prev, 0));
+        }
+        else if (PyErr_Occurred()) {
+            better = -1;
+        }
+        if (better > 0) {
+            PyObject *value = Py_BuildValue("(LLLL)", rank[0], rank[1], rank[2], rank[3]);
+            better = value == NULL ? -1 : PyDict_SetItem(best, key, value) < 0 ? -1 : 1;
+            Py_XDECREF(value);
+        }
+        Py_DECREF(key);
+        if (better < 0 || PyErr_Occurred()) goto done;
+        if (better == 0 || raw == Py_None) continue;
+        PyObject *rule = PyLong_FromLong(r);
+        if (rule == NULL) goto done;
+        PyObject *total = PyDict_GetItemWithError(raw, rule); /* borrowed */
+        long long sum = total == NULL ? 0 : PyLong_AsLongLong(total);
+        PyObject *updated = PyErr_Occurred() ? NULL : PyLong_FromLongLong(sum + weight_of[lg] * (sim - prev_sim));
+        int rc = updated == NULL ? -1 : PyDict_SetItem(raw, rule, updated);
+        Py_XDECREF(updated);
+        if (rc == 0 && required[gid]) rc = PySet_Add(met, rule);
+        Py_DECREF(rule);
+        if (rc < 0) goto done;
+    }
+    result = Py_NewRef(Py_None);
+done:
+    PyBuffer_Release(&qv);
+fail_r:
+    PyBuffer_Release(&rv);
+fail_w:
+    PyBuffer_Release(&wv);
+fail_g:
+    PyBuffer_Release(&gv);
+    return result;
+}
+
 static PyMethodDef methods[] = {
     {"scan", (PyCFunction)(void (*)(void))scan, METH_FASTCALL,
      "scan(matches, norm, found, exact_keys, proposed): the matcher's scan loop (matcher.scan_python)."},
+    {"best_hits", (PyCFunction)(void (*)(void))best_hits, METH_FASTCALL,
+     "best_hits(found, group_of, weight_of, first_group, first_entry, rule_of, required, best, raw, met):"
+     " matcher.best_hits_python."},
     {NULL, NULL, 0, NULL},
 };
 

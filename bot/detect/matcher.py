@@ -183,12 +183,36 @@ def pack(records: list[tuple[int, str]]) -> bytes:
     return out.tobytes()
 
 
-try:  # the same loop in C (setup.py builds it on install)
+def best_hits_python(found: dict, group_of: array, weight_of: array, first_group: int, first_entry: int,
+                     rule_of: array, required: bytearray, best: dict, raw: dict | None, met: set | None) -> None:
+    """Fold one layer's hits ``found`` {entry: (similarity, start, end)} into
+    ``best`` {group id: rank} and, when ``raw`` is given, the rule sums
+    ``raw`` and ``met`` (see ``Matcher._best_hits``). ``_scan.best_hits`` is
+    this function in C."""
+    for eid, (sim, start, end) in found.items():
+        lg = group_of[eid]
+        gid = first_group + lg
+        r = rule_of[gid]
+        if r < 0:
+            continue
+        rank = (sim, -start, end - start, -first_entry - eid)
+        prev = best.get(gid)
+        if prev is None or rank > prev:
+            best[gid] = rank
+            if raw is not None:
+                raw[r] = raw.get(r, 0) + weight_of[lg] * (sim - (prev[0] if prev else 0))
+                if required[gid]:
+                    met.add(r)
+
+
+try:  # the same loops in C (setup.py builds them on install)
+    from ._scan import best_hits as best_hits_c
     from ._scan import scan as scan_c
 except ImportError:  # a source tree that was not built: same results, slower
-    scan_c = None
+    scan_c = best_hits_c = None
 
 _scan_loop = scan_c or scan_python
+_best_loop = best_hits_c or best_hits_python
 
 
 class _Layer:
@@ -431,23 +455,9 @@ class Matcher:
         ``requires`` names, kept up to date as better hits replace worse
         ones: one pass over the hits, all of it integers and flat arrays."""
         best: dict[int, tuple[int, int, int, int]] = {}
-        rule_of, required, sums = self._rule_of, self._required, raw is not None
         for (layer, _), (first_group, first_entry) in zip(self._layers, self._starts):
-            group_of, weight_of = layer._group_of, layer._weight_of
-            for eid, (sim, start, end) in layer.find(norm).items():
-                lg = group_of[eid]
-                gid = first_group + lg
-                r = rule_of[gid]
-                if r < 0:
-                    continue
-                rank = (sim, -start, end - start, -first_entry - eid)
-                prev = best.get(gid)
-                if prev is None or rank > prev:
-                    best[gid] = rank
-                    if sums:
-                        raw[r] = raw.get(r, 0) + weight_of[lg] * (sim - (prev[0] if prev else 0))
-                        if required[gid]:
-                            met.add(r)
+            _best_loop(layer.find(norm), layer._group_of, layer._weight_of, first_group, first_entry,
+                       self._rule_of, self._required, best, raw, met)
         return best
 
     def _rule_score(self, r: int, ranks: list[tuple[int, tuple[int, int, int, int]]]) -> RuleScore:
