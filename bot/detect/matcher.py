@@ -120,6 +120,12 @@ def align(key: str, norm: str, edits: int, starts: range) -> tuple[int, int, int
     return max(found, key=_rank, default=None)
 
 
+def align1_python(key: str, norm: str, s: int) -> tuple[int, int, int] | None:
+    """``align`` within one edit, of windows starting at s - 1, s or s + 1:
+    where the anchors propose a key. ``_scan.align1`` is this in C."""
+    return align(key, norm, 1, range(s - 1, s + 2))
+
+
 def _same_phrases(a: Rule, b: Rule) -> bool:
     """Whether two rules have the same hits on every text (their groups hold
     the same phrases, names, weights and fuzzy flags, in the same order)."""
@@ -205,14 +211,16 @@ def best_hits_python(found: dict, group_of: array, weight_of: array, first_group
                     met.add(r)
 
 
-try:  # the same loops in C (setup.py builds them on install)
+try:  # the same functions in C (setup.py builds them on install)
+    from ._scan import align1 as align1_c
     from ._scan import best_hits as best_hits_c
     from ._scan import scan as scan_c
 except ImportError:  # a source tree that was not built: same results, slower
-    scan_c = best_hits_c = None
+    scan_c = best_hits_c = align1_c = None
 
 _scan_loop = scan_c or scan_python
 _best_loop = best_hits_c or best_hits_python
+_align1 = align1_c or align1_python
 
 
 class _Layer:
@@ -316,11 +324,14 @@ class _Layer:
         """Align the keys the anchors proposed (those not found exactly)."""
         keys, key_entries = self._keys, self._key_entries
         todo = {(fid, s) for fid, s in proposed if fid not in exact_keys}
-        for fid, s in todo:  # any order: _keep_best is a total order
-            hit = align(keys[fid], norm, 1, range(s - 1, s + 2))
+        for fid, s in todo:  # any order: _rank is a total order
+            hit = _align1(keys[fid], norm, s)
             if hit is not None:
+                rank = _rank(hit)
                 for eid in key_entries[fid]:
-                    _keep_best(found, eid, hit)
+                    prev = found.get(eid)
+                    if prev is None or rank > _rank(prev):
+                        found[eid] = hit
 
 
 # A reload that changes at most this share of the rules compiles only those
