@@ -46,6 +46,7 @@ sys.path.insert(0, str(ROOT))
 
 import synthetic  # noqa: E402
 from bot.detect import Detector, RuleFileError, load_rules  # noqa: E402
+from bot.detect import matcher as matcher_module  # noqa: E402
 from bot.detect.rules import RuleSet  # noqa: E402
 
 SHIPPED = ROOT / "rules" / "scam_patterns.yaml"
@@ -169,6 +170,7 @@ def environment() -> dict:
     except OSError:
         pass
     return {"python": platform.python_version(), "platform": platform.platform(), "cpu": cpu,
+            "inner_loops": "C" if matcher_module.scan_c else "Python",
             "rapidfuzz": rapidfuzz.__version__, "commit": commit + ("+dirty bot/detect" if dirty else ""),
             "date": time.strftime("%Y-%m-%d %H:%M:%S %z")}
 
@@ -212,8 +214,9 @@ def main(argv: list[str] | None = None) -> int:
 
     results = []
     corpora = {}
+    inner = "C (bot/detect/_scan.c)" if matcher_module.scan_c else "Python (the C module is not built)"
     print(f"matcher benchmark ({'quick' if args.quick else 'full'}): {passes} timed pass(es), {pinned}, "
-          f"{args.clock} clock, python {platform.python_version()}")
+          f"{args.clock} clock, python {platform.python_version()}, inner loops in {inner}")
 
     # (a) the shipped rules, as they are on disk right now
     try:
