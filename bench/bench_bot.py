@@ -108,18 +108,19 @@ CORPUS = [
 
 def _matched_reply() -> dict:
     """CallGuard's reply to each text of the corpus (HTML text and keyboard), computed once, so
-    the matched baseline sends the same bytes without doing CallGuard's work per message."""
+    the matched baseline sends the same bytes without doing CallGuard's work per message (the
+    keyboard as the same plain dict CallGuard sends, see keyboards.verdict_markup)."""
     from bot.config import Settings
     from bot.detect import Detector, detect_language, load_rules
     from bot.replies import verdict_reply
-    from bot.telegram.keyboards import verdict_keyboard
+    from bot.telegram.keyboards import verdict_markup
 
     detector = Detector(load_rules(Settings.from_env().rules_path))
     out = {}
     for i, text in enumerate(CORPUS):
         verdict, lang = detector.check(text), detect_language(text)
         out[text] = (verdict_reply(verdict, detector.ruleset, lang),
-                     verdict_keyboard(1000 + i, verdict.category, lang, scam=verdict.scam))
+                     verdict_markup(1000 + i, verdict.category, lang, scam=verdict.scam))
     return out
 
 
@@ -434,6 +435,7 @@ def shared_settings(env: dict[str, str]) -> dict:
         "get_updates_connection_pool_size": updates_request._client._transport._pool._max_connections,
         "pool_timeout_s": request._client.timeout.pool,
         "http_version": request.http_version,
+        "request_body": f"{type(request).__name__} (JSON bodies, bot/telegram/request.py)",
         "outgoing_rate_limit": "none (CALLGUARD_SEND_RATE=0: CallGuard installs no PTB rate limiter either)",
         "update_processor": {"callguard": "PerUserUpdateProcessor (parallel across users, in order per user)",
                              "baseline": "PTB's SimpleUpdateProcessor (same limit)"},

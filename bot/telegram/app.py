@@ -16,6 +16,7 @@ from ..service import CallGuard
 from .admin import AdminHandlers
 from .concurrency import PerUserUpdateProcessor
 from .handlers import Handlers
+from .request import JSONRequest
 
 __all__ = ["build_application", "application_builder", "COMMANDS"]
 
@@ -51,7 +52,8 @@ async def _on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 
 def application_builder(settings: Settings) -> ApplicationBuilder:
-    """A PTB builder with CallGuard's connection to the Bot API: token, URLs, HTTP pool.
+    """A PTB builder with CallGuard's connection to the Bot API: token, URLs, HTTP pool,
+    JSON request bodies (:class:`~bot.telegram.request.JSONRequest`; otherwise PTB's defaults).
 
     The benchmark's baseline bot starts from this too, so both are measured
     with the same plumbing."""
@@ -60,7 +62,8 @@ def application_builder(settings: Settings) -> ApplicationBuilder:
         .token(settings.token)
         .base_url(settings.bot_api_url)
         .base_file_url(settings.bot_file_url)
-        .connection_pool_size(settings.connections)
+        .request(JSONRequest(connection_pool_size=settings.connections))
+        .get_updates_request(JSONRequest(connection_pool_size=1))  # PTB's default size for getUpdates
     )
 
 
