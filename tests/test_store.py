@@ -880,3 +880,50 @@ def test_storage_error_classification():
     assert not store_mod.is_storage_error(sqlite3.IntegrityError("CHECK constraint failed"))
     assert not store_mod.is_storage_error(sqlite3.ProgrammingError("closed"))
     assert not store_mod.is_storage_error(ValueError("bad"))
+
+
+# --------------------------------------------------------------------------
+# The write of one report
+
+
+async def _trace(s: Store) -> list[str]:
+    """Record every SQL statement the store's connection runs (on aiosqlite's thread)."""
+    statements: list[str] = []
+    await s._db._execute(s._db._conn.set_trace_callback, statements.append)
+    return statements
+
+
+async def test_report_without_numbers_is_one_autocommitted_insert(store, db_path, clock):
+    """No numbers: one INSERT as its own transaction, committed when the call returns."""
+    statements = await _trace(store)
+    rid, counts = await store.add_report_and_count(make_report(numbers=()), 1, days=30)
+    assert counts == {}
+    assert len(statements) == 1 and statements[0].lstrip().startswith("INSERT INTO reports")
+    assert not await store._db._execute(lambda: store._db._conn.in_transaction)
+    with raw(db_path) as other:  # committed: another connection sees it at once
+        assert other.execute("SELECT text FROM reports WHERE id = ?", (rid,)).fetchone() == (make_report().text,)
+    statements.clear()
+    await store.add_report_and_count(make_report(numbers=(A,)), 1, days=30)
+    assert statements[0] == "BEGIN IMMEDIATE" and statements[-1] == "COMMIT"  # numbers: one transaction
+
+
+async def test_report_without_numbers_waits_for_the_write_lock_then_fails_cleanly(locked_db):
+    """Another connection holds the write lock: the lone INSERT waits busy_timeout, raises a
+    storage error, leaves nothing behind, and the writer queues the report as before."""
+    s, lock = locked_db
+    lock.hold()
+    with pytest.raises(sqlite3.OperationalError, match="locked"):
+        await s.add_report_and_count(make_report(numbers=()), 1, days=30)
+    assert not await s._db._execute(lambda: s._db._conn.in_transaction)
+    writer = ReportWriter(s)
+    assert await writer.submit_and_count(make_report(numbers=(), text="queued"), 1, days=30) == (None, {})
+    lock.release()
+    assert await writer.flush() == 1
+    assert [r["text"] for r in await s.export_rows(0)] == ["queued"]
+
+
+@given(st.floats(min_value=-2e9, max_value=4e9, allow_nan=False))
+def test_utc_day_is_the_utc_date(ts):
+    from datetime import datetime, timezone
+
+    assert store_mod._utc_day(ts) == datetime.fromtimestamp(ts, timezone.utc).strftime("%Y-%m-%d")

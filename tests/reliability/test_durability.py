@@ -145,7 +145,9 @@ WRITER = textwrap.dedent("""
     async def main(path, tag, n):
         store = await Store.open(path, secret=b"s")
         for i in range(n):
-            await store.add_report(Report(text=f"{tag}-{i}", lang="en", numbers=("+8613800138000",), scam=True,
+            # every other report has no number: a lone autocommitted INSERT instead of BEGIN IMMEDIATE
+            numbers = ("+8613800138000",) if i % 2 == 0 else ()
+            await store.add_report(Report(text=f"{tag}-{i}", lang="en", numbers=numbers, scam=True,
                                           risk="high", category="c", rule="r", score=90, ruleset_version="v",
                                           chat_type="private"), i)
             await asyncio.sleep(0.001)  # ~500 writes/s each: a back-to-back burst, not a spin on the lock
@@ -158,7 +160,8 @@ WRITER = textwrap.dedent("""
 async def test_two_processes_hammering_writes_never_see_database_is_locked(tmp_path):
     """Write loops in two processes, each as fast as it can with a breath of 1 ms between
     transactions (far more contention than a chat bot): WAL, busy_timeout and BEGIN
-    IMMEDIATE make every single write succeed."""
+    IMMEDIATE (a report with numbers) or a lone autocommitted INSERT (a report without)
+    make every single write succeed."""
     db = tmp_path / "hammer.db"
     n = 400
     procs = [await asyncio.create_subprocess_exec(sys.executable, "-c", WRITER, str(db), tag, str(n),
@@ -177,4 +180,4 @@ async def test_two_processes_hammering_writes_never_see_database_is_locked(tmp_p
     assert check == "ok"
     assert sorted(stored) == sorted(f"{tag}-{i}" for tag in ("p1", "p2") for i in range(n))
     with sqlite3.connect(db) as con:  # the per-number tally saw every write too
-        assert con.execute("SELECT SUM(count) FROM number_tally").fetchone() == (2 * n,)
+        assert con.execute("SELECT SUM(count) FROM number_tally").fetchone() == (n,)  # half had a number
