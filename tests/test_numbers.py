@@ -1,0 +1,48 @@
+"""Phone numbers in descriptions: the shortcut for texts without digits changes nothing."""
+
+from __future__ import annotations
+
+import re
+
+import phonenumbers
+from hypothesis import given, settings, strategies as st
+
+from bot import numbers
+
+
+def test_numbers_in_any_digits_are_found():
+    assert numbers.extract_numbers("他用 138 0013 8000 打来的") == ("+8613800138000",)
+    assert numbers.extract_numbers("电话１３８００１３８０００") == ("+8613800138000",)  # full-width
+    assert numbers.extract_numbers("+1 202-555-0123 called") == ("+12025550123",)
+    assert numbers.extract_numbers("call ١٣٨٠٠١٣٨٠٠٠") == ("+8613800138000",)  # Arabic-Indic digits
+
+
+def test_text_without_digits_skips_the_library(monkeypatch):
+    def refuse(*args, **kwargs):
+        raise AssertionError("PhoneNumberMatcher called for a text without digits")
+
+    monkeypatch.setattr(phonenumbers, "PhoneNumberMatcher", refuse)
+    assert numbers.extract_numbers("有人自称通信管理局，说我的号码要被冻结") == ()
+    assert numbers.extract_numbers("call one-eight-hundred FLOWERS, plus eighty-six") == ()
+
+
+def _library(text: str) -> tuple[str, ...]:
+    found = []
+    for match in phonenumbers.PhoneNumberMatcher(text, "CN"):
+        e164 = phonenumbers.format_number(match.number, phonenumbers.PhoneNumberFormat.E164)
+        if e164 not in found:
+            found.append(e164)
+    return tuple(found[: numbers.MAX_NUMBERS])
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.characters(blacklist_categories=("Nd", "Cs")), max_size=60))
+def test_without_digits_the_library_finds_nothing_either(text):
+    assert re.search(r"\d", text) is None
+    assert _library(text) == () == numbers.extract_numbers(text)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(alphabet="0123456789０１２３４５６７８９ +-()./abc号码电话", max_size=40))
+def test_with_digits_the_result_is_the_library_s(text):
+    assert numbers.extract_numbers(text) == _library(text)
