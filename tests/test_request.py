@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import json
 
 import httpx
@@ -139,3 +140,37 @@ async def test_a_bot_sends_a_dict_keyboard_and_gets_a_message_back():
     assert message.reply_markup == InlineKeyboardMarkup.de_json(markup, None)
     assert json.loads(seen[-1].content) == {"chat_id": 42, "text": "<b>你好</b>", "parse_mode": "HTML",
                                             "reply_markup": markup}
+
+
+@pytest.mark.parametrize("quote", [False, True])
+@pytest.mark.parametrize("topic", [False, True])
+async def test_send_reply_sends_what_reply_html_sends(quote, topic):
+    """send_reply skips building a Message from Telegram's answer; the request is the
+    same as ``Message.reply_html``'s, in a forum topic and when quoting too."""
+    from telegram import Chat, Message
+
+    from bot.telegram.request import send_reply
+
+    sent: list[dict] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/getMe"):
+            return httpx.Response(200, json={"ok": True, "result": BOT_USER})
+        body = json.loads(request.content)
+        sent.append(body)
+        return httpx.Response(200, json={"ok": True, "result": {
+            "message_id": 99, "date": 0, "chat": {"id": body["chat_id"], "type": "supergroup"},
+            "text": body["text"]}})
+
+    bot = Bot("1:x", request=_request(handler))
+    message = Message(5, datetime.datetime.now(datetime.timezone.utc), Chat(-100, "supergroup"),
+                      message_thread_id=7 if topic else None, is_topic_message=topic)
+    message.set_bot(bot)
+    markup = {"inline_keyboard": [[{"text": "🚨 我已经转了钱", "callback_data": "m:7"}]]}
+    async with bot:
+        await send_reply(message, "<b>这很可能是诈骗</b>", markup, quote=quote)
+        await message.reply_html("<b>这很可能是诈骗</b>", reply_markup=InlineKeyboardMarkup.de_json(markup, bot),
+                                 do_quote=quote)
+    ours, ptbs = sent[-2:]
+    assert ours == ptbs
+    assert ("message_thread_id" in ours) == topic and ("reply_parameters" in ours) == quote

@@ -37,6 +37,7 @@ from ..detect.normalize import normalize
 from ..ratelimit import ALLOW, WARN, RateLimiter
 from ..service import CallGuard, Outcome
 from . import keyboards as kb
+from .request import send_reply
 
 __all__ = ["Handlers"]
 
@@ -116,10 +117,8 @@ class Handlers:
     async def _reply_verdict(self, message: Message, outcome: Outcome, lang: str, *, quote: bool = False) -> None:
         verdict = outcome.verdict
         text = replies.verdict_reply(verdict, outcome.ruleset, lang, number_counts=outcome.number_counts)
-        # The keyboard goes as the plain dict the Bot API receives: PTB sends any JSON value
-        # it is given (see keyboards.verdict_markup for why not InlineKeyboardMarkup here).
         keyboard = kb.verdict_markup(outcome.report_id, verdict.category, lang, scam=verdict.scam)
-        await message.reply_html(text, reply_markup=keyboard, do_quote=quote)  # type: ignore[arg-type]
+        await send_reply(message, text, keyboard, quote=quote)
 
     # ------------------------------------------------------------------ gate
 
