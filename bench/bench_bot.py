@@ -187,16 +187,23 @@ def serve_dispatch(variant: str, n: int) -> int:
     from bot.config import Settings
     from bot.telegram.app import application_builder
 
-    async def no_reply(self, *args, **kwargs):
+    async def no_reply(*args, **kwargs):
         return None
 
+    import bot.telegram.handlers
+
+    # Every way a reply leaves: PTB's Message methods (the baseline, CallGuard's other texts)
+    # and CallGuard's verdict path (bot/telegram/request.send_reply).
     Message.reply_html = Message.reply_text = no_reply
+    bot.telegram.handlers.send_reply = no_reply
 
     async def run() -> dict:
         with tempfile.TemporaryDirectory() as tmp:
             settings = Settings.from_env({"CALLGUARD_DB": str(Path(tmp) / "d.db"), "CALLGUARD_SEND_RATE": "0",
                                           "CALLGUARD_RATE_LIMIT": "10000", "CALLGUARD_SECRET": "bench",
-                                          "TELEGRAM_BOT_TOKEN": "1:bench"})
+                                          "TELEGRAM_BOT_TOKEN": "1:bench",
+                                          # a request that slips past the no-ops fails at once, here
+                                          "CALLGUARD_BOT_API_URL": "http://127.0.0.1:9/bot"})
             closers = []
             if variant.startswith("callguard"):
                 from bot import service

@@ -25,17 +25,23 @@ def _data(**params) -> RequestData:
     return RequestData([RequestParameter.from_input(k, v) for k, v in params.items()])
 
 
-async def test_body_is_json_with_the_values_ptb_would_send():
+def _recording(result) -> tuple[JSONRequest, list[httpx.Request]]:
+    """A JSONRequest whose every call gets ``{"ok": true, "result": result}``, and the list
+    of the requests it sent."""
     seen: list[httpx.Request] = []
 
     def handler(request: httpx.Request) -> httpx.Response:
         seen.append(request)
-        return httpx.Response(200, json={"ok": True, "result": True})
+        return httpx.Response(200, json={"ok": True, "result": result})
 
+    return _request(handler), seen
+
+
+async def test_body_is_json_with_the_values_ptb_would_send():
     markup = InlineKeyboardMarkup([[InlineKeyboardButton("🚨 我已经转了钱", callback_data="m:7")]])
     data = _data(chat_id=42, text="<b>这很可能是诈骗</b> & more", parse_mode="HTML", reply_markup=markup,
                  disable_notification=None)
-    request = _request(handler)
+    request, seen = _recording(True)
     async with request:
         code, body = await request.do_request("https://api.example/bot1:x/sendMessage", "POST", data)
     assert (code, json.loads(body)) == (200, {"ok": True, "result": True})
@@ -54,13 +60,7 @@ async def test_body_is_json_with_the_values_ptb_would_send():
 
 
 async def test_explicit_timeouts_are_used():
-    seen: list[httpx.Request] = []
-
-    def handler(request: httpx.Request) -> httpx.Response:
-        seen.append(request)
-        return httpx.Response(200, json={"ok": True, "result": []})
-
-    request = _request(handler)
+    request, seen = _recording([])
     async with request:
         await request.do_request("https://api.example/bot1:x/getUpdates", "POST", _data(offset=3, timeout=10),
                                  read_timeout=12.5, write_timeout=None, connect_timeout=2, pool_timeout=0.5)
@@ -69,13 +69,7 @@ async def test_explicit_timeouts_are_used():
 
 
 async def test_uploads_keep_ptb_s_multipart_form():
-    seen: list[httpx.Request] = []
-
-    def handler(request: httpx.Request) -> httpx.Response:
-        seen.append(request)
-        return httpx.Response(200, json={"ok": True, "result": True})
-
-    request = _request(handler)
+    request, seen = _recording(True)
     async with request:
         await request.do_request("https://api.example/bot1:x/sendDocument", "POST",
                                  _data(chat_id=1, document=InputFile(b"rules: []\n", filename="r.yaml")))
@@ -84,13 +78,7 @@ async def test_uploads_keep_ptb_s_multipart_form():
 
 
 async def test_no_parameters_no_body():
-    seen: list[httpx.Request] = []
-
-    def handler(request: httpx.Request) -> httpx.Response:
-        seen.append(request)
-        return httpx.Response(200, json={"ok": True, "result": BOT_USER})
-
-    request = _request(handler)
+    request, seen = _recording(BOT_USER)
     async with request:
         await request.do_request("https://api.example/bot1:x/getMe", "POST", None)
     assert seen[0].content == b""
