@@ -166,16 +166,27 @@ def scan_python(matches, norm: str, found: dict, exact_keys: set, proposed: list
             exact_keys.add(fid)
         # A left half is key[:h] and its other half key[h:], at most one
         # character longer; a right half is key[h:], at least as long as key[:h].
+        # ``head`` is the other half's first two characters: a string one edit
+        # from it starts with one of them in one of its first two places, a
+        # test that rules out most anchors before ``one_edit`` is called.
         if lefts:
             after = norm[end + 1 : end + length + 3]
-            for key, other in lefts:
-                if one_edit(other, after):
+            t0, t1 = after[:1], after[1:2]
+            for key, other, head in lefts:
+                if (t0 in head or t1 in head) and one_edit(other, after):
                     proposed.append((key, start))
         if rights:
             before = norm[max(0, start - length - 1) : start][::-1]
-            for key, other in rights:  # other: the left half, reversed
-                if one_edit(other, before):
+            t0, t1 = before[:1], before[1:2]
+            for key, other, head in rights:  # other: the left half, reversed
+                if (t0 in head or t1 in head) and one_edit(other, before):
                     proposed.append((key, start - len(other)))
+
+
+def _records(records: list[tuple[int, str]]) -> tuple[tuple[int, str, str], ...]:
+    """An anchor's (key, other half) records for ``scan_python``, each with the
+    other half's first two characters (see there)."""
+    return tuple((key, other, other[:2]) for key, other in records)
 
 
 def pack(records: list[tuple[int, str]]) -> bytes:
@@ -286,7 +297,7 @@ class _Layer:
             h = len(key) // 2
             anchors.setdefault(key[:h], ([], []))[0].append((fid, key[h:]))
             anchors.setdefault(key[h:], ([], []))[1].append((fid, key[:h][::-1]))
-        form = pack if self._loop is scan_c else tuple
+        form = pack if self._loop is scan_c else _records
 
         # Payload of each word: its length, the phrase entries it is exactly,
         # the fuzzy key it is (or -1), and its anchor records as a left half
