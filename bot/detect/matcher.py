@@ -228,6 +228,8 @@ try:  # the same functions in C (setup.py builds them on install)
     from ._scan import scan as scan_c
 except ImportError:  # a source tree that was not built: same results, slower
     scan_c = best_hits_c = align1_c = None
+if array("i").itemsize != 4 or array("I").itemsize != 4:  # the C reads 32-bit tables
+    scan_c = best_hits_c = align1_c = None
 
 _scan_loop = scan_c or scan_python
 _best_loop = best_hits_c or best_hits_python
