@@ -1,5 +1,7 @@
-/* The matcher's scan loop in C: bot/detect/matcher.py's ``scan_python``,
- * step for step, with each anchor's keys packed into one bytes object.
+/* The matcher's inner loops in C. scan() is bot/detect/matcher.py's
+ * ``scan_python`` (same results, which the tests compare; the Python one puts
+ * a two-character test before each check, which C does not need), with each
+ * anchor's keys packed into one bytes object.
  *
  * Why C, and why packed: a message meets an Aho-Corasick word every few
  * characters, nearly all of them typo anchors whose keys do not fit the text
@@ -8,8 +10,7 @@
  * dereferences into a heap of hundreds of thousands of objects: cache misses,
  * not arithmetic, made it 2 us per word found. Here the keys of an anchor lie
  * side by side in one buffer, so a check is a few reads of adjacent memory.
- * The search itself stays in pyahocorasick, and the alignment of the few keys
- * that fit in rapidfuzz (matcher._Layer._fuzzy).
+ * The search itself stays in pyahocorasick.
  *
  * best_hits(...), the same for matcher.best_hits_python: at 10,000 rules a
  * text hits dozens of (rule, group) pairs, each one a few steps of Python;

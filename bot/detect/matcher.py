@@ -14,16 +14,18 @@ its other half exactly, at a known place (the pigeonhole principle). Where an
 anchor occurs, the characters next to it are compared with the phrase's other
 half: a match one edit away shows at the first difference (a wrong, missing
 or extra character there, and the rest equal), so most anchors are ruled out
-after a character or two. Only the phrases that pass are aligned, with
-rapidfuzz's Levenshtein distance. The work per message follows the anchors
+after a character or two. Only the phrases that pass are aligned: the best
+window within one edit of the phrase (``align``). The work per message follows the anchors
 found in the text, not the number of rules; what grows with a bigger rule set
 is the chance that a piece of text is an anchor, and the size of the
 automaton (memory, caches).
 
 That per-anchor check is the matcher's inner loop, so it also exists in C
 (``_scan.c``, built on install), over each anchor's phrases packed side by
-side in one buffer; ``scan_python`` is the same loop in Python, used where the
-C module is not built, and the tests hold the two to the same results.
+side in one buffer; so do the alignment and the fold of hits into per-rule
+scores. ``scan_python``, ``align1_python`` and ``best_hits_python`` are the
+same in Python, used where the C module is not built, and the tests hold each
+pair to the same results.
 
 Two edits are not matched: 不要打电话 ("don't call") and 要我打电话 ("asks me to
 call") are two edits apart, and a typo in a phrase of four characters or
