@@ -46,26 +46,26 @@ def reference(phrase: str, fuzzy: bool, norm: str):
     return max(found, key=_rank) if found else None
 
 
-LOOPS = {"c": (matcher_module.scan_c, matcher_module.best_hits_c, matcher_module.align1_c),
-         "python": (matcher_module.scan_python, matcher_module.best_hits_python, matcher_module.align1_python)}
+LOOPS = {"c": (matcher_module.scan_c, matcher_module.best_hits_c),
+         "python": (matcher_module.scan_python, matcher_module.best_hits_python)}
 
 
 @contextmanager
 def scan_loop(name: str):
     """Compile, scan and score with one implementation of the inner loops."""
-    saved = matcher_module._scan_loop, matcher_module._best_loop, matcher_module._align1
-    matcher_module._scan_loop, matcher_module._best_loop, matcher_module._align1 = LOOPS[name]
+    saved = matcher_module._scan_loop, matcher_module._best_loop
+    matcher_module._scan_loop, matcher_module._best_loop = LOOPS[name]
     try:
         yield
     finally:
-        matcher_module._scan_loop, matcher_module._best_loop, matcher_module._align1 = saved
+        matcher_module._scan_loop, matcher_module._best_loop = saved
 
 
 def test_the_c_loops_are_built():
     """``pip install`` builds bot/detect/_scan.c; without it every check is
     several times slower (the Python loops), so a missing build must show."""
     assert None not in LOOPS["c"]
-    assert (matcher_module._scan_loop, matcher_module._best_loop, matcher_module._align1) == LOOPS["c"]
+    assert (matcher_module._scan_loop, matcher_module._best_loop) == LOOPS["c"]
 
 
 @pytest.mark.parametrize("loop", LOOPS)
@@ -111,34 +111,6 @@ def test_the_c_loop_proposes_what_the_python_loop_proposes(items, text):
                        proposed)
         out[name] = found, exact_keys, proposed
     assert out["c"] == out["python"]
-
-
-@settings(max_examples=1000, deadline=None)
-@given(st.text(alphabet="ab通", min_size=1, max_size=40), st.text(alphabet="ab通x", max_size=45), st.integers(-2, 46))
-def test_the_c_align1_equals_align(key, norm, s):
-    """Windows, the choice among them, and rapidfuzz's ratio as similarity
-    (its floating-point formula included: keys up to 40 characters)."""
-    assert matcher_module.align1_c(key, norm, s) == align(key, norm, 1, range(s - 1, s + 2))
-
-
-@settings(max_examples=500, deadline=None)
-@given(st.text(alphabet="ab通", min_size=1, max_size=30), st.integers(0, 29), st.sampled_from("abx通"),
-       st.sampled_from(["sub", "del", "ins", "none"]), st.text(alphabet="abx", max_size=4), st.integers(-2, 2))
-def test_the_c_align1_equals_align_near_a_typo(key, where, char, kind, prefix, shift):
-    where %= len(key)
-    typo = {"sub": key[:where] + char + key[where + 1:], "del": key[:where] + key[where + 1:],
-            "ins": key[:where] + char + key[where:], "none": key}[kind]
-    norm = prefix + typo + prefix[::-1]
-    s = len(prefix) + shift
-    assert matcher_module.align1_c(key, norm, s) == align(key, norm, 1, range(s - 1, s + 2))
-
-
-def test_the_c_similarity_is_rapidfuzz_s_ratio_for_every_length():
-    for n in range(1, 200):
-        key = "通" * n
-        for window in ("通" * (n - 1) + "x", "通" * (n - 1), "通" * n + "x"):
-            if window:
-                assert matcher_module.align1_c(key, window, 1) == align(key, window, 1, range(0, 3))
 
 
 def levenshtein_one(a: str, b: str) -> bool:

@@ -10,11 +10,11 @@
  * dereferences into a heap of hundreds of thousands of objects: cache misses,
  * not arithmetic, made it 2 us per word found. Here the keys of an anchor lie
  * side by side in one buffer, so a check is a few reads of adjacent memory.
- * The search itself stays in pyahocorasick.
  *
  * best_hits(...), the same for matcher.best_hits_python: at 10,000 rules a
- * text hits dozens of (rule, group) pairs, each one a few steps of Python;
- * and align1(...), matcher.align for one edit, without nine rapidfuzz calls.
+ * text hits dozens of (rule, group) pairs, each one a few steps of Python.
+ * The search stays in pyahocorasick, the alignment of the few keys that pass
+ * in rapidfuzz (matcher._Layer._fuzzy).
  *
  * scan(matches, norm, found, exact_keys, proposed) -> None
  *   matches:    the automaton's iterator over ``norm``, yielding (end, payload),
@@ -327,67 +327,9 @@ fail_g:
     return result;
 }
 
-/* Whether key and norm[at:at+length] are at most one edit apart (0, 1), or
- * more (2); their lengths differ by at most one. */
-static int
-distance_le1(PyObject *key, PyObject *norm, Py_ssize_t at, Py_ssize_t length)
-{
-    int kk = PyUnicode_KIND(key), nk = PyUnicode_KIND(norm);
-    const void *kd = PyUnicode_DATA(key), *nd = PyUnicode_DATA(norm);
-    Py_ssize_t n = PyUnicode_GET_LENGTH(key), i = 0;
-    Py_ssize_t shortest = n < length ? n : length;
-    while (i < shortest && PyUnicode_READ(kk, kd, i) == PyUnicode_READ(nk, nd, at + i)) i++;
-    if (i == n && i == length) return 0;
-    /* the rest after one substitution (equal lengths) or one extra character
-     * on the longer side must be equal */
-    Py_ssize_t ki = n >= length ? i + 1 : i, wi = length >= n ? i + 1 : i;
-    if (n - ki != length - wi) return 2;
-    for (; ki < n; ki++, wi++)
-        if (PyUnicode_READ(kk, kd, ki) != PyUnicode_READ(nk, nd, at + wi)) return 2;
-    return 1;
-}
-
-/* align1(key, norm, s): matcher.align(key, norm, 1, range(s - 1, s + 2)):
- * the best window within one edit of key, as (similarity, start, end), or
- * None. The similarity is rapidfuzz's fuzz.ratio, the InDel similarity: one
- * wrong character is two InDel edits, a missing or extra one is one. */
-static PyObject *
-align1(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
-{
-    if (nargs != 3 || !PyUnicode_Check(args[0]) || !PyUnicode_Check(args[1])) {
-        PyErr_SetString(PyExc_TypeError, "align1(key: str, norm: str, s: int)");
-        return NULL;
-    }
-    PyObject *key = args[0], *norm = args[1];
-    Py_ssize_t s = PyLong_AsSsize_t(args[2]);
-    if (s == -1 && PyErr_Occurred()) return NULL;
-    Py_ssize_t n = PyUnicode_GET_LENGTH(key), size = PyUnicode_GET_LENGTH(norm);
-    long best_sim = -1;
-    Py_ssize_t best_start = 0, best_length = 0;
-    for (Py_ssize_t length = n > 1 ? n - 1 : 1; length <= n + 1; length++) {
-        for (Py_ssize_t at = s - 1; at <= s + 1; at++) {
-            if (at < 0 || at + length > size) continue;
-            int d = distance_le1(key, norm, at, length);
-            if (d > 1) continue;
-            long indel = length == n ? 2 * d : 1;
-            double total = (double)(n + length);
-            long sim = total ? (long)((1.0 - (double)indel / total) * 100.0) : 100;
-            if (sim > best_sim || (sim == best_sim && (at < best_start || (at == best_start && length > best_length)))) {
-                best_sim = sim;
-                best_start = at;
-                best_length = length;
-            }
-        }
-    }
-    if (best_sim < 0) Py_RETURN_NONE;
-    return Py_BuildValue("(lnn)", best_sim, best_start, best_start + best_length);
-}
-
 static PyMethodDef methods[] = {
     {"scan", (PyCFunction)(void (*)(void))scan, METH_FASTCALL,
      "scan(matches, norm, found, exact_keys, proposed): the matcher's scan loop (matcher.scan_python)."},
-    {"align1", (PyCFunction)(void (*)(void))align1, METH_FASTCALL,
-     "align1(key, norm, s): matcher.align(key, norm, 1, range(s - 1, s + 2))."},
     {"best_hits", (PyCFunction)(void (*)(void))best_hits, METH_FASTCALL,
      "best_hits(found, group_of, weight_of, first_group, first_entry, rule_of, required, best, raw, met):"
      " matcher.best_hits_python."},

@@ -14,18 +14,17 @@ its other half exactly, at a known place (the pigeonhole principle). Where an
 anchor occurs, the characters next to it are compared with the phrase's other
 half: a match one edit away shows at the first difference (a wrong, missing
 or extra character there, and the rest equal), so most anchors are ruled out
-after a character or two. Only the phrases that pass are aligned: the best
-window within one edit of the phrase (``align``). The work per message follows the anchors
+after a character or two. Only the phrases that pass are aligned, with
+rapidfuzz's Levenshtein distance. The work per message follows the anchors
 found in the text, not the number of rules; what grows with a bigger rule set
 is the chance that a piece of text is an anchor, and the size of the
 automaton (memory, caches).
 
 That per-anchor check is the matcher's inner loop, so it also exists in C
 (``_scan.c``, built on install), over each anchor's phrases packed side by
-side in one buffer; so do the alignment and the fold of hits into per-rule
-scores. ``scan_python``, ``align1_python`` and ``best_hits_python`` are the
-same in Python, used where the C module is not built, and the tests hold each
-pair to the same results.
+side in one buffer; so does the fold of hits into per-rule scores.
+``scan_python`` and ``best_hits_python`` are the same in Python, used where
+the C module is not built, and the tests hold each pair to the same results.
 
 Two edits are not matched: 不要打电话 ("don't call") and 要我打电话 ("asks me to
 call") are two edits apart, and a typo in a phrase of four characters or
@@ -120,12 +119,6 @@ def align(key: str, norm: str, edits: int, starts: range) -> tuple[int, int, int
             if Levenshtein.distance(key, window, score_cutoff=edits) <= edits:
                 found.append((int(fuzz.ratio(key, window)), s, s + length))
     return max(found, key=_rank, default=None)
-
-
-def align1_python(key: str, norm: str, s: int) -> tuple[int, int, int] | None:
-    """``align`` within one edit, of windows starting at s - 1, s or s + 1:
-    where the anchors propose a key. ``_scan.align1`` is this in C."""
-    return align(key, norm, 1, range(s - 1, s + 2))
 
 
 def _same_phrases(a: Rule, b: Rule) -> bool:
@@ -225,17 +218,15 @@ def best_hits_python(found: dict, group_of: array, weight_of: array, first_group
 
 
 try:  # the same functions in C (setup.py builds them on install)
-    from ._scan import align1 as align1_c
     from ._scan import best_hits as best_hits_c
     from ._scan import scan as scan_c
 except ImportError:  # a source tree that was not built: same results, slower
-    scan_c = best_hits_c = align1_c = None
+    scan_c = best_hits_c = None
 if array("i").itemsize != 4 or array("I").itemsize != 4:  # the C reads 32-bit tables
-    scan_c = best_hits_c = align1_c = None
+    scan_c = best_hits_c = None
 
 _scan_loop = scan_c or scan_python
 _best_loop = best_hits_c or best_hits_python
-_align1 = align1_c or align1_python
 
 
 class _Layer:
@@ -340,7 +331,7 @@ class _Layer:
         keys, key_entries = self._keys, self._key_entries
         todo = {(fid, s) for fid, s in proposed if fid not in exact_keys}
         for fid, s in todo:  # any order: _rank is a total order
-            hit = _align1(keys[fid], norm, s)
+            hit = align(keys[fid], norm, 1, range(s - 1, s + 2))
             if hit is not None:
                 rank = _rank(hit)
                 for eid in key_entries[fid]:
