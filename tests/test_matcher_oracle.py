@@ -46,26 +46,30 @@ def reference(phrase: str, fuzzy: bool, norm: str):
     return max(found, key=_rank) if found else None
 
 
-LOOPS = {"c": (matcher_module.scan_c, matcher_module.best_hits_c),
-         "python": (matcher_module.scan_python, matcher_module.best_hits_python)}
+NAMES = ("_scan_loop", "_best_loop", "_fold", "_top")
+LOOPS = {"c": (matcher_module.scan_c, matcher_module.best_hits_c, matcher_module.fold_c, matcher_module.top_c),
+         "python": (matcher_module.scan_python, matcher_module.best_hits_python, matcher_module.fold_python,
+                    matcher_module.top_python)}
 
 
 @contextmanager
 def scan_loop(name: str):
     """Compile, scan and score with one implementation of the inner loops."""
-    saved = matcher_module._scan_loop, matcher_module._best_loop
-    matcher_module._scan_loop, matcher_module._best_loop = LOOPS[name]
+    saved = [getattr(matcher_module, n) for n in NAMES]
+    for n, function in zip(NAMES, LOOPS[name]):
+        setattr(matcher_module, n, function)
     try:
         yield
     finally:
-        matcher_module._scan_loop, matcher_module._best_loop = saved
+        for n, function in zip(NAMES, saved):
+            setattr(matcher_module, n, function)
 
 
 def test_the_c_loops_are_built():
     """``pip install`` builds bot/detect/_scan.c; without it every check is
     several times slower (the Python loops), so a missing build must show."""
     assert None not in LOOPS["c"]
-    assert (matcher_module._scan_loop, matcher_module._best_loop) == LOOPS["c"]
+    assert tuple(getattr(matcher_module, n) for n in NAMES) == LOOPS["c"]
 
 
 @pytest.mark.parametrize("loop", LOOPS)
@@ -286,3 +290,26 @@ def test_the_c_loops_refuse_malformed_tables_with_an_exception():
         _scan.best_hits({}, array("i"), array("h"), 0, 0, array("i"), bytearray(), {}, None, None)
     with pytest.raises(IndexError):
         _scan.best_hits({5: (100, 0, 3)}, array("i"), array("i"), 0, 0, array("i"), bytearray(), {}, None, None)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.dictionaries(st.integers(0, 19), st.integers(-20_000, 20_000) | st.sampled_from([50, 150, 250, 9_950, -50])),
+       st.sets(st.integers(0, 19)), st.lists(st.booleans(), min_size=20, max_size=20),
+       st.lists(st.booleans(), min_size=20, max_size=20))
+def test_the_c_top_equals_the_python_one(raw, met, free, kind):
+    """Half-way sums (250 -> 2, 350 -> 4: Python rounds half to even), clamping,
+    ties to the lower rule index, ``requires``."""
+    args = raw, met, tuple(free), tuple(kind)
+    assert matcher_module.top_c(*args) == matcher_module.top_python(*args)
+
+
+hits = st.tuples(st.integers(80, 100), st.integers(0, 9), st.integers(0, 9)).map(lambda t: (t[0], t[1], t[1] + t[2]))
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.dictionaries(st.integers(0, 9), hits), st.lists(st.integers(0, 9), max_size=6), hits)
+def test_the_c_fold_equals_the_python_one(found, entries, hit):
+    ours, theirs = dict(found), dict(found)
+    matcher_module.fold_c(ours, entries, hit)
+    matcher_module.fold_python(theirs, entries, hit)
+    assert ours == theirs

@@ -6,7 +6,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bot.detect import Detector, load_rules
-from bot.detect.normalize import normalize, normalize_with_offsets, original_spans
+from bot.detect.normalize import normalize, normalize_with_offsets, original_spans, original_spans_python
 from bot.replies import MAX_MESSAGE, verdict_reply
 
 RULESET = load_rules(Path(__file__).resolve().parent.parent / "rules" / "scam_patterns.yaml")
@@ -63,6 +63,19 @@ def test_spans_of_long_texts_map_back_wherever_they_are(text, data):
     starts = data.draw(st.lists(st.integers(0, len(norm) - 1), min_size=1, max_size=4))
     spans = [(s, data.draw(st.integers(s + 1, min(len(norm), s + 6)))) for s in starts]
     assert original_spans(text, spans) == [(offsets[s], offsets[e - 1] + 1) for s, e in spans]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet="a通 ，\u200bﬁ①㎏帳𠀀\U0001F600", max_size=400), st.data())
+def test_spans_in_c_equal_spans_in_python(text, data):
+    """bot/detect/_scan.c's spans against the Python reference, characters
+    outside the BMP (not in its length cache) and expanding ones included."""
+    norm = normalize(text)
+    if not norm:
+        return
+    starts = data.draw(st.lists(st.integers(0, len(norm) - 1), min_size=1, max_size=5))
+    spans = [(s, data.draw(st.integers(s + 1, len(norm)))) for s in starts]
+    assert original_spans(text, spans) == original_spans_python(text, spans)
 
 
 @settings(max_examples=100, deadline=None)

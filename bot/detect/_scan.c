@@ -13,6 +13,10 @@
  *
  * best_hits(...), the same for matcher.best_hits_python: at 10,000 rules a
  * text hits dozens of (rule, group) pairs, each one a few steps of Python.
+ * spans(...), normalize.original_spans_python: mapping evidence back to the
+ * original text cost a table lookup and a len() per character of it.
+ * fold(...) and top(...), matcher.fold_python and matcher.top_python: the
+ * steps that grow with the rules a text hits.
  * The search stays in pyahocorasick, the alignment of the few keys that pass
  * in rapidfuzz (matcher._Layer._fuzzy).
  *
@@ -30,6 +34,7 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <stdint.h>
+#include <math.h>
 #include <string.h>
 
 /* Text read in one direction from a position: forward from norm[at], or
@@ -327,9 +332,196 @@ fail_g:
     return result;
 }
 
+/* The length of character c's normalised form: lengths[c] for c < 0x10000
+ * when known (255: not yet), else len(table[c]), remembered. -1 on error. */
+static Py_ssize_t
+piece_length(Py_UCS4 c, PyObject *table, unsigned char *lengths)
+{
+    if (c < 0x10000 && lengths[c] != 255) return lengths[c];
+    PyObject *code = PyLong_FromUnsignedLong(c);
+    if (code == NULL) return -1;
+    PyObject *piece = PyObject_GetItem(table, code);
+    Py_DECREF(code);
+    if (piece == NULL) return -1;
+    Py_ssize_t n = PyUnicode_Check(piece) ? PyUnicode_GET_LENGTH(piece) : -1;
+    Py_DECREF(piece);
+    if (n < 0) {
+        PyErr_SetString(PyExc_TypeError, "spans: the table must map characters to str");
+        return -1;
+    }
+    if (c < 0x10000 && n < 255) lengths[c] = (unsigned char)n;
+    return n;
+}
+
+/* spans(text, table, lengths, spans): normalize.original_spans_python, in C.
+ * One pass over the text up to the last span, with each character's
+ * normalised length read from ``lengths`` (a bytearray of 0x10000, 255 for
+ * not known yet, filled from ``table`` as characters are met) instead of a
+ * table lookup and a len() per character. */
+static PyObject *
+spans(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 4 || !PyUnicode_Check(args[0]) || !PyByteArray_Check(args[2]) || !PyList_Check(args[3])
+        || PyByteArray_GET_SIZE(args[2]) != 0x10000) {
+        PyErr_SetString(PyExc_TypeError, "spans(text: str, table, lengths: bytearray(0x10000), spans: list)");
+        return NULL;
+    }
+    PyObject *text = args[0], *table = args[1], *list = args[3];
+    unsigned char *lengths = (unsigned char *)PyByteArray_AS_STRING(args[2]);
+    Py_ssize_t count = 2 * PyList_GET_SIZE(list), size = PyUnicode_GET_LENGTH(text);
+    /* query q: the normalised position (span start, or span end - 1); the
+     * answer: the original character that produced it */
+    Py_ssize_t *want = PyMem_New(Py_ssize_t, count ? 3 * count : 1);
+    if (want == NULL) return PyErr_NoMemory();
+    Py_ssize_t *order = want + count, *got = want + 2 * count;
+    PyObject *result = NULL;
+    for (Py_ssize_t k = 0; k < count / 2; k++) {
+        PyObject *span = PyList_GET_ITEM(list, k);
+        if (!PyTuple_Check(span) || PyTuple_GET_SIZE(span) != 2) {
+            PyErr_SetString(PyExc_TypeError, "spans: each span must be (start, end)");
+            goto done;
+        }
+        want[2 * k] = PyLong_AsSsize_t(PyTuple_GET_ITEM(span, 0));
+        want[2 * k + 1] = PyLong_AsSsize_t(PyTuple_GET_ITEM(span, 1)) - 1;
+        if (PyErr_Occurred()) goto done;
+    }
+    for (Py_ssize_t k = 0; k < count; k++) { /* insertion sort: a handful of spans */
+        Py_ssize_t j = k;
+        for (; j > 0 && want[order[j - 1]] > want[k]; j--) order[j] = order[j - 1];
+        order[j] = k;
+    }
+    int kind = PyUnicode_KIND(text);
+    const void *data = PyUnicode_DATA(text);
+    Py_ssize_t total = 0, next = 0;
+    for (Py_ssize_t i = 0; i < size && next < count; i++) {
+        Py_ssize_t n = piece_length(PyUnicode_READ(kind, data, i), table, lengths);
+        if (n < 0) goto done;
+        total += n;
+        while (next < count && want[order[next]] < total) got[order[next++]] = i;
+    }
+    if (next < count) {
+        PyErr_SetString(PyExc_ValueError, "spans: a span lies beyond the normalised text");
+        goto done;
+    }
+    result = PyList_New(count / 2);
+    if (result == NULL) goto done;
+    for (Py_ssize_t k = 0; k < count / 2; k++) {
+        PyObject *pair = Py_BuildValue("(nn)", got[2 * k], got[2 * k + 1] + 1);
+        if (pair == NULL) {
+            Py_CLEAR(result);
+            goto done;
+        }
+        PyList_SET_ITEM(result, k, pair);
+    }
+done:
+    PyMem_Free(want);
+    return result;
+}
+
+/* fold(found, entries, hit): matcher.fold_python, in C: give every entry of a
+ * key aligned with a typo the hit (similarity, start, end), unless it has a
+ * better one. At 10,000 rules a key is often a phrase of dozens of rules. */
+static PyObject *
+fold(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 3 || !PyDict_Check(args[0]) || !PyTuple_CheckExact(args[2]) || PyTuple_GET_SIZE(args[2]) != 3) {
+        PyErr_SetString(PyExc_TypeError, "fold(found: dict, entries, hit: (similarity, start, end))");
+        return NULL;
+    }
+    PyObject *found = args[0], *hit = args[2];
+    long long rank[3];
+    for (int i = 0; i < 3; i++) rank[i] = PyLong_AsLongLong(PyTuple_GET_ITEM(hit, i));
+    if (PyErr_Occurred()) return NULL;
+    rank[1] = -rank[1]; /* (similarity, -start, length) */
+    rank[2] = rank[2] + rank[1];
+    PyObject *entries = PySequence_Fast(args[1], "fold: entries must be a sequence");
+    if (entries == NULL) return NULL;
+    for (Py_ssize_t i = 0; i < PySequence_Fast_GET_SIZE(entries); i++) {
+        PyObject *eid = PySequence_Fast_GET_ITEM(entries, i);
+        PyObject *prev = PyDict_GetItemWithError(found, eid); /* borrowed */
+        int better = 1;
+        if (prev != NULL) {
+            if (!PyTuple_CheckExact(prev) || PyTuple_GET_SIZE(prev) != 3) {
+                PyErr_SetString(PyExc_TypeError, "fold: found values must be (similarity, start, end)");
+                better = -1;
+            }
+            else {
+                long long p0 = PyLong_AsLongLong(PyTuple_GET_ITEM(prev, 0));
+                long long p1 = -PyLong_AsLongLong(PyTuple_GET_ITEM(prev, 1));
+                long long p2 = PyLong_AsLongLong(PyTuple_GET_ITEM(prev, 2)) + p1;
+                better = PyErr_Occurred() ? -1
+                       : rank[0] != p0 ? rank[0] > p0 : rank[1] != p1 ? rank[1] > p1 : rank[2] > p2;
+            }
+        }
+        else if (PyErr_Occurred()) {
+            better = -1;
+        }
+        if (better > 0) better = PyDict_SetItem(found, eid, hit) < 0 ? -1 : 1;
+        if (better < 0) {
+            Py_DECREF(entries);
+            return NULL;
+        }
+    }
+    Py_DECREF(entries);
+    Py_RETURN_NONE;
+}
+
+/* top(raw, met, free, kind): matcher.top_python, in C: the best (score, rule)
+ * of each kind from the rules' sums, or None. At 10,000 rules a text hits
+ * hundreds of rules; each is a score to clamp and compare. */
+static PyObject *
+top(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 4 || !PyDict_Check(args[0]) || !PyAnySet_Check(args[1]) || !PyTuple_CheckExact(args[2])
+        || !PyTuple_CheckExact(args[3])) {
+        PyErr_SetString(PyExc_TypeError, "top(raw: dict, met: set, free: tuple, kind: tuple)");
+        return NULL;
+    }
+    PyObject *raw = args[0], *met = args[1], *free_ = args[2], *kind = args[3];
+    long best_score[2] = {0, 0};
+    Py_ssize_t best_rule[2] = {-1, -1};
+    Py_ssize_t pos = 0;
+    PyObject *key, *value;
+    while (PyDict_Next(raw, &pos, &key, &value)) {
+        Py_ssize_t r = PyLong_AsSsize_t(key);
+        long long total = PyLong_AsLongLong(value);
+        if (PyErr_Occurred()) return NULL;
+        if (r < 0 || r >= PyTuple_GET_SIZE(free_) || r >= PyTuple_GET_SIZE(kind)) {
+            PyErr_SetString(PyExc_IndexError, "top: rule out of range");
+            return NULL;
+        }
+        int counts = PyObject_IsTrue(PyTuple_GET_ITEM(free_, r));
+        if (counts == 0) counts = PySet_Contains(met, key);
+        int k = PyObject_IsTrue(PyTuple_GET_ITEM(kind, r));
+        if (counts < 0 || k < 0) return NULL;
+        long score = 0;
+        if (counts) { /* Python's max(0, min(100, round(total / 100))): half to even */
+            double rounded = nearbyint((double)total / 100.0);
+            score = rounded < 0 ? 0 : rounded > 100 ? 100 : (long)rounded;
+        }
+        if (best_rule[k] < 0 || score > best_score[k] || (score == best_score[k] && r < best_rule[k])) {
+            best_score[k] = score;
+            best_rule[k] = r;
+        }
+    }
+    PyObject *out[2];
+    for (int k = 0; k < 2; k++) {
+        out[k] = best_rule[k] < 0 ? Py_NewRef(Py_None) : Py_BuildValue("(ln)", best_score[k], best_rule[k]);
+        if (out[k] == NULL) {
+            if (k) Py_DECREF(out[0]);
+            return NULL;
+        }
+    }
+    return Py_BuildValue("(NN)", out[1], out[0]); /* (scam: kind true, other: kind false) */
+}
+
 static PyMethodDef methods[] = {
     {"scan", (PyCFunction)(void (*)(void))scan, METH_FASTCALL,
      "scan(matches, norm, found, exact_keys, proposed): the matcher's scan loop (matcher.scan_python)."},
+    {"spans", (PyCFunction)(void (*)(void))spans, METH_FASTCALL,
+     "spans(text, table, lengths, spans): normalize.original_spans_python."},
+    {"fold", (PyCFunction)(void (*)(void))fold, METH_FASTCALL, "fold(found, entries, hit): matcher.fold_python."},
+    {"top", (PyCFunction)(void (*)(void))top, METH_FASTCALL, "top(raw, met, free, kind): matcher.top_python."},
     {"best_hits", (PyCFunction)(void (*)(void))best_hits, METH_FASTCALL,
      "best_hits(found, group_of, weight_of, first_group, first_entry, rule_of, required, best, raw, met):"
      " matcher.best_hits_python."},

@@ -217,16 +217,46 @@ def best_hits_python(found: dict, group_of: array, weight_of: array, first_group
                     met.add(r)
 
 
+def fold_python(found: dict, entries, hit: tuple[int, int, int]) -> None:
+    """Give each of ``entries`` (the phrase entries of one key) the occurrence
+    ``hit`` unless it has a better one. ``_scan.fold`` is this in C."""
+    rank = _rank(hit)
+    for eid in entries:
+        prev = found.get(eid)
+        if prev is None or rank > _rank(prev):
+            found[eid] = hit
+
+
+def top_python(raw: dict[int, int], met: set[int], free: tuple[bool, ...],
+               kind: tuple[bool, ...]) -> tuple[tuple[int, int] | None, tuple[int, int] | None]:
+    """The best (score, rule) among the rules of ``raw`` {rule: sum of weight x
+    similarity} with ``kind[rule]`` true, and among the others (None when
+    there is none): highest score, then the lowest rule index. A rule scores
+    0 unless it is ``free`` (no ``requires``) or in ``met``. ``_scan.top`` is
+    this in C."""
+    best: dict[bool, tuple[int, int]] = {}  # kind -> (score, -rule)
+    for r, total in raw.items():
+        score = _clamp(total) if free[r] or r in met else 0
+        k = kind[r]
+        if k not in best or (score, -r) > best[k]:
+            best[k] = (score, -r)
+    return tuple((best[k][0], -best[k][1]) if k in best else None for k in (True, False))  # type: ignore[return-value]
+
+
 try:  # the same functions in C (setup.py builds them on install)
     from ._scan import best_hits as best_hits_c
+    from ._scan import fold as fold_c
     from ._scan import scan as scan_c
+    from ._scan import top as top_c
 except ImportError:  # a source tree that was not built: same results, slower
-    scan_c = best_hits_c = None
+    scan_c = best_hits_c = fold_c = top_c = None
 if array("i").itemsize != 4 or array("I").itemsize != 4:  # the C reads 32-bit tables
-    scan_c = best_hits_c = None
+    scan_c = best_hits_c = fold_c = top_c = None
 
 _scan_loop = scan_c or scan_python
 _best_loop = best_hits_c or best_hits_python
+_fold = fold_c or fold_python
+_top = top_c or top_python
 
 
 class _Layer:
@@ -333,11 +363,7 @@ class _Layer:
         for fid, s in todo:  # any order: _rank is a total order
             hit = align(keys[fid], norm, 1, range(s - 1, s + 2))
             if hit is not None:
-                rank = _rank(hit)
-                for eid in key_entries[fid]:
-                    prev = found.get(eid)
-                    if prev is None or rank > _rank(prev):
-                        found[eid] = hit
+                _fold(found, key_entries[fid], hit)
 
 
 # A reload that changes at most this share of the rules compiles only those
@@ -380,6 +406,11 @@ class Matcher:
             phrases += layer._phrase_of
         self._phrase_of = tuple(phrases)
         self._free = tuple(not rule.requires for rule in rules)  # rules scored without ``requires``
+        # The group ids of each rule: consecutive, in the one layer that serves it.
+        first: dict[int, int] = {}
+        for gid, r in enumerate(self._rule_of):
+            first.setdefault(r, gid)
+        self._gids = tuple(range(first.get(r, 0), first.get(r, 0) + len(rule.groups)) for r, rule in enumerate(rules))
 
     @staticmethod
     def _compile(rules: tuple[Rule, ...], previous: "Matcher | None"):
@@ -445,22 +476,15 @@ class Matcher:
         raw: dict[int, int] = {}  # rule -> sum of weight x similarity over its groups' best hits
         met: set[int] = set()
         best = self._best_hits(norm, raw, met)
-        free = self._free
-        top: dict[bool, tuple[int, int]] = {}  # kind -> (score, -rule), the best
-        for r, total in raw.items():
-            score = _clamp(total) if free[r] or r in met else 0
-            k = kind[r]
-            if k not in top or (score, -r) > top[k]:
-                top[k] = (score, -r)
 
-        def build(k: bool) -> RuleScore | None:
-            if k not in top:
+        def build(top: tuple[int, int] | None) -> RuleScore | None:
+            if top is None:
                 return None
-            r = -top[k][1]
-            rule_of = self._rule_of
-            return self._rule_score(r, [(gid, rank) for gid, rank in best.items() if rule_of[gid] == r])
+            r = top[1]
+            return self._rule_score(r, [(gid, best[gid]) for gid in self._gids[r] if gid in best])
 
-        return build(True), build(False)
+        scam, other = _top(raw, met, self._free, kind)
+        return build(scam), build(other)
 
     def _best_hits(self, norm: str, raw: dict[int, int] | None = None,
                    met: set[int] | None = None) -> dict[int, tuple[int, int, int, int]]:

@@ -96,9 +96,17 @@ def normalize_with_offsets(text: str) -> tuple[str, list[int]]:
 
 def original_spans(text: str, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
     """Map spans of ``normalize(text)`` back to spans of ``text`` (the same
-    mapping as ``normalize_with_offsets``, without building a list of every
-    character's offset: only each character's running normalised length,
-    then a binary search per span end)."""
+    mapping as ``normalize_with_offsets``)."""
+    if not spans:
+        return []
+    if _spans_c is not None:
+        return _spans_c(text, _TABLE, _LENGTHS, list(spans))
+    return original_spans_python(text, spans)
+
+
+def original_spans_python(text: str, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """``original_spans`` without the C module: each character's running
+    normalised length, then a binary search per span end."""
     if not spans:
         return []
     # Original character i produced the normalised characters ends[i-1] ..
@@ -114,6 +122,13 @@ def original_spans(text: str, spans: list[tuple[int, int]]) -> list[tuple[int, i
         done += len(piece)
         step *= 2
     return [(bisect_right(ends, start), bisect_right(ends, end - 1) + 1) for start, end in spans]
+
+
+try:  # the same in C (bot/detect/_scan.c), with each character's length remembered in _LENGTHS
+    from ._scan import spans as _spans_c
+except ImportError:
+    _spans_c = None
+_LENGTHS = bytearray(b"\xff") * 0x10000  # normalised length of each BMP character; 255: not seen yet
 
 
 def is_cjk(ch: str) -> bool:
