@@ -267,6 +267,24 @@ def _iso_utc(ts: float) -> str:
     return datetime.fromtimestamp(ts, timezone.utc).isoformat(timespec="seconds")
 
 
+async def _enable_wal(db: aiosqlite.Connection, timeout_s: float) -> None:
+    """Switch the file to WAL mode, waiting up to ``timeout_s`` for other connections.
+
+    Switching needs an exclusive lock, and when two connections race for it (two
+    processes opening a new file together: two bots, or a bot and ``callguard
+    stats``) SQLite refuses one at once, without its busy handler, to avoid a
+    deadlock. So the switch is retried here, like a busy write."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            await db.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() >= deadline:
+                raise
+            await asyncio.sleep(0.01)
+
+
 def _check_days(days: int) -> None:
     if isinstance(days, bool) or not isinstance(days, int) or days < 1:
         raise ValueError(f"days must be a positive int, got {days!r}")
@@ -408,7 +426,7 @@ class Store:
         )
         try:
             await db.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
-            await db.execute("PRAGMA journal_mode = WAL")
+            await _enable_wal(db, busy_timeout_ms / 1000)
             await db.execute(f"PRAGMA synchronous = {SYNCHRONOUS}")
             await db.execute("PRAGMA foreign_keys = ON")
             await db.execute("PRAGMA secure_delete = ON")

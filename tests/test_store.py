@@ -927,3 +927,17 @@ def test_utc_day_is_the_utc_date(ts):
     from datetime import datetime, timezone
 
     assert store_mod._utc_day(ts) == datetime.fromtimestamp(ts, timezone.utc).strftime("%Y-%m-%d")
+
+
+async def test_two_stores_opening_a_new_file_at_once_both_open(tmp_path):
+    """Switching a file to WAL needs an exclusive lock. When two connections race for
+    it (two processes opening a new file together: two bots, or a bot and ``callguard
+    stats``), SQLite refuses one at once, without its busy handler, to avoid a
+    deadlock: opening must wait and retry like a busy write, not fail with "database
+    is locked". Each aiosqlite connection has its own thread, so these really race."""
+    for round_ in range(60):
+        path = tmp_path / f"new{round_}.db"
+        stores = await asyncio.gather(*(Store.open(path, secret=b"s") for _ in range(3)))
+        for store in stores:
+            assert (await store._db.execute_fetchall("PRAGMA journal_mode"))[0][0] == "wal"
+            await store.close()
