@@ -108,25 +108,31 @@ malformed:
     return -1;
 }
 
-/* found[eid] = (sim, start, end) unless found[eid] ranks at least as high:
- * more similar, then earlier, then longer (matcher._rank). */
+/* Whether the occurrence (sim, start, end) should replace found[eid]: there is
+ * none yet, or it ranks lower (more similar, then earlier, then longer wins:
+ * matcher._rank). -1 on error. */
+static int
+beats_found(PyObject *found, PyObject *eid, long long sim, long long start, long long end)
+{
+    PyObject *prev = PyDict_GetItemWithError(found, eid); /* borrowed */
+    if (prev == NULL) return PyErr_Occurred() ? -1 : 1;
+    if (!PyTuple_CheckExact(prev) || PyTuple_GET_SIZE(prev) != 3) {
+        PyErr_SetString(PyExc_TypeError, "found values must be (similarity, start, end)");
+        return -1;
+    }
+    long long psim = PyLong_AsLongLong(PyTuple_GET_ITEM(prev, 0));
+    long long pstart = PyLong_AsLongLong(PyTuple_GET_ITEM(prev, 1));
+    long long pend = PyLong_AsLongLong(PyTuple_GET_ITEM(prev, 2));
+    if (PyErr_Occurred()) return -1;
+    return sim != psim ? sim > psim : start != pstart ? start < pstart : end - start > pend - pstart;
+}
+
+/* found[eid] = (sim, start, end) unless found[eid] ranks at least as high. */
 static int
 keep_best(PyObject *found, PyObject *eid, long sim, Py_ssize_t start, Py_ssize_t end)
 {
-    PyObject *prev = PyDict_GetItemWithError(found, eid); /* borrowed */
-    if (prev == NULL && PyErr_Occurred()) return -1;
-    if (prev != NULL) {
-        if (!PyTuple_CheckExact(prev) || PyTuple_GET_SIZE(prev) != 3) {
-            PyErr_SetString(PyExc_TypeError, "scan: found values must be (similarity, start, end)");
-            return -1;
-        }
-        long psim = PyLong_AsLong(PyTuple_GET_ITEM(prev, 0));
-        Py_ssize_t pstart = PyLong_AsSsize_t(PyTuple_GET_ITEM(prev, 1));
-        Py_ssize_t pend = PyLong_AsSsize_t(PyTuple_GET_ITEM(prev, 2));
-        if (PyErr_Occurred()) return -1;
-        int better = sim != psim ? sim > psim : start != pstart ? start < pstart : end - start > pend - pstart;
-        if (!better) return 0;
-    }
+    int better = beats_found(found, eid, sim, start, end);
+    if (better <= 0) return better;
     PyObject *hit = Py_BuildValue("(lnn)", sim, start, end);
     if (hit == NULL) return -1;
     int rc = PyDict_SetItem(found, eid, hit);
@@ -429,34 +435,16 @@ fold(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
         return NULL;
     }
     PyObject *found = args[0], *hit = args[2];
-    long long rank[3];
-    for (int i = 0; i < 3; i++) rank[i] = PyLong_AsLongLong(PyTuple_GET_ITEM(hit, i));
+    long long sim = PyLong_AsLongLong(PyTuple_GET_ITEM(hit, 0));
+    long long start = PyLong_AsLongLong(PyTuple_GET_ITEM(hit, 1));
+    long long end = PyLong_AsLongLong(PyTuple_GET_ITEM(hit, 2));
     if (PyErr_Occurred()) return NULL;
-    rank[1] = -rank[1]; /* (similarity, -start, length) */
-    rank[2] = rank[2] + rank[1];
     PyObject *entries = PySequence_Fast(args[1], "fold: entries must be a sequence");
     if (entries == NULL) return NULL;
     for (Py_ssize_t i = 0; i < PySequence_Fast_GET_SIZE(entries); i++) {
         PyObject *eid = PySequence_Fast_GET_ITEM(entries, i);
-        PyObject *prev = PyDict_GetItemWithError(found, eid); /* borrowed */
-        int better = 1;
-        if (prev != NULL) {
-            if (!PyTuple_CheckExact(prev) || PyTuple_GET_SIZE(prev) != 3) {
-                PyErr_SetString(PyExc_TypeError, "fold: found values must be (similarity, start, end)");
-                better = -1;
-            }
-            else {
-                long long p0 = PyLong_AsLongLong(PyTuple_GET_ITEM(prev, 0));
-                long long p1 = -PyLong_AsLongLong(PyTuple_GET_ITEM(prev, 1));
-                long long p2 = PyLong_AsLongLong(PyTuple_GET_ITEM(prev, 2)) + p1;
-                better = PyErr_Occurred() ? -1
-                       : rank[0] != p0 ? rank[0] > p0 : rank[1] != p1 ? rank[1] > p1 : rank[2] > p2;
-            }
-        }
-        else if (PyErr_Occurred()) {
-            better = -1;
-        }
-        if (better > 0) better = PyDict_SetItem(found, eid, hit) < 0 ? -1 : 1;
+        int better = beats_found(found, eid, sim, start, end);
+        if (better > 0) better = PyDict_SetItem(found, eid, hit) < 0 ? -1 : 1; /* one tuple for all */
         if (better < 0) {
             Py_DECREF(entries);
             return NULL;
