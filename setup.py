@@ -5,4 +5,4 @@ from setuptools import Extension, setup
 # The matcher's inner loop (bot/detect/_scan.c). Optional: where it cannot be
 # compiled the install still succeeds and bot/detect/matcher.py runs the same
 # loop in Python (tests/test_matcher_oracle.py fails then, so CI notices).
-setup(ext_modules=[Extension("bot.detect._scan", ["bot/detect/_scan.c"], optional=True)])
+setup(ext_modules=[Extension("callguard.detect._scan", ["bot/detect/_scan.c"], optional=True)])

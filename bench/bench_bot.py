@@ -51,7 +51,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-RESULTS = ROOT / "bench" / "results" / "bot.json"
+RESULTS = ROOT / "bench" / "results" / "callguard.json"
 TARGET_RATIO = 0.80
 TARGET_P99_MS = 50.0
 STEADY_USERS = 300  # steady messages cycle through this many users (some send several)
@@ -110,10 +110,10 @@ def _matched_reply() -> dict:
     """CallGuard's reply to each text of the corpus (HTML text and keyboard), computed once, so
     the matched baseline sends the same bytes without doing CallGuard's work per message (the
     keyboard as the same plain dict CallGuard sends, see keyboards.verdict_markup)."""
-    from bot.config import Settings
-    from bot.detect import Detector, detect_language, load_rules
-    from bot.replies import verdict_reply
-    from bot.telegram.keyboards import verdict_markup
+    from callguard.config import Settings
+    from callguard.detect import Detector, detect_language, load_rules
+    from callguard.replies import verdict_reply
+    from callguard.telegram.keyboards import verdict_markup
 
     detector = Detector(load_rules(Settings.from_env().rules_path))
     out = {}
@@ -130,8 +130,8 @@ def serve_baseline() -> int:
     from telegram import Update
     from telegram.ext import MessageHandler, filters
 
-    from bot.config import Settings
-    from bot.telegram.app import application_builder
+    from callguard.config import Settings
+    from callguard.telegram.app import application_builder
 
     settings = Settings.from_env()
     lock = asyncio.Lock()
@@ -184,18 +184,18 @@ def serve_dispatch(variant: str, n: int) -> int:
     from telegram import Message, Update, User
     from telegram.ext import MessageHandler, filters
 
-    from bot.config import Settings
-    from bot.telegram.app import application_builder
+    from callguard.config import Settings
+    from callguard.telegram.app import application_builder
 
     async def no_reply(*args, **kwargs):
         return None
 
-    import bot.telegram.handlers
+    import callguard.telegram.handlers
 
     # Every way a reply leaves: PTB's Message methods (the baseline, CallGuard's other texts)
     # and CallGuard's verdict path (bot/telegram/request.send_reply).
     Message.reply_html = Message.reply_text = no_reply
-    bot.telegram.handlers.send_reply = no_reply
+    callguard.telegram.handlers.send_reply = no_reply
 
     async def run() -> dict:
         with tempfile.TemporaryDirectory() as tmp:
@@ -206,9 +206,9 @@ def serve_dispatch(variant: str, n: int) -> int:
                                           "CALLGUARD_BOT_API_URL": "http://127.0.0.1:9/bot"})
             closers = []
             if variant.startswith("callguard"):
-                from bot import service
-                from bot.detect import Detector, Verdict
-                from bot.main import build
+                from callguard import service
+                from callguard.detect import Detector, Verdict
+                from callguard.main import build
 
                 if variant == "callguard-without-storage":
                     async def submit_and_count(self, report, user_id, *, days=None):
@@ -302,7 +302,7 @@ class BotProcess:
                    CALLGUARD_RATE_LIMIT="10000", CALLGUARD_SECRET="bench", **self.env_extra)
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
         if self.kind == "callguard":
-            argv = [sys.executable, "-m", "bot", "run"]
+            argv = [sys.executable, "-m", "callguard", "run"]
         else:
             argv = [sys.executable, str(Path(__file__).resolve()), "--serve-baseline"]
             if self.kind == "matched":
@@ -428,8 +428,8 @@ def shared_settings(env: dict[str, str]) -> dict:
     """The PTB settings both bots run with, read back from a built CallGuard application."""
     import dataclasses
 
-    from bot.config import Settings
-    from bot.telegram.app import application_builder
+    from callguard.config import Settings
+    from callguard.telegram.app import application_builder
 
     settings = dataclasses.replace(Settings.from_env({**env, "CALLGUARD_SEND_RATE": "0"}), token="1:bench")
     app = application_builder(settings).concurrent_updates(settings.concurrency).build()

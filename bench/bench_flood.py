@@ -143,7 +143,7 @@ def cpu_seconds(pid: int) -> float:
 
 
 def flooder_outcome(texts: list[str], rate_limit: int) -> dict:
-    from bot import replies
+    from callguard import replies
 
     polite = {replies.ui("rate_limited", lang) for lang in replies.LANGUAGES}
     verdicts = sum(1 for t in texts if t.startswith("<b>"))

@@ -45,9 +45,9 @@ sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(ROOT))
 
 import synthetic  # noqa: E402
-from bot.detect import Detector, RuleFileError, load_rules  # noqa: E402
-from bot.detect import matcher as matcher_module  # noqa: E402
-from bot.detect.rules import RuleSet  # noqa: E402
+from callguard.detect import Detector, RuleFileError, load_rules  # noqa: E402
+from callguard.detect import matcher as matcher_module  # noqa: E402
+from callguard.detect.rules import RuleSet  # noqa: E402
 
 SHIPPED = ROOT / "rules" / "scam_patterns.yaml"
 RESULTS = HERE / "results" / "matcher.json"

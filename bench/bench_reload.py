@@ -152,8 +152,8 @@ def _dump(doc: dict) -> str:
 def rule_file(n_rules: int, seed: int = 1, template: Path = ROOT / "rules" / "scam_patterns.yaml") -> Path:
     """A valid rule file of ``n_rules`` synthetic rules (cached): rules whose
     examples fail are replaced until every example passes."""
-    from bot.detect import RuleFileError
-    from bot.rulebook import validate
+    from callguard.detect import RuleFileError
+    from callguard.rulebook import validate
 
     import hashlib
 
@@ -226,7 +226,7 @@ class GCTime:
 def offline(path: Path, runs: int) -> dict:
     import gc
 
-    from bot.rulebook import validate
+    from callguard.rulebook import validate
 
     text = path.read_text(encoding="utf-8")
     full_timings, edit_timings = [], []
@@ -268,17 +268,17 @@ class Bot:
 
     def __init__(self, api, workdir: Path, rules: Path):
         self.api, self.workdir, self.rules = api, workdir, rules
-        self.log = workdir / "bot.log"
+        self.log = workdir / "callguard.log"
 
     async def start(self, timeout: float = 300) -> None:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "CALLGUARD_"))}
         env.update(TELEGRAM_BOT_TOKEN=self.api.token, CALLGUARD_BOT_API_URL=self.api.base_url,
-                   CALLGUARD_BOT_FILE_URL=self.api.base_file_url, CALLGUARD_DB=str(self.workdir / "bot.db"),
+                   CALLGUARD_BOT_FILE_URL=self.api.base_file_url, CALLGUARD_DB=str(self.workdir / "callguard.db"),
                    CALLGUARD_RULES=str(self.rules), CALLGUARD_ADMINS=str(ADMIN), CALLGUARD_SEND_RATE="0",
                    CALLGUARD_RATE_LIMIT="10000", CALLGUARD_SECRET="bench")
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
         self._logfile = open(self.log, "wb")
-        self.proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "bot", "run", env=env,
+        self.proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "callguard", "run", env=env,
                                                          cwd=self.workdir, stdout=self._logfile,
                                                          stderr=self._logfile)
         # Ready when it polls (it validates and compiles the rules first).

@@ -37,8 +37,8 @@ from typing import Iterable, Sequence
 
 import yaml
 
-from bot.detect.normalize import has_cjk
-from bot.detect.rules import (LANGUAGES, REQUIRED_CATEGORIES, REQUIRED_TEXTS, Category, Group, Rule,
+from callguard.detect.normalize import has_cjk
+from callguard.detect.rules import (LANGUAGES, REQUIRED_CATEGORIES, REQUIRED_TEXTS, Category, Group, Rule,
                               RuleSet, Thresholds)
 
 __all__ = [

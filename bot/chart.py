@@ -53,7 +53,7 @@ def draw_daily(
     font: str | None = None,
 ) -> Path:
     """Write a PNG of ``rows`` (``(YYYY-MM-DD, category, count)`` as from
-    :meth:`bot.store.Store.daily_counts`) to ``path``; returns the path.
+    :meth:`callguard.store.Store.daily_counts`) to ``path``; returns the path.
 
     Every one of the ``days`` days up to ``until`` (default: today, UTC) gets
     a bar, empty days included. ``labels`` maps category ids to legend names;

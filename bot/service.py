@@ -3,7 +3,7 @@
 Telegram-agnostic, so the bot handlers stay thin translations between chat and
 this object, and tests can drive it directly. Detection never waits on
 storage: the verdict is computed first, and a storage failure only means the
-report is queued by :class:`~bot.store.ReportWriter`.
+report is queued by :class:`~callguard.store.ReportWriter`.
 """
 
 from __future__ import annotations

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.config import Settings
-from bot.rulebook import Loaded, RuleBook
+from callguard.config import Settings
+from callguard.rulebook import Loaded, RuleBook
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -41,9 +41,9 @@ async def make_bot(settings, monkeypatch):
     """Factory: ``await make_bot(**setting_overrides, webhook=None)`` -> (api, app, guard).
 
     Each call starts a fake Bot API and the real CallGuard application (built by
-    ``bot.main.build``) polling it, or serving ``webhook`` (kwargs for
+    ``callguard.main.build``) polling it, or serving ``webhook`` (kwargs for
     ``Updater.start_webhook``); everything is stopped at the end of the test."""
-    from bot.main import build
+    from callguard.main import build
     from tests.support.fake_bot_api import FakeBotAPI
     from tests.support.ptb import running_app
 

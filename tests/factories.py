@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from types import MappingProxyType
 
-from bot.detect.rules import LANGUAGES, REQUIRED_CATEGORIES, Category, Group, Rule, RuleSet, Thresholds
+from callguard.detect.rules import LANGUAGES, REQUIRED_CATEGORIES, Category, Group, Rule, RuleSet, Thresholds
 
 
 def loc(text: str) -> MappingProxyType:

@@ -1,4 +1,4 @@
-"""The public bulletin (bot.bulletin): pure text from Stats + RuleSet + language."""
+"""The public bulletin (callguard.bulletin): pure text from Stats + RuleSet + language."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ from types import MappingProxyType
 
 import pytest
 
-from bot.bulletin import HOT_TOPICS, bulletin
-from bot.detect.rules import LANGUAGES, REQUIRED_CATEGORIES, Category
-from bot.store import NO_CATEGORY, Stats, _ratio_rows, percentages
+from callguard.bulletin import HOT_TOPICS, bulletin
+from callguard.detect.rules import LANGUAGES, REQUIRED_CATEGORIES, Category
+from callguard.store import NO_CATEGORY, Stats, _ratio_rows, percentages
 from tests import factories
 
 SINCE = datetime(2026, 10, 1, tzinfo=timezone.utc).timestamp()

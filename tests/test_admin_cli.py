@@ -10,8 +10,8 @@ from datetime import datetime, timezone
 
 import pytest
 
-from bot import cli
-from bot.store import DAY, EXPORT_COLUMNS, Report, Store
+from callguard import cli
+from callguard.store import DAY, EXPORT_COLUMNS, Report, Store
 from tests.admin_support import SHIPPED_RULES
 
 NUMBER = "+8613800138000"

@@ -14,11 +14,11 @@ from dataclasses import replace
 
 import pytest
 
-from bot import rulebook
-from bot.detect import Detector, RuleFileError
-from bot.detect.examples import run_examples
-from bot.detect.rules import Thresholds
-from bot.rulebook import RuleBook, _examples_to_run, _Only, validate
+from callguard import rulebook
+from callguard.detect import Detector, RuleFileError
+from callguard.detect.examples import run_examples
+from callguard.detect.rules import Thresholds
+from callguard.rulebook import RuleBook, _examples_to_run, _Only, validate
 from tests import factories
 from tests.admin_support import SHIPPED_RULES, copy_rules, failing_example, good_variant
 from tests.factories import group
@@ -117,8 +117,8 @@ async def test_reload_parses_only_the_edited_entry(tmp_path, monkeypatch):
     one entry, and the result is the full parse's, line numbers included."""
     import yaml
 
-    from bot.detect import rules as rules_module
-    from bot.detect.rules import _check_bytes
+    from callguard.detect import rules as rules_module
+    from callguard.detect.rules import _check_bytes
 
     class NoAliases(yaml.SafeDumper):  # the shipped file shares phrase lists through anchors
         def ignore_aliases(self, data):

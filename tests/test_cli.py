@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from bot import cli
+from callguard import cli
 
 ROOT = Path(__file__).resolve().parent.parent
 SCAM = "有人自称通信管理局，说我的号码要被冻结，让我把钱转到安全账户"
@@ -140,7 +140,7 @@ def test_bad_rules_file_for_check(tmp_path):
 
 
 def test_python_dash_m_and_console_script():
-    proc = subprocess.run([sys.executable, "-m", "bot", "check", "--json", SCAM], capture_output=True, text=True,
+    proc = subprocess.run([sys.executable, "-m", "callguard", "check", "--json", SCAM], capture_output=True, text=True,
                           cwd=ROOT, timeout=60)
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["scam"] is True
@@ -148,7 +148,7 @@ def test_python_dash_m_and_console_script():
 
 def test_verdicts_do_not_depend_on_the_process_hash_seed(tmp_path):
     """Set iteration order differs between processes; ties must not follow it."""
-    from bot.detect import load_rules
+    from callguard.detect import load_rules
 
     rs = load_rules(ROOT / "rules" / "scam_patterns.yaml")
     texts = [t for r in rs.rules for t in r.examples_match + r.examples_no_match]
@@ -156,7 +156,7 @@ def test_verdicts_do_not_depend_on_the_process_hash_seed(tmp_path):
     outputs = []
     for seed in ("1", "2"):
         env = {**os.environ, "PYTHONHASHSEED": seed}
-        proc = subprocess.run([sys.executable, "-m", "bot", "check", "--jsonl", "-"], input=payload, text=True,
+        proc = subprocess.run([sys.executable, "-m", "callguard", "check", "--jsonl", "-"], input=payload, text=True,
                               capture_output=True, cwd=ROOT, env=env, timeout=120)
         assert proc.returncode == 0, proc.stderr
         outputs.append(proc.stdout)

@@ -7,8 +7,8 @@ import itertools
 import pytest
 from telegram import InlineKeyboardMarkup
 
-from bot.detect import LANGUAGES
-from bot.telegram import keyboards as kb
+from callguard.detect import LANGUAGES
+from callguard.telegram import keyboards as kb
 
 
 @pytest.mark.parametrize("lang,scam,feedback,report_id,category", list(itertools.product(

@@ -1,8 +1,8 @@
 """Scoring semantics on small rule sets built in code."""
 
-from bot.detect import Detector
-from bot.detect.matcher import Matcher
-from bot.detect.rules import Thresholds
+from callguard.detect import Detector
+from callguard.detect.matcher import Matcher
+from callguard.detect.rules import Thresholds
 
 from tests.factories import group, rule, ruleset
 

@@ -14,9 +14,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import bot.detect.matcher as matcher_module
-from bot.detect.matcher import MIN_PINYIN_ALIAS, PINYIN_SIMILARITY, Matcher, align, one_edit, tolerates_typo
-from bot.detect.normalize import normalize, pinyin_alias
+import callguard.detect.matcher as matcher_module
+from callguard.detect.matcher import MIN_PINYIN_ALIAS, PINYIN_SIMILARITY, Matcher, align, one_edit, tolerates_typo
+from callguard.detect.normalize import normalize, pinyin_alias
 
 from tests.factories import group, rule, ruleset
 
@@ -148,7 +148,7 @@ def test_reusing_the_previous_matcher_gives_the_full_compile_s_hits(first, secon
     """Rules kept, changed, added, removed and reordered, over two reloads in a
     row: the layered matcher's hits equal a fresh compile's (as sets: a
     layered scan lists the rules of each layer in turn)."""
-    import bot.detect.matcher as matcher_module
+    import callguard.detect.matcher as matcher_module
 
     previous = Matcher(build(first))
     for specs in (second, third):
@@ -242,7 +242,7 @@ def test_check_gives_the_verdict_that_scoring_every_rule_gives(loop, specs, samp
     """``Detector.check`` scores only the best scam and non-scam rules;
     ``explain`` scores all of them. Ties, negative weights, unmet ``requires``
     and non-scam categories included, the verdicts are the same."""
-    from bot.detect import Detector
+    from callguard.detect import Detector
 
     rules = ruleset(*(rule(f"r{i}", *(group(name, weight, *phrases) for name, weight, phrases in groups),
                            category=category, requires=requires)
@@ -278,7 +278,7 @@ def test_the_c_loops_refuse_malformed_tables_with_an_exception():
     crash the process."""
     from array import array
 
-    from bot.detect import _scan
+    from callguard.detect import _scan
 
     with pytest.raises(TypeError):
         _scan.scan([(1, (1, (), -1, b"", "not bytes"))], "ab", {}, set(), [])

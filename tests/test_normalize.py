@@ -1,5 +1,5 @@
-from bot.detect.language import detect_language, from_language_code
-from bot.detect.normalize import normalize, normalize_with_offsets, original_spans, pinyin_alias
+from callguard.detect.language import detect_language, from_language_code
+from callguard.detect.normalize import normalize, normalize_with_offsets, original_spans, pinyin_alias
 
 
 def test_traditional_folds_to_simplified():

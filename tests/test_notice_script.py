@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.detect import Detector, load_rules
+from callguard.detect import Detector, load_rules
 
 DETECTOR = Detector(load_rules(Path(__file__).resolve().parent.parent / "rules" / "scam_patterns.yaml"))
 

@@ -7,7 +7,7 @@ import re
 import phonenumbers
 from hypothesis import given, settings, strategies as st
 
-from bot import numbers
+from callguard import numbers
 
 
 def test_numbers_in_any_digits_are_found():

@@ -5,9 +5,9 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.detect import Detector, load_rules
-from bot.detect.normalize import normalize, normalize_with_offsets, original_spans, original_spans_python
-from bot.replies import MAX_MESSAGE, verdict_reply
+from callguard.detect import Detector, load_rules
+from callguard.detect.normalize import normalize, normalize_with_offsets, original_spans, original_spans_python
+from callguard.replies import MAX_MESSAGE, verdict_reply
 
 RULESET = load_rules(Path(__file__).resolve().parent.parent / "rules" / "scam_patterns.yaml")
 DETECTOR = Detector(RULESET)

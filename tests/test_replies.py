@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from bot import replies
-from bot.detect import Detector, Evidence, Verdict, load_rules
+from callguard import replies
+from callguard.detect import Detector, Evidence, Verdict, load_rules
 
 RULESET = load_rules(Path(__file__).resolve().parent.parent / "rules" / "scam_patterns.yaml")
 DETECTOR = Detector(RULESET)
@@ -100,7 +100,7 @@ def test_every_ui_key_exists_in_every_language():
     ("I don't know", False), ("I haven't", False), ("nope", False), ("", False), ("你好", False),
 ])
 def test_typed_answer_to_money_question(answer, sent):
-    from bot.telegram.handlers import said_money_sent
+    from callguard.telegram.handlers import said_money_sent
 
     assert said_money_sent(answer) is sent
 

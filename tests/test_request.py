@@ -12,7 +12,7 @@ from telegram.error import NetworkError, TimedOut
 from telegram.request import HTTPXRequest, RequestData
 from telegram.request._requestparameter import RequestParameter
 
-from bot.telegram.request import JSONRequest
+from callguard.telegram.request import JSONRequest
 
 BOT_USER = {"id": 1, "is_bot": True, "first_name": "CallGuard", "username": "callguard_test_bot"}
 
@@ -137,7 +137,7 @@ async def test_send_reply_sends_what_reply_html_sends(quote, topic):
     same as ``Message.reply_html``'s, in a forum topic and when quoting too."""
     from telegram import Chat, Message
 
-    from bot.telegram.request import send_reply
+    from callguard.telegram.request import send_reply
 
     sent: list[dict] = []
 

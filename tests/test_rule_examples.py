@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.detect import Detector, load_rules
-from bot.detect.examples import run_examples
+from callguard.detect import Detector, load_rules
+from callguard.detect.examples import run_examples
 
 SHIPPED = Path(__file__).resolve().parent.parent / "rules" / "scam_patterns.yaml"
 RULESET = load_rules(SHIPPED)
@@ -21,7 +21,7 @@ def test_rule_examples(rule):
 
 @pytest.mark.parametrize("rule", RULESET.rules, ids=lambda r: r.id)
 def test_rule_examples_cover_languages(rule):
-    from bot.detect.language import detect_language
+    from callguard.detect.language import detect_language
 
     langs = {detect_language(t) for t in rule.examples_match}
     assert {"zh-Hans", "en"} <= langs, f"{rule.id}: match examples need zh-Hans and en, have {sorted(langs)}"

@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.detect import RuleFileError, lint_text, load_rules, parse_rules
-from bot.detect.rules import MAX_PHRASES_PER_GROUP, REQUIRED_CATEGORIES
+from callguard.detect import RuleFileError, lint_text, load_rules, parse_rules
+from callguard.detect.rules import MAX_PHRASES_PER_GROUP, REQUIRED_CATEGORIES
 
 SHIPPED = Path(__file__).resolve().parent.parent / "rules" / "scam_patterns.yaml"
 

@@ -18,9 +18,9 @@ from pathlib import Path
 
 import pytest
 
-from bot.detect import RuleFileError, parse_rules
-from bot.detect import rules as rules_module
-from bot.detect.rules import MAX_DEPTH, _check_bytes
+from callguard.detect import RuleFileError, parse_rules
+from callguard.detect import rules as rules_module
+from callguard.detect.rules import MAX_DEPTH, _check_bytes
 
 SHIPPED = Path(__file__).resolve().parent.parent / "rules" / "scam_patterns.yaml"
 HEAD = SHIPPED.read_text(encoding="utf-8").split("\nrules:\n", 1)[0] + "\n"

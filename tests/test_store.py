@@ -1,4 +1,4 @@
-"""Tests for bot.store: schema, privacy, counting, statistics, deletion and ReportWriter."""
+"""Tests for callguard.store: schema, privacy, counting, statistics, deletion and ReportWriter."""
 
 from __future__ import annotations
 
@@ -16,8 +16,8 @@ from fractions import Fraction
 import pytest
 from hypothesis import given, strategies as st
 
-from bot import store as store_mod
-from bot.store import (
+from callguard import store as store_mod
+from callguard.store import (
     DAY,
     EXPORT_COLUMNS,
     MIGRATIONS,
@@ -753,7 +753,7 @@ async def test_writer_logs_once_per_interval(locked_db, caplog):
     s, lock = locked_db
     mono = Clock(1000.0)
     writer = ReportWriter(s, log_every=60.0, clock=mono)
-    caplog.set_level(logging.WARNING, logger="bot.store")
+    caplog.set_level(logging.WARNING, logger="callguard.store")
 
     def failures():
         return [r for r in caplog.records if "storage failing" in r.getMessage()]

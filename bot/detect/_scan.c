@@ -516,7 +516,7 @@ static PyMethodDef methods[] = {
     {NULL, NULL, 0, NULL},
 };
 
-static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "bot.detect._scan", NULL, 0, methods};
+static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "callguard.detect._scan", NULL, 0, methods};
 
 PyMODINIT_FUNC
 PyInit__scan(void)

@@ -53,7 +53,7 @@ async def _on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 def application_builder(settings: Settings) -> ApplicationBuilder:
     """A PTB builder with CallGuard's connection to the Bot API: token, URLs, HTTP pool,
-    JSON request bodies (:class:`~bot.telegram.request.JSONRequest`; otherwise PTB's defaults).
+    JSON request bodies (:class:`~callguard.telegram.request.JSONRequest`; otherwise PTB's defaults).
 
     The benchmark's baseline bot starts from this too, so both are measured
     with the same plumbing."""

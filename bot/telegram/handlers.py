@@ -1,7 +1,7 @@
-"""Telegram handlers: translate between chat and :class:`~bot.service.CallGuard`.
+"""Telegram handlers: translate between chat and :class:`~callguard.service.CallGuard`.
 
 Handlers hold no business logic. Each one reads what the person sent, asks the
-service, and sends back the texts from :mod:`bot.replies`. Order of the day:
+service, and sends back the texts from :mod:`callguard.replies`. Order of the day:
 
 * the rate-limit gate runs first (handler group -1) for every update;
 * ``/report`` is a guided conversation (question by question);

@@ -9,7 +9,7 @@ from typing import Any, Awaitable, Callable
 
 from telegram.ext import Application
 
-from bot import replies
+from callguard import replies
 from tests.support.fake_bot_api import Call, FakeBotAPI
 
 # Descriptions the shipped rules judge the same way whatever their fine tuning:

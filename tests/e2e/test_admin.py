@@ -18,12 +18,12 @@ import time
 
 import pytest
 
-from bot import rulebook
-from bot.admin_texts import t
-from bot.replies import ui
-from bot.store import DAY, EXPORT_COLUMNS, Report, Store
-from bot.telegram import admin as admin_module
-from bot.telegram.admin import ADMIN_COMMANDS
+from callguard import rulebook
+from callguard.admin_texts import t
+from callguard.replies import ui
+from callguard.store import DAY, EXPORT_COLUMNS, Report, Store
+from callguard.telegram import admin as admin_module
+from callguard.telegram.admin import ADMIN_COMMANDS
 from tests.admin_support import (ADMIN, USER, Gate, bad_yaml, copy_rules, failing_example, good_variant,
                                  schema_error)
 from tests.e2e.helpers import SCAM_EN, SCAM_HANS, db_rows, eventually, idle, reply
@@ -280,7 +280,7 @@ async def test_non_admin_gets_the_unknown_command_reply_and_is_logged(admin_bot,
     api.push_command("/nosuchcommand", user_id=USER, language_code=language_code)
     unknown = (await reply(api, USER, since=mark)).params
     caplog.clear()
-    with caplog.at_level(logging.WARNING, logger="bot.telegram.admin"):
+    with caplog.at_level(logging.WARNING, logger="callguard.telegram.admin"):
         mark = api.mark()
         api.push_command(NON_ADMIN_ATTEMPTS[command], user_id=USER, language_code=language_code)
         answer = (await reply(api, USER, since=mark)).params
@@ -296,7 +296,7 @@ async def test_non_admin_gets_the_unknown_command_reply_and_is_logged(admin_bot,
 
 async def test_admin_commands_stay_silent_in_groups(admin_bot, caplog):
     api, app, guard = admin_bot
-    with caplog.at_level(logging.WARNING, logger="bot.telegram.admin"):
+    with caplog.at_level(logging.WARNING, logger="callguard.telegram.admin"):
         mark = api.mark()
         api.push_command("/stats", user_id=USER, chat_id=-100, chat_type="group")
         api.push_command("/stats", user_id=ADMIN, chat_id=-100, chat_type="group")
@@ -512,7 +512,7 @@ async def test_purge_without_storage_is_skipped(admin_bot, caplog, monkeypatch):
     api, app, guard = admin_bot
     admin = app.bot_data["admin"]
     monkeypatch.setattr(type(guard.writer), "store", property(lambda self: None))
-    with caplog.at_level(logging.WARNING, logger="bot.telegram.admin"):
+    with caplog.at_level(logging.WARNING, logger="callguard.telegram.admin"):
         assert await admin.purge() is None
     assert "storage unavailable" in caplog.text
     text = await admin_says(api, "/stats")
@@ -527,13 +527,13 @@ async def test_sighup_handler_reloads_and_logs(admin_bot, rules, caplog):
     admin = app.bot_data["admin"]
     before = guard.rules.live.version
     rules.write_text(good_variant(), encoding="utf-8")
-    with caplog.at_level(logging.INFO, logger="bot.telegram.admin"):
+    with caplog.at_level(logging.INFO, logger="callguard.telegram.admin"):
         admin.on_sighup(app)
         await eventually(lambda: guard.rules.live.version != before, timeout=30, what="the SIGHUP reload")
     assert "rule reload (SIGHUP)" in caplog.text
     rules.write_text(bad_yaml(), encoding="utf-8")
     caplog.clear()
-    with caplog.at_level(logging.WARNING, logger="bot.telegram.admin"):
+    with caplog.at_level(logging.WARNING, logger="callguard.telegram.admin"):
         loaded, _, error = await admin.reload_rules("SIGHUP")
     assert loaded is None and error is not None and "keep serving" in caplog.text
     assert "很可能是诈骗" in await user_verdict(api)
@@ -579,7 +579,7 @@ async def test_watch_reloads_a_changed_file_and_survives_a_broken_one(make_bot, 
     await eventually(lambda: guard.rules.live.version != first, timeout=30, what="the watch reload")
     second = guard.rules.live.version
 
-    with caplog.at_level(logging.WARNING, logger="bot.telegram.admin"):
+    with caplog.at_level(logging.WARNING, logger="callguard.telegram.admin"):
         write_atomic(rules, schema_error())
         await eventually(lambda: "refused" in caplog.text, timeout=30, what="the broken file to be noticed")
         await asyncio.sleep(0.5)  # several more polls: the same broken file is not retried

@@ -12,7 +12,7 @@ import logging
 
 import pytest
 
-from bot.telegram.app import COMMANDS
+from callguard.telegram.app import COMMANDS
 from tests.e2e.helpers import (
     BENIGN_EN,
     BENIGN_HANS,
@@ -550,11 +550,11 @@ async def test_handler_error_apologises_logs_and_the_bot_goes_on(bot_env, caplog
         return await real_assess(*args, **kwargs)
 
     monkeypatch.setattr(guard, "assess", flaky)
-    caplog.set_level(logging.ERROR, logger="bot.telegram.app")
+    caplog.set_level(logging.ERROR, logger="callguard.telegram.app")
     api.push_message(SCAM_HANS, user_id=71, language_code="zh-hans")
     apology = (await reply(api, 71)).params
     assert apology["text"] == ui("error", "zh-Hans")
-    [record] = [r for r in caplog.records if r.name == "bot.telegram.app" and r.levelno == logging.ERROR]
+    [record] = [r for r in caplog.records if r.name == "callguard.telegram.app" and r.levelno == logging.ERROR]
     assert "detector exploded" in record.getMessage()
     assert "Traceback (most recent call last)" in record.getMessage() and "in flaky" in record.getMessage()
     assert await rows(guard) == []
@@ -568,7 +568,7 @@ async def test_handler_error_apologises_logs_and_the_bot_goes_on(bot_env, caplog
 async def test_send_failure_is_survived(bot_env, caplog):
     """Telegram refusing one reply (user blocked the bot) is logged, not fatal."""
     api, app, guard = bot_env
-    caplog.set_level(logging.ERROR, logger="bot.telegram.app")
+    caplog.set_level(logging.ERROR, logger="callguard.telegram.app")
     api.fail_next("sendMessage", 403, times=2)  # the verdict and the apology both fail
     api.push_message(SCAM_HANS, user_id=72, language_code="zh-hans")
     await eventually(lambda: api.counts["sendMessage"] >= 2, what="the failed verdict and apology")

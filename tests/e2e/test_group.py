@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from bot.detect.normalize import normalize
-from bot.telegram.handlers import GROUP_MIN_CHARS
+from callguard.detect.normalize import normalize
+from callguard.telegram.handlers import GROUP_MIN_CHARS
 from tests.e2e.helpers import BENIGN_HANS, SCAM_HANS, idle, reply, ui
 from tests.support.fake_bot_api import BOT_USERNAME
 

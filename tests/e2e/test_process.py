@@ -25,7 +25,7 @@ def clean_env(**extra: str) -> dict[str, str]:
 
 
 def test_run_without_token_exits_non_zero_with_one_clear_line(tmp_path):
-    proc = subprocess.run([sys.executable, "-m", "bot", "run"], capture_output=True, text=True, timeout=60,
+    proc = subprocess.run([sys.executable, "-m", "callguard", "run"], capture_output=True, text=True, timeout=60,
                           env=clean_env(CALLGUARD_DB=str(tmp_path / "db.sqlite")), cwd=tmp_path)
     assert proc.returncode != 0
     lines = proc.stderr.strip().splitlines()
@@ -36,12 +36,12 @@ def test_run_without_token_exits_non_zero_with_one_clear_line(tmp_path):
 
 
 async def test_sigterm_stops_the_bot_gracefully_with_every_report_stored(settings, tmp_path):
-    db = tmp_path / "bot.db"
+    db = tmp_path / "callguard.db"
     async with FakeBotAPI() as api:
         env = clean_env(TELEGRAM_BOT_TOKEN=api.token, CALLGUARD_BOT_API_URL=api.base_url, CALLGUARD_DB=str(db),
                         CALLGUARD_RULES=str(settings.rules_path), CALLGUARD_SECRET="process-test")
         proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "bot", "run", env=env, cwd=tmp_path,
+            sys.executable, "-m", "callguard", "run", env=env, cwd=tmp_path,
             stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
         try:
             texts = {401: SCAM_HANS, 402: SCAM_HANT, 403: SCAM_EN, 404: BENIGN_EN}

@@ -25,11 +25,11 @@ from typing import Any, AsyncIterator, Iterator
 
 import pytest
 
-from bot import replies
-from bot.rulebook import RuleBook
-from bot.service import CallGuard
-from bot.store import ReportWriter, Store
-from bot.telegram.app import build_application
+from callguard import replies
+from callguard.rulebook import RuleBook
+from callguard.service import CallGuard
+from callguard.store import ReportWriter, Store
+from callguard.telegram.app import build_application
 from tests.support.fake_bot_api import Call, FakeBotAPI
 from tests.support.ptb import running_app
 
@@ -169,7 +169,7 @@ class Live:
 @contextlib.asynccontextmanager
 async def live_bot(settings, *, busy_timeout_ms: int | None = None, webhook: dict | None = None,
                    writer_options: dict | None = None, **overrides: Any) -> AsyncIterator[Live]:
-    """The real CallGuard application (``bot.main.build``'s wiring) polling a fake Bot API.
+    """The real CallGuard application (``callguard.main.build``'s wiring) polling a fake Bot API.
 
     ``busy_timeout_ms`` / ``writer_options`` build the same composition with a
     shorter SQLite busy timeout or other ReportWriter limits (so "locked longer
@@ -178,7 +178,7 @@ async def live_bot(settings, *, busy_timeout_ms: int | None = None, webhook: dic
         s = dataclasses.replace(settings, token=api.token, bot_api_url=api.base_url,
                                 bot_file_url=api.base_file_url, **overrides)
         if busy_timeout_ms is None and not writer_options:
-            from bot.main import build
+            from callguard.main import build
 
             app = build(s)
         else:
@@ -241,7 +241,7 @@ class BotProcess:
         self.runs += 1
         with open(self.log_path, "wb") as log:
             self.proc = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "bot", "run", *self.args, env=self.env, cwd=self.workdir,
+                sys.executable, "-m", "callguard", "run", *self.args, env=self.env, cwd=self.workdir,
                 stdin=asyncio.subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
 
     def log(self) -> str:

@@ -55,7 +55,7 @@ def replied_chats(api: FakeBotAPI) -> set[int]:
 async def test_sigkill_during_bursts_never_loses_a_replied_report(tmp_path, record_property):
     seed = int(os.environ.get("CALLGUARD_KILL_SEED", random.randrange(1 << 30)))
     rng = random.Random(seed)
-    db = tmp_path / "bot.db"
+    db = tmp_path / "callguard.db"
     texts: dict[int, str] = {}  # chat (= user) id -> the one message that user sent
     next_uid = 10_000
     async with FakeBotAPI() as api:
@@ -140,7 +140,7 @@ async def test_two_bot_processes_write_one_database_concurrently(tmp_path):
 
 WRITER = textwrap.dedent("""
     import asyncio, sys
-    from bot.store import Report, Store
+    from callguard.store import Report, Store
 
     async def main(path, tag, n):
         store = await Store.open(path, secret=b"s")

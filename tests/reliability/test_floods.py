@@ -14,7 +14,7 @@ import pytest
 from telegram.ext import TypeHandler
 
 from bench.bench_flood import scenario_interleaved
-from bot import replies
+from callguard import replies
 from tests.reliability.support import SCAM_HANS, headings, live_bot, percentile, visible_text
 
 HEADINGS = headings()

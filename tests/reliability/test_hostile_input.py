@@ -25,11 +25,11 @@ import pytest_asyncio
 from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
 from telegram.ext import CommandHandler, ConversationHandler
 
-from bot import replies
-from bot.config import Settings
-from bot.detect import detect_language
-from bot.detect.normalize import normalize
-from bot.telegram.handlers import MAX_TEXT
+from callguard import replies
+from callguard.config import Settings
+from callguard.detect import detect_language
+from callguard.detect.normalize import normalize
+from callguard.telegram.handlers import MAX_TEXT
 from tests.reliability.support import (
     RULES,
     SCAM_EN,

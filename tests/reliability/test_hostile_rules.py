@@ -16,8 +16,8 @@ import shutil
 import pytest
 import yaml
 
-from bot import replies
-from bot.detect import RuleFileError
+from callguard import replies
+from callguard.detect import RuleFileError
 from tests.reliability.support import RULES, SCAM_HANS, live_bot, reply_to, visible_text
 
 

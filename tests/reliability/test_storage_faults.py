@@ -17,8 +17,8 @@ import time
 
 import pytest
 
-from bot import replies
-from bot.store import Store
+from callguard import replies
+from callguard.store import Store
 from tests.reliability.support import (
     SCAM_EN,
     SCAM_HANS,
@@ -77,7 +77,7 @@ def mnt(tmp_path):
 
 
 async def test_disk_full_verdicts_still_sent_reports_queued_then_written(settings, mnt, caplog):
-    caplog.set_level(logging.INFO, logger="bot")
+    caplog.set_level(logging.INFO, logger="callguard")
     db = mnt / "callguard.db"
     async with live_bot(settings, db_path=db) as live:
         before = await ask_all(live, {1: SCAM_HANS + " #before"})
@@ -119,7 +119,7 @@ async def test_read_only_mount_verdicts_still_sent_reports_written_after_remount
     (an operator, or the kernel after I/O errors). The bot then starts on a
     read-only database: it must answer, queue, and write once the mount is
     read-write again, without a restart."""
-    caplog.set_level(logging.INFO, logger="bot")
+    caplog.set_level(logging.INFO, logger="callguard")
     db = mnt / "callguard.db"
     store = await Store.open(db, secret=settings.secret)
     await store.close()
@@ -151,7 +151,7 @@ async def test_database_locked_by_another_process_nobody_waits_in_line(settings,
     The first message detects the outage (it waits busy_timeout once); every
     later user is answered at once instead of each waiting a full busy_timeout
     behind the previous one (before the fix the n-th user waited n x 5 s)."""
-    caplog.set_level(logging.INFO, logger="bot")
+    caplog.set_level(logging.INFO, logger="callguard")
     busy_ms = 1500
     db = settings.db_path
     async with live_bot(settings, busy_timeout_ms=busy_ms) as live:
@@ -196,7 +196,7 @@ async def test_database_locked_by_another_process_nobody_waits_in_line(settings,
 async def test_flood_while_storage_is_down_keeps_memory_bounded(settings, mnt, caplog):
     """More reports than the queue holds: the oldest are dropped and counted,
     the bot keeps answering, the queue never grows past its bound."""
-    caplog.set_level(logging.INFO, logger="bot")
+    caplog.set_level(logging.INFO, logger="callguard")
     db = mnt / "callguard.db"
     async with live_bot(settings, db_path=db, writer_options={"max_pending": 5}) as live:
         writer = live.guard.writer

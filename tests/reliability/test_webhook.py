@@ -18,7 +18,7 @@ import httpx
 import pytest
 from tornado.httpserver import HTTPServer
 
-from bot.telegram.webhook import MAX_BODY_BYTES, limit_webhook_server
+from callguard.telegram.webhook import MAX_BODY_BYTES, limit_webhook_server
 from tests.reliability.support import RULES, SCAM_HANS, BotProcess, clean_env, reply_to, visible_text
 from tests.support.fake_bot_api import FakeBotAPI
 from tests.support.ptb import free_port
@@ -68,7 +68,7 @@ async def test_hostile_webhook_requests_are_refused_and_the_bot_carries_on(tmp_p
     url = f"http://127.0.0.1:{port}/telegram"
     async with FakeBotAPI() as api, httpx.AsyncClient(trust_env=False, timeout=10) as client:
         env = clean_env(TELEGRAM_BOT_TOKEN=api.token, CALLGUARD_BOT_API_URL=api.base_url,
-                        CALLGUARD_DB=str(tmp_path / "bot.db"), CALLGUARD_RULES=str(RULES), CALLGUARD_SEND_RATE="0",
+                        CALLGUARD_DB=str(tmp_path / "callguard.db"), CALLGUARD_RULES=str(RULES), CALLGUARD_SEND_RATE="0",
                         CALLGUARD_WEBHOOK_URL=f"http://127.0.0.1:{port}", CALLGUARD_WEBHOOK_LISTEN="127.0.0.1",
                         CALLGUARD_WEBHOOK_PORT=str(port), CALLGUARD_WEBHOOK_SECRET=SECRET)
         async with BotProcess(env, tmp_path, "webhook", args=("--webhook",)) as bot:

@@ -11,7 +11,7 @@ import asyncio
 import sqlite3
 import time
 
-from bot.store import Report, ReportWriter
+from callguard.store import Report, ReportWriter
 
 
 def report(text: str) -> Report:
