@@ -8,8 +8,10 @@
    time of whole processes, started from an empty temporary folder with
    ``CALLGUARD_RULES`` unset (the shipped rules, as a user runs it):
    ``callguard check TEXT`` and ``callguard check --json TEXT``, and bare
-   ``python -c pass`` for the interpreter's own start. The ``callguard`` is the
-   console script beside this Python (the one ``pip install`` made).
+   ``python -c pass`` for the interpreter's own start; also the median CPU
+   time (user + system) of the process, steadier on a shared machine. The
+   ``callguard`` is the console script beside this Python (the one ``pip
+   install`` made).
 2. **Phases** (median over the runs, each in a fresh process): importing
    ``callguard.cli``, reading and validating the rule file (``load_rules``),
    compiling it (``Detector(ruleset)``), judging the text and writing the reply.
@@ -18,8 +20,8 @@
    CallGuard's own modules. Nested: a module's time includes what it imports
    first, so ``callguard.detect`` includes ``pypinyin``.
 
-The machine is shared and the numbers are wall times: compare runs made back
-to back, and trust the median. Nothing is written to disk.
+The machine is shared: compare runs made back to back, trust the median, and
+look at the CPU time when the wall times jump. Nothing is written to disk.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -63,14 +66,22 @@ def clean_env() -> dict[str, str]:
     return env
 
 
-def wall_times(argv: list[str], runs: int, warmups: int, cwd: Path) -> list[float]:
-    times = []
+def children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def process_times(argv: list[str], runs: int, warmups: int, cwd: Path) -> tuple[list[float], list[float]]:
+    """Wall and CPU (user + system) seconds of each timed run. The CPU time is
+    what the process itself used: on a busy machine it moves much less than the wall time."""
+    wall, cpu = [], []
     for i in range(warmups + runs):
-        started = time.perf_counter()
+        cpu_before, started = children_cpu(), time.perf_counter()
         subprocess.run(argv, cwd=cwd, env=clean_env(), check=True, stdout=subprocess.DEVNULL)
         if i >= warmups:
-            times.append(time.perf_counter() - started)
-    return times
+            wall.append(time.perf_counter() - started)
+            cpu.append(children_cpu() - cpu_before)
+    return wall, cpu
 
 
 def phase_times(runs: int, cwd: Path) -> dict[str, float]:
@@ -123,9 +134,9 @@ def main() -> None:
         cwd = Path(folder)
         print(f"{' '.join(callguard)}, {args.runs} runs after {args.warmups} warm-ups, from an empty folder")
         for name, argv in commands.items():
-            times = wall_times(argv, args.runs, args.warmups, cwd)
-            print(f"  {name:<30} median {statistics.median(times):6.3f} s   "
-                  f"min {min(times):6.3f}   max {max(times):6.3f}")
+            wall, cpu = process_times(argv, args.runs, args.warmups, cwd)
+            print(f"  {name:<30} median {statistics.median(wall):6.3f} s   min {min(wall):6.3f}   "
+                  f"max {max(wall):6.3f}   (CPU median {statistics.median(cpu):6.3f} s)")
         if args.no_phases:
             return
         print(f"\nphases of `callguard check` in one process (median of {args.runs}):")
