@@ -277,7 +277,7 @@ def _with_store(command: str, work: Callable) -> object:
 
 
 def _ruleset_or_none(command: str):
-    """The rule set for category names; None (ids are shown) when the rule file has errors."""
+    """The rule set for category names; None (ids are shown) when the rule file cannot be used."""
     path = _settings().rules_path
     try:
         return load_rules(path)
@@ -300,6 +300,7 @@ def cmd_stats(args: argparse.Namespace) -> int:
 
     if args.chart:  # before any work, so nothing is half done
         _require_extra("matplotlib", "chart", "callguard stats --chart")
+
     async def work(store):
         return await store.stats(args.days), (await store.daily_counts(args.days) if args.chart else None)
 

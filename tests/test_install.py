@@ -107,6 +107,18 @@ def test_a_file_named_with_rules_option_says_so(tmp_path, monkeypatch):
     assert "named on the command line" in message and "has errors" not in message
 
 
+def test_settings_in_a_dot_env_file_are_read(tmp_path, monkeypatch):
+    monkeypatch.delenv("CALLGUARD_RULES", raising=False)
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / ".env").write_text("CALLGUARD_RULES=from-dot-env.yaml\n", encoding="utf-8")
+    try:
+        with pytest.raises(SystemExit) as info:
+            cli.main(["check", SCAM])
+    finally:
+        os.environ.pop("CALLGUARD_RULES", None)  # load_dotenv set it in this process
+    assert "CALLGUARD_RULES=from-dot-env.yaml names it" in str(info.value)
+
+
 def test_a_missing_shipped_file_means_a_broken_install(tmp_path):
     message = unreadable(tmp_path / "scam_patterns.yaml", env={})
     assert "CALLGUARD_RULES is not set" in message and "Reinstall callguard" in message
