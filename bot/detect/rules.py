@@ -42,6 +42,8 @@ from typing import Any, Mapping
 
 import yaml
 
+from .regions import Region, parse_regions, placeholder_problems
+
 try:  # libyaml is bundled with PyYAML wheels; it makes reloads of big files fast
     _BaseLoader = yaml.CSafeLoader
 except AttributeError:  # pragma: no cover - pure-Python fallback
@@ -176,6 +178,8 @@ class RuleSet:
     texts: Mapping[str, Mapping[str, Any]]
     thresholds: Thresholds = field(default_factory=Thresholds)
     label: str = ""
+    # The ``regions:`` block (see regions.py): per-region emergency steps and placeholder values.
+    regions: Mapping[str, Region] = field(default_factory=lambda: MappingProxyType({}))
     digest: str = ""  # first 12 hex digits of the file's SHA-256: the version reports keep
     source: str = "<rules>"
     # How each rule entry of the file parsed on its own, by the entry's exact
@@ -402,12 +406,15 @@ class _Checker:
         if schema != SCHEMA_VERSION:
             self.error(self.line_of(top, "schema"), f"schema must be {SCHEMA_VERSION} (found {schema!r})")
         for key in top:
-            if key not in ("schema", "version", "thresholds", "texts", "categories", "rules"):
+            if key not in ("schema", "version", "thresholds", "texts", "regions", "categories", "rules"):
                 self.warn(self.line_of(top, key), f"unknown top-level key '{key}'")
         thresholds = self.thresholds(top)
         texts = self.texts(top)
         categories = self.categories(top)
         rules = self.rules(top, categories)
+        regions, findings = parse_regions(top.get("regions"))
+        findings += placeholder_problems(top, regions)
+        self.problems += [Problem(self.source, line, message, severity) for severity, line, message in findings]
         if any(p.severity == "error" for p in self.problems):
             return None
         return RuleSet(
@@ -415,6 +422,7 @@ class _Checker:
             categories=MappingProxyType(categories),
             texts=MappingProxyType(texts),
             thresholds=thresholds,
+            regions=regions,
             label=str(top.get("version", "")),
             source=self.source,
         )
@@ -828,10 +836,7 @@ def _check_bytes(data: bytes, source: str) -> tuple[RuleSet | None, list[Problem
     checker = _Checker(source)
     ruleset = checker.document(doc)
     if ruleset is not None:
-        ruleset = RuleSet(
-            rules=ruleset.rules, categories=ruleset.categories, texts=ruleset.texts,
-            thresholds=ruleset.thresholds, label=ruleset.label, digest=_digest(data), source=source,
-        )
+        ruleset = replace(ruleset, digest=_digest(data), source=source)
     return ruleset, checker.problems
 
 
