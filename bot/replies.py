@@ -49,7 +49,7 @@ _URL = re.compile(r"(?:https?://|www\.)[^\s<>\"'，。]+|\b[a-z0-9-]+(?:\.[a-z0-
                   r"vip|cc|info|site|online|shop|club|app|link|icu|hk|tw|sg|my|uk|us|au|io|me|co)(?:/[^\s，。]*)?",
                   re.IGNORECASE)
 _PHONE_CHARS = re.compile(r"[\d\s+\-().]+")
-SHORT_CHARS = 16  # normalised characters: shorter than this, a message is "one line" to judge
+SHORT_CHARS = 12  # normalised characters: shorter than this, a message is "one line" to judge
 
 
 def ui(key: str, lang: str, *, region: Region | None = None, **fmt: object) -> str:

@@ -315,11 +315,12 @@ class Handlers:
         elif action in (kb.HELPFUL, kb.WRONG):
             await self._feedback(query, context, action, int(arg), user_id, lang)
         elif action == kb.LANGUAGE:
+            changed = context.user_data.get("lang") != arg
             context.user_data["lang"] = arg
             await query.answer()
             if query.message:
                 await _edit(query.edit_message_text(replies.ui("lang.set", arg)))
-                if not context.user_data.get("region"):  # then offer the region, once
+                if changed and not context.user_data.get("region"):  # then offer the region, once
                     await context.bot.send_message(chat_id, replies.ui("region.pick", arg), reply_markup=kb.region_keyboard(
                         self.guard.detector.ruleset.regions, arg))
         elif action == kb.REGION:
