@@ -6,6 +6,7 @@
       (check and chat take --region CODE: whose emergency numbers the replies give)
     callguard rules lint [FILE]       schema errors as file:line: message
     callguard rules test [FILE]       run every rule's embedded examples
+    callguard rules migrate FILE      a schema-1 rule file rewritten as schema 2
     callguard run [--webhook]         start the Telegram bot
     callguard stats --days N [--chart FILE.png]       reports by category, risk, number, feedback
     callguard bulletin --days N [--lang zh-Hans|zh-Hant|en]   the public bulletin
@@ -264,6 +265,26 @@ def cmd_rules_test(args: argparse.Namespace) -> int:
     return 1 if failures else 0
 
 
+def cmd_rules_migrate(args: argparse.Namespace) -> int:
+    from .detect.migrate import migrate
+
+    path = Path(args.file)
+    try:
+        text = migrate(path.read_bytes(), str(path))
+    except OSError as exc:
+        print(f"{path}: cannot read the rule file: {exc.strerror or exc}", file=sys.stderr)
+        return 1
+    except RuleFileError as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    if args.out:
+        Path(args.out).write_text(text, encoding="utf-8")
+        print(f"{path}: written as schema 2 to {args.out}", file=sys.stderr)
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
 # --------------------------------------------------------------------------- run
 
 
@@ -429,6 +450,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = rules.add_parser("test", help="run every rule's embedded examples")
     p.add_argument("file", nargs="?")
     p.set_defaults(func=cmd_rules_test)
+    p = rules.add_parser("migrate", help="rewrite a schema-1 rule file as schema 2 (to stdout or --out)")
+    p.add_argument("file")
+    p.add_argument("--out", metavar="FILE", help="write here instead of standard output")
+    p.set_defaults(func=cmd_rules_migrate)
 
     p = sub.add_parser("stats", help="report statistics from the bot's database (CALLGUARD_DB)")
     p.add_argument("--days", type=_positive_days, default=30, help="the last N days (default 30)")

@@ -21,7 +21,7 @@ from typing import Mapping
 
 import yaml
 
-from .detect.rules import LANGUAGES
+from .detect.schema import LANGUAGES
 
 __all__ = ["LANGUAGES", "FALLBACK", "MAX_MESSAGE", "language", "text", "table", "escape", "bold"]
 

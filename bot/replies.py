@@ -28,7 +28,7 @@ from typing import Iterable, Mapping, Sequence
 
 from . import i18n
 from .detect import RuleSet, Verdict
-from .detect.normalize import normalize
+from .detect.normalize import fold
 from .detect.regions import Region, fill, fill_steps
 from .i18n import LANGUAGES, MAX_MESSAGE
 
@@ -94,16 +94,21 @@ def _sep(lang: str) -> str:
 # --------------------------------------------------------------------------- what kind of message
 
 
+def _compact(text: str) -> str:
+    """``text`` folded like the rules' text (Simplified, lower case), without spaces or punctuation."""
+    return "".join(fold(text).split())
+
+
 def message_kind(text: str, numbers: Sequence[str] = ()) -> str:
     """``link``, ``number`` or ``short`` for a message that is little more than
     a link, a phone number or one short line; ``story`` otherwise."""
     if not text:
         return "story"
-    if _URL.search(text) and len(normalize(_URL.sub(" ", text))) <= 12:
+    if _URL.search(text) and len(_compact(_URL.sub(" ", text))) <= 12:
         return "link"
-    if numbers and len(normalize(_PHONE_CHARS.sub(" ", text))) <= 8:
+    if numbers and len(_compact(_PHONE_CHARS.sub(" ", text))) <= 8:
         return "number"
-    if "\n" not in text.strip() and len(normalize(text)) < SHORT_CHARS:
+    if "\n" not in text.strip() and len(_compact(text)) < SHORT_CHARS:
         return "short"
     return "story"
 
@@ -113,7 +118,7 @@ def shows_regulator_warning(verdict: Verdict, text: str) -> bool:
     fits fake-authority stories and stories about telecoms only."""
     if verdict.category == AUTHORITY_CATEGORY:
         return True
-    norm = normalize(text) if text else "".join(normalize(ev.text) for ev in verdict.evidence)
+    norm = _compact(text if text else " ".join(ev.text for ev in verdict.evidence))
     return any(word in norm for word in TELECOM_WORDS)
 
 

@@ -7,10 +7,13 @@ answer to ``/report``. So every description goes through
 first when it is true.
 
 The phrases are data (``paid.yaml`` beside this file, with the rules for
-writing them), matched clause by clause on text normalised word by word with
-:func:`~callguard.detect.normalize.normalize`: the same folding the rules use
-(Traditional to Simplified, case, full-width forms, invisible characters),
-while English keeps its word boundaries. A clause counts when a "paid"
+writing them), matched clause by clause on text folded by
+:func:`~callguard.detect.normalize.fold`, the first step of the rules'
+``normalize``: Traditional to Simplified, case, full-width forms, invisible
+characters and apostrophes, with English words kept apart. Not the whole of
+``normalize``: its last step gives each English word one form ("sent" and
+"send" alike), and here the tense is the point ("I sent" is paid, "should I
+send" is not). A clause counts when a "paid"
 pattern matches and no "not paid" pattern does, so "not yet", "should I",
 "they asked me to send" and "如果我转了" stay false.
 
@@ -27,7 +30,7 @@ from importlib import resources
 
 import yaml
 
-from .normalize import normalize
+from .normalize import fold
 
 __all__ = ["already_paid", "sounds_worried", "load_patterns", "PaidPatterns"]
 
@@ -64,8 +67,8 @@ def load_patterns() -> PaidPatterns:
 
 
 def _words(text: str) -> str:
-    """Each whitespace-separated word normalised, joined by one space."""
-    return " ".join(w for w in (normalize(word) for word in text.split()) if w)
+    """``text`` folded like the rules' text, words joined by one space."""
+    return " ".join(fold(text).split())
 
 
 def _clauses(text: str, patterns: PaidPatterns) -> list[str]:

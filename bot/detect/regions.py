@@ -47,7 +47,7 @@ from typing import Any, Iterable, Iterator, Mapping, Sequence
 __all__ = ["Region", "parse_regions", "placeholder_problems", "fill", "fill_steps", "placeholders",
            "pick_region", "BUILTIN_FIELDS"]
 
-LANGUAGES = ("zh-Hans", "zh-Hant", "en")  # the rule file's languages (rules.LANGUAGES)
+from .schema import LANGUAGES
 BUILTIN_FIELDS = ("police", "scam_line")
 MIN_STEPS, MAX_STEPS = 2, 4
 _CODE = re.compile(r"^[A-Z]{2}$")

@@ -32,7 +32,7 @@ from .. import replies
 from ..admin_texts import errors_text, split_message, stats_text, t, utc_day, utc_time, why_text
 from ..bulletin import bulletin
 from ..detect import LANGUAGES, RuleFileError
-from ..detect.rules import MAX_FILE_BYTES
+from ..detect.load import MAX_FILE_BYTES
 from ..rulebook import Loaded
 from ..service import CallGuard
 from .handlers import MAX_TEXT, Handlers

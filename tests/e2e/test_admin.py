@@ -71,8 +71,8 @@ async def test_reload_serves_users_during_and_keeps_old_rules_on_failure(admin_b
     assert "很可能是诈骗" in await user_verdict(api)  # judged by the old rules
 
     rules.write_text(variant(), encoding="utf-8")
-    gate = Gate(rulebook.parse_rules)  # hold the reload in validation
-    monkeypatch.setattr(rulebook, "parse_rules", gate)
+    gate = Gate(rulebook.build)  # hold the reload in validation
+    monkeypatch.setattr(rulebook, "build", gate)
     mark = api.mark()
     api.push_command("/reload", user_id=ADMIN)
     assert await asyncio.to_thread(gate.entered.wait, 10)
