@@ -19,7 +19,9 @@ they call, so the CLI and the bot always give the same answers.
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Callable, Iterable, TextIO
@@ -29,7 +31,7 @@ from .detect import Detector, RuleFileError, RuleSet, Verdict, detect_language, 
 from .detect.examples import run_examples
 from .detect.paid import already_paid
 from .detect.regions import Region, pick_region
-from .numbers import display_number, extract_numbers, number_region
+from .rulefiles import unreadable
 from . import i18n, replies
 
 __all__ = ["main"]
@@ -46,11 +48,18 @@ def _rules_path(arg: str | None) -> Path:
     return Path(arg) if arg else _settings().rules_path
 
 
-def _detector(path: str | None) -> Detector:
+def _rules_problem(path: Path, exc: RuleFileError, *, from_command_line: bool = False) -> str:
+    """Why the rule file cannot be used: it cannot be read (the path tried and
+    the CALLGUARD_RULES setting), or it has errors (file:line lines)."""
+    return unreadable(path, from_command_line=from_command_line) or f"the rule file has errors:\n{exc}"
+
+
+def _detector(arg: str | None) -> Detector:
+    path = _rules_path(arg)
     try:
-        return Detector(load_rules(_rules_path(path)))
+        return Detector(load_rules(path))
     except RuleFileError as exc:
-        raise SystemExit(f"callguard: the rule file has errors:\n{exc}") from None
+        raise SystemExit(f"callguard: {_rules_problem(path, exc, from_command_line=arg is not None)}") from None
 
 
 # --------------------------------------------------------------------------- regions
@@ -69,6 +78,8 @@ def _known_region(ruleset: RuleSet, code: str | None) -> str | None:
 def _region_of(ruleset: RuleSet, text: str, lang: str | None, chosen: str | None) -> Region | None:
     """The region the bot would pick for ``text``: the chosen one, a phone number's
     country, the language, then CALLGUARD_REGION (see ``detect.regions.pick_region``)."""
+    from .numbers import extract_numbers, number_region  # phonenumbers: only when a text is judged
+
     default = _settings().default_region
     numbers = [number_region(n) for n in extract_numbers(text, default)]
     return pick_region(ruleset.regions, chosen=chosen, numbers=numbers, lang=lang, default=default)
@@ -95,10 +106,8 @@ def batch(detector: Detector, lines: Iterable[str], out: TextIO, *, progress: bo
     (a region code of the rule file); else ``region`` (``--region``) applies.
     Returns the error count.
     """
-    from tqdm import tqdm
-
     errors = 0
-    for number, line in enumerate(tqdm(lines, total=total, disable=not progress, unit=" msg", file=sys.stderr), 1):
+    for number, line in enumerate(_progress_bar(lines, total) if progress else lines, 1):
         if not line.strip():
             continue
         try:
@@ -117,6 +126,17 @@ def batch(detector: Detector, lines: Iterable[str], out: TextIO, *, progress: bo
         out.write(json.dumps(record, ensure_ascii=False) + "\n")
     out.flush()
     return errors
+
+
+def _progress_bar(lines: Iterable[str], total: int | None) -> Iterable[str]:
+    """``lines`` with a progress bar on stderr; tqdm is the optional extra ``cli``,
+    and without it the batch runs the same, without a bar."""
+    try:
+        from tqdm import tqdm
+    except ImportError:
+        print("callguard check: no progress bar without tqdm (pip install 'callguard[cli]')", file=sys.stderr)
+        return lines
+    return tqdm(lines, total=total, unit=" msg", file=sys.stderr)
 
 
 def cmd_check(args: argparse.Namespace) -> int:
@@ -154,6 +174,8 @@ def describe(detector: Detector, text: str, lang: str, chosen_region: str | None
     ruleset = detector.ruleset
     verdict = detector.check(text)
     region = _region_of(ruleset, text, lang, chosen_region)
+    from .numbers import display_number, extract_numbers
+
     numbers = extract_numbers(text, _settings().default_region)
     reply = replies.verdict_reply(verdict, ruleset, lang, html=False, text=text, region=region,
                                   numbers=[display_number(n) for n in numbers])
@@ -240,7 +262,10 @@ def cmd_chat(args: argparse.Namespace) -> int:
 
 def cmd_rules_lint(args: argparse.Namespace) -> int:
     path = _rules_path(args.file)
-    _, problems = load_and_lint(path)
+    ruleset, problems = load_and_lint(path)
+    if ruleset is None and (reason := unreadable(path, from_command_line=args.file is not None)):
+        print(f"callguard rules lint: {reason}", file=sys.stderr)
+        return 1
     for problem in problems:
         print(problem)
     errors = sum(p.severity == "error" for p in problems)
@@ -254,7 +279,10 @@ def cmd_rules_test(args: argparse.Namespace) -> int:
     try:
         ruleset = load_rules(path)
     except RuleFileError as exc:
-        print(exc)
+        if reason := unreadable(path, from_command_line=args.file is not None):
+            print(f"callguard rules test: {reason}", file=sys.stderr)
+        else:
+            print(exc)
         return 1
     detector = Detector(ruleset)
     failures = run_examples(detector)
@@ -345,17 +373,29 @@ def _with_store(command: str, work: Callable) -> object:
 
 
 def _ruleset_or_none(command: str):
-    """The rule set for category names; None (ids are shown) when the rule file has errors."""
+    """The rule set for category names; None (ids are shown) when the rule file cannot be used."""
+    path = _settings().rules_path
     try:
-        return load_rules(_settings().rules_path)
+        return load_rules(path)
     except RuleFileError as exc:
-        print(f"callguard {command}: the rule file has errors ({len(exc.problems)}); showing category ids",
-              file=sys.stderr)
+        reason = unreadable(path) or f"the rule file has errors ({len(exc.problems)})"
+        print(f"callguard {command}: {reason}\ncallguard {command}: showing category ids", file=sys.stderr)
         return None
+
+
+def _require_extra(module: str, extra: str, command: str) -> None:
+    """Stop with the pip command to run when an optional extra is not installed."""
+    try:
+        importlib.import_module(module)
+    except ImportError:
+        raise SystemExit(f"{command} needs {module}: pip install 'callguard[{extra}]'") from None
 
 
 def cmd_stats(args: argparse.Namespace) -> int:
     from .admin_texts import stats_text, t
+
+    if args.chart:  # before any work, so nothing is half done
+        _require_extra("matplotlib", "chart", "callguard stats --chart")
 
     async def work(store):
         return await store.stats(args.days), (await store.daily_counts(args.days) if args.chart else None)
@@ -390,10 +430,11 @@ def cmd_bulletin(args: argparse.Namespace) -> int:
         return await store.stats(args.days)
 
     stats = _with_store("bulletin", work)
+    path = _settings().rules_path
     try:
-        ruleset = load_rules(_settings().rules_path)
+        ruleset = load_rules(path)
     except RuleFileError as exc:
-        raise SystemExit(f"callguard bulletin: the rule file has errors:\n{exc}") from None
+        raise SystemExit(f"callguard bulletin: {_rules_problem(path, exc)}") from None
     print(bulletin(stats, ruleset, args.lang))
     return 0
 
@@ -479,9 +520,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    from dotenv import load_dotenv
+    if os.path.exists(".env"):  # settings in ./.env; the real environment wins
+        from dotenv import load_dotenv  # only then: importing it costs ~20 ms of every start
 
-    load_dotenv(".env", override=False)  # settings in ./.env; the real environment wins
+        load_dotenv(".env", override=False)
     try:
         return args.func(args)
     except BrokenPipeError:  # `callguard check --jsonl x | head`
