@@ -20,21 +20,26 @@ import functools
 import io
 import logging
 import os
+import re
 import signal
 import time
 from pathlib import Path
 from typing import Awaitable, Callable
 
-from telegram import Update
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.constants import ChatType
-from telegram.ext import Application, CommandHandler, ContextTypes, MessageHandler, filters
+from telegram.error import TelegramError
+from telegram.ext import Application, CallbackQueryHandler, CommandHandler, ContextTypes, MessageHandler, filters
 
 from .. import replies
-from ..admin_texts import errors_text, split_message, stats_text, t, utc_day, utc_time, why_text
+from ..admin_texts import (changes_lines, errors_text, fit_lines, split_message, stats_text, t, utc_day, utc_time,
+                           why_text)
 from ..bulletin import bulletin
 from ..detect import LANGUAGES, RuleFileError
 from ..detect.load import MAX_FILE_BYTES
-from ..rulebook import Loaded
+from ..i18n import escape
+from ..rulebook import PENDING_SECONDS, ConfirmationNeeded, Loaded, NotPending, Pending
+from ..rulebuild import BuildFailed
 from ..rulefiles import open_error
 from ..service import CallGuard
 from .handlers import MAX_TEXT, Handlers
@@ -49,6 +54,9 @@ MAX_DAYS = 36_500
 PURGE_EVERY = 24 * 3600.0  # seconds between retention purges
 WATCH_EVERY = 2.0  # seconds between checks of the rule file when watching it
 MAX_DOCUMENT = 49 * 1024 * 1024  # Telegram bots may send files up to 50 MB
+MAX_NAME = 80  # characters of an uploaded file's name kept for messages and logs
+RULES_BUTTON = "rules"  # callback data rules:apply:<token> / rules:cancel:<token>
+_RULES_BUTTON = re.compile(r"^rules:(apply|cancel):([A-Za-z0-9_-]{1,40})$")
 
 Callback = Callable[[Update, ContextTypes.DEFAULT_TYPE], Awaitable[None]]
 _PRIVATE = filters.ChatType.PRIVATE
@@ -69,6 +77,18 @@ def _unreadable_text(live: Loaded, error: OSError, lang: str) -> str:
     setting = os.environ.get("CALLGUARD_RULES", "").strip()
     return t("reload.unreadable", lang, path=live.path, reason=error.strerror or error, version=live.version,
              setting=t("reload.rules_env", lang, value=setting) if setting else t("reload.rules_default", lang))
+
+
+def _short_name(name: str) -> str:
+    """An uploaded file's name as shown and logged: one line, at most MAX_NAME characters."""
+    name = " ".join(name.split()) or "upload.yaml"
+    return name if len(name) <= MAX_NAME else name[: MAX_NAME - 1] + "…"
+
+
+def _error_text(error: BaseException) -> str:
+    """A failed check or a bug, in one short line for the admin."""
+    text = str(error) if isinstance(error, BuildFailed) else f"{type(error).__name__}: {error}"
+    return text if len(text) <= 300 else text[:299] + "…"
 
 
 class AdminHandlers:
@@ -97,6 +117,7 @@ class AdminHandlers:
         only_admins = filters.User(user_id=self.admins)  # empty admin list: matches nobody
         app.add_handler(MessageHandler(_MESSAGES & _PRIVATE & only_admins & rule_file,
                                        self._guarded("upload", self.upload)))
+        app.add_handler(CallbackQueryHandler(self.rules_button, pattern=f"^{RULES_BUTTON}:"))
 
     async def start(self, app: Application) -> None:
         """From ``post_init``: retention purge (now and daily), rule-file watch, SIGHUP."""
@@ -177,16 +198,32 @@ class AdminHandlers:
         if self.guard.settings.watch_rules:
             self._watched = _file_signature(self.guard.rules.path)
 
-    async def reload_rules(self, trigger: str) -> tuple[Loaded | None, Loaded, Exception | None]:
+    async def reload_rules(self, trigger: str, *, owner: int | None = None
+                           ) -> tuple[Loaded | None, Loaded, Exception | None]:
         """Reload the rule file; returns (new or None, the rules live before, error).
 
-        Never raises: on any failure the old rules keep serving and it is logged."""
+        ``owner``: the admin who asked (a /reload); without one (SIGHUP, the
+        file watch) nobody can confirm, so a file that changes too many
+        verdicts is refused with the report in the log. Never raises: on any
+        failure the old rules keep serving and it is logged."""
         book = self.guard.rules
         before = book.live
         try:
-            loaded = await book.reload()
+            loaded = await book.reload(owner=owner, hold=owner is not None)
         except RuleFileError as exc:
             log.warning("rule reload (%s) refused; rules %s keep serving:\n%s", trigger, before.version, exc)
+            return None, before, exc
+        except ConfirmationNeeded as exc:
+            if owner is None:
+                log.warning("rule reload (%s) held back; rules %s keep serving. %s\n%s\nTo apply it: /reload in "
+                            "Telegram (and confirm), or approve this content with `callguard rules apply --force`.",
+                            trigger, before.version, exc, "\n".join(changes_lines(
+                                exc.pending.comparison, before.detector.ruleset,
+                                exc.pending.loaded.detector.ruleset, "en", html=False)))
+            return None, before, exc
+        except BuildFailed as exc:
+            log.error("rule reload (%s) could not check the file; rules %s keep serving: %s", trigger,
+                      before.version, exc)
             return None, before, exc
         except Exception as exc:  # a bug must not take the live rules down either
             log.exception("rule reload (%s) failed; rules %s keep serving", trigger, before.version)
@@ -197,31 +234,43 @@ class AdminHandlers:
                  loaded.rule_count, loaded.seconds)
         return loaded, before, None
 
+    @staticmethod
+    def _applied_text(title: str, loaded: Loaded, before: Loaded, lang: str) -> str:
+        """A success message: the title, then how the verdicts changed."""
+        lines = []
+        if loaded.comparison is not None:
+            lines = changes_lines(loaded.comparison, before.detector.ruleset, loaded.detector.ruleset, lang)
+        return fit_lines([escape(title)], lines, lang)
+
     async def cmd_reload(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         lang = Handlers.language(update, context)
-        loaded, before, error = await self.reload_rules(f"/reload by {update.effective_user.id}")
+        user = update.effective_user.id
+        loaded, before, error = await self.reload_rules(f"/reload by {user}", owner=user)
         unreadable = open_error(before.path) if isinstance(error, RuleFileError) else None
+        if isinstance(error, ConfirmationNeeded):
+            await self._ask_confirmation(update.effective_message, context, error.pending, before, lang)
+            return
         if unreadable is not None:  # a missing file did not "fail validation": name the file and the setting
             text = errors_text(_unreadable_text(before, unreadable, lang), [], lang)
         elif isinstance(error, RuleFileError):
             text = errors_text(t("reload.failed", lang, version=before.version, n=len(error.problems)),
                                error.problems, lang)
         elif error is not None:
-            text = errors_text(t("reload.crashed", lang, error=f"{type(error).__name__}: {error}",
-                                 version=before.version), [], lang)
+            text = errors_text(t("reload.crashed", lang, error=_error_text(error), version=before.version), [], lang)
         elif loaded is before:
             text = errors_text(t("reload.same", lang, version=loaded.version, count=loaded.rule_count), [], lang)
         else:
-            text = errors_text(t("reload.ok", lang, old=before.version, new=loaded.version,
-                                 count=loaded.rule_count, seconds=loaded.seconds), [], lang)
+            text = self._applied_text(t("reload.ok", lang, old=before.version, new=loaded.version,
+                                        count=loaded.rule_count, seconds=loaded.seconds), loaded, before, lang)
         await update.effective_message.reply_html(text)
 
     async def upload(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        """An admin sent a rule file: validate it like a reload, then install it."""
+        """An admin sent a rule file: check it like a reload, then install it."""
         message = update.effective_message
         lang = Handlers.language(update, context)
         document = message.document
-        name = document.file_name or "upload.yaml"
+        name = _short_name(document.file_name or "upload.yaml")
+        user = update.effective_user.id
         book = self.guard.rules
         before = book.live
         if document.file_size and document.file_size > MAX_FILE_BYTES:
@@ -232,28 +281,108 @@ class AdminHandlers:
             file = await context.bot.get_file(document.file_id)
             data = bytes(await file.download_as_bytearray())
         except Exception as exc:
-            log.warning("could not download rule file %r from admin %s: %s", name, update.effective_user.id, exc)
+            log.warning("could not download rule file %r from admin %s: %s", name, user, exc)
             await message.reply_html(errors_text(t("upload.download_failed", lang, error=str(exc)), [], lang))
             return
         try:
-            loaded = await book.install(data, filename=name)
+            loaded = await book.install(data, filename=name, owner=user)
         except RuleFileError as exc:
-            log.warning("uploaded rule file %r from admin %s refused; rules %s keep serving:\n%s", name,
-                        update.effective_user.id, before.version, exc)
+            log.warning("uploaded rule file %r from admin %s refused; rules %s keep serving:\n%s", name, user,
+                        before.version, exc)
             text = errors_text(t("upload.failed", lang, name=name, version=before.version, n=len(exc.problems)),
                                exc.problems, lang)
-        except Exception as exc:
-            log.exception("installing rule file %r failed; rules %s keep serving", name, before.version)
-            text = errors_text(t("reload.crashed", lang, error=f"{type(exc).__name__}: {exc}",
-                                 version=before.version), [], lang)
+        except ConfirmationNeeded as exc:
+            await self._ask_confirmation(message, context, exc.pending, before, lang)
+            return
+        except Exception as exc:  # BuildFailed (the check could not be done), or a bug
+            if isinstance(exc, BuildFailed):
+                log.error("uploaded rule file %r could not be checked; rules %s keep serving: %s", name,
+                          before.version, exc)
+            else:
+                log.exception("installing rule file %r failed; rules %s keep serving", name, before.version)
+            text = errors_text(t("reload.crashed", lang, error=_error_text(exc), version=before.version), [], lang)
         else:
-            log.info("admin %s installed rule file %r: %s -> %s, %d rules", update.effective_user.id, name,
-                     before.version, loaded.version, loaded.rule_count)
-            text = errors_text(t("upload.ok", lang, name=name, old=before.version, new=loaded.version,
-                                 count=loaded.rule_count, seconds=loaded.seconds, path=loaded.path), [], lang)
+            log.info("admin %s installed rule file %r: %s -> %s, %d rules", user, name, before.version,
+                     loaded.version, loaded.rule_count)
+            text = self._applied_text(t("upload.ok", lang, name=name, old=before.version, new=loaded.version,
+                                        count=loaded.rule_count, seconds=loaded.seconds, path=loaded.path),
+                                      loaded, before, lang)
         finally:
             self._remember_file()
         await message.reply_html(text)
+
+    # ------------------------------------------------------------------ confirming a rule set that changes verdicts
+
+    async def _ask_confirmation(self, message: Message, context: ContextTypes.DEFAULT_TYPE, pending: Pending,
+                                before: Loaded, lang: str) -> None:
+        """The report of changed verdicts, with Apply anyway / Cancel buttons;
+        when nobody answers in time the message says so."""
+        candidate = pending.loaded
+        minutes = round(PENDING_SECONDS / 60)
+        title = t("changes.confirm", lang, name=pending.name, new=candidate.version, count=candidate.rule_count,
+                  version=before.version, minutes=minutes)
+        lines = changes_lines(pending.comparison, before.detector.ruleset, candidate.detector.ruleset, lang)
+        buttons = InlineKeyboardMarkup([[
+            InlineKeyboardButton(t("changes.apply", lang), callback_data=f"{RULES_BUTTON}:apply:{pending.token}"),
+            InlineKeyboardButton(t("changes.cancel", lang), callback_data=f"{RULES_BUTTON}:cancel:{pending.token}"),
+        ]])
+        sent = await message.reply_html(fit_lines([escape(title)], lines, lang), reply_markup=buttons)
+        if context.job_queue is not None:
+            context.job_queue.run_once(self._expire_job, when=PENDING_SECONDS + 1, name=f"rules-expire-{pending.token}",
+                                       data=(pending, sent.chat_id, sent.message_id, before.version, lang))
+
+    async def _expire_job(self, context: ContextTypes.DEFAULT_TYPE) -> None:
+        pending, chat_id, message_id, version, lang = context.job.data
+        if not self.guard.rules.drop_expired(pending.token):
+            return  # answered, or replaced by a newer candidate
+        text = t("changes.expired", lang, minutes=round(PENDING_SECONDS / 60), new=pending.loaded.version,
+                 version=version)
+        try:
+            await context.bot.edit_message_text(escape(text), chat_id=chat_id, message_id=message_id,
+                                                parse_mode="HTML")
+        except TelegramError as exc:
+            log.info("could not mark the confirmation of rules %s as expired: %s", pending.loaded.version, exc)
+
+    async def rules_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """Apply anyway / Cancel under a report of changed verdicts. Only the
+        admin who sent the file may press them; anyone else's press is
+        answered with nothing (and logged), like junk callback data."""
+        query = update.callback_query
+        user = query.from_user.id if query.from_user else None
+        match = _RULES_BUTTON.match(query.data or "")
+        if match is None or not self.is_admin(user) or query.message is None:
+            log.warning("refused a rules button press from non-admin user %s", user)
+            await query.answer()
+            return
+        lang = Handlers.language(update, context)
+        action, token = match.groups()
+        book = self.guard.rules
+        before = book.live
+        try:
+            if action == "cancel":
+                pending = book.cancel(token, user)
+                text = t("changes.cancelled", lang, new=pending.loaded.version, version=before.version)
+                if not pending.upload:
+                    text += "\n" + t("changes.cancelled_file", lang, path=before.path)
+                text = escape(text)
+            else:
+                loaded = await book.confirm(token, user)
+                self._remember_file()
+                text = self._applied_text(t("reload.ok", lang, old=before.version, new=loaded.version,
+                                            count=loaded.rule_count, seconds=loaded.seconds), loaded, before, lang)
+        except NotPending as exc:
+            if exc.reason == "not_owner":
+                await query.answer(t("changes.not_owner", lang), show_alert=True)
+                return
+            text = escape(t(f"changes.{exc.reason}", lang, version=book.live.version))
+        except OSError as exc:  # the uploaded file could not be saved: nothing changed
+            log.warning("confirmed rules could not be saved to %s: %s", before.path, exc)
+            text = escape(t("rollback.failed", lang, version=before.version, error=exc.strerror or exc))
+        await query.answer()
+        try:
+            await query.edit_message_text(text, parse_mode="HTML")
+        except TelegramError:  # e.g. the message is too old to edit: say it anew
+            await query.message.reply_html(text)
 
     async def cmd_rules(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         lang = Handlers.language(update, context)
