@@ -31,6 +31,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Mapping
 
+from . import handover
 from .detect import Detector, Problem, RuleFileError, build, parse_rules
 from .detect.compare import Comparison
 from .rulebuild import BuildWorker, Checked, check_rules, shared_worker, shipped_regression
@@ -212,12 +213,18 @@ class RuleBook:
         """The candidate waiting for a confirmation (None when there is none or it expired)."""
         if self._pending is not None and time.monotonic() > self._pending.expires:
             log.info("rules %s were not confirmed in time and are dropped", self._pending.loaded.version)
-            self._pending = None
+            self._drop_pending()
         return self._pending
 
+    def _drop_pending(self) -> None:
+        gone = [self._pending]
+        self._pending = None
+        _retire(gone)
+
     def _swap(self, loaded: Loaded) -> Loaded:
-        self._previous, self._live = self._live, loaded
-        self._pending = None  # compared with rules that are no longer live
+        gone = [self._previous, self._pending]  # the pending one was compared with rules no longer live
+        self._previous, self._live, self._pending = self._live, loaded, None
+        _retire(gone)
         t = loaded.timings
         detail = ", ".join(f"{k} {t[k]:.3f} s" for k in ("parse", "compile", "examples", "compare", "load") if k in t)
         log.info("rules %s live: %d rules from %s (%.3f s%s)", loaded.version, loaded.rule_count, loaded.path,
@@ -263,6 +270,7 @@ class RuleBook:
                     candidate.version, "held for confirmation" if keep else "refused without a confirmation",
                     len(comparison.changes), comparison.checked, comparison.missed_scams)
         if keep:
+            self._drop_pending()
             self._pending = pending
         return ConfirmationNeeded(pending)
 
@@ -311,13 +319,14 @@ class RuleBook:
         Raises :class:`NotPending` (nothing changes) when it cannot be."""
         async with self._lock:
             pending = self._claim(token, owner)
-            self._pending = None
             if pending.against != self._live.version:
+                self._drop_pending()
                 raise NotPending("stale")
             candidate = pending.loaded
             if pending.upload:
                 await asyncio.to_thread(save_with_backup, candidate.path, candidate.data)
             elif _digest(await asyncio.to_thread(_read_or_none, candidate.path) or b"") != candidate.version:
+                self._drop_pending()
                 raise NotPending("changed")
             log.warning("rules %s confirmed by %s: %d of %d verdicts change", candidate.version, owner,
                         len(pending.comparison.changes), pending.comparison.checked)
@@ -325,17 +334,19 @@ class RuleBook:
 
     def drop_expired(self, token: str) -> bool:
         """Forget the candidate ``token`` if it expired; True when it did."""
-        pending = self._pending
-        if pending is not None and pending.token == token and self.pending is None:
-            return True
-        return False
+        named = self._pending is not None and self._pending.token == token
+        return named and self.pending is None
 
-    def cancel(self, token: str, owner: int | None) -> Pending:
-        """Drop the pending candidate named ``token`` (its owner only)."""
+    def cancel(self, token: str, owner: int | None) -> tuple[str, bool]:
+        """Drop the pending candidate named ``token`` (its owner only):
+        its version, and whether it was an upload (else the rule file on disk
+        still holds it)."""
         pending = self._claim(token, owner)
-        self._pending = None
-        log.info("rules %s cancelled by %s", pending.loaded.version, owner)
-        return pending
+        version, upload = pending.loaded.version, pending.upload
+        del pending
+        self._drop_pending()
+        log.info("rules %s cancelled by %s", version, owner)
+        return version, upload
 
     async def rollback(self) -> Loaded | None:
         """Serve the previous rule set again and write it back to the rule
@@ -352,6 +363,22 @@ class RuleBook:
                 backup = await asyncio.to_thread(save_with_backup, previous.path, previous.data)
             return self._swap(Loaded(previous.detector, previous.path, time.time(), 0.0, data=previous.data,
                                      backup=backup))
+
+
+def _retire(gone: list) -> None:
+    """Free the rule sets in ``gone`` (Loaded or Pending, None skipped) in a
+    thread, a few thousand objects at a time (:func:`callguard.handover.release`):
+    dropped at once, a big one would stall the event loop while it is freed.
+    The caller must hold no other reference to them."""
+    if not any(item is not None for item in gone):
+        return
+    box = [item for item in gone if item is not None]
+    gone.clear()
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:  # no event loop (a script): freed right here
+        return
+    loop.run_in_executor(None, handover.release, box)
 
 
 def _read_or_none(path: Path) -> bytes | None:

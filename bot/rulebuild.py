@@ -18,8 +18,9 @@ For each request the worker (:func:`check_rules`):
    candidate: the live rule set's examples and the shipped regression set
    (:mod:`callguard.detect.compare`);
 3. answers with the problems, or the comparison and the compiled candidate,
-   pickled. The bot's process only unpickles it (about a tenth of compiling
-   it again) and swaps it in.
+   pickled (:mod:`callguard.handover`: in small steps that the bot's process
+   reads back without stalling its users). Reading it is about a tenth of
+   compiling it again.
 
 The worker limits its own address space (``memory_limit``): a file that needs
 more is refused with that reason instead of starving the machine. A worker
@@ -46,6 +47,7 @@ from multiprocessing.connection import Connection
 from types import MappingProxyType
 from typing import Callable, Sequence
 
+from . import handover
 from .detect import Detector, Problem, RuleFileError, Verdict, build, parse_rules
 from .detect.compare import Comparison, Judge, Probe, compare, example_probes, regression_probes
 
@@ -57,6 +59,7 @@ log = logging.getLogger(__name__)
 DEFAULT_TIMEOUT = 300.0  # seconds for one check; the largest file allowed takes well under a minute
 DEFAULT_MEMORY_LIMIT = 2 * 1024**3  # bytes of address space for the worker (a 60,000-pattern file needs ~0.5 GB)
 KEEP_DETECTORS = 2  # detectors the worker keeps: the live one and the last candidate
+WORKER_NICE = 10  # added to the worker's nice value (lower CPU priority than the bot)
 
 
 class BuildFailed(Exception):
@@ -79,16 +82,12 @@ class Checked:
     detector: Detector | None = field(default=None, repr=False)  # the Detector itself, in process
 
     def load(self) -> Detector:
-        """The compiled candidate. Unpickling a big one takes a while: call it in a thread."""
+        """The compiled candidate. Reading a big one takes a while, in small
+        steps that let other threads run (:func:`callguard.handover.loads`):
+        call it in a thread."""
         if self.detector is not None:
             return self.detector
-        collecting = gc.isenabled()
-        gc.disable()  # millions of new objects, no cyclic garbage among them
-        try:
-            return pickle.loads(self.blob)
-        finally:
-            if collecting:
-                gc.enable()
+        return handover.loads(self.blob)
 
 
 # --------------------------------------------------------------------------- the check itself
@@ -216,7 +215,7 @@ def _check_request(state: _WorkerState, data: bytes, source: str, live_data: byt
         return checked
     state.keep(checked.detector)
     t0 = time.perf_counter()
-    blob = pickle.dumps(checked.detector, protocol=pickle.HIGHEST_PROTOCOL)
+    blob = handover.dumps(checked.detector)
     timings = {**checked.timings, "pickle": time.perf_counter() - t0, "pickle_mb": len(blob) / 1e6}
     return Checked(comparison=checked.comparison, timings=timings, blob=blob)
 
@@ -266,7 +265,14 @@ def _serve(requests: Connection, answers: Connection, memory_limit: int) -> None
 
 def serve_stdio() -> None:
     """Entry point of the worker process: requests on stdin, answers on
-    stdout (which nothing else may write to: print() goes to stderr)."""
+    stdout (which nothing else may write to: print() goes to stderr). It
+    runs at a lower CPU priority than the bot: on a machine with few cores
+    the scheduler then serves the users first, the check second."""
+    if hasattr(os, "nice"):
+        try:
+            os.nice(WORKER_NICE)
+        except OSError:
+            pass
     answers = Connection(os.dup(1), readable=False)
     os.dup2(2, 1)
     sys.stdout = sys.stderr
@@ -339,9 +345,8 @@ class BuildWorker:
                 self._requests.send((data, source, live_data, live_source))
                 if not self._answers.poll(self.timeout):
                     self._discard(kill=True)
-                    log.error("rule builder killed: checking %s took longer than %.0f s", source, self.timeout)
-                    raise BuildFailed(f"checking the file took longer than {self.timeout:.0f} s, so it was "
-                                      "stopped")
+                    log.error("rule builder killed: checking %s took longer than %g s", source, self.timeout)
+                    raise BuildFailed(f"checking the file took longer than {self.timeout:g} s, so it was stopped")
                 answer = pickle.loads(self._answers.recv_bytes())
             except (EOFError, OSError) as exc:
                 code = self._discard(kill=True)

@@ -35,7 +35,7 @@ from .schema import RuleSet
 from .verdict import Verdict
 
 __all__ = ["Judge", "Probe", "Outcome", "Change", "Comparison", "compare", "example_probes", "regression_probes",
-           "MAX_QUIET_CHANGES", "SAMPLES"]
+           "MAX_QUIET_CHANGES", "MAX_EXAMPLE_PROBES", "SAMPLES"]
 
 # More changed verdicts than this need a person's confirmation. Three: a real
 # fix (a phrase added, a weight tuned) moves a handful of the ~550 texts,
@@ -43,6 +43,10 @@ __all__ = ["Judge", "Probe", "Outcome", "Change", "Comparison", "compare", "exam
 # issue 12 moves dozens. A known scam no longer flagged always needs it.
 MAX_QUIET_CHANGES = 3
 SAMPLES = 5  # changes shown to the admin, the worst first
+# The live rules' examples judged at most: all of them for a file like the
+# shipped one (~300), a sample across every rule for a big file (1,000 rules
+# carry 13,000), so that comparing costs seconds, not minutes.
+MAX_EXAMPLE_PROBES = 3_000
 
 
 class Judge(Protocol):
@@ -140,16 +144,30 @@ def compare(live: Judge, candidate: Judge, probes: Iterable[Probe], *, live_vers
     return Comparison(len(seen), tuple(changes), live_version, candidate_version)
 
 
-def example_probes(ruleset: RuleSet) -> list[Probe]:
-    """The embedded examples of ``ruleset``'s rules. A match example of a
-    scam category is a known scam; a no_match example is only known not to
-    be *that* rule's, so it carries no label."""
-    out: list[Probe] = []
+def example_probes(ruleset: RuleSet, limit: int = MAX_EXAMPLE_PROBES) -> list[Probe]:
+    """The embedded examples of ``ruleset``'s rules, at most ``limit``: every
+    rule's first example, then every rule's second, and so on, so a big
+    rule set is sampled across all its rules. A match example of a scam
+    category is a known scam; a no_match example is only known not to be
+    *that* rule's, so it carries no label."""
+    per_rule: list[list[Probe]] = []
     for rule in ruleset.rules:
         category = ruleset.categories.get(rule.category)
         label = "scam" if category is not None and category.scam else None
-        out += [Probe(text, f"example of rule '{rule.id}'", label) for text in rule.examples_match]
-        out += [Probe(text, f"example of rule '{rule.id}'") for text in rule.examples_no_match]
+        source = f"example of rule '{rule.id}'"
+        match = [Probe(text, source, label) for text in rule.examples_match]
+        no_match = [Probe(text, source) for text in rule.examples_no_match]
+        # Interleaved, so a sample of a rule holds both kinds.
+        per_rule.append([p for pair in zip(match, no_match) for p in pair] + match[len(no_match):]
+                        + no_match[len(match):])
+    out: list[Probe] = []
+    depth = max(map(len, per_rule), default=0)
+    for i in range(depth):
+        for probes in per_rule:
+            if i < len(probes):
+                out.append(probes[i])
+                if len(out) >= limit:
+                    return out
     return out
 
 

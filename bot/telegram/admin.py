@@ -360,9 +360,9 @@ class AdminHandlers:
         before = book.live
         try:
             if action == "cancel":
-                pending = book.cancel(token, user)
-                text = t("changes.cancelled", lang, new=pending.loaded.version, version=before.version)
-                if not pending.upload:
+                version, upload = book.cancel(token, user)
+                text = t("changes.cancelled", lang, new=version, version=before.version)
+                if not upload:
                     text += "\n" + t("changes.cancelled_file", lang, path=before.path)
                 text = escape(text)
             else:
