@@ -85,13 +85,16 @@ class Pending:
 
 
 class ConfirmationNeeded(Exception):
-    """The candidate is held as :class:`Pending`; nothing changed yet."""
+    """The candidate would change too many verdicts; nothing changed yet.
+    ``pending`` is the candidate kept for :meth:`RuleBook.confirm` (None when
+    the reload could not ask, and it was only reported)."""
 
-    def __init__(self, pending: Pending):
+    def __init__(self, comparison: Comparison, pending: Pending | None = None):
+        self.comparison = comparison
         self.pending = pending
-        changes = pending.comparison
-        super().__init__(f"rules {pending.loaded.version} would change {len(changes.changes)} of {changes.checked} "
-                         f"verdicts ({changes.missed_scams} known scam(s) no longer flagged): confirmation needed")
+        super().__init__(f"rules {comparison.candidate_version} would change {len(comparison.changes)} of "
+                         f"{comparison.checked} verdicts ({comparison.missed_scams} known scam(s) no longer "
+                         f"flagged): confirmation needed")
 
 
 class NotPending(Exception):
@@ -231,48 +234,51 @@ class RuleBook:
                  loaded.seconds, f": {detail}" if detail else "")
         return loaded
 
-    async def _check(self, data: bytes, source: str) -> Loaded:
-        """Check ``data`` in the worker process against the live rules; the
-        candidate (not live yet), or RuleFileError / BuildFailed."""
-        started = time.perf_counter()
+    async def _check(self, data: bytes, source: str) -> Checked:
+        """Check ``data`` in the worker process against the live rules; raises
+        RuleFileError (its problems) or BuildFailed (the check itself failed)."""
         live = self._live
         checked: Checked = await asyncio.to_thread(self.builder.check, data, source, live.data, str(live.path))
         if checked.problems:
             raise RuleFileError(list(checked.problems))
+        return checked
+
+    async def _candidate(self, checked: Checked, data: bytes, started: float) -> Loaded:
+        """The checked candidate, taken into this process (not live yet)."""
         t0 = time.perf_counter()
         detector = await asyncio.to_thread(checked.load)
         timings = {**checked.timings, "load": time.perf_counter() - t0}
-        return Loaded(detector, live.path, time.time(), time.perf_counter() - started, timings, data,
+        return Loaded(detector, self._live.path, time.time(), time.perf_counter() - started, timings, data,
                       comparison=checked.comparison)
 
-    def _may_go_live(self, candidate: Loaded, force: bool) -> bool:
-        """Whether ``candidate`` may replace the live rules without a
+    def _may_go_live(self, comparison: Comparison | None, data: bytes, force: bool) -> bool:
+        """Whether a candidate may replace the live rules without a
         confirmation: its verdicts change little, or ``force``, or its exact
         content was approved (:func:`approve`)."""
-        comparison = candidate.comparison
         if comparison is None or not comparison.needs_confirmation:
             return True
-        if force or approved(candidate.path, candidate.data):
+        if force or approved(self._live.path, data):
             log.warning("rules %s change %d of %d verdicts (%d known scam(s) no longer flagged); going live as %s",
-                        candidate.version, len(comparison.changes), comparison.checked, comparison.missed_scams,
-                        "forced" if force else "approved")
+                        comparison.candidate_version, len(comparison.changes), comparison.checked,
+                        comparison.missed_scams, "forced" if force else "approved")
             return True
         return False
 
-    def _hold(self, candidate: Loaded, *, upload: bool, name: str, owner: int | None,
-              keep: bool = True) -> ConfirmationNeeded:
-        """The candidate as :class:`Pending`; kept (replacing any other) for
-        :meth:`confirm` when ``keep``, else only reported."""
-        pending = Pending(secrets.token_urlsafe(9), candidate, self._live.version, name, upload, owner,
-                          time.monotonic() + PENDING_SECONDS)
-        comparison = candidate.comparison
+    async def _hold(self, checked: Checked, data: bytes, started: float, *, upload: bool, name: str,
+                    owner: int | None, keep: bool) -> ConfirmationNeeded:
+        """The candidate kept (replacing any other) as :class:`Pending` for
+        :meth:`confirm` when ``keep``; else only reported (never taken in)."""
+        comparison = checked.comparison
         log.warning("rules %s %s: %d of %d verdicts would change (%d known scam(s) no longer flagged)",
-                    candidate.version, "held for confirmation" if keep else "refused without a confirmation",
+                    comparison.candidate_version, "held for confirmation" if keep else "refused without a confirmation",
                     len(comparison.changes), comparison.checked, comparison.missed_scams)
-        if keep:
-            self._drop_pending()
-            self._pending = pending
-        return ConfirmationNeeded(pending)
+        if not keep:
+            return ConfirmationNeeded(comparison)
+        candidate = await self._candidate(checked, data, started)
+        self._drop_pending()
+        self._pending = Pending(secrets.token_urlsafe(9), candidate, self._live.version, name, upload, owner,
+                                time.monotonic() + PENDING_SECONDS)
+        return ConfirmationNeeded(comparison, self._pending)
 
     async def reload(self, *, force: bool = False, owner: int | None = None, hold: bool = True) -> Loaded:
         """Re-read the rule file and check it. Raises :class:`RuleFileError`
@@ -289,10 +295,12 @@ class RuleBook:
             if _digest(data) == live.version:
                 log.info("rules %s unchanged in %s: nothing to reload", live.version, live.path)
                 return live
-            candidate = await self._check(data, str(live.path))
-            if not self._may_go_live(candidate, force):
-                raise self._hold(candidate, upload=False, name=str(live.path), owner=owner, keep=hold)
-            return self._swap(candidate)
+            started = time.perf_counter()
+            checked = await self._check(data, str(live.path))
+            if not self._may_go_live(checked.comparison, data, force):
+                raise await self._hold(checked, data, started, upload=False, name=str(live.path), owner=owner,
+                                       keep=hold)
+            return self._swap(await self._candidate(checked, data, started))
 
     async def install(self, data: bytes, *, filename: str = "upload.yaml", force: bool = False,
                       owner: int | None = None) -> Loaded:
@@ -300,9 +308,11 @@ class RuleBook:
         save it over the live file (atomically, with a timestamped backup of
         the old one) and serve it. Raises like :meth:`reload`."""
         async with self._lock:
-            candidate = await self._check(data, filename)
-            if not self._may_go_live(candidate, force):
-                raise self._hold(candidate, upload=True, name=filename, owner=owner)
+            started = time.perf_counter()
+            checked = await self._check(data, filename)
+            if not self._may_go_live(checked.comparison, data, force):
+                raise await self._hold(checked, data, started, upload=True, name=filename, owner=owner, keep=True)
+            candidate = await self._candidate(checked, data, started)
             await asyncio.to_thread(save_with_backup, candidate.path, data)
             return self._swap(candidate)
 

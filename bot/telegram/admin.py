@@ -214,12 +214,12 @@ class AdminHandlers:
             log.warning("rule reload (%s) refused; rules %s keep serving:\n%s", trigger, before.version, exc)
             return None, before, exc
         except ConfirmationNeeded as exc:
-            if owner is None:
+            if exc.pending is None:  # nobody to ask: the report goes to the log
+                names = before.detector.ruleset
                 log.warning("rule reload (%s) held back; rules %s keep serving. %s\n%s\nTo apply it: /reload in "
                             "Telegram (and confirm), or approve this content with `callguard rules apply --force`.",
-                            trigger, before.version, exc, "\n".join(changes_lines(
-                                exc.pending.comparison, before.detector.ruleset,
-                                exc.pending.loaded.detector.ruleset, "en", html=False)))
+                            trigger, before.version, exc,
+                            "\n".join(changes_lines(exc.comparison, names, names, "en", html=False)))
             return None, before, exc
         except BuildFailed as exc:
             log.error("rule reload (%s) could not check the file; rules %s keep serving: %s", trigger,

@@ -33,18 +33,32 @@ async def test_users_stay_fast_while_a_big_rule_file_is_reloaded(tmp_path, recor
                                         f"({r['during']['count']} replies; slowest {r['slowest'][:4]})" for kind, r in result.items()))
         return result
 
-    result = await measure("first")
-    if any(r["during"]["p99_ms"] >= TARGET_P99_MS for r in result.values()):
-        result = await measure("again")  # once: a shared machine has its moments
-    record_property("reload_figures", result)
-    for kind, r in result.items():
+    def verdict(r: dict) -> str | None:
+        """None when the run meets the target; else why not ("busy": the machine
+        could not meet it even without a reload)."""
+        quiet = r["before"]["p99_ms"]  # the same traffic just before the reload: what the machine gives now
+        if quiet >= 2 * TARGET_P99_MS:
+            return "busy"
+        # On a quiet machine the target itself; on a busy one (a shared CI box) the
+        # reload may add less than the target on top of what the machine gives.
+        bound = TARGET_P99_MS if quiet < TARGET_P99_MS / 2 else quiet + TARGET_P99_MS
+        return None if r["during"]["p99_ms"] < bound else f"p99 {r['during']['p99_ms']:.0f} ms >= {bound:.0f} ms"
+
+    runs = []
+    for name in ("first", "again"):  # a shared machine has its moments: a second chance, never a third
+        result = await measure(name)
+        [r] = result.values()
         assert r["answer"].startswith("✅"), r["answer"]
         assert r["during"]["count"] >= 50, r  # the reload took long enough to mean something
         assert r["unanswered"] == 0, r
-        quiet = r["before"]["p99_ms"]  # the same traffic just before the reload: what the machine gives now
-        if quiet >= 2 * TARGET_P99_MS:
-            pytest.skip(f"machine too busy to judge: p99 {quiet:.0f} ms with no reload running")
-        if quiet < TARGET_P99_MS / 2:
-            assert r["during"]["p99_ms"] < TARGET_P99_MS, (kind, r)
-        else:  # a busy machine: the reload itself may add less than the target on top of it
-            assert r["during"]["p99_ms"] < quiet + TARGET_P99_MS, (kind, r)
+        runs.append((verdict(r), r))
+        if runs[-1][0] is None:
+            break
+    record_property("reload_figures", [r for _, r in runs])
+    if runs[-1][0] is None:
+        return
+    if all(why == "busy" for why, _ in runs):
+        pytest.skip("machine too busy to judge: " + ", ".join(f"p99 {r['before']['p99_ms']:.0f} ms with no reload"
+                                                             for _, r in runs))
+    pytest.fail("users waited during the reload: " + "; ".join(f"{why} (before the reload: "
+                                                               f"{r['before']['p99_ms']:.0f} ms)" for why, r in runs))
