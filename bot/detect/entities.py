@@ -59,8 +59,10 @@ _PATTERNS = {
     "phone": re.compile(r"(?<![\d\w])\+?\d(?:[\d -]{5,17})\d(?![\d\w])"),
     "handle": re.compile(
         r"(?<![\w@])@[a-z][a-z0-9_]{3,31}\b|\b(?:wa\.me|t\.me)/[\w+]+"
-        r"|(?:微信号?|微信號|vx|wx|v信|薇信|qq号?|qq號|line\s?id|line|whatsapp|telegram|tg|skype|signal|kakao)"
-        r"\s*(?:号|號|id)?\s*[:：]?\s*[a-z0-9][a-z0-9_.-]{3,29}",
+        r"|(?:微信号?|微信號|v信号?|薇信号?|vx号?|wx号?)\s*[:：]?\s*[a-z0-9][a-z0-9_.-]{3,29}"
+        r"|(?<![a-z0-9])qq(?:号|號)?\s*[:：]?\s*\d{5,12}"
+        r"|(?<![a-z0-9])(?:wechat|weixin|line|whatsapp|telegram|tg|skype|signal|kakao|微信)\s*"
+        r"(?:id|号|號|帳號|账号|:|：)\s*[:：]?\s*[a-z0-9][a-z0-9_.-]{3,29}",
         re.IGNORECASE),
     "code": re.compile(r"(?<![\d\w.,$¥£€])\d{4,8}(?![\d\w.,%]|\s?(?:元|块|塊|万|萬|千))"),
 }
@@ -80,7 +82,8 @@ _HINTS = {
     "amount": re.compile(r"[\d元块塊万萬千亿億镑鎊$£€¥￥₩₹]"),
     "link": re.compile(r"https?:|www\.|[a-z0-9]\.[a-z]", re.IGNORECASE),
     "phone": re.compile(r"\d[\d -]{5,}\d"),
-    "handle": re.compile(r"@|\.me/|微信|qq|line|whatsapp|telegram|tg|skype|signal|kakao|vx|wx|v信|薇信", re.IGNORECASE),
+    "handle": re.compile(r"@|\.me/|微信|qq|line|whatsapp|telegram|tg|skype|signal|kakao|vx|wx|v信|薇信|wechat|weixin",
+                         re.IGNORECASE),
     "code": re.compile(r"\d{4}"),
 }
 # What an entity's spans must not lie inside: the digits of a link are not a

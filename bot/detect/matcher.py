@@ -173,6 +173,14 @@ def gap_cost(region: str) -> int:
     return cost
 
 
+def _short_words_intact(key: str, window: str) -> bool:
+    """Whether ``window``, one edit from the English ``key``, keeps the key's
+    words and every short one exactly, so the typo is in a long word: "safe
+    acount" is "safe account" with a typo, "save account" is another phrase."""
+    kw, ww = key.split(" "), window.split(" ")
+    return len(kw) == len(ww) and all(k == w for k, w in zip(kw, ww) if len(k) < MIN_FUZZY_WORD)
+
+
 def _bounded(norm: str, start: int, end: int, left: bool = True, right: bool = True) -> bool:
     """Whether norm[start:end] meets a word boundary on its ``left`` and
     ``right`` side (a side that starts or ends with a Latin letter or digit)."""
@@ -508,10 +516,11 @@ class _Layer:
                     break
                 left, right = key[0] in _SPACED_CHARS, key[-1] in _SPACED_CHARS
                 # A window never takes in the padding spaces at either end of
-                # the text, and a Latin edge meets a word boundary.
+                # the text, a Latin edge meets a word boundary, and in an
+                # English phrase the typo falls in a long word.
                 first, last = (1 if memo[2] else 0), len(memo[1]) - (1 if memo[3] else 0)
                 edge_ok = (lambda w, a, b: first <= a and b <= last and (a > 0 or memo[2]) and (b < len(w) or memo[3])
-                           and _bounded(w, a, b, left, right))
+                           and _bounded(w, a, b, left, right) and (not left or _short_words_intact(key, w[a:b])))
                 seen[memo] = align(key, memo[1], 1, range(s - 1 - lo, s + 2 - lo), edge_ok)
             rel = seen[memo]
             if rel is None:
