@@ -175,10 +175,19 @@ def gap_cost(region: str) -> int:
 
 def _short_words_intact(key: str, window: str) -> bool:
     """Whether ``window``, one edit from the English ``key``, keeps the key's
-    words and every short one exactly, so the typo is in a long word: "safe
-    acount" is "safe account" with a typo, "save account" is another phrase."""
+    words and every short one exactly (or with a doubled letter written once),
+    so the typo is in a long word: "safe acount" is "safe account" with a
+    typo, "save account" is another phrase."""
     kw, ww = key.split(" "), window.split(" ")
-    return len(kw) == len(ww) and all(k == w for k, w in zip(kw, ww) if len(k) < MIN_FUZZY_WORD)
+    return len(kw) == len(ww) and all(k == w or _doubled(k, w) for k, w in zip(kw, ww) if len(k) < MIN_FUZZY_WORD)
+
+
+def _doubled(a: str, b: str) -> bool:
+    """Whether two words differ only by a doubled letter written once ("wil",
+    "will"): the one typo a short word may have."""
+    if len(a) < len(b):
+        a, b = b, a
+    return len(a) == len(b) + 1 and any(a[i] == a[i + 1] and a[:i] + a[i + 1:] == b for i in range(len(a) - 1))
 
 
 def _bounded(norm: str, start: int, end: int, left: bool = True, right: bool = True) -> bool:
