@@ -16,7 +16,7 @@ from typing import Iterable, Sequence
 
 from .detect import LANGUAGES, Explanation, Problem, RuleSet
 from .replies import lookup
-from .store import NO_CATEGORY, NO_RULE, Stats
+from .storage import NO_CATEGORY, NO_RULE, Stats
 
 __all__ = ["MAX_MESSAGE", "t", "category_name", "errors_text", "why_text", "stats_text", "fit_lines",
            "split_message", "utc_day", "utc_time"]
@@ -49,6 +49,9 @@ _T: dict[str, dict[str, str]] = {
         "storage.down": "数据库暂时不可用，请稍后再试。",
         "export.caption": "CallGuard 举报导出：最近 {days} 天（{since} 起）共 {count} 条。不含举报人身份，但包含用户发来的原文，可能有个人信息，请妥善保管。",
         "export.too_big": "导出文件太大（{size} MB），无法通过 Telegram 发送。请在服务器上运行：callguard export --since {since} --out 文件名.csv",
+        "usage.export": "用法：/export [天数] [full]，天数为 1 到 {max} 之间的整数，默认 {default}；加 full 导出完整电话号码（默认打码）。",
+        "export.numbers_masked": "电话号码已打码；需要完整号码请发送 /export {days} full（会记入日志）。",
+        "export.numbers_full": "含完整电话号码（已记入日志）。",
         "why.verdict": "判定",
         "why.scam": "诈骗",
         "why.not_scam": "不是诈骗",
@@ -106,6 +109,9 @@ _T: dict[str, dict[str, str]] = {
         "storage.down": "資料庫暫時無法使用，請稍後再試。",
         "export.caption": "CallGuard 舉報匯出：最近 {days} 天（{since} 起）共 {count} 條。不含舉報人身份，但包含用戶發來的原文，可能有個人資料，請妥善保管。",
         "export.too_big": "匯出檔案太大（{size} MB），無法透過 Telegram 發送。請在伺服器上執行：callguard export --since {since} --out 檔名.csv",
+        "usage.export": "用法：/export [天數] [full]，天數為 1 到 {max} 之間的整數，預設 {default}；加上 full 會匯出完整電話號碼（預設遮蔽）。",
+        "export.numbers_masked": "電話號碼已遮蔽；需要完整號碼請傳送 /export {days} full（會記錄在日誌中）。",
+        "export.numbers_full": "含完整電話號碼（已記錄在日誌中）。",
         "why.verdict": "判定",
         "why.scam": "詐騙",
         "why.not_scam": "不是詐騙",
@@ -163,6 +169,9 @@ _T: dict[str, dict[str, str]] = {
         "storage.down": "The database is unavailable right now; please try again later.",
         "export.caption": "CallGuard reports export: the last {days} days (since {since}), {count} reports. No reporter identities, but the message texts users sent may contain personal data: keep the file safe.",
         "export.too_big": "The export is too large ({size} MB) to send over Telegram. On the server, run: callguard export --since {since} --out FILE.csv",
+        "usage.export": "Usage: /export [days] [full], days a whole number from 1 to {max}; default {default}. Add full for complete phone numbers (masked by default).",
+        "export.numbers_masked": "Phone numbers are masked; for full numbers send /export {days} full (this is logged).",
+        "export.numbers_full": "Full phone numbers included (this is logged).",
         "why.verdict": "Verdict",
         "why.scam": "scam",
         "why.not_scam": "not a scam",

@@ -11,7 +11,7 @@ from datetime import datetime, timezone
 import pytest
 
 from callguard import cli
-from callguard.store import DAY, EXPORT_COLUMNS, Report, Store
+from callguard.storage import DAY, EXPORT_COLUMNS, Report, SQLiteStore, StorageError
 from tests.admin_support import SHIPPED_RULES
 
 NUMBER = "+8613800138000"
@@ -19,7 +19,7 @@ NUMBER = "+8613800138000"
 
 def seed(path, now: float) -> None:
     async def run():
-        store = await Store.open(path, secret=b"cli-test")
+        store = await SQLiteStore.open(path, secret=b"cli-test")
         plan = [("impersonate_authority", 6), ("fake_loan", 3), (None, 1)]
         n = 0
         for category, count in plan:
@@ -177,10 +177,10 @@ def test_broken_rule_file_still_gives_stats_with_ids(db, tmp_path, monkeypatch, 
 
 def test_readonly_store_refuses_writes(db):
     async def attempt():
-        store = await Store.open_readonly(db)
+        store = await SQLiteStore.open_readonly(db)
         try:
             assert (await store.stats(30)).total == 10
-            with pytest.raises(sqlite3.OperationalError, match="readonly"):
+            with pytest.raises(StorageError, match="readonly"):
                 await store.purge(1)
         finally:
             await store.close()

@@ -156,7 +156,7 @@ class Handlers:
 
     async def forget(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         lang = self.language(update, context)
-        count = await self.guard.writer.count_user_records(update.effective_user.id)
+        count = await self.guard.count_user_records(update.effective_user.id)
         await update.effective_message.reply_text(replies.ui("forget.confirm", lang, count=count),
                                                   reply_markup=kb.forget_keyboard(lang))
 
@@ -244,13 +244,13 @@ class Handlers:
         user_id = query.from_user.id
         if action == kb.SENT_MONEY:
             await query.answer()
-            await context.bot.send_message(chat_id, replies.emergency_reply(self.guard.rules.detector.ruleset, lang),
+            await context.bot.send_message(chat_id, replies.emergency_reply(self.guard.ruleset, lang),
                                            parse_mode="HTML")
             await self.guard.mark_money_sent(int(arg))
         elif action == kb.WARN_FAMILY:
             await query.answer()
             await context.bot.send_message(
-                chat_id, replies.family_warning(self.guard.rules.detector.ruleset, arg or None, lang), parse_mode="HTML")
+                chat_id, replies.family_warning(self.guard.ruleset, arg or None, lang), parse_mode="HTML")
         elif action in (kb.HELPFUL, kb.WRONG):
             await self._feedback(query, context, action, int(arg), user_id, lang)
         elif action == kb.LANGUAGE:
@@ -260,8 +260,8 @@ class Handlers:
                 await _edit(query.edit_message_text(replies.ui("lang.set", arg)))
         elif action == kb.FORGET:
             await query.answer()
-            if arg == "y":  # the writer also drops this user's reports still queued in memory
-                count = await self.guard.writer.forget(user_id)
+            if arg == "y":  # also drops this user's reports still queued in memory
+                count = await self.guard.forget(user_id)
                 context.user_data.clear()
                 text = replies.ui("forget.done", lang, count=count)
             else:

@@ -21,7 +21,7 @@ import pytest
 from callguard import rulebook
 from callguard.admin_texts import t
 from callguard.replies import ui
-from callguard.store import DAY, EXPORT_COLUMNS, Report, Store
+from callguard.storage import DAY, EXPORT_COLUMNS, Report, SQLiteStore
 from callguard.telegram import admin as admin_module
 from callguard.telegram.admin import ADMIN_COMMANDS
 from tests.admin_support import (ADMIN, USER, Gate, bad_yaml, copy_rules, failing_example, good_variant,
@@ -360,7 +360,7 @@ async def test_why_of_a_huge_text_fits_one_message(admin_bot):
 NUMBER = "+8613800138000"
 
 
-async def seed(store: Store, now: float) -> dict[str, int]:
+async def seed(store: SQLiteStore, now: float) -> dict[str, int]:
     """10 reports in the last 30 days (5/3/2 by category), 1 older; returns ids by label."""
     def report(category, rule, *, risk="high", days_ago=1.0, numbers=(), money=None, lang="zh-Hans"):
         return Report(text=f"{category} text", lang=lang, numbers=numbers, scam=category != "telecom_complaint",
@@ -391,7 +391,7 @@ def names(guard, lang: str) -> dict[str, str]:
 
 async def test_stats_on_a_seeded_database(admin_bot):
     api, app, guard = admin_bot
-    await seed(guard.store, time.time())
+    await seed(guard.writer.store, time.time())
     en, zh = names(guard, "en"), names(guard, "zh-Hans")
     text = await admin_says(api, "/stats")
     assert "Last 30 days" in text and ": 10 reports" in text
@@ -410,7 +410,7 @@ async def test_stats_on_a_seeded_database(admin_bot):
 
 async def test_bulletin_on_a_seeded_database(admin_bot):
     api, app, guard = admin_bot
-    await seed(guard.store, time.time())
+    await seed(guard.writer.store, time.time())
     zh = names(guard, "zh-Hans")
     text = await admin_says(api, "/bulletin")
     assert f"共收到用户举报 10 件。其中：涉及{zh['impersonate_authority']}的 5 件，占 50.0%；" in text
@@ -432,7 +432,7 @@ async def test_bulletin_on_a_seeded_database(admin_bot):
 
 async def test_export_sends_a_csv_without_reporter_identities(admin_bot):
     api, app, guard = admin_bot
-    ids = await seed(guard.store, time.time())
+    ids = await seed(guard.writer.store, time.time())
     mark = api.mark()
     api.push_command("/export", user_id=ADMIN)
     call = await reply(api, ADMIN, since=mark, method="sendDocument")
@@ -465,7 +465,7 @@ async def test_forget_removes_exactly_that_users_rows(admin_bot):
     other_report = max(ids)
     await guard.feedback(other_report, USER, "wrong")  # USER's feedback on OTHER's report goes too
     await guard.feedback(other_report, OTHER, "helpful")  # OTHER's own feedback stays
-    tally_before = await guard.store.number_counts([NUMBER])
+    tally_before = await guard.writer.store.number_counts([NUMBER])
 
     mark = api.mark()
     api.push_command("/forget", user_id=USER)
@@ -480,7 +480,7 @@ async def test_forget_removes_exactly_that_users_rows(admin_bot):
     assert [r["id"] for r in rows] == [other_report]
     assert [tuple(r) for r in db_rows(db, "SELECT report_id, value FROM feedback")] == [(other_report, "helpful")]
     assert db_rows(db, "SELECT COUNT(*) AS n FROM report_numbers WHERE report_id != ?", (other_report,))[0]["n"] == 0
-    assert await guard.store.number_counts([NUMBER]) == tally_before  # numbers stay only as counts
+    assert await guard.writer.store.number_counts([NUMBER]) == tally_before  # numbers stay only as counts
 
     mark = api.mark()
     api.push_command("/forget", user_id=USER)
@@ -489,11 +489,12 @@ async def test_forget_removes_exactly_that_users_rows(admin_bot):
 
 async def test_retention_purge_at_start_and_scheduled_daily(make_bot, settings, rules):
     now = time.time()
-    store = await Store.open(settings.db_path, secret=settings.secret)
+    store = await SQLiteStore.open(settings.db_path, secret=settings.secret)
     for days_ago in (40, 31, 29, 1):
         await store.add_report(Report(text=f"{days_ago} days ago", lang="en", numbers=(NUMBER,), scam=True,
                                       risk="high", category="phishing", rule="r", score=90, ruleset_version="v",
-                                      chat_type="private", created_at=now - days_ago * DAY), user_id=5)
+                                      chat_type="private", created_at=now - days_ago * DAY),
+                               user_id=days_ago)
     await store.close()
 
     api, app, guard = await make_bot(rules_path=rules, retention_days=30)
@@ -503,7 +504,8 @@ async def test_retention_purge_at_start_and_scheduled_daily(make_bot, settings, 
 
     await eventually(lambda: len(texts()) == 2, what="the purge at start")
     assert texts() == ["29 days ago", "1 days ago"]
-    assert (await guard.store.number_counts([NUMBER], days=60))[NUMBER] == 4  # the tally keeps the counts
+    # who reported the number goes with the reports: the two kept reporters remain
+    assert (await guard.writer.store.number_counts([NUMBER], days=60))[NUMBER] == 2
     (job,) = app.job_queue.get_jobs_by_name("purge-reports")
     assert job.job.trigger.interval.total_seconds() == 24 * 3600
 

@@ -37,7 +37,7 @@ def category_name(guard, lang: str, category: str = CATEGORY) -> str:
 
 
 async def rows(guard) -> list[dict]:
-    return await guard.store.export_rows(0)
+    return await guard.writer.store.export_rows(0)
 
 
 # ------------------------------------------------------------------ commands

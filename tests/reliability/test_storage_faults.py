@@ -18,7 +18,7 @@ import time
 import pytest
 
 from callguard import replies
-from callguard.store import Store
+from callguard.storage import SQLiteStore
 from tests.reliability.support import (
     SCAM_EN,
     SCAM_HANS,
@@ -121,14 +121,14 @@ async def test_read_only_mount_verdicts_still_sent_reports_written_after_remount
     read-write again, without a restart."""
     caplog.set_level(logging.INFO, logger="callguard")
     db = mnt / "callguard.db"
-    store = await Store.open(db, secret=settings.secret)
+    store = await SQLiteStore.open(db, secret=settings.secret)
     await store.close()
     remount(mnt, "ro")
     with pytest.raises(OSError):  # root included: the mount, not file modes, refuses
         (mnt / "probe").write_text("x")
 
     async with live_bot(settings, db_path=db) as live:
-        assert live.guard.store is None  # could not be opened for writing
+        assert live.guard.writer.store is None  # could not be opened for writing
         texts = {200 + i: f"{SCAM_HANS} #ro-{i}" for i in range(6)}
         sent = await ask_all(live, texts)
         assert_verdicts(sent)
@@ -137,7 +137,7 @@ async def test_read_only_mount_verdicts_still_sent_reports_written_after_remount
 
         remount(mnt, "rw")
         await live.flush_job()
-        assert live.guard.writer.pending == 0 and live.guard.store is not None
+        assert live.guard.writer.pending == 0 and live.guard.writer.store is not None
         assert len(log_lines(caplog, RECOVERED)) == 1
         after = await ask_all(live, {3: SCAM_EN})
         assert report_id_of(after[3]) > 0
