@@ -210,3 +210,26 @@ async def test_flood_while_storage_is_down_keeps_memory_bounded(settings, mnt, c
         await live.flush_job()
         assert writer.pending == 0 and live.errors.errors == []
     assert len(stored_texts(db)) == 5 and set(stored_texts(db)) <= set(texts.values())
+
+
+async def test_database_deleted_under_the_running_bot_loses_no_report(settings, caplog):
+    """``rm callguard.db*`` while the bot runs (issue 12, item 8): the reports acknowledged
+    after it went to the deleted file and were lost at the next restart. The flush job now
+    notices (device and inode of the path against the open file) and puts the database back
+    from the open connection; every report, before and after, is in the file at the path."""
+    caplog.set_level(logging.INFO, logger="callguard")
+    db = settings.db_path
+    async with live_bot(settings) as live:
+        before = await ask_all(live, {1: SCAM_HANS + " #before"})
+        for p in (db, db.with_name(db.name + "-wal"), db.with_name(db.name + "-shm")):
+            p.unlink(missing_ok=True)
+        during = await ask_all(live, {2: SCAM_HANS + " #deleted"})
+        await live.flush_job()
+        after = await ask_all(live, {3: SCAM_HANS + " #after"})
+        ids = [report_id_of(r[uid]) for r, uid in ((before, 1), (during, 2), (after, 3))]
+        assert all(i > 0 for i in ids) and ids == sorted(ids)
+        assert len(log_lines(caplog, "was deleted while the bot was running")) == 1
+        assert live.errors.errors == []
+    assert stored_texts(db) == [SCAM_HANS + " #before", SCAM_HANS + " #deleted", SCAM_HANS + " #after"]
+    with sqlite3.connect(db) as con:
+        assert con.execute("PRAGMA integrity_check").fetchone() == ("ok",)

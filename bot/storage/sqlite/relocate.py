@@ -14,12 +14,14 @@ those of the file it opened (:func:`verify`, from ``SQLiteStore.check``):
   first): the store switches to the file now at the path, and logs how many
   reports written to the old file since the last check are not in the new one.
 
-SQLite's ``-wal`` and ``-shm`` files are found by name, and closing the last
-connection of a database deletes them by name. So the old connection is closed
-only when the files under those names are its own (or absent); when they belong
-to the new file (another process already uses it), the old connection is parked
-open for the life of the process instead, and the path is not reopened while
--wal/-shm files of the deleted database are still held by another process.
+SQLite finds a database's ``-wal`` and ``-shm`` files by name. When the main
+file was unlinked or renamed, closing the old connection leaves them in place
+(SQLite checks that the file has not moved before it deletes them), and a new
+file opened at the path would take the old file's WAL for its own and replay
+it. So the store remembers which files were its -wal and -shm at each good
+check, and after closing the old connection removes those (other processes
+still using the deleted database keep them through their open descriptors),
+never files under those names that belong to the new database.
 
 Until recovery succeeds every operation raises StorageError, so the writer
 keeps reports in memory and they are written once the store is back.
@@ -29,10 +31,10 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import errno
 import logging
 import os
 import sqlite3
-import threading
 import time
 from pathlib import Path
 from typing import Callable
@@ -61,7 +63,7 @@ class FileState:
     key_file: Path | None = None  # the key file to write again if it is deleted
     secret: bytes = dataclasses.field(default=b"", repr=False)
     rescue: Path | None = None  # a copy of the deleted database, waiting to be linked to the path
-    stale: frozenset[Identity] = frozenset()  # the deleted database's -wal/-shm, still held elsewhere
+    side: frozenset[Identity] = frozenset()  # its -wal/-shm files, as of the last good check
     unchecked: tuple[tuple[int, float], ...] = ()  # (id, created_at) written to a replaced file since last_id
 
     @classmethod
@@ -71,7 +73,7 @@ class FileState:
         if identity is None:
             raise FileNotFoundError(f"{path} disappeared while it was being opened")
         return cls(path, identity, queries.last_report_id(conn), time.time(), busy_timeout_ms, connect,
-                   key_file, secret)
+                   key_file, secret, side=_side_identities(path))
 
 
 def restore_key_file(state: FileState) -> None:
@@ -88,24 +90,34 @@ def restore_key_file(state: FileState) -> None:
         log.error("the reporter key file %s was deleted while the bot ran; written again", state.key_file)
 
 
-def verify(thread, state: FileState) -> FileState:
+def verify(thread, state: FileState) -> tuple[FileState, Exception | None]:
     """Compare the path's file with the open one; recover on a mismatch (see the module docstring).
 
-    Runs on the database thread (``thread.conn`` is the connection). Raises a
-    storage error (OSError or sqlite3.Error) while the database cannot be used."""
+    Runs on the database thread (``thread.conn`` is the connection). Returns the
+    new state, and the storage error (OSError or sqlite3.Error) that keeps the
+    database from being used now, if any: the state must be kept either way, it
+    may hold the only copy of a deleted database."""
     if thread.conn is not None:
         try:
             current = _identity(state.path)
         except OSError as exc:  # cannot tell (e.g. the folder's permissions changed): not a mismatch
             log.warning("cannot check the database file %s: %s", state.path, exc)
-            return state
+            return state, None
         if current == state.identity:
             restore_key_file(state)
-            return dataclasses.replace(state, last_id=queries.last_report_id(thread.conn), checked_at=time.time())
-        state = _leave(thread, state, deleted=current is None)
-    state = _reopen(thread, state)
+            with contextlib.suppress(sqlite3.Error):
+                state = dataclasses.replace(state, last_id=queries.last_report_id(thread.conn))
+            return dataclasses.replace(state, checked_at=time.time(), side=_side_identities(state.path)), None
+        try:
+            state = _leave(thread, state, deleted=current is None)
+        except (OSError, sqlite3.Error) as exc:  # nothing changed: the old connection is still there
+            return state, exc
+    try:
+        state = _reopen(thread, state)
+    except (OSError, sqlite3.Error) as exc:
+        return state, exc
     restore_key_file(state)
-    return state
+    return state, None
 
 
 def _leave(thread, state: FileState, *, deleted: bool) -> FileState:
@@ -115,31 +127,32 @@ def _leave(thread, state: FileState, *, deleted: bool) -> FileState:
     if deleted:
         rescue = _backup(old, state.path)  # raises before anything changed if it cannot be made
         log.error("the database file %s was deleted while the bot was running; copied what the open "
-                  "connection still holds (%d reports) to put it back", state.path, queries.last_report_id(old))
+                  "connection still holds (reports up to id %d) to put it back", state.path,
+                  queries.last_report_id(old))
     else:
         unchecked = tuple(_reports_after(old, state.last_id))
         log.error("the database file %s was replaced by another file while the bot was running; switching "
                   "to the new file (%d report(s) written to the old one since %s to look for there)", state.path,
                   len(unchecked), time.strftime("%H:%M:%S", time.localtime(state.checked_at)))
-    stale = _let_go(thread, old, state.path)
-    return dataclasses.replace(state, rescue=rescue, unchecked=unchecked, stale=stale)
+    thread.conn = None
+    old.close()
+    for name in _side_files(state.path):  # the old file's -wal/-shm: not for the file that comes next
+        if _identity(name) in state.side:
+            name.unlink(missing_ok=True)
+    return dataclasses.replace(state, rescue=rescue, unchecked=unchecked, side=frozenset())
 
 
 def _reopen(thread, state: FileState) -> FileState:
     """Open the file at the path (after linking the rescued copy there, if it is free)."""
-    held = [name for name in _side_files(state.path) if _identity(name) in state.stale]
-    if held:
-        raise sqlite3.OperationalError(
-            f"another process still has the deleted database open ({held[0].name} is in use); "
-            "waiting for it to let go before putting the database back")
     rescue = state.rescue
+    if rescue is not None and not rescue.exists():
+        rescue = None  # linked to the path by an attempt that failed after it
     if rescue is not None:
         try:
-            os.link(rescue, state.path)
+            _link_or_rename(rescue, state.path)
         except FileExistsError:
             pass  # another file (another process's recovery?) took the path: compared below
         else:
-            os.unlink(rescue)
             log.error("the database %s is back in place; no report was lost", state.path)
             rescue = None
     conn = state.connect(str(state.path), state.busy_timeout_ms)
@@ -157,7 +170,7 @@ def _reopen(thread, state: FileState) -> FileState:
         raise
     thread.conn = conn
     return dataclasses.replace(state, identity=identity, last_id=last, checked_at=time.time(), rescue=None,
-                               stale=frozenset(), unchecked=())
+                               side=_side_identities(state.path), unchecked=())
 
 
 # -- the pieces -------------------------------------------------------------------------
@@ -175,6 +188,24 @@ def _side_files(path: Path) -> tuple[Path, Path]:
     return path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")
 
 
+def _link_or_rename(source: Path, target: Path) -> None:
+    """Give ``source`` the name ``target``, never over an existing file (FileExistsError)."""
+    try:
+        os.link(source, target)
+    except OSError as exc:
+        if isinstance(exc, FileExistsError) or exc.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP):
+            raise
+        if os.path.lexists(target):  # no hard links here: rename, which would replace a file
+            raise FileExistsError(errno.EEXIST, "exists", str(target)) from None
+        os.rename(source, target)
+    else:
+        os.unlink(source)
+
+
+def _side_identities(path: Path) -> frozenset[Identity]:
+    return frozenset(ident for ident in map(_identity, _side_files(path)) if ident is not None)
+
+
 def _backup(conn: sqlite3.Connection, path: Path) -> Path:
     """A complete copy of what ``conn`` sees, in a new file beside ``path``."""
     copy = path.with_name(f".{path.name}.rescued-{os.getpid()}-{time.strftime('%Y%m%d%H%M%S')}")
@@ -189,51 +220,6 @@ def _backup(conn: sqlite3.Connection, path: Path) -> Path:
         raise
     target.close()
     return copy
-
-
-def _let_go(thread, conn: sqlite3.Connection, path: Path) -> frozenset[Identity]:
-    """Close ``conn`` if the -wal/-shm files under its names are its own, else park it.
-
-    Returns the identities of its own -wal/-shm files that still exist after the
-    close: other processes still have the deleted database open, and the path
-    must not be reopened while those names could be mistaken for the new file's."""
-    thread.conn = None
-    existing = {name: _identity(name) for name in _side_files(path)}
-    existing = {name: ident for name, ident in existing.items() if ident is not None}
-    mine = _open_here()
-    if mine is not None and any(ident not in mine for ident in existing.values()):
-        _park(conn)  # closing would delete files the new database's users need
-        return frozenset()
-    conn.close()
-    return frozenset(ident for name, ident in existing.items() if _identity(name) == ident)
-
-
-def _open_here() -> set[Identity] | None:
-    """(device, inode) of every file this process has open; None where /proc cannot say."""
-    try:
-        fds = os.listdir("/proc/self/fd")
-    except OSError:
-        return None
-    found = set()
-    for fd in fds:
-        with contextlib.suppress(OSError):
-            st = os.stat(f"/proc/self/fd/{fd}")
-            found.add((st.st_dev, st.st_ino))
-    return found
-
-
-def _park(conn: sqlite3.Connection) -> None:
-    """Keep ``conn`` open until the process ends, never closed by Python.
-
-    A daemon thread holds the references: at exit such a thread is abandoned,
-    not unwound, so the connection is released by the operating system as after
-    a kill, which SQLite is built to survive, instead of by ``sqlite3_close``,
-    which would delete the -wal/-shm files now used by the new database."""
-    threading.Thread(target=_hold, args=(conn,), name="callguard-parked-db", daemon=True).start()
-
-
-def _hold(conn: sqlite3.Connection) -> None:
-    threading.Event().wait()  # never set: ``conn`` stays referenced by this frame
 
 
 def _reports_after(conn: sqlite3.Connection, last_id: int) -> list[tuple[int, float]]:

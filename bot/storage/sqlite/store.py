@@ -156,12 +156,11 @@ class SQLiteStore:
         written again."""
         if self._file is None:
             return
-        try:
-            with _storage_errors():
-                self._file = await self._thread.call_with_thread(relocate.verify, self._file)
-        except StorageError as exc:
-            self._broken = str(exc)
-            raise
+        with _storage_errors():
+            self._file, error = await self._thread.call_with_thread(relocate.verify, self._file)
+        if error is not None:
+            self._broken = f"{type(error).__name__}: {error}"
+            raise StorageError(self._broken) from error
         self._broken = None
 
     def reporter_key(self, user_id: int) -> str:
