@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import csv
+import io
 import sqlite3
 import time
 from datetime import datetime, timezone
@@ -115,6 +116,16 @@ def test_export_csv(db, capsys, tmp_path):
 def test_export_to_stdout(db, capsys):
     code, out, _ = run(capsys, "export", "--since", "2000-01-01", "--out", "-")
     assert code == 0 and out.splitlines()[0] == ",".join(EXPORT_COLUMNS) and len(out.splitlines()) == 12
+
+
+def test_export_masks_phone_numbers_unless_asked_for_them(db, capsys):
+    """Issue 12, item 11: the export carried full numbers while stats masked them."""
+    code, out, err = run(capsys, "export", "--since", "2000-01-01", "--out", "-")
+    assert code == 0 and NUMBER not in out and "FULL" not in err
+    assert {r["numbers"] for r in csv.DictReader(io.StringIO(out))} == {"+86138******00", ""}
+    code, out, err = run(capsys, "export", "--since", "2000-01-01", "--out", "-", "--full-numbers")
+    assert code == 0 and {r["numbers"] for r in csv.DictReader(io.StringIO(out))} == {NUMBER, ""}
+    assert "FULL phone numbers" in err
 
 
 def test_reports_never_change_the_database(db, capsys):

@@ -291,7 +291,8 @@ async def test_non_admin_gets_the_unknown_command_reply_and_is_logged(admin_bot,
     assert [c.method for c in api.requests[mark:] if c.method != "getUpdates"] == ["sendMessage"]
     assert guard.rules.live is live
     refused = [r for r in caplog.records if r.levelno == logging.WARNING and "non-admin" in r.getMessage()]
-    assert len(refused) == 1 and f"/{command}" in refused[0].getMessage() and str(USER) in refused[0].getMessage()
+    assert len(refused) == 1 and f"/{command}" in refused[0].getMessage()
+    assert guard.user_tag(USER) in refused[0].getMessage() and not raw_id_in(USER, refused[0].getMessage())
 
 
 async def test_admin_commands_stay_silent_in_groups(admin_bot, caplog):
@@ -302,7 +303,35 @@ async def test_admin_commands_stay_silent_in_groups(admin_bot, caplog):
         api.push_command("/stats", user_id=ADMIN, chat_id=-100, chat_type="group")
         await idle(api, app)
     assert not [c for c in api.requests[mark:] if c.method.startswith("send")]
-    assert any("non-admin" in r.getMessage() and str(USER) in r.getMessage() for r in caplog.records)
+    assert any("non-admin" in r.getMessage() and guard.user_tag(USER) in r.getMessage() for r in caplog.records)
+
+
+def raw_id_in(user_id: int, text: str) -> bool:
+    """Whether ``text`` names ``user_id`` the way the log did ("user 1001", "admin 42", "(chat 42)")."""
+    return re.search(rf"(?:user|admin|by|from|chat)\W+{user_id}(?!\w)", text) is not None
+
+
+async def test_logs_name_users_by_a_keyed_hash_never_their_telegram_id(admin_bot, caplog):
+    """Issue 12, item 11: "refused admin command ... from non-admin user 1001" put raw
+    Telegram ids in the log. Every log line now names users by a keyed hash."""
+    api, app, guard = admin_bot
+    stranger, someone = 1001, 987654321
+    with caplog.at_level(logging.DEBUG, logger="callguard"):
+        for command in ("/stats", "/rules", "/reload"):
+            await admin_says(api, command)
+        await export_rows(api, "/export")
+        for user_id, command in ((stranger, "/stats"), (someone, "/export")):
+            mark = api.mark()
+            api.push_command(command, user_id=user_id)
+            await reply(api, user_id, since=mark)
+        api.push_command("/stats", user_id=stranger, chat_id=-100, chat_type="group")
+        await idle(api, app)
+    text = "\n".join(r.getMessage() for r in caplog.records)
+    for user_id in (stranger, ADMIN, someone):
+        assert guard.user_tag(user_id) in text
+        assert not raw_id_in(user_id, text), [line for line in text.splitlines() if str(user_id) in line]
+    assert "1001" not in text and "987654321" not in text
+    assert guard.user_tag(stranger) != guard.user_tag(someone)
 
 
 async def test_nobody_is_admin_without_admins(make_bot, rules):
@@ -428,6 +457,36 @@ async def test_bulletin_on_a_seeded_database(admin_bot):
     assert "佔 50.0%" in text
     text = await admin_says(api, "/bulletin 7 fr")
     assert text.startswith("Usage: /bulletin")
+
+
+async def export_rows(api, command: str) -> tuple[list[dict], str]:
+    mark = api.mark()
+    api.push_command(command, user_id=ADMIN)
+    call = await reply(api, ADMIN, since=mark, method="sendDocument")
+    return list(csv.DictReader(io.StringIO(call.params["document"].content.decode("utf-8-sig")))), \
+        call.params["caption"]
+
+
+async def test_export_masks_phone_numbers_unless_the_admin_asks_and_logs_who_did(admin_bot, caplog):
+    """Issue 12, item 11: /export carried full phone numbers while /stats masked them."""
+    api, app, guard = admin_bot
+    store = guard.writer.store
+    await store.add_report(Report(text="刚才 138 0013 8000 打来电话，让我转账5000元", lang="zh-Hans", numbers=(NUMBER,),
+                                  scam=True, risk="high", category="phishing", rule="r", score=90,
+                                  ruleset_version="v", chat_type="private"), user_id=USER)
+    rows, caption = await export_rows(api, "/export")
+    assert [(r["numbers"], r["text"]) for r in rows] == [("+86138******00", "刚才 +86 138******00 打来电话，让我转账5000元")]
+    assert "/export 30 full" in caption
+    with caplog.at_level(logging.INFO, logger="callguard"):
+        rows, caption = await export_rows(api, "/export full")
+    assert [(r["numbers"], r["text"]) for r in rows] == [(NUMBER, "刚才 138 0013 8000 打来电话，让我转账5000元")]
+    assert "Full phone numbers" in caption
+    full = [r for r in caplog.records if "WITH FULL PHONE NUMBERS" in r.getMessage()]
+    assert len(full) == 1 and full[0].levelno == logging.WARNING
+    assert guard.user_tag(ADMIN) in full[0].getMessage() and not raw_id_in(ADMIN, full[0].getMessage())
+    assert (await export_rows(api, "/export 7 full"))[0][0]["numbers"] == NUMBER
+    assert (await admin_says(api, "/export full full")).startswith("Usage: /export [days] [full]")
+    assert (await admin_says(api, "/export all")).startswith("Usage: /export")
 
 
 async def test_export_sends_a_csv_without_reporter_identities(admin_bot):
