@@ -249,7 +249,7 @@ async def test_version_1_tally_becomes_reporters_of_the_stored_reports(open_stor
     s = await open_store(db_path, clock=clock)
     assert await s.number_counts([A, B]) == {A: 3, B: 0}  # k1, k2 and the report without a reporter
     with raw(db_path) as conn:
-        assert conn.execute("SELECT COUNT(*) FROM number_reporters").fetchone()[0] == 4  # k1 on two days
+        assert conn.execute("SELECT COUNT(*) FROM number_reporters").fetchone()[0] == 3  # k1 once
 
 
 async def test_reports_without_a_reporter_count_one_each(store):
@@ -487,7 +487,7 @@ async def test_purge_by_age_trims_number_counts_too(store, clock, db_path):
         assert conn.execute("SELECT COUNT(*) FROM feedback").fetchone()[0] == 0
         assert conn.execute("SELECT COUNT(*) FROM report_numbers WHERE report_id IN (?, ?)",
                             (old, older)).fetchone()[0] == 0
-        days = {day for (day,) in conn.execute("SELECT day FROM number_reporters")}
+        days = {day for (day,) in conn.execute("SELECT last_day FROM number_reporters")}
     assert days == {"2024-02-11", "2024-05-10"}  # the edge report's day and today
     assert await store.number_counts([A, B], days=365) == {A: 1, B: 1}  # user 1's A only before day 90
     assert await store.purge(90) == 0
@@ -602,3 +602,61 @@ async def test_two_stores_opening_a_new_file_at_once_both_open(tmp_path):
         for store in stores:
             assert await on_connection(store, lambda conn: conn.execute("PRAGMA journal_mode").fetchone()[0]) == "wal"
             await store.close()
+
+
+# --------------------------------------------------------------------------
+# Number counts against a model (the SQL functions directly, on a plain connection)
+
+_users = st.integers(min_value=0, max_value=3)
+_report = st.tuples(st.just("report"), st.one_of(st.none(), _users, _users, _users),
+                    st.lists(st.sampled_from([A, B, C]), min_size=1, max_size=2), st.integers(min_value=0, max_value=40))
+_operations = st.lists(st.one_of(  # mostly reports: counting is what is tested
+    _report, _report, _report, _report,
+    st.tuples(st.just("forget"), _users),
+    st.tuples(st.just("purge"), st.integers(min_value=1, max_value=40)),
+), min_size=1, max_size=40)
+
+
+@given(_operations)
+def test_number_counts_are_the_distinct_reporters_of_the_window(operations):
+    """Whatever the order of reports, /forget and purges: "reported by N" is the number of
+    distinct people (each report without a reporter one person) whose reports of the number
+    fall in the window, not counting the one asking."""
+    from callguard.storage.sqlite import queries, schema
+
+    conn = sqlite3.connect(":memory:", isolation_level=None)
+    schema.configure(conn, 1000)
+    schema.migrate(conn)
+    model: dict[str, dict[str, str]] = {n: {} for n in (A, B, C)}  # number -> person -> latest day
+    key = {u: f"key{u}" for u in range(4)}
+    for step, op in enumerate(operations):
+        if op[0] == "report":
+            _, user, numbers, ago = op
+            day = utc_day(T0 - ago * DAY)
+            numbers = list(dict.fromkeys(numbers))
+            rid, _ = queries.insert_report(conn, T0 - ago * DAY, None if user is None else key[user],
+                                           queries.report_values(make_report(numbers=tuple(numbers))), numbers, day,
+                                           None)
+            for n in numbers:
+                person = key[user] if user is not None else f"report:{rid}"
+                model[n][person] = max(model[n].get(person, day), day)
+        elif op[0] == "forget":
+            token = f"forgotten-{step}"  # the store draws a random one
+            queries.forget(conn, key[op[1]], token)
+            for people in model.values():
+                if key[op[1]] in people:
+                    people[token] = people.pop(key[op[1]])
+        else:
+            cutoff_day = utc_day(T0 - op[1] * DAY)
+            queries.purge(conn, T0 - op[1] * DAY, cutoff_day)
+            for people in model.values():
+                for person in [p for p, d in people.items() if d < cutoff_day]:
+                    del people[person]
+    for days in (1, 5, 30, 41):
+        since = utc_day(T0 - (days - 1) * DAY)
+        for exclude in (None, *key.values()):
+            expected = {n: sum(1 for p, d in people.items() if d >= since and p != exclude)
+                        for n, people in model.items()}
+            assert queries.number_counts(conn, [A, B, C], since, exclude) == expected, (days, exclude)
+        everyone = {n: sum(1 for d in people.values() if d >= since) for n, people in model.items()}
+        assert dict(queries.stats_counts(conn, 0.0, since)["numbers"]) == {n: c for n, c in everyone.items() if c}

@@ -24,7 +24,12 @@ BOOL_FIELDS = frozenset({"scam", "money_sent"})
 _INSERT_REPORT = (f"INSERT INTO reports (created_at, reporter, {', '.join(REPORT_FIELDS)}) "
                   f"VALUES ({', '.join('?' * (len(REPORT_FIELDS) + 2))})")
 _INSERT_NUMBER = "INSERT INTO report_numbers (report_id, number) VALUES (?, ?)"
-_ADD_REPORTER = "INSERT OR IGNORE INTO number_reporters (number, day, reporter) VALUES (?, ?, ?)"
+_LAST_DAY = "SELECT last_day FROM number_reporters WHERE number = ? AND reporter = ?"
+_NEW_REPORTER = "INSERT INTO number_reporters (number, reporter, last_day) VALUES (?, ?, ?)"
+_MOVE_REPORTER = "UPDATE number_reporters SET last_day = ? WHERE number = ? AND reporter = ?"
+_DAY_MINUS = "UPDATE number_days SET reporters = reporters - 1 WHERE number = ? AND day = ?"
+_DAY_PLUS = """INSERT INTO number_days (number, day, reporters) VALUES (?, ?, 1)
+               ON CONFLICT (number, day) DO UPDATE SET reporters = reporters + 1"""
 
 
 def report_values(report: Report) -> tuple:
@@ -92,31 +97,67 @@ def insert_report(
     if not numbers and not conn.in_transaction:
         return conn.execute(_INSERT_REPORT, (created, reporter, *values)).lastrowid, {}
     with _write(conn):
-        # Read before the insert: the counts are of the other reporters.
-        counts = _distinct_reporters(conn, numbers, count_since, reporter) if count_since is not None else {}
+        # The reporter's latest day per number serves both the count (the asking user is
+        # left out) and the update of the counts below: one lookup each.
+        last_days = {n: _last_day(conn, n, reporter) for n in numbers} if reporter is not None else {}
+        counts = {}
+        if count_since is not None:  # read before the insert: the counts are of the other reporters
+            counts = _people(conn, numbers, count_since)
+            for number, last in last_days.items():
+                if last is not None and last >= count_since:
+                    counts[number] -= 1
         report_id = conn.execute(_INSERT_REPORT, (created, reporter, *values)).lastrowid
         assert report_id is not None
         if numbers:
             counted_as = reporter if reporter is not None else f"report:{report_id}"
             conn.executemany(_INSERT_NUMBER, [(report_id, n) for n in numbers])
-            conn.executemany(_ADD_REPORTER, [(n, day, counted_as) for n in numbers])
+            for number in numbers:
+                _add_reporter(conn, number, counted_as, day, last_days.get(number))
     return report_id, counts
+
+
+def _last_day(conn: sqlite3.Connection, number: str, reporter: str) -> str | None:
+    row = conn.execute(_LAST_DAY, (number, reporter)).fetchone()
+    return None if row is None else row[0]
+
+
+def _add_reporter(conn: sqlite3.Connection, number: str, reporter: str, day: str, last: str | None) -> None:
+    """Record that ``reporter`` (latest day so far: ``last``) reported ``number`` on ``day``."""
+    if last is None:
+        conn.execute(_NEW_REPORTER, (number, reporter, day))
+    elif last < day:
+        conn.execute(_MOVE_REPORTER, (day, number, reporter))
+        conn.execute(_DAY_MINUS, (number, last))
+    else:
+        return  # already counted on this day or a later one
+    conn.execute(_DAY_PLUS, (number, day))
+
+
+def _people(conn: sqlite3.Connection, numbers: Sequence[str], since_day: str) -> dict[str, int]:
+    """Reporters per number whose latest report of it is from ``since_day`` on (0 if none)."""
+    result = dict.fromkeys(numbers, 0)
+    for chunk in _chunks(numbers):
+        marks = ",".join("?" * len(chunk))
+        rows = conn.execute(f"""SELECT number, SUM(reporters) FROM number_days
+                                WHERE number IN ({marks}) AND day >= ? GROUP BY number""", (*chunk, since_day))
+        for number, count in rows:
+            result[number] = count
+    return result
 
 
 def _distinct_reporters(
     conn: sqlite3.Connection, numbers: Sequence[str], since_day: str, exclude: str | None
 ) -> dict[str, int]:
     """Distinct reporters per number, days ``since_day`` to today, ``exclude`` left out (0 if none)."""
-    result = dict.fromkeys(numbers, 0)
-    for chunk in _chunks(numbers):
-        marks = ",".join("?" * len(chunk))
-        rows = conn.execute(
-            f"""SELECT number, COUNT(DISTINCT reporter) FROM number_reporters
-                WHERE number IN ({marks}) AND day >= ? AND reporter != ? GROUP BY number""",
-            (*chunk, since_day, exclude or ""),
-        )
-        for number, count in rows:
-            result[number] = count
+    result = _people(conn, numbers, since_day)
+    if exclude is not None:  # the asking user is one of them when their latest day is in the window
+        for chunk in _chunks(numbers):
+            marks = ",".join("?" * len(chunk))
+            rows = conn.execute(f"""SELECT number FROM number_reporters
+                                    WHERE reporter = ? AND number IN ({marks}) AND last_day >= ?""",
+                                (exclude, *chunk, since_day))
+            for (number,) in rows:
+                result[number] -= 1
     return result
 
 
@@ -173,10 +214,10 @@ def stats_counts(conn: sqlite3.Connection, since: float, cutoff_day: str, top: i
             (NO_CATEGORY, since)).fetchall()
         risks = conn.execute("SELECT risk, COUNT(*) FROM reports WHERE created_at >= ? GROUP BY 1",
                              (since,)).fetchall()
-        # From number_reporters, so numbers of purged or forgotten reports still count.
+        # From number_days, so numbers of purged or forgotten reports still count.
         numbers = conn.execute(
-            """SELECT number, COUNT(DISTINCT reporter) AS c FROM number_reporters WHERE day >= ?
-               GROUP BY number ORDER BY c DESC, number LIMIT ?""", (cutoff_day, top)).fetchall()
+            """SELECT number, SUM(reporters) AS c FROM number_days WHERE day >= ?
+               GROUP BY number HAVING c > 0 ORDER BY c DESC, number LIMIT ?""", (cutoff_day, top)).fetchall()
         feedback = conn.execute(
             """SELECT COALESCE(r.rule, ?), SUM(f.value = 'helpful'), SUM(f.value = 'wrong')
                FROM feedback f JOIN reports r ON r.id = f.report_id
@@ -278,7 +319,8 @@ def purge(conn: sqlite3.Connection, cutoff: float, cutoff_day: str) -> int:
     """Delete reports created before ``cutoff`` and number counts of days before ``cutoff_day``."""
     with _write(conn):
         removed = conn.execute("DELETE FROM reports WHERE created_at < ?", (cutoff,)).rowcount
-        conn.execute("DELETE FROM number_reporters WHERE day < ?", (cutoff_day,))
+        conn.execute("DELETE FROM number_reporters WHERE last_day < ?", (cutoff_day,))
+        conn.execute("DELETE FROM number_days WHERE day < ?", (cutoff_day,))
     return removed
 
 

@@ -76,22 +76,35 @@ MIGRATIONS: list[tuple[str, ...]] = [
     (
         # Who reported a number, not how often: one person reporting a number ten
         # times counts once, and the asking user is left out of "reported by N".
+        # number_reporters has one row per number and reporter, with the latest UTC
+        # day they reported it; number_days counts, per number and day, the
+        # reporters whose latest day that is. So the people of a window are a sum
+        # over at most its days (as cheap as the old per-day tally, whatever the
+        # number of reporters), minus the asking user if their latest day is in it.
         # ``reporter`` is the reports.reporter key ('report:<id>' for a report
         # without one); /forget replaces a user's key by a random token, so the
-        # counts stay but no longer lead to the user. Rows older than the
-        # retention period are purged with the reports.
+        # counts stay but no longer lead to the user. Days older than the retention
+        # period are purged with the reports.
         """CREATE TABLE number_reporters (
             number   TEXT NOT NULL,
-            day      TEXT NOT NULL,          -- 'YYYY-MM-DD', UTC
             reporter TEXT NOT NULL,
-            PRIMARY KEY (number, day, reporter)
+            last_day TEXT NOT NULL,          -- 'YYYY-MM-DD', UTC
+            PRIMARY KEY (number, reporter)
         ) WITHOUT ROWID""",
         "CREATE INDEX number_reporters_reporter ON number_reporters (reporter)",
+        """CREATE TABLE number_days (
+            number    TEXT    NOT NULL,
+            day       TEXT    NOT NULL,      -- 'YYYY-MM-DD', UTC
+            reporters INTEGER NOT NULL,      -- reporters whose latest report of the number was this day
+            PRIMARY KEY (number, day)
+        ) WITHOUT ROWID""",
         # The old tally counted reports without saying whose; only reports still
         # stored can be attributed, so counts of purged or forgotten reports go.
-        """INSERT OR IGNORE INTO number_reporters (number, day, reporter)
-           SELECT n.number, date(r.created_at, 'unixepoch'), COALESCE(r.reporter, 'report:' || r.id)
-           FROM report_numbers n JOIN reports r ON r.id = n.report_id""",
+        """INSERT INTO number_reporters (number, reporter, last_day)
+           SELECT n.number, COALESCE(r.reporter, 'report:' || r.id), MAX(date(r.created_at, 'unixepoch'))
+           FROM report_numbers n JOIN reports r ON r.id = n.report_id GROUP BY 1, 2""",
+        """INSERT INTO number_days (number, day, reporters)
+           SELECT number, last_day, COUNT(*) FROM number_reporters GROUP BY 1, 2""",
         "DROP TABLE number_tally",
     ),
 ]
