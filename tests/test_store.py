@@ -609,7 +609,8 @@ async def test_two_stores_opening_a_new_file_at_once_both_open(tmp_path):
 
 _users = st.integers(min_value=0, max_value=3)
 _report = st.tuples(st.just("report"), st.one_of(st.none(), _users, _users, _users),
-                    st.lists(st.sampled_from([A, B, C]), min_size=1, max_size=2), st.integers(min_value=0, max_value=40))
+                    st.lists(st.sampled_from([A, B, C]), min_size=1, max_size=2),
+                    st.integers(min_value=0, max_value=40))
 _operations = st.lists(st.one_of(  # mostly reports: counting is what is tested
     _report, _report, _report, _report,
     st.tuples(st.just("forget"), _users),

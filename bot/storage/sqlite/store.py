@@ -143,6 +143,10 @@ class SQLiteStore:
 
     async def close(self) -> None:
         await self._thread.stop()
+        rescue = self._file.rescue if self._file is not None else None
+        if rescue is not None and rescue.exists():  # the deleted database could not be put back in time
+            log.error("closing with the database file %s still missing: a copy of it, with every report, is "
+                      "kept at %s; move it there before starting the bot again", self._file.path, rescue)
 
     async def check(self) -> None:
         """Confirm the file at the database's path is still the one open here.
