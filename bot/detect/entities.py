@@ -70,7 +70,7 @@ _RISKY = re.compile(
     rf"(?:https?://)?(?:\d{{1,3}}\.){{3}}\d{{1,3}}"  # a bare IP address
     rf"|xn--"
     rf"|\.(?:{_TLD_RISKY})(?![a-z0-9-])"
-    rf"|(?<![a-z0-9-])(?=[a-z0-9]*-)[a-z0-9-]*(?:{_BAIT_WORDS})[a-z0-9-]*\\.",  # a hyphenated label with a bait word
+    rf"|(?<![a-z0-9-])(?=[a-z0-9]*-)[a-z0-9-]*(?:{_BAIT_WORDS})[a-z0-9-]*\.",  # a hyphenated label with a bait word
     re.IGNORECASE)
 
 ENTITIES = ("amount", "link", "risky_link", "phone", "handle", "code")
