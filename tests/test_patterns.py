@@ -68,7 +68,8 @@ def test_english_is_matched_as_whole_words_in_any_inflection():
     ("a?b", "may only follow"),
     ("{amount}…{link}", "entities only must be a single entity"),
     ("(钱|x{amount})", "must be a whole alternative"),
-    ("(a|)", "none empty"),
+    ("(a|)", "an alternative is empty"),
+    ("(a|%)", "empty after normalisation"),
 ])
 def test_pattern_errors_say_what_is_wrong(source, message):
     keys = {name: tuple(terms) for name, terms in VOCAB.items()}
