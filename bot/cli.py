@@ -5,6 +5,7 @@
     callguard chat                    a console conversation, no token needed
     callguard rules lint [FILE]       schema errors as file:line: message
     callguard rules test [FILE]       run every rule's embedded examples
+    callguard train CORPUS.jsonl --out FILE   train the optional learned second opinion
     callguard run [--webhook]         start the Telegram bot
     callguard stats --days N [--chart FILE.png]       reports by category, risk, number, feedback
     callguard bulletin --days N [--lang zh-Hans|zh-Hant|en]   the public bulletin
@@ -41,9 +42,17 @@ def _rules_path(arg: str | None) -> Path:
     return Path(arg) if arg else _settings().rules_path
 
 
-def _detector(path: str | None) -> Detector:
+def _detector(path: str | None, model_path: str | None = None) -> Detector:
+    model = None
+    if model_path:  # the learned second opinion (bot/detect/model.py), opt-in
+        from .detect.model import Model, ModelFileError
+
+        try:
+            model = Model.load(model_path)
+        except ModelFileError as exc:
+            raise SystemExit(f"callguard: {exc}") from None
     try:
-        return Detector(load_rules(_rules_path(path)))
+        return Detector(load_rules(_rules_path(path)), model=model)
     except RuleFileError as exc:
         raise SystemExit(f"callguard: the rule file has errors:\n{exc}") from None
 
@@ -82,7 +91,7 @@ def batch(detector: Detector, lines: Iterable[str], out: TextIO, *, progress: bo
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    detector = _detector(args.rules)
+    detector = _detector(args.rules, args.model)
     if args.jsonl:
         if args.jsonl == "-":
             stream = sys.stdin
@@ -157,7 +166,7 @@ def chat(detector: Detector, read: Callable[[str], str], write: Callable[[str], 
 
 
 def cmd_chat(args: argparse.Namespace) -> int:
-    detector = _detector(args.rules)
+    detector = _detector(args.rules, args.model)
     chat(detector, input, print, lang=args.lang or "zh-Hans")
     return 0
 
@@ -190,6 +199,28 @@ def cmd_rules_test(args: argparse.Namespace) -> int:
     total = sum(len(r.examples_match) + len(r.examples_no_match) for r in ruleset.rules)
     print(f"{total - len(failures)} passed, {len(failures)} failed", file=sys.stderr)
     return 1 if failures else 0
+
+
+# --------------------------------------------------------------------------- train
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    try:
+        from .train import TrainError, read_examples, train
+    except ImportError as exc:  # numpy or scipy missing
+        raise SystemExit(f"callguard train: needs numpy and scipy: pip install 'callguard[train]' ({exc})") from None
+    try:
+        examples = read_examples(args.corpus)
+        model = train(examples, log=lambda line: print(f"callguard train: {line}", file=sys.stderr))
+    except TrainError as exc:
+        raise SystemExit(f"callguard train: {exc}") from None
+    try:
+        model.save(args.out)
+    except OSError as exc:
+        raise SystemExit(f"callguard train: cannot write {args.out}: {exc.strerror or exc}") from None
+    print(f"callguard train: {len(model.weights)} weights from {len(examples)} texts written to {args.out} "
+          f"(medium from p >= {model.medium:.4f}, low from p >= {model.low:.4f})", file=sys.stderr)
+    return 0
 
 
 # --------------------------------------------------------------------------- run
@@ -340,12 +371,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print the verdict as JSON instead of the reply")
     p.add_argument("--lang", choices=replies.LANGUAGES, help="reply language (default: the text's)")
     p.add_argument("--rules", metavar="FILE", help="rule file (default: CALLGUARD_RULES or the shipped rules)")
+    p.add_argument("--model", metavar="FILE", help="also ask a model from `callguard train` (it can only raise a verdict)")
     p.set_defaults(func=cmd_check)
 
     p = sub.add_parser("chat", help="talk to CallGuard on the console, no Telegram token needed")
     p.add_argument("--lang", choices=replies.LANGUAGES)
     p.add_argument("--rules", metavar="FILE")
+    p.add_argument("--model", metavar="FILE", help="also ask a model from `callguard train`")
     p.set_defaults(func=cmd_chat)
+
+    p = sub.add_parser("train", help="train the optional learned second opinion (needs callguard[train])")
+    p.add_argument("corpus", nargs="+", metavar="CORPUS.jsonl", help="JSON lines with text, label (scam|benign), source")
+    p.add_argument("--out", required=True, metavar="FILE", help="model file to write")
+    p.set_defaults(func=cmd_train)
 
     rules = sub.add_parser("rules", help="check the rule file").add_subparsers(dest="rules_command", required=True)
     p = rules.add_parser("lint", help="validate the schema; errors as file:line: message")

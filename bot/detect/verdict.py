@@ -18,6 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .matcher import Matcher, RuleScore
+from .model import Model, second_opinion
 from .normalize import normalize, original_spans
 from .rules import RuleSet, Thresholds
 
@@ -67,13 +68,16 @@ class Detector:
     """A rule set compiled once per load; ``check`` is a pure function of
     (rule set, text). Safe to share between tasks: nothing mutates."""
 
-    def __init__(self, ruleset: RuleSet, previous: "Detector | None" = None):
+    def __init__(self, ruleset: RuleSet, previous: "Detector | None" = None, *, model: Model | None = None):
         """``previous``: the live detector, on a reload, so rules that did not
         change are not compiled again (see ``Matcher``); verdicts are the same
         either way."""
         self.ruleset = ruleset
         self.matcher = Matcher(ruleset, previous.matcher if previous is not None else None)
         self._scam = tuple(ruleset.categories[rule.category].scam for rule in ruleset.rules)
+        # --- learned second opinion (bot/detect/model.py), opt-in: None = rules only.
+        # It can only raise a verdict; a reload keeps the previous detector's model.
+        self.model = model if model is not None else (previous.model if previous is not None else None)
 
     @property
     def version(self) -> str:
@@ -82,7 +86,8 @@ class Detector:
     def check(self, text: str) -> Verdict:
         """The verdict on ``text``: ``explain(text).verdict``, without scoring
         every rule in full (only the best scam and non-scam rules count)."""
-        return self._decide(text, *self.matcher.best_scores(normalize(text), self._scam))
+        verdict = self._decide(text, *self.matcher.best_scores(normalize(text), self._scam))
+        return verdict if self.model is None else second_opinion(verdict, text, self.model)  # model hook
 
     def explain(self, text: str) -> Explanation:
         norm = normalize(text)
@@ -90,6 +95,8 @@ class Detector:
         scam_best = next((s for s in scores if self._scam[s.hits[0].rule]), None)
         other_best = next((s for s in scores if not self._scam[s.hits[0].rule]), None)
         verdict = self._decide(text, scam_best, other_best)
+        if self.model is not None:  # model hook, as in check
+            verdict = second_opinion(verdict, text, self.model)
         return Explanation(verdict, tuple(scores), self.ruleset.thresholds, norm)
 
     def _decide(self, text: str, scam_best: RuleScore | None, other_best: RuleScore | None) -> Verdict:
