@@ -3,6 +3,8 @@
     python bench/loso.py                       # the shared corpus + dev set, shipped rules
     python bench/loso.py --rules FILE          # other rules
     python bench/loso.py --quick               # thresholds fixed at 0.9 / 0.7 instead of measured (4x faster)
+    python bench/loso.py --together bothbosu_single,bothbosu_multi,bothbosu_youtube
+                                               # leave those out together (sources from one repository)
 
 Leave one source out: for each source of ../shared/train/corpus.jsonl, and
 for ../shared/eval/dev.jsonl as an eleventh, train the model (bot/train.py,
@@ -50,6 +52,8 @@ def main() -> int:
     ap.add_argument("--dev", default=str(SHARED / "eval" / "dev.jsonl"))
     ap.add_argument("--rules", default=str(DEFAULT_RULES))
     ap.add_argument("--quick", action="store_true", help="fixed thresholds (0.9 medium, 0.7 low): one fit per source")
+    ap.add_argument("--together", action="append", default=[], metavar="A,B,...",
+                    help="sources to leave out together, as one (repeatable): siblings from one generator")
     ap.add_argument("--json", default=str(ROOT / "bench" / "results" / "loso.json"))
     args = ap.parse_args()
 
@@ -62,20 +66,30 @@ def main() -> int:
           file=sys.stderr)
 
     sources = sorted({ex.source for ex in examples})
+    group_of = {s: s for s in sources}
+    for spec in args.together:
+        names = [n.strip() for n in spec.split(",") if n.strip()]
+        unknown = [n for n in names if n not in group_of]
+        if unknown:
+            ap.error(f"--together: no source named {', '.join(unknown)} (sources: {', '.join(sources)})")
+        for n in names:
+            group_of[n] = "+".join(names)
     plus_risk: list[str] = [""] * len(examples)
     model_scam: list[bool] = [False] * len(examples)
     thresholds = {}
     fits: dict = {}  # threshold fits shared between folds (see train_rows)
-    for held in sources:
+    for held in sorted(set(group_of.values())):
         t0 = time.perf_counter()
-        held_rows = [i for i, ex in enumerate(examples) if ex.source == held]
-        rest = [i for i, ex in enumerate(examples) if ex.source != held]
+        held_rows = [i for i, ex in enumerate(examples) if group_of[ex.source] == held]
+        rest = [i for i, ex in enumerate(examples) if group_of[ex.source] != held]
         if args.quick:
             model = fit(matrix, rest)
             model = Model(model.bits, model.weights, model.intercepts, 0.9, 0.7, {})
         else:
             model = train_rows(matrix, rest, fits=fits)
-        thresholds[held] = (model.medium, model.low)
+        for source in sources:
+            if group_of[source] == held:
+                thresholds[source] = (model.medium, model.low)
         for i, p in zip(held_rows, probabilities(model, matrix, held_rows)):
             plus_risk[i] = combine(rule_risk[i], p, model)
             model_scam[i] = p >= model.medium
@@ -98,17 +112,23 @@ def main() -> int:
     results = {k: {**counts[k], "lang": lang_of.get(k, k.split()[-1] if k != "ALL" else "")} for k in keys}
     for k in sources:
         results[k]["medium_threshold"], results[k]["low_threshold"] = thresholds[k]
-    better = all(_rate(counts[k], "plus tp", "scam") > _rate(counts[k], "rules tp", "scam")
-                 and _rate(counts[k], "plus fp", "benign") <= _rate(counts[k], "rules fp", "benign")
-                 for k in ("ALL zh", "ALL en", "ALL"))
+    # The bar (issue 10): more recall, and no more false positives, than the rules alone.
+    # Read strictly: recall up overall and down in neither language; the false-positive
+    # rate up in neither language nor in any single source.
+    recall_up = _rate(counts["ALL"], "plus tp", "scam") > _rate(counts["ALL"], "rules tp", "scam") and all(
+        _rate(counts[k], "plus tp", "scam") >= _rate(counts[k], "rules tp", "scam") for k in ("ALL zh", "ALL en"))
+    fp_same = all(counts[k]["plus fp"] <= counts[k]["rules fp"] for k in keys)
+    better = recall_up and fp_same
 
     print(_tables(keys, counts, lang_of, thresholds))
-    print(f"\nMore recall at no more false positives than the rules alone, in each language and overall: "
+    print(f"\nMore recall than the rules alone (overall, and lower in neither language): {'yes' if recall_up else 'NO'}; "
+          f"no more false positives (in any source): {'yes' if fp_same else 'NO'}. Turn it on by default: "
           f"{'YES' if better else 'NO'}")
     print(f"({'fixed thresholds (--quick)' if args.quick else 'measured thresholds'}; rules {detector.version}; "
           f"{time.perf_counter() - started:.0f} s)")
     Path(args.json).parent.mkdir(parents=True, exist_ok=True)
     Path(args.json).write_text(json.dumps({"rules": detector.version, "quick": args.quick, "better": better,
+                                           "together": args.together,
                                            "results": results}, indent=1))
     return 0
 
@@ -128,13 +148,10 @@ def _tables(keys, counts, lang_of, thresholds) -> str:
     for k in keys:
         c = counts[k]
         name = f"**{k}**" if k.startswith("ALL") else k
+        threshold = f"{thresholds[k][0]:.3f}" if k in thresholds else ""
         lines.append(f"| {name} | {lang_of.get(k, '')} | {c['scam']} | {_pct(c, 'rules tp', 'scam')} | "
                      f"{_pct(c, 'plus tp', 'scam')} | {c['benign']} | {_pct(c, 'rules fp', 'benign')} | "
-                     f"{_pct(c, 'plus fp', 'benign')} | {c['raised to low']} | "
-                     f"{thresholds[k][0]:.3f} |" if k in thresholds else
-                     f"| {name} | {lang_of.get(k, '')} | {c['scam']} | {_pct(c, 'rules tp', 'scam')} | "
-                     f"{_pct(c, 'plus tp', 'scam')} | {c['benign']} | {_pct(c, 'rules fp', 'benign')} | "
-                     f"{_pct(c, 'plus fp', 'benign')} | {c['raised to low']} | |")
+                     f"{_pct(c, 'plus fp', 'benign')} | {c['raised to low']} | {threshold} |")
     lines += ["", "Model alone (scam when p >= its medium threshold):", "",
               "| held-out source | recall | FP |", "| --- | ---: | ---: |"]
     for k in keys:
