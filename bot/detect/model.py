@@ -46,6 +46,7 @@ _LINK = re.compile(
     r"|\b(?:[a-z0-9-]+\.)+(?:com|net|org|cn|hk|tw|sg|my|uk|us|au|io|co|info|top|xyz|vip|cc|me|ly|gov|edu|app|link|site|shop|online)\b\S*",
     re.IGNORECASE,
 )
+_APOSTROPHES = re.compile("['\u2019\u02bc]")  # removed, as normalize does: "don't" is one word, "dont"
 # Everything that is not a letter (digits, punctuation, whitespace, symbols, "_") splits words.
 _NON_LETTERS = re.compile(r"[\W\d_]+")
 _WORD_OR_CJK_RUN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002ffff]+|[^\W\d_]+")
@@ -55,10 +56,11 @@ MAX_CHARS = 4096  # a longer text is judged on its first MAX_CHARS characters (a
 
 def tokens(text: str) -> tuple[str, list[str]]:
     """The Chinese of ``text`` as one string (simplified, without anything
-    between its characters), and its other words, folded (lower case, NFKC)."""
+    between its characters), and its other words in the rules' form (lower
+    case, NFKC, one form per English word: see normalize.py)."""
     chinese: list[str] = []
     words: list[str] = []
-    for piece in _NON_LETTERS.split(_LINK.sub(" ", text[:MAX_CHARS])):
+    for piece in _NON_LETTERS.split(_APOSTROPHES.sub("", _LINK.sub(" ", text[:MAX_CHARS]))):
         if not piece:
             continue
         for run in _WORD_OR_CJK_RUN.findall(normalize(piece)):
