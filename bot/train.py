@@ -85,6 +85,7 @@ def read_examples(paths: Sequence[str | Path]) -> list[Example]:
                 raise TrainError(f"{path}:{number}: 'label' must be 'scam' or 'benign', got {record.get('label')!r}")
             source = str(record.get("source") or Path(path).stem)
             lang = record.get("lang")
+            lang = "zh" if isinstance(lang, str) and lang.startswith("zh") else lang  # zh-Hans, zh-Hant
             if lang not in ("zh", "en"):
                 lang = language(features(record["text"]))
             examples.append(Example(record["text"], record["label"] == "scam", source, lang))

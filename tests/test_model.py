@@ -40,6 +40,7 @@ def test_english_features_are_words_and_word_pairs():
     ("Pay the £1.99 fee at www.parcel-help.com/x now!!!", "pay the fee at now"),
     ("Call 0800 123 456 or mail help@bank-secure.co.uk today", "call or mail today"),
     ("您好，请联系客服。", "您好请联系客服"),
+    ("Pay at www.x.com!! 积分123即将过期", "pay at 积分即将过期"),  # a word and Chinese that touch stay apart
 ])
 def test_punctuation_digits_and_links_leave_no_trace(noisy, clean):
     """The training corpus's Chinese scam SMS have none of these (their

@@ -15,6 +15,10 @@ weighs 1/sqrt(count)), so length is not a signal either.
 
 How it combines with the rules (``combine``): it can only ever *raise* a
 verdict the rules gave, and only when very confident; it never lowers one.
+
+Words take the rules' normal form (normalize.py: stems, SMS spellings), so a
+model file fits the normalisation it was trained with: retrain after changing
+it (``callguard train``; bench/loso.py says whether the result helps).
 """
 
 from __future__ import annotations
@@ -40,16 +44,20 @@ RISK_ORDER = ("none", "low", "medium", "high")
 # Links, bare domains and e-mail addresses: removed before anything else. The
 # Chinese scam SMS of the training corpus had theirs stripped by their authors,
 # so a link would otherwise be learned as "not a scam".
+_TLDS = "com|net|org|cn|hk|tw|sg|my|uk|us|au|io|co|info|top|xyz|vip|cc|me|ly|gov|edu|app|link|site|shop|online"
+# Linear time on any text: each alternative starts only where a link or an
+# address can start (the lookbehinds), and possessive repeats never backtrack.
 _LINK = re.compile(
-    r"(?:https?://|www\.)\S*"
-    r"|\S+@\S+\.\S+"
-    r"|\b(?:[a-z0-9-]+\.)+(?:com|net|org|cn|hk|tw|sg|my|uk|us|au|io|co|info|top|xyz|vip|cc|me|ly|gov|edu|app|link|site|shop|online)\b\S*",
+    r"(?:https?://|www\.)[!-~]*+"  # a URL: printable ASCII up to a space or the next Chinese character
+    r"|(?<![A-Za-z0-9.+_-])[A-Za-z0-9.+_-]++@[A-Za-z0-9-]++(?:\.[A-Za-z0-9-]++)++"  # an e-mail address
+    rf"|(?<![A-Za-z0-9.-])(?:[A-Za-z0-9-]++\.)++(?:{_TLDS})\b[!-~]*+",  # a bare domain, maybe with a path
     re.IGNORECASE,
 )
 _APOSTROPHES = re.compile("['\u2019\u02bc]")  # removed, as normalize does: "don't" is one word, "dont"
-# Everything that is not a letter (digits, punctuation, whitespace, symbols, "_") splits words.
-_NON_LETTERS = re.compile(r"[\W\d_]+")
-_WORD_OR_CJK_RUN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002ffff]+|[^\W\d_]+")
+# Runs of Chinese characters, and runs of other letters (words): digits, punctuation,
+# whitespace, symbols and "_" only separate them.
+_CJK_CHARS = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002ffff"  # as normalize.is_cjk
+_WORD_OR_CJK_RUN = re.compile(f"[{_CJK_CHARS}]+|[^\\W\\d_{_CJK_CHARS}]+")
 
 MAX_CHARS = 4096  # a longer text is judged on its first MAX_CHARS characters (a Telegram message is at most 4,096)
 
@@ -57,14 +65,12 @@ MAX_CHARS = 4096  # a longer text is judged on its first MAX_CHARS characters (a
 def tokens(text: str) -> tuple[str, list[str]]:
     """The Chinese of ``text`` as one string (simplified, without anything
     between its characters), and its other words in the rules' form (lower
-    case, NFKC, one form per English word: see normalize.py)."""
+    case, NFKC, one form per English word: see normalize.py). Digits go with
+    the punctuation: the letters on either side of them are what counts."""
     chinese: list[str] = []
     words: list[str] = []
-    for piece in _NON_LETTERS.split(_APOSTROPHES.sub("", _LINK.sub(" ", text[:MAX_CHARS]))):
-        if not piece:
-            continue
-        for run in _WORD_OR_CJK_RUN.findall(normalize(piece)):
-            (chinese if is_cjk(run[0]) else words).append(run)
+    for run in _WORD_OR_CJK_RUN.findall(normalize(_APOSTROPHES.sub("", _LINK.sub(" ", text[:MAX_CHARS])))):
+        (chinese if is_cjk(run[0]) else words).append(run)
     return "".join(chinese), words
 
 
@@ -84,8 +90,8 @@ def features(text: str) -> list[str]:
 
 
 def language(text_features: Iterable[str]) -> str:
-    """``zh`` when the text has at least as many Chinese characters as other
-    words, else ``en``: which of the model's two intercepts applies."""
+    """``zh`` when the text has at least as many distinct Chinese characters
+    as distinct other words, else ``en``: which of the two intercepts applies."""
     chars = words = 0
     for f in text_features:
         if f.startswith("c:"):
@@ -117,8 +123,8 @@ class Model:
     info: Mapping[str, object]  # what it was trained on, for people (not used to decide)
 
     def probability(self, text: str) -> float:
-        """How much ``text`` reads like a scam, 0..1. Texts without letters get
-        the probability of their language's intercept alone."""
+        """How much ``text`` reads like a scam, 0..1; 0 for a text without
+        letters (nothing to judge)."""
         feats = features(text)
         if not feats:
             return 0.0
