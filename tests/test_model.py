@@ -170,11 +170,11 @@ def ruleset():
 
 
 def test_detector_hook_raises_only_with_a_model(ruleset):
-    text = "Please buy a gift card for me today"
+    text = "The quokka ate the marmalade"  # nothing any scam rule looks for
     plain = Detector(ruleset)
     assert plain.model is None
-    assert plain.check(text).risk in ("none", "low")
-    sure = model_with({"w:gift card": 20.0})
+    assert plain.check(text).risk == "none"
+    sure = model_with({"w:quokka": 20.0})
     with_model = Detector(ruleset, model=sure)
     assert with_model.check(text).scam and with_model.check(text).risk == "medium"
     assert with_model.explain(text).verdict == with_model.check(text)
