@@ -22,9 +22,10 @@ source with that source left out, and ``medium`` is set so that no left-out
 source's benign texts reach it more often than ``MEDIUM_FP`` (``low``: ``LOW_FP``).
 That is what "very confident" has to mean on texts from a collection it never saw.
 
-Training is deterministic: L-BFGS from all-zero weights on the same matrix,
-texts in file order; the same files give a byte-identical model file. There is
-no random step, so there is no seed to set.
+Training is deterministic: L-BFGS-B from all-zero weights (the threshold fits
+start from the final fit's) on the same matrix, texts in file order; the same
+files give a byte-identical model file (tests/test_train.py). There is no
+random step (no sampling, no shuffling), so there is no seed to set.
 """
 
 from __future__ import annotations
