@@ -17,7 +17,7 @@ from typing import Iterable, Sequence
 from . import i18n
 from .detect import Explanation, Problem, RuleSet
 from .i18n import MAX_MESSAGE
-from .store import NO_CATEGORY, NO_RULE, Stats
+from .storage import NO_CATEGORY, NO_RULE, Stats
 
 __all__ = ["MAX_MESSAGE", "t", "category_name", "errors_text", "why_text", "stats_text", "fit_lines",
            "split_message", "utc_day", "utc_time"]
