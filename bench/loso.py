@@ -25,8 +25,9 @@ source's scam texts, the false-positive rate over its benign texts. The totals
 per language pool every text, each judged by the model that did not see its
 source. Needs ``pip install -e '.[train]'`` (numpy, scipy). Prints Markdown
 tables (paste them into bench/README.md) and writes bench/results/loso.json.
-Takes about 15 minutes on the development machine (a model per source, and
-inside each, one more per remaining source for its thresholds).
+Takes 15-30 minutes on the development machine (a model per source, and
+inside each, one more per remaining source for its thresholds; those are
+shared between folds).
 """
 
 from __future__ import annotations
