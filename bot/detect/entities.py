@@ -44,7 +44,7 @@ _DOMAIN = rf"(?:[a-z0-9](?:[a-z0-9-]{{0,61}}[a-z0-9])?\.){{1,6}}(?:{_TLD})(?![a-
 _URL_CHAR = r"[^\s，。、“”\"'<>()（）]"
 _PATH = rf"(?:[/?#]{_URL_CHAR}*)?"
 _BAIT_WORDS = (r"verify|verif|secure|security|login|log-in|signin|update|account|refund|claim|prize|reward|"
-               r"unlock|support|service|confirm|billing|payment|pay|delivery|parcel|redeliver|toll|fine|tax|"
+               r"unlock|support|service|confirm|billing|payment|pay|delivery|parcel|redeliver|redelivery|toll|fine|tax|"
                r"gift|bonus|wallet|bank|kyc")
 
 _PATTERNS = {
@@ -80,7 +80,7 @@ ENTITIES = ("amount", "link", "risky_link", "phone", "handle", "code")
 # scheme for a link, and so on.
 _HINTS = {
     "amount": re.compile(r"[\d元块塊万萬千亿億镑鎊$£€¥￥₩₹]"),
-    "link": re.compile(r"https?:|www\.|[a-z0-9]\.[a-z]", re.IGNORECASE),
+    "link": re.compile(r"https?:|www\.|[a-z0-9]\.[a-z0-9]", re.IGNORECASE),
     "phone": re.compile(r"\d[\d -]{5,}\d"),
     "handle": re.compile(r"@|\.me/|微信|qq|line|whatsapp|telegram|tg|skype|signal|kakao|vx|wx|v信|薇信|wechat|weixin",
                          re.IGNORECASE),
