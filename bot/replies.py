@@ -12,6 +12,7 @@ characters.
 from __future__ import annotations
 
 import html as _html
+import re
 from typing import Iterable, Mapping
 
 from .detect import LANGUAGES, RuleSet, Verdict
@@ -209,6 +210,9 @@ def _steps(steps: Iterable[str], html: bool) -> str:
 
 
 def _quote(text: str) -> str:
+    """The matched words on one line. A line break inside Chinese text (a phrase wrapped
+    over two lines of a screenshot) goes away; elsewhere whitespace becomes one space."""
+    text = re.sub(r"(?<=[\u2E80-\uFFEF])\s*\n\s*(?=[\u2E80-\uFFEF])", "", text)
     text = " ".join(text.split())
     if len(text) > MAX_EVIDENCE_CHARS:
         text = text[: MAX_EVIDENCE_CHARS - 1] + "…"
@@ -222,8 +226,12 @@ def verdict_reply(
     *,
     html: bool = True,
     number_counts: Mapping[str, int] | None = None,
+    picture: str | None = None,
 ) -> str:
-    """The answer to a description of a call: verdict, type, evidence, steps."""
+    """The answer to a description of a call: verdict, type, evidence, steps.
+
+    ``picture`` (already formatted, see :func:`callguard.ocr.replies.picture_block`)
+    quotes what was read from a screenshot; it comes right after the evidence."""
     lang = lang if lang in LANGUAGES else "en"
     texts = ruleset.texts
     rule = next((r for r in ruleset.rules if r.id == verdict.rule), None)
@@ -233,6 +241,7 @@ def verdict_reply(
     if verdict.scam:
         parts.append(_bold(ui(f"risk.{verdict.risk}", lang), html))
         parts.extend(_type_and_evidence(verdict, category, lang, html))
+        parts.extend([picture] if picture else [])
         if rule is not None:
             parts.append(_bold(ui("steps", lang), html) + "\n" + _steps(rule.advice[lang][:4], html))
         if verdict.risk == "medium":
@@ -240,12 +249,14 @@ def verdict_reply(
         extras.append(_esc(texts["warning"][lang], html))
     elif category is not None and not category.scam:
         parts.append(_bold(ui("complaint", lang), html))
+        parts.extend([picture] if picture else [])
         if rule is not None:
             parts.append(_bold(ui("steps", lang), html) + "\n" + _steps(rule.advice[lang][:4], html))
     else:  # low risk names what looked suspicious, so the person knows what to check
         parts.append(_bold(ui(f"risk.{verdict.risk}", lang), html))
         if verdict.risk == "low":
             parts.extend(_type_and_evidence(verdict, category, lang, html))
+        parts.extend([picture] if picture else [])
         parts.append(_esc(ui("none.hint", lang), html))
         parts.append(_esc(texts["verify"][lang], html))
     for number, count in (number_counts or {}).items():

@@ -10,12 +10,16 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from .config import Settings
 from .detect import Detector, RuleSet, Verdict
 from .numbers import display_number, extract_numbers
 from .rulebook import RuleBook
 from .store import Report, ReportWriter, Store
+
+if TYPE_CHECKING:
+    from .ocr.pool import OcrPool
 
 __all__ = ["Outcome", "CallGuard"]
 
@@ -34,10 +38,15 @@ class Outcome:
 
 
 class CallGuard:
-    def __init__(self, settings: Settings, rules: RuleBook, writer: ReportWriter):
+    def __init__(self, settings: Settings, rules: RuleBook, writer: ReportWriter, *, ocr: OcrPool | None = None,
+                 owns_ocr: bool = True):
         self.settings = settings
         self.rules = rules
         self.writer = writer
+        self.ocr = ocr  # reads pictures; None when this server does not (no ``ocr`` extra, or turned off)
+        # Close it with the bot (tests share one pool between bots). Its worker starts with the first
+        # picture, not with the bot: a server that is sent no pictures never pays for the models.
+        self._owns_ocr = owns_ocr
 
     @property
     def detector(self) -> Detector:
@@ -73,8 +82,11 @@ class CallGuard:
         chat_type: str,
         source: str = "message",
         money_sent: bool | None = None,
+        from_image: bool = False,
     ) -> Outcome:
-        """Log a verdict already computed (group chats judge first, log only what they answer)."""
+        """Log a verdict already computed (group chats judge first, log only what they answer).
+
+        ``from_image``: ``text`` was read from a picture (with its caption, if any)."""
         numbers = extract_numbers(text, self.settings.default_region)
         report = Report(
             text=text, lang=lang, numbers=numbers, scam=verdict.scam, risk=verdict.risk,
@@ -110,5 +122,7 @@ class CallGuard:
             log.error("report storage unavailable at start; reports are queued until it returns")
 
     async def close(self) -> None:
-        """Write pending reports and close storage (called at shutdown)."""
+        """Write pending reports and close storage (called at shutdown); stop the OCR workers."""
         await self.writer.close()
+        if self.ocr is not None and self._owns_ocr:
+            await self.ocr.aclose()

@@ -34,6 +34,7 @@ from telegram.ext import (
 from .. import replies
 from ..detect import detect_language, from_language_code
 from ..detect.normalize import normalize
+from ..ocr import replies as picture_texts
 from ..ratelimit import ALLOW, WARN, RateLimiter
 from ..service import CallGuard, Outcome
 from . import keyboards as kb
@@ -84,8 +85,11 @@ def said_money_sent(answer: str) -> bool:
 
 class Handlers:
     def __init__(self, guard: CallGuard, limiter: RateLimiter):
+        from .pictures import Pictures  # it uses this module's helpers
+
         self.guard = guard
         self.limiter = limiter
+        self.pictures = Pictures(self, rate_limit=guard.settings.image_rate_limit)
 
     def register(self, app) -> None:
         """Add every handler to a PTB Application, in priority order."""
@@ -96,6 +100,7 @@ class Handlers:
             app.add_handler(CommandHandler(name, callback))
         app.add_handler(CallbackQueryHandler(self.button))
         app.add_handler(MessageHandler(MESSAGES & PRIVATE & filters.TEXT & ~filters.COMMAND, self.describe))
+        self.pictures.register(app)  # before the caption handlers: a photo's caption is read with the photo
         app.add_handler(MessageHandler(MESSAGES & PRIVATE & filters.CAPTION, self.describe))
         app.add_handler(MessageHandler(MESSAGES & filters.ChatType.GROUPS & (filters.TEXT | filters.CAPTION)
                                        & ~filters.COMMAND, self.group_message))
@@ -114,9 +119,11 @@ class Handlers:
         base = from_language_code(user.language_code if user else None)
         return detect_language(text, default=base) if text else base
 
-    async def _reply_verdict(self, message: Message, outcome: Outcome, lang: str, *, quote: bool = False) -> None:
+    async def _reply_verdict(self, message: Message, outcome: Outcome, lang: str, *, quote: bool = False,
+                             picture: str | None = None) -> None:
         verdict = outcome.verdict
-        text = replies.verdict_reply(verdict, outcome.ruleset, lang, number_counts=outcome.number_counts)
+        text = replies.verdict_reply(verdict, outcome.ruleset, lang, number_counts=outcome.number_counts,
+                                     picture=picture)
         keyboard = kb.verdict_markup(outcome.report_id, verdict.category, lang, scam=verdict.scam)
         await send_reply(message, text, keyboard, quote=quote)
 
@@ -144,11 +151,13 @@ class Handlers:
         await update.effective_message.reply_text(replies.ui("welcome", lang) + "\n\n" + replies.ui("example", lang))
 
     async def help(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        await update.effective_message.reply_text(replies.ui("help", self.language(update, context)))
+        lang = self.language(update, context)
+        await update.effective_message.reply_text(picture_texts.help_text(lang, reading=self.guard.ocr is not None))
 
     async def privacy(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         lang = self.language(update, context)
-        await update.effective_message.reply_text(replies.ui("privacy", lang, days=self.guard.settings.retention_days))
+        days = self.guard.settings.retention_days
+        await update.effective_message.reply_text(picture_texts.privacy_text(lang, days=days))
 
     async def lang(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         await update.effective_message.reply_text(replies.ui("lang.pick", self.language(update, context)),
