@@ -1,6 +1,7 @@
 """The ``callguard`` command.
 
     callguard check "TEXT"            the reply a chat user would get
+    callguard check --image FILE      the reply for a screenshot (needs callguard[ocr])
     callguard check --jsonl FILE|-    batch: one JSON verdict per input line
     callguard chat                    a console conversation, no token needed
     callguard rules lint [FILE]       schema errors as file:line: message
@@ -51,12 +52,17 @@ def _detector(path: str | None) -> Detector:
 # --------------------------------------------------------------------------- check
 
 
-def batch(detector: Detector, lines: Iterable[str], out: TextIO, *, progress: bool = False, total: int | None = None) -> int:
+def batch(detector: Detector, lines: Iterable[str], out: TextIO, *, progress: bool = False, total: int | None = None,
+          images_from: Path | None = None) -> int:
     """Judge one JSON object per line; write one line per input, in order.
 
     Other fields of each object are copied through; a line that is not a JSON
     object with a string ``text`` gets an ``error`` field instead of a verdict,
     and the run goes on. Blank lines are skipped. Returns the error count.
+
+    A line may carry ``image`` (a picture's path, relative to ``images_from``)
+    instead of, or besides, ``text`` (then its caption): the picture is read, its
+    text added as ``image_text``, and both are judged together (see :func:`read_picture`).
     """
     from tqdm import tqdm
 
@@ -69,7 +75,9 @@ def batch(detector: Detector, lines: Iterable[str], out: TextIO, *, progress: bo
             if not isinstance(record, dict):
                 raise ValueError("each line must be a JSON object")
             text = record.get("text")
-            if not isinstance(text, str):
+            if "image" in record:
+                text = _judge_picture_line(record, images_from)
+            elif not isinstance(text, str):
                 raise ValueError("the object needs a string field 'text'")
         except ValueError as exc:  # json.JSONDecodeError is a ValueError
             errors += 1
@@ -81,22 +89,92 @@ def batch(detector: Detector, lines: Iterable[str], out: TextIO, *, progress: bo
     return errors
 
 
+def read_picture(path: Path):
+    """The text in the picture file at ``path``, read in this process (``callguard[ocr]``).
+
+    Raises ValueError with a one-line reason (missing extra, unreadable file, a
+    picture out of bounds or undecodable)."""
+    from . import ocr
+
+    if not ocr.available():
+        raise ValueError(ocr.MISSING)
+    from .ocr.image import MAX_BYTES, ImageRejected
+
+    try:
+        if path.stat().st_size > MAX_BYTES:
+            raise ImageRejected("too_big", f"{path.stat().st_size} bytes, at most {MAX_BYTES}")
+        data = path.read_bytes()
+        from .ocr.engine import read_image
+
+        return read_image(data)
+    except OSError as exc:
+        raise ValueError(f"cannot read the picture {path}: {exc.strerror or exc}") from None
+    except ImageRejected as exc:
+        raise ValueError(f"cannot read the picture {path}: {exc}") from None
+
+
+def _judge_picture_line(record: dict, images_from: Path | None) -> str:
+    """For a batch line with ``image``: read it, add ``image_text``; the text to judge."""
+    from .ocr.text import combine
+
+    image, caption = record["image"], record.get("text")
+    if not isinstance(image, str) or not image:
+        raise ValueError("'image' must be a picture's path (a string)")
+    if caption is not None and not isinstance(caption, str):
+        raise ValueError("'text' must be a string (the picture's caption) when there is an 'image'")
+    picture = read_picture((images_from or Path.cwd()) / image)
+    record["image_text"] = picture.text
+    return combine(caption, picture.lines).text
+
+
+def _check_picture(detector: Detector, args: argparse.Namespace) -> int:
+    """``callguard check --image FILE [CAPTION]``: the reply a chat user sending that picture would get."""
+    from .ocr import replies as picture_texts
+    from .ocr.text import combine
+
+    caption = " ".join(args.text)
+    try:
+        picture = read_picture(Path(args.image))
+    except ValueError as exc:
+        raise SystemExit(f"callguard check: {exc}") from None
+    judged = combine(caption, picture.lines)
+    verdict = detector.check(judged.text)
+    if args.json:
+        record = {"image": args.image, **({"text": caption} if caption else {}), "image_text": picture.text,
+                  "verdict": verdict.to_json()}
+        print(json.dumps(record, ensure_ascii=False, indent=2))
+        return 0
+    lang = args.lang or detect_language(judged.text)
+    if not judged.text.strip():
+        print(picture_texts.text("picture.no_text", lang))
+        return 0
+    part = (picture_texts.picture_part(judged, verdict, lang, html=False) if picture.lines
+            else picture_texts.text("picture.caption_only", lang))
+    print(replies.verdict_reply(verdict, detector.ruleset, lang, html=False, picture=part))
+    return 0
+
+
 def cmd_check(args: argparse.Namespace) -> int:
     detector = _detector(args.rules)
+    if args.image:
+        if args.jsonl:
+            raise SystemExit("callguard check: give --image FILE or --jsonl FILE, not both")
+        return _check_picture(detector, args)
     if args.jsonl:
         if args.jsonl == "-":
             stream = sys.stdin
-            batch(detector, stream, sys.stdout, progress=sys.stderr.isatty())
+            batch(detector, stream, sys.stdout, progress=sys.stderr.isatty(), images_from=Path.cwd())
         else:
             try:
                 with open(args.jsonl, encoding="utf-8", errors="replace") as fh:
                     lines = fh.readlines()
             except OSError as exc:
                 raise SystemExit(f"callguard: cannot read {args.jsonl}: {exc.strerror}") from None
-            batch(detector, lines, sys.stdout, progress=sys.stderr.isatty(), total=len(lines))
+            batch(detector, lines, sys.stdout, progress=sys.stderr.isatty(), total=len(lines),
+                  images_from=Path(args.jsonl).parent)
         return 0
     if not args.text:
-        raise SystemExit('callguard check: give a TEXT to check, or --jsonl FILE (use - for stdin)')
+        raise SystemExit('callguard check: give a TEXT to check, --image FILE, or --jsonl FILE (use - for stdin)')
     text = " ".join(args.text)
     verdict = detector.check(text)
     if args.json:
@@ -336,7 +414,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("check", help="judge a text (or a JSONL batch)")
     p.add_argument("text", nargs="*", help="what the caller said, or the SMS")
-    p.add_argument("--jsonl", metavar="FILE", help="batch mode: JSON object per line with a 'text' field; - for stdin")
+    p.add_argument("--jsonl", metavar="FILE",
+                   help="batch mode: JSON object per line with a 'text' field (or 'image', a picture's path "
+                        "relative to FILE's folder); - for stdin")
+    p.add_argument("--image", metavar="FILE", help="read a screenshot and judge its text; TEXT, if given, is "
+                                                   "its caption (needs the ocr extra)")
     p.add_argument("--json", action="store_true", help="print the verdict as JSON instead of the reply")
     p.add_argument("--lang", choices=replies.LANGUAGES, help="reply language (default: the text's)")
     p.add_argument("--rules", metavar="FILE", help="rule file (default: CALLGUARD_RULES or the shipped rules)")
