@@ -43,7 +43,7 @@ def _base() -> str:
 
 
 HOSTILE = {
-    "100k-phrase group": (_huge_group, "100000 phrases; at most"),
+    "100k-phrase group": (_huge_group, "100,000 phrases; at most"),
     "deeply nested flow": (lambda: (_base() + "\nextra: " + "[" * 50_000 + "]" * 50_000 + "\n").encode(),
                            "nesting depth"),
     "deeply nested mapping": (lambda: (_base() + "\nextra: " + "{a: " * 500 + "1" + "}" * 500 + "\n").encode(),
