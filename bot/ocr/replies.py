@@ -106,15 +106,16 @@ def picture_part(judged: Judged, verdict, lang: str, *, html: bool = True) -> st
     """The picture's part of the verdict reply, or None when nothing was read.
 
     The lines holding the verdict's evidence are quoted; when the picture gave
-    nothing away, its longest lines are shown instead, so that a reassuring
+    nothing away, its wordiest lines are shown instead, so that a reassuring
     answer also shows what it was based on (a misread picture is visible)."""
     if not judged.lines:
         return None
     lines = quoted_lines(judged, verdict.evidence)
     if lines:
         return picture_block(lines, lang, quoted=verdict.scam, html=html)
-    longest = sorted(range(len(judged.lines)), key=lambda i: -len(judged.lines[i]))[:SHOWN_WHEN_NOTHING_MATCHED]
-    shown = [judged.lines[i] for i in sorted(longest)]
+    wordiest = sorted(range(len(judged.lines)),  # letters and characters, not a status bar's digits
+                      key=lambda i: -sum(c.isalpha() for c in judged.lines[i]))[:SHOWN_WHEN_NOTHING_MATCHED]
+    shown = [judged.lines[i] for i in sorted(wordiest)]
     return picture_block([shorten(line) for line in shown], lang, quoted=False, html=html)
 
 
