@@ -101,3 +101,44 @@ async def test_a_picture_past_its_timeout_or_a_dying_worker_is_replaced(ocr_pool
         await ocr_pool.read(b"not a picture")
     assert info.value.reason == "not_an_image"
     assert ocr_pool.waiting == 0
+
+
+# A process with a started OCR pool: prints its workers' pids, then waits to be killed.
+WITH_POOL = """
+import asyncio, multiprocessing
+from callguard.ocr.pool import OcrPool
+
+async def main():
+    pool = OcrPool(1)
+    await pool.warm_up()
+    print(*[p.pid for p in multiprocessing.active_children()], flush=True)
+    await asyncio.sleep(120)
+
+if __name__ == "__main__":
+    asyncio.run(main())
+"""
+
+
+def test_a_killed_bot_leaves_no_ocr_worker_behind(tmp_path):
+    if not ocr.available():
+        pytest.skip(f"needs the ocr extra: {ocr.MISSING}")
+    script = tmp_path / "with_pool.py"  # spawn re-imports the main module: it must be a file
+    script.write_text(WITH_POOL)
+    parent = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True, cwd=tmp_path)
+    try:
+        workers = [int(pid) for pid in parent.stdout.readline().split()]
+        assert workers and all(Path(f"/proc/{pid}").exists() for pid in workers)
+    finally:
+        parent.kill()
+        parent.wait(30)
+    deadline = time.monotonic() + 20
+    while any(Path(f"/proc/{pid}").exists() and "Z" not in _state(pid) for pid in workers):
+        assert time.monotonic() < deadline, f"OCR workers {workers} outlived their parent"
+        time.sleep(0.1)
+
+
+def _state(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return "Z"

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from callguard.detect.normalize import normalize
+from callguard.ocr import replies as picture_texts
 from callguard.telegram.handlers import GROUP_MIN_CHARS
 from tests.e2e.helpers import BENIGN_HANS, SCAM_HANS, idle, reply, ui
 from tests.support.fake_bot_api import BOT_USERNAME
@@ -126,5 +127,6 @@ async def test_group_commands(bot_env, command, expected):
     if expected is None:
         assert sent == []
     else:
-        assert sent == [ui(expected, "en", **({"days": 365} if expected == "privacy" else {}))]
+        assert sent == [picture_texts.privacy_text("en", days=365) if expected == "privacy"
+                        else picture_texts.help_text("en", reading=False)]
     assert await rows(guard) == []

@@ -3,8 +3,8 @@
 People forward a screenshot of the scam SMS or chat rather than retyping it. These
 pictures imitate that: a status bar (time, signal, battery), a title bar with the
 sender, the message in bubbles (an SMS app, or a chat app with green bubbles), or a
-printed notice; light or dark background, different phone widths, PNG or lightly
-compressed JPEG. The texts are written for this project (never taken from the
+printed notice; light, tinted or dark background, different phone widths, PNG or
+lightly compressed JPEG. The texts are written for this project (never taken from the
 evaluation data): scam and benign SMS and chat messages in Simplified Chinese,
 Traditional Chinese and English.
 
@@ -100,6 +100,7 @@ class Style:
     status_bar: bool = True
     jpeg_quality: int | None = None  # None = PNG; 70-92 is Telegram-like compression
     font_scale: float = 1.0  # 1.0 = 16 sp on a 1080-pixel-wide phone
+    background: tuple[int, int, int] | None = None  # a chat wallpaper colour (light mode); None = the app's own
 
 
 @dataclass(frozen=True)
@@ -183,6 +184,7 @@ def render(sample: Sample, style: Style = Style()) -> Screenshot:
         bubble, own_bubble, bubble_fg = (44, 44, 48), (38, 120, 68), (236, 236, 236)
     else:
         page, fg, muted = ((237, 237, 237) if sample.kind == "chat" else (255, 255, 255)), (20, 20, 20), (120, 120, 125)
+        page = style.background or page
         bubble, own_bubble, bubble_fg = ((255, 255, 255) if sample.kind == "chat" else (233, 233, 235)), \
             (149, 236, 105), (20, 20, 20)
     margin = round(48 * scale)
@@ -250,7 +252,8 @@ def render(sample: Sample, style: Style = Style()) -> Screenshot:
 
 def styles(count: int, seed: int = 13) -> Iterator[Style]:
     """``count`` varied styles: phone widths, light or dark, with or without the status
-    bar, PNG or JPEG at quality 70-92, text a little smaller or larger."""
+    bar, PNG or JPEG at quality 70-92, text a little smaller or larger, plain or tinted
+    (chat wallpaper) backgrounds."""
     rng = random.Random(seed)
     for _ in range(count):
         yield Style(
@@ -259,4 +262,5 @@ def styles(count: int, seed: int = 13) -> Iterator[Style]:
             status_bar=rng.random() < 0.8,
             jpeg_quality=None if rng.random() < 0.3 else rng.randint(70, 92),
             font_scale=rng.choice((0.85, 1.0, 1.0, 1.15)),
+            background=rng.choice((None, None, (245, 240, 230), (222, 234, 246), (226, 242, 226), (250, 228, 236))),
         )
