@@ -31,6 +31,7 @@ from telegram.constants import ChatAction
 from telegram.ext import ContextTypes, MessageHandler, filters
 
 from .. import replies
+from ..detect import Detector, Verdict
 from ..detect.normalize import normalize
 from ..ocr import replies as texts
 from ..ocr.image import MAX_BYTES, MAX_PIXELS, ImageRejected, scaled_size
@@ -126,16 +127,19 @@ class Pictures:
         judged = await self._read(message, context, caption, lang, answer=addressed)
         if judged is None:
             return
-        verdict = self.guard.detector.check(judged.text)
+        detector = self.guard.detector
+        verdict = detector.check(judged.text)
         if addressed or (verdict.risk == "high" and len(normalize(judged.text)) >= GROUP_MIN_CHARS):
-            await self._judge(update, context, judged, quote=True)
+            await self._judge(update, context, judged, quote=True, judged_by=(detector, verdict))
 
     # ------------------------------------------------------------------ answering
 
     async def _judge(self, update: Update, context: ContextTypes.DEFAULT_TYPE, judged: Judged, *,
-                     note: str | None = None, from_image: bool = True, quote: bool = False) -> None:
-        """Judge caption and picture lines together, log the report, answer with the verdict
-        and the quoted lines (or ``note``: why only the caption was judged)."""
+                     note: str | None = None, from_image: bool = True, quote: bool = False,
+                     judged_by: tuple[Detector, Verdict] | None = None) -> None:
+        """Judge caption and picture lines together (unless ``judged_by`` did already), log the
+        report, answer with the verdict and the quoted lines (or ``note``: why only the caption
+        was judged)."""
         message = update.effective_message
         if not judged.lines and from_image:  # no words in the picture: the caption alone, if there is one
             if not normalize(judged.text):
@@ -145,8 +149,10 @@ class Pictures:
             note = "picture.caption_only"
         lang = self.handlers.language(update, context, judged.text)
         user = update.effective_user
-        detector = self.guard.detector  # one rule set for the whole picture, even mid-reload
-        verdict = detector.check(judged.text)
+        if judged_by is None:
+            detector = self.guard.detector  # one rule set for the whole picture, even mid-reload
+            judged_by = detector, detector.check(judged.text)
+        detector, verdict = judged_by
         outcome = await self.guard.record(judged.text, verdict, detector, user_id=user.id if user else None,
                                           lang=lang, chat_type=update.effective_chat.type,
                                           from_image=from_image and bool(judged.lines))
