@@ -339,7 +339,7 @@ def why_text(explanation: Explanation, ruleset: RuleSet, lang: str, *, html: boo
                 match += f" ≈ “{found}”"
             lines.append("   " + _esc(f"{group.name} ({group.weight:+d}){c}{match} {hit.similarity}%", html))
         if not rs.requires_met:
-            lines.append("   " + _esc(t("why.requires", lang, groups=", ".join(rule.requires)), html))
+            lines.append("   " + _esc(t("why.requires", lang, groups=", ".join(rule.requires + rule.requires_all)), html))
         entries.append("\n".join(lines))
     return fit_lines(head, entries, lang)
 

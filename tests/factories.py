@@ -22,7 +22,7 @@ def pgroup(name: str, weight: int, *patterns: str, vocab: dict[str, list[str]] |
            fuzzy: bool = True, gap: int = 12) -> Group:
     """A group of patterns (schema-2 syntax) over ``vocab`` {name: terms}."""
     keys = {n: tuple(dict.fromkeys(normalize(t) for t in terms)) for n, terms in (vocab or {}).items()}
-    return Group(name=name, weight=weight, patterns=tuple(parse_pattern(p, keys) for p in patterns),
+    return Group(name=name, weight=weight, patterns=tuple(v for p in patterns for v in parse_pattern(p, keys)),
                  fuzzy=fuzzy, gap=gap)
 
 

@@ -94,7 +94,7 @@ def test_bad_weight_and_requires():
     text = with_rules(GOOD_RULE.replace("weight: 50", "weight: 500").replace("  groups:", "  requires: [nope]\n  groups:"))
     errs = errors(text)
     assert any("weight must be a non-zero whole number" in e for e in errs)
-    assert any("requires unknown group 'nope'" in e for e in errs)
+    assert any("requires names unknown group 'nope'" in e for e in errs)
 
 
 def test_invalid_yaml_reports_line():
@@ -172,4 +172,4 @@ def test_unhashable_category_or_requires_is_an_error_not_a_crash():
     text = with_rules(GOOD_RULE.replace("category: fake_loan", "category: [fake_loan]"))
     assert any("unknown category a list" in e for e in errors(text))
     text = with_rules(GOOD_RULE.replace("  groups:", "  requires: [[hook]]\n  groups:"))
-    assert any("requires unknown group a list" in e for e in errors(text))
+    assert any("requires names unknown group a list" in e for e in errors(text))

@@ -35,7 +35,7 @@ MAX_RULES = 50_000
 MAX_PATTERNS = 60_000  # in the whole file: what compiling and checking may cost on a reload
 MAX_PATTERNS_PER_GROUP = 2_000
 MAX_TERMS = 20_000  # vocab terms in the whole file
-MAX_PATTERN_CHARS = 200
+MAX_PATTERN_CHARS = 400
 MAX_GAP = 60
 DEFAULT_GAP = 12
 MIN_MATCH_EXAMPLES = 8
@@ -43,8 +43,9 @@ MIN_NO_MATCH_EXAMPLES = 5
 
 _ID_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]{1,80}$")
 _NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,40}$")
+_SLOT_RE = re.compile(r"\{\s*([a-z][a-z0-9_]*)\s*\}")
 _TOP_KEYS = ("schema", "version", "thresholds", "texts", "regions", "categories", "vocab", "rules")
-_RULE_KEYS = ("id", "category", "title", "advice", "requires", "groups", "examples", "note", "fallback")
+_RULE_KEYS = ("id", "category", "title", "advice", "requires", "requires_all", "groups", "examples", "note", "fallback")
 _GROUP_KEYS = ("name", "weight", "phrases", "patterns", "fuzzy", "gap", "note")
 _VOCAB_LANGS = ("zh", "en", *LANGUAGES)
 
@@ -339,21 +340,27 @@ class _Checker:
         title = self.localized(body, "title", where)
         advice = self.localized(body, "advice", where, as_list=True)
         groups = self.groups(body, where, line)
-        requires = body.get("requires", [])
-        if isinstance(requires, str):
-            requires = [requires]
         names = {g.name for g in groups}
-        if not isinstance(requires, list):
-            self.error(line_of(body, "requires", line), f"{where}: requires must be a list of group names")
-            requires = []
-        for name in requires:
-            if not isinstance(name, str) or name not in names:
-                self.error(line_of(body, "requires", line), f"{where}: requires unknown group {show(name)}")
+        requires = self.group_names(body, "requires", names, where, line)
+        requires_all = self.group_names(body, "requires_all", names, where, line)
         match, no_match = self.examples(body, where, line)
         return Rule(id=rid, category=category if isinstance(category, str) else "",
                     title=MappingProxyType(title), advice=MappingProxyType(advice), groups=tuple(groups),
-                    requires=tuple(str(r) for r in requires), examples_match=match, examples_no_match=no_match,
+                    requires=requires, requires_all=requires_all, examples_match=match, examples_no_match=no_match,
                     line=line, fallback=fallback)
+
+    def group_names(self, body: dict, key: str, names: set[str], where: str, line: int) -> tuple[str, ...]:
+        """``requires`` / ``requires_all``: names of the rule's groups."""
+        raw = body.get(key, [])
+        if isinstance(raw, str):
+            raw = [raw]
+        if not isinstance(raw, list):
+            self.error(line_of(body, key, line), f"{where}: {key} must be a list of group names")
+            return ()
+        for name in raw:
+            if not isinstance(name, str) or name not in names:
+                self.error(line_of(body, key, line), f"{where}: {key} names unknown group {show(name)}")
+        return tuple(str(name) for name in raw)
 
     def groups(self, body: dict, where: str, line: int) -> list[Group]:
         raw = body.get("groups")
@@ -422,36 +429,38 @@ class _Checker:
             self.pattern_count += len(raw)
             lines = raw.item_lines if isinstance(raw, LineList) else [pline] * len(raw)
             for item, item_line in zip(raw, lines):
-                pattern = self.pattern(item, key == "patterns", where, item_line)
-                if pattern is None:
+                variants = self.pattern(item, key == "patterns", where, item_line)
+                if not variants:
                     continue
-                shape = (pattern.elements, pattern.gaps)
+                shape = (variants[0].elements, variants[0].gaps)
                 if shape in seen:
-                    self.warn(item_line, f"{where}: {show(pattern.source)} repeats another pattern after normalisation")
-                seen.add(shape)
-                out.append(pattern)
+                    self.warn(item_line, f"{where}: {show(item)} repeats another pattern after normalisation")
+                seen.update((v.elements, v.gaps) for v in variants)
+                out += variants
         return tuple(out)
 
-    def pattern(self, item: Any, syntax: bool, where: str, line: int) -> Pattern | None:
+    def pattern(self, item: Any, syntax: bool, where: str, line: int) -> tuple[Pattern, ...]:
+        """The variants of one pattern (see ``parse_pattern``), () if it has errors."""
         if not isinstance(item, str):
             self.error(line, f"{where}: {show(item)} must be text")
-            return None
+            return ()
         if len(item) > MAX_PATTERN_CHARS:
             self.error(line, f"{where}: pattern longer than {MAX_PATTERN_CHARS} characters")
-            return None
+            return ()
         try:
-            pattern = parse_pattern(item, self.vocab_keys) if syntax else literal(item)
+            variants = parse_pattern(item, self.vocab_keys) if syntax else (literal(item),)
         except PatternError as exc:
             self.error(line, f"{where}: {'pattern' if syntax else 'phrase'} {show(item)}: {exc}")
-            return None
-        self.used_vocab.update(e.name for e in pattern.elements if e.kind == "vocab")
+            return ()
+        pattern = variants[0]
+        self.used_vocab.update(_SLOT_RE.findall(item) if syntax else ())
         if len(pattern.elements) == 1 and pattern.elements[0].kind == "text":
             key = pattern.elements[0].keys[0]
             if has_cjk(key) and len(key) == 1:
                 self.warn(line, f"{where}: {show(item)} is a single character and will match inside many words")
             elif not has_cjk(key) and len(key) < 3:
                 self.warn(line, f"{where}: {show(item)} is very short and will match many messages")
-        return pattern
+        return variants
 
     def examples(self, body: dict, where: str, line: int) -> tuple[tuple[str, ...], tuple[str, ...]]:
         raw = body.get("examples")

@@ -14,7 +14,7 @@ meet word boundaries (:func:`.normalize.is_spaced`), so ``pay`` is not found
 in ``repay``.
 
 **Typos.** A typo is one wrong, missing or extra character (one Levenshtein
-edit), tolerated in keys of 5+ Chinese characters or 6+ Latin characters. One
+edit), tolerated in keys of 5+ Chinese characters or 8+ Latin characters (shorter English words are one edit from other words: detain and detail, brother and bother). One
 edit breaks at most one half of a key, so a key written with a typo still
 contains its other half exactly (the pigeonhole principle): where a half
 occurs, the characters next to it are compared with the key's other half
@@ -69,7 +69,7 @@ MAX_ALIGNS = 200  # distinct fuzzy alignments per message
 
 PINYIN_SIMILARITY = 95
 MIN_FUZZY_CJK = 5
-MIN_FUZZY_LATIN = 6
+MIN_FUZZY_LATIN = 8
 MIN_PINYIN_ALIAS = 8
 
 _SPACED_CHARS = frozenset(c for c in map(chr, range(0x250)) if re.match(f"[{SPACED}]", c))
@@ -238,7 +238,7 @@ def _class_key(element: Element, fuzzy: bool) -> tuple:
     """Elements that always occur together share a class."""
     if element.kind == "entity":
         return ("entity", element.name)
-    return (element.kind, element.name if element.kind == "vocab" else "", element.keys, fuzzy)
+    return (element.kind, element.name if element.kind == "vocab" else "", element.keys, element.entities, fuzzy)
 
 
 def _rank(sim: int, start: int, end: int, order: int) -> tuple[int, int, int, int]:
@@ -271,7 +271,10 @@ class _Layer:
         class_ids: dict[tuple, int] = {}
         self.class_labels: list[str] = []
         self.class_slot: list[bool] = []  # a vocab list, choice or entity: evidence names what it matched
-        self.class_entity: list[str | None] = []
+        # Entities a class also occurs as (an entity's own class, or a choice
+        # like (钱|{amount})): recognised on demand, so such a class never
+        # triggers a pattern and is never a plain phrase.
+        self.class_entities: list[tuple[str, ...]] = []
         class_keys: list[tuple[str, ...]] = []
         class_fuzzy: list[bool] = []
         singles: dict[int, list[tuple[int, int, str]]] = {}  # class -> (group, order, source)
@@ -284,7 +287,7 @@ class _Layer:
                 cid = class_ids[key] = len(self.class_labels)
                 self.class_labels.append(str(element))
                 self.class_slot.append(element.kind != "text")
-                self.class_entity.append(element.name if element.kind == "entity" else None)
+                self.class_entities.append((element.name,) if element.kind == "entity" else element.entities)
                 class_keys.append(element.keys)
                 class_fuzzy.append(fuzzy)
             return cid
@@ -296,7 +299,7 @@ class _Layer:
                 self.weights.append(group.weight)
                 for order, pattern in enumerate(group.patterns):
                     cids = tuple(intern(e, group.fuzzy) for e in pattern.elements)
-                    if len(cids) == 1 and pattern.elements[0].kind != "entity":
+                    if len(cids) == 1 and not self.class_entities[cids[0]]:
                         singles.setdefault(cids[0], []).append((gid, order, pattern.source))
                     else:
                         patterns.append(_Pattern(gid, order, pattern.source, cids,
@@ -312,7 +315,7 @@ class _Layer:
         never an entity, which is only recognised on demand)."""
 
         def rarity(cid: int) -> tuple:
-            if self.class_entity[cid] is not None:
+            if self.class_entities[cid]:
                 return (0,)
             keys = class_keys[cid]
             return (1, -len(keys), min(map(len, keys)))
@@ -321,7 +324,7 @@ class _Layer:
         always: list[int] = []
         for pid, p in enumerate(self.patterns):
             best = max(p.classes, key=rarity)
-            if self.class_entity[best] is not None:
+            if self.class_entities[best]:
                 always.append(pid)
             else:
                 triggers.setdefault(best, []).append(pid)
@@ -485,9 +488,9 @@ class _Layer:
     def _offer_pattern(self, p: _Pattern, scan: Scan, occ: dict, offer: Callable) -> None:
         lists = []
         for cid in p.classes:
-            found = occ.get(cid)
-            if found is None and self.class_entity[cid] is not None:
-                found = scan.entity(self.class_entity[cid])
+            found = occ.get(cid, [])
+            for name in self.class_entities[cid]:
+                found = found + scan.entity(name)
             if not found:
                 return
             lists.append(found)
@@ -621,7 +624,7 @@ class Matcher:
     def _rule_score(self, r: int, hits: list[Hit]) -> RuleScore:
         rule = self.ruleset.rules[r]
         groups = rule.groups
-        met = not rule.requires or any(groups[h.group].name in rule.requires for h in hits)
+        met = rule.met({groups[h.group].name for h in hits})
         score = _clamp(sum(groups[h.group].weight * h.similarity for h in hits)) if met else 0
         hits.sort(key=lambda h: (h.start, h.group))
         return RuleScore(rule, score, tuple(hits), met)

@@ -11,7 +11,9 @@ in. It is text with three kinds of holes::
 * ``{name}``: any term of the vocab list ``name`` (shared by all rules), or
   a built-in entity (:data:`.entities.ENTITIES`: amount, link, risky_link,
   phone, handle, code).
-* ``(a|b|c)``: one of these literal alternatives.
+* ``(a|b|c)``: one of these alternatives; an alternative may be a slot,
+  as in ``(钱|{amount})``.
+* ``(…)?`` or ``{…}?``: optional, as in ``(the )?`` or ``(的)?``.
 * ``…`` (or ``...``): a gap of at most the group's ``gap`` (12 by default:
   twelve Chinese characters, an English word counting two, so six words).
 * Anything else is literal text, normalised like messages
@@ -42,22 +44,23 @@ class PatternError(ValueError):
     """A pattern that cannot be compiled; the message says what and where."""
 
 
-def _tokens(source: str) -> list[tuple[str, str]]:
-    """Split ``source`` into (kind, text) tokens: text, slot, choice, gap."""
-    out: list[tuple[str, str]] = []
+def _tokens(source: str) -> list[tuple[str, str, bool]]:
+    """Split ``source`` into (kind, text, optional) tokens: text, slot,
+    choice, gap; a slot or choice followed by ``?`` is optional."""
+    out: list[tuple[str, str, bool]] = []
     i, n = 0, len(source)
     literal: list[str] = []
 
     def flush() -> None:
         if literal:
-            out.append(("text", "".join(literal)))
+            out.append(("text", "".join(literal), False))
             literal.clear()
 
     while i < n:
         ch = source[i]
         if ch == GAP or source.startswith("...", i):
             flush()
-            out.append(("gap", GAP))
+            out.append(("gap", GAP, False))
             i += 1 if ch == GAP else 3
             while i < n and source[i] == ".":
                 i += 1
@@ -65,14 +68,17 @@ def _tokens(source: str) -> list[tuple[str, str]]:
             close = "}" if ch == "{" else ")"
             end = source.find(close, i + 1)
             inner = source[i + 1 : end]
-            if end < 0 or "{" in inner or "(" in inner:
-                raise PatternError(f"'{ch}' at character {i + 1} is not closed by '{close}'")
+            if end < 0 or "(" in inner or (ch == "{" and "{" in inner):
+                raise PatternError(f"'{ch}' at character {i + 1} is not closed by '{close}' "
+                                   "(choices cannot be nested: list every alternative)")
             flush()
-            out.append(("slot" if ch == "{" else "choice", inner))
-            i = end + 1
-        elif ch in "})|":
-            raise PatternError(f"'{ch}' at character {i + 1} has no opening "
-                               + ("'{'" if ch == "}" else "'('"))
+            optional = source.startswith("?", end + 1)
+            out.append(("slot" if ch == "{" else "choice", inner, optional))
+            i = end + 1 + optional
+        elif ch in "})|?":
+            raise PatternError(f"'{ch}' at character {i + 1} "
+                               + ("may only follow (…) or {…}" if ch == "?" else
+                                  "has no opening " + ("'{'" if ch == "}" else "'('")))
         else:
             literal.append(ch)
             i += 1
@@ -80,32 +86,58 @@ def _tokens(source: str) -> list[tuple[str, str]]:
     return out
 
 
-def parse_pattern(source: str, vocab: Mapping[str, tuple[str, ...]]) -> Pattern:
-    """Compile one pattern. ``vocab``: each vocab name and its terms'
-    normalised keys. Raises :class:`PatternError`."""
-    elements: list[Element] = []
-    gaps: list[bool] = []
+MAX_OPTIONAL = 4  # optional elements per pattern: 2^4 variants at most
+
+
+def parse_pattern(source: str, vocab: Mapping[str, tuple[str, ...]]) -> tuple[Pattern, ...]:
+    """Compile one pattern into its variants (one per way of leaving out
+    optional elements, most complete first). ``vocab``: each vocab name and
+    its terms' normalised keys. Raises :class:`PatternError`."""
+    elements: list[tuple[Element, bool]] = []  # (element, optional)
+    gaps: list[bool] = []  # gaps[i]: a gap before elements[i + 1]
     pending_gap = False
-    for kind, text in _tokens(source):
+    for kind, text, optional in _tokens(source):
         if kind == "gap":
             if not elements:
                 raise PatternError("a pattern cannot start with a gap (…)")
             pending_gap = True
             continue
-        element = _element(kind, text, vocab)
+        element = _element(kind, text, vocab, optional)
         if element is None:  # literal punctuation or spaces only: nothing to match
             continue
         if elements:
             gaps.append(pending_gap)
-        elements.append(element)
+        elements.append((element, optional))
         pending_gap = False
     if pending_gap:
         raise PatternError("a pattern cannot end with a gap (…)")
-    if not elements:
+    optional_at = [i for i, (_, optional) in enumerate(elements) if optional]
+    if len(optional_at) > MAX_OPTIONAL:
+        raise PatternError(f"at most {MAX_OPTIONAL} optional (…)? in one pattern")
+    variants: list[Pattern] = []
+    for mask in range(1 << len(optional_at)):
+        dropped = {at for bit, at in enumerate(optional_at) if mask >> bit & 1}
+        kept: list[Element] = []
+        kept_gaps: list[bool] = []
+        gap_before = False  # a gap next to a dropped element stays a gap
+        for i, (element, _) in enumerate(elements):
+            gap_before = gap_before or (i > 0 and gaps[i - 1])
+            if i in dropped:
+                continue
+            if kept:
+                kept_gaps.append(gap_before)
+            kept.append(element)
+            gap_before = False
+        if not kept:
+            continue
+        if all(e.kind == "entity" for e in kept) and len(kept) > 1:
+            raise PatternError("a pattern of entities only must be a single entity, e.g. {link}")
+        variant = Pattern(source, tuple(kept), tuple(kept_gaps))
+        if variant not in variants:
+            variants.append(variant)
+    if not variants:
         raise PatternError("the pattern is empty after normalisation")
-    if all(e.kind == "entity" for e in elements) and len(elements) > 1:
-        raise PatternError("a pattern of entities only must be a single entity, e.g. {link}")
-    return Pattern(source, tuple(elements), tuple(gaps))
+    return tuple(variants)
 
 
 def literal(text: str) -> Pattern:
@@ -117,15 +149,34 @@ def literal(text: str) -> Pattern:
     return Pattern(text, (Element("text", text.strip(), (key,)),), ())
 
 
-def _element(kind: str, text: str, vocab: Mapping[str, tuple[str, ...]]) -> Element | None:
+def _element(kind: str, text: str, vocab: Mapping[str, tuple[str, ...]], optional: bool = False) -> Element | None:
     if kind == "text":
         key = normalize(text)
         return Element("text", text.strip(), (key,)) if key else None
     if kind == "choice":
-        options = [normalize(option) for option in text.split("|")]
-        if len(options) < 2 or not all(options):
+        alternatives = text.split("|")
+        keys: list[str] = []
+        entities: list[str] = []
+        for alternative in alternatives:
+            slot = alternative.strip()
+            if slot.startswith("{") and slot.endswith("}"):
+                element = _slot(slot[1:-1], vocab)
+                keys += element.keys
+                entities += [element.name] if element.kind == "entity" else []
+            elif "{" in alternative or "}" in alternative:
+                raise PatternError(f"({text}): a slot inside (…) must be a whole alternative, like (钱|{{amount}})")
+            else:
+                key = normalize(alternative)
+                if not key:
+                    raise PatternError(f"({text}): write two or more alternatives separated by '|', none empty")
+                keys.append(key)
+        if len(alternatives) < 2 and not optional:
             raise PatternError(f"({text}): write two or more alternatives separated by '|', none empty")
-        return Element("choice", f"({text})", tuple(dict.fromkeys(options)))
+        return Element("choice", f"({text})", tuple(dict.fromkeys(keys)), tuple(dict.fromkeys(entities)))
+    return _slot(text, vocab)
+
+
+def _slot(text: str, vocab: Mapping[str, tuple[str, ...]]) -> Element:
     name = text.strip()
     if not _NAME.match(name):
         raise PatternError(f"{{{text}}}: a slot name is lower-case letters, digits and '_'")

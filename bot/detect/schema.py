@@ -74,11 +74,13 @@ class Element:
     ``kind`` is ``text`` (a literal), ``choice`` (``(a|b)``), ``vocab``
     (``{name}``: any term of a named word list) or ``entity`` (``{amount}``:
     recognised by code, :mod:`.entities`). ``keys`` are the normalised
-    strings that match (empty for an entity)."""
+    strings that match (empty for an entity); a choice may also accept
+    ``entities``."""
 
     kind: str
     name: str
     keys: tuple[str, ...] = ()
+    entities: tuple[str, ...] = ()  # entities a choice also accepts: ``(钱|{amount})``
 
     def __str__(self) -> str:
         return self.name if self.kind in ("text", "choice") else "{" + self.name + "}"
@@ -119,13 +121,19 @@ class Rule:
     title: Mapping[str, str]
     advice: Mapping[str, tuple[str, ...]]
     groups: tuple[Group, ...]
-    requires: tuple[str, ...] = ()
+    requires: tuple[str, ...] = ()  # at least one of these groups must match, or the rule scores 0
+    requires_all: tuple[str, ...] = ()  # every one of these groups must match, or the rule scores 0
     examples_match: tuple[str, ...] = ()
     examples_no_match: tuple[str, ...] = ()
     line: int = 0
     # A fallback rule (the universal red flags) sets the risk like any scam
     # rule, but names the kind of scam only when no other rule recognises it.
     fallback: bool = False
+
+    def met(self, matched: set[str]) -> bool:
+        """Whether the groups named ``matched`` satisfy ``requires`` and ``requires_all``."""
+        return ((not self.requires or not matched.isdisjoint(self.requires))
+                and all(name in matched for name in self.requires_all))
 
 
 @dataclass(frozen=True)

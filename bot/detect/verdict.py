@@ -72,6 +72,10 @@ class Explanation:
     normalized: str
 
 
+# A pattern match at most this long (normalised characters) is quoted whole;
+# a longer one element by element, so the words in a gap are never quoted.
+COMPACT_SPAN = 16
+
 # Rule kinds, as Detector ranks them.
 _SPECIFIC, _FALLBACK, _OTHER = range(3)
 
@@ -131,7 +135,7 @@ class Detector:
 
 def _evidence(scan: Scan, scores: list[RuleScore]) -> list[Evidence]:
     """The words behind ``scores`` in the user's text: positive groups only,
-    each element of a pattern on its own (so a gap is never quoted), widened
+    a short pattern match whole and a long one element by element, widened
     to whole English words, overlaps merged, in reading order."""
     raw: list[tuple[int, int, str, str, int, str | None]] = []  # (start, end, phrase, group, similarity, slot)
     seen_rules = set()
@@ -143,7 +147,10 @@ def _evidence(scan: Scan, scores: list[RuleScore]) -> list[Evidence]:
             group = s.rule.groups[hit.group]
             if group.weight <= 0:
                 continue
-            if hit.parts:
+            if len(hit.parts) > 1 and hit.end - hit.start <= COMPACT_SPAN:
+                # A short match reads best whole ("號碼將被凍結", not "號" and "凍結").
+                raw.append((hit.start, hit.end, hit.phrase, group.name, hit.similarity, None))
+            elif hit.parts:
                 for part in hit.parts:
                     slot = part.label if part.label.startswith(("{", "(")) else None
                     raw.append((part.start, part.end, hit.phrase, group.name, part.similarity, slot))

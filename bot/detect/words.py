@@ -35,7 +35,7 @@ __all__ = ["FORMS", "word_form", "inflection_off", "SMS_SPELLINGS", "IRREGULAR"]
 SMS_SPELLINGS = {
     "u": "you", "ur": "your", "urs": "yours", "yr": "your", "ya": "you",
     "pls": "please", "plz": "please",
-    "acct": "account", "acc": "account",
+    "acct": "account", "acc": "account", "acount": "account", "accnt": "account", "acnt": "account",
     "txt": "text", "msg": "message", "msgs": "messages", "sms": "text",
     "b4": "before", "2day": "today", "2moro": "tomorrow", "2morrow": "tomorrow", "tmrw": "tomorrow", "tmr": "tomorrow",
     "asap": "immediately", "nxt": "next", "wk": "week", "wkly": "weekly", "mnth": "month",
@@ -66,6 +66,9 @@ IRREGULAR = {
     "knew": "know", "known": "know", "thought": "think", "found": "find", "began": "begin",
     "begun": "begin", "chose": "choose", "chosen": "choose", "forgot": "forget", "forgotten": "forget",
     "understood": "understand", "held": "hold", "used": "use", "using": "use", "led": "lead", "meant": "mean",
+    "forgiven": "forgive", "forgave": "forgive", "broken": "break", "broke": "break", "driven": "drive",
+    "drove": "drive", "eaten": "eat", "ate": "eat", "hidden": "hide", "hid": "hide", "beaten": "beat",
+    "forbidden": "forbid", "mistaken": "mistake", "shaken": "shake", "chose": "choose", "woke": "wake",
     "children": "child", "men": "man", "women": "woman", "people": "person",
 }
 
