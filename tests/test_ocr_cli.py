@@ -53,7 +53,11 @@ def test_check_image_prints_the_reply_quoting_the_picture(needs_engine, tmp_path
     code, out, _ = run(capsys, "check", "--image", str(path))
     assert code == 0
     assert out.startswith("⚠️ This is very likely a scam (risk: high)")
-    assert "In your picture\n“" in out and "parcel is held due to unpaid shipping fee" in out and "<b>" not in out
+    block = out.split("\n\nIn your picture\n", 1)[1].split("\n\n", 1)[0]
+    quoted = [line.strip("“”") for line in block.split("\n")]
+    drawn = " ".join(SAMPLE["sms-parcel-en"].text.split())
+    assert quoted and all(q in drawn or q == "Royal Mail" for q in quoted), quoted  # lines of the picture
+    assert "<b>" not in out
     code, out, _ = run(capsys, "check", "--json", "--image", str(blank(tmp_path)), "Is", "this", "real?")
     record = json.loads(out)
     assert record == {"image": str(tmp_path / "blank.png"), "text": "Is this real?", "image_text": "",

@@ -11,6 +11,7 @@ text (read in a fraction of a second) or never reach the engine.
 from __future__ import annotations
 
 import io
+import re
 
 import pytest
 
@@ -64,7 +65,11 @@ async def test_a_scam_sms_screenshot_gets_the_verdict_quoting_its_lines(ocr_bot)
     text = sent["text"]
     assert text.startswith("<b>" + ui("risk.high", "zh-Hans")), text  # in the language of the picture's text
     assert f"<b>{pt('picture.quoted', 'zh-Hans')}</b>\n“【通信管理局】您的手机号码涉嫌发送违法短信" in text, text
-    assert "停机冻结。请立即回电，我们将为您转接" in text and "“涉嫌发送”" in text, text  # wrapped lines rejoined
+    # The wrapped lines of the bubble are quoted as one passage, rejoined as they read; a phrase
+    # found across a wrap is shown without the line break (no "涉嫌发 送").
+    assert "“【通信管理局】您的手机号码涉嫌发送违法短信，将在2小时内停机冻结。" in text, text
+    evidence = next(line for line in text.split("\n") if line.startswith(ui("evidence", "zh-Hans")))
+    assert not re.search(r"[\u4e00-\u9fff]\s[\u4e00-\u9fff]", evidence), evidence
     assert sent["reply_markup"]["inline_keyboard"]  # the same buttons as for a typed description
     # Only the full-size picture was fetched; the person saw "typing..." meanwhile.
     assert [c.params["file_id"] for c in api.calls("getFile")] == [update["message"]["photo"][-1]["file_id"]]
