@@ -92,6 +92,7 @@ class CallGuard:
             text=text, lang=lang, numbers=numbers, scam=verdict.scam, risk=verdict.risk,
             category=verdict.category, rule=verdict.rule, score=verdict.score,
             ruleset_version=detector.version, chat_type=chat_type, source=source, money_sent=money_sent,
+            from_image=from_image,
         )
         # The counts are read in the same transaction as the write (one trip to the database).
         report_id, raw = await self.writer.submit_and_count(report, user_id, days=NUMBER_WINDOW_DAYS)

@@ -85,7 +85,7 @@ NO_RULE = "(none)"
 EXPORT_COLUMNS = (
     "id", "created_at", "category", "rule", "risk", "score", "scam", "numbers",
     "text", "lang", "chat_type", "source", "money_sent", "feedback",
-    "feedback_comment", "ruleset_version",
+    "feedback_comment", "ruleset_version", "from_image",
 )
 
 SYNCHRONOUS = "NORMAL"  # see the module docstring for why not FULL
@@ -113,6 +113,7 @@ class Report:
     source: str = "message"        # "message" | "report" | "console"
     money_sent: bool | None = None
     created_at: float | None = None  # unix seconds; None = now
+    from_image: bool = False       # ``text`` was read from a picture (the picture itself is never kept)
 
     def __post_init__(self) -> None:
         # Accept any sequence for convenience, but keep the value immutable.
@@ -141,6 +142,8 @@ class Report:
             problems.append(f"score {self.score!r}")
         if not all(isinstance(n, str) and n for n in self.numbers):
             problems.append("numbers must be non-empty strings")
+        if not isinstance(self.from_image, bool):
+            problems.append(f"from_image {self.from_image!r}")
         if problems:
             raise ValueError("invalid report: " + ", ".join(problems))
 
@@ -362,6 +365,8 @@ MIGRATIONS: list[tuple[str, ...]] = [
         )""",
         "CREATE INDEX feedback_reporter ON feedback (reporter)",
     ),
+    # 2: reports whose text was read from a picture (OCR) say so.
+    ("ALTER TABLE reports ADD COLUMN from_image INTEGER NOT NULL DEFAULT 0 CHECK (from_image IN (0, 1))",),
 ]
 
 _SECRET_KEY = "reporter_secret"
@@ -538,7 +543,7 @@ class Store:
             created, None if user_id is None else self.reporter_key(user_id),
             report.text, report.lang, int(report.scam), report.risk, report.category, report.rule,
             report.score, report.ruleset_version, report.chat_type, report.source,
-            None if report.money_sent is None else int(report.money_sent),
+            None if report.money_sent is None else int(report.money_sent), int(report.from_image),
         )
         count_since = None
         if days is not None:
@@ -551,7 +556,7 @@ class Store:
         async with self._read() as db:
             rows = await db.execute_fetchall(
                 """SELECT text, lang, scam, risk, category, rule, score, ruleset_version,
-                          chat_type, source, money_sent, created_at
+                          chat_type, source, money_sent, created_at, from_image
                    FROM reports WHERE id = ?""",
                 (report_id,),
             )
@@ -562,13 +567,13 @@ class Store:
                 (report_id,),
             )
         (text, lang, scam, risk, category, rule, score, version, chat_type, source,
-         money_sent, created_at) = rows[0]
+         money_sent, created_at, from_image) = rows[0]
         return Report(
             text=text, lang=lang, numbers=tuple(n for (n,) in nums), scam=bool(scam),
             risk=risk, category=category, rule=rule, score=score, ruleset_version=version,
             chat_type=chat_type, source=source,
             money_sent=None if money_sent is None else bool(money_sent),
-            created_at=created_at,
+            created_at=created_at, from_image=bool(from_image),
         )
 
     async def number_counts(
@@ -701,7 +706,7 @@ class Store:
         async with self._read() as db:
             reports = await db.execute_fetchall(
                 """SELECT id, created_at, category, rule, risk, score, scam, text, lang,
-                          chat_type, source, money_sent, ruleset_version
+                          chat_type, source, money_sent, ruleset_version, from_image
                    FROM reports WHERE created_at >= ? ORDER BY id""",
                 (since,),
             )
@@ -728,7 +733,7 @@ class Store:
                 comments[rid].append(comment)
         out = []
         for (rid, created, category, rule, risk, score, scam, text, lang, chat_type,
-             source, money_sent, version) in reports:
+             source, money_sent, version, from_image) in reports:
             out.append({
                 "id": rid,
                 "created_at": _iso_utc(created),
@@ -746,6 +751,7 @@ class Store:
                 "feedback": " ".join(values[rid]) or None,
                 "feedback_comment": " | ".join(comments[rid]) or None,
                 "ruleset_version": version,
+                "from_image": bool(from_image),
             })
         return out
 
@@ -872,8 +878,8 @@ async def _count_user_records(db: aiosqlite.Connection, key: str) -> int:
 # -- run on aiosqlite's thread (Store._run): plain sqlite3, no awaits -------------
 
 _INSERT_REPORT = """INSERT INTO reports (created_at, reporter, text, lang, scam, risk,
-                        category, rule, score, ruleset_version, chat_type, source, money_sent)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"""
+                        category, rule, score, ruleset_version, chat_type, source, money_sent, from_image)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"""
 _INSERT_NUMBER = "INSERT INTO report_numbers (report_id, number) VALUES (?, ?)"
 _COUNT_NUMBER = """INSERT INTO number_tally (number, day, count) VALUES (?, ?, 1)
                    ON CONFLICT (number, day) DO UPDATE SET count = count + 1"""

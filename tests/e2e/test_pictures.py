@@ -75,7 +75,7 @@ async def test_a_scam_sms_screenshot_gets_the_verdict_quoting_its_lines(ocr_bot)
     assert [c.params["file_id"] for c in api.calls("getFile")] == [update["message"]["photo"][-1]["file_id"]]
     assert [c.params["action"] for c in api.calls("sendChatAction")] == ["typing"]
     [row] = await rows(guard)
-    assert row["scam"] is True and row["category"] == "impersonate_authority"
+    assert row["scam"] is True and row["category"] == "impersonate_authority" and row["from_image"] is True
     assert "【通信管理局】您的手机号码涉嫌发\n送违法短信" in row["text"]  # the recognised lines, not the picture
 
 
@@ -88,7 +88,7 @@ async def test_an_image_file_with_a_caption_is_judged_with_its_caption(ocr_bot):
     assert text.startswith("<b>" + ui("risk.high", "zh-Hant")), text
     assert f"<b>{pt('picture.quoted', 'zh-Hant')}</b>\n“" in text and "車禍" in text, text
     [row] = await rows(guard)
-    assert row["text"].startswith("這是真的嗎？\n") and "車禍" in row["text"]
+    assert row["text"].startswith("這是真的嗎？\n") and "車禍" in row["text"] and row["from_image"] is True
 
 
 async def test_a_picture_without_words_asks_for_them_or_judges_the_caption(ocr_bot):
@@ -101,7 +101,7 @@ async def test_a_picture_without_words_asks_for_them_or_judges_the_caption(ocr_b
     text = (await reply(api, 303, since=mark, timeout=60)).params["text"]
     assert text.startswith("<b>" + ui("risk.high", "zh-Hans")) and pt("picture.caption_only", "zh-Hans") in text
     [row] = await rows(guard)
-    assert row["text"] == SCAM_HANS
+    assert row["text"] == SCAM_HANS and row["from_image"] is False  # nothing was read from the picture
 
 
 async def test_pictures_over_the_bounds_are_refused_before_download(ocr_bot):
