@@ -38,6 +38,30 @@ def test_boxes_on_one_row_are_one_line_read_left_to_right():
     assert group_lines([(box(0, 0, 9, 9), "  ", 0.9)]) == []
 
 
+def test_a_doubtful_line_is_read_again_from_a_sharper_copy():
+    """At 720 pixels wide this dark screenshot's second line came out as "or ar l er a uar
+    and" (score 0.68); read again from a 1080-wide copy it is right."""
+    if not ocr.available():
+        pytest.skip(f"needs the ocr extra: {ocr.MISSING}")
+    if cjk_font_path() is None:
+        pytest.skip("no CJK font to draw the screenshot with (apt-get install fonts-wqy-microhei)")
+    from callguard.ocr import engine
+    from callguard.ocr.image import load
+
+    sample = next(s for s in SAMPLES if s.id == "sms-freeze-en")
+    shot = render(sample, Style(width=1242, dark=True, font_scale=0.85))
+    assert "Your number has sent illegal messages and" in engine.read_image(shot.data).lines
+    pixels = load(shot.data)
+    found = engine._read(pixels)
+    line = next(i for i, (_, text, _) in enumerate(found) if "frozen" in text)
+    found[line] = (found[line][0], "w1ll b3 fr0z3n", 0.3)  # as if this line had been misread
+    again = engine._second_look(shot.data, pixels.shape[1], found)
+    assert again[line][1] == "will be frozen in 2 hours. Press 1 to speak" and again[line][2] > 0.9
+    confident = [i for i, (_, _, score) in enumerate(found) if score >= engine.SECOND_LOOK_BELOW]
+    assert [again[i][1] for i in confident] == [found[i][1] for i in confident]  # lines read well stay as read
+    assert engine._read(pixels)  # and the next picture is read whole again (detection included)
+
+
 # A subprocess that forbids every network connection, then reads a screenshot with the CLI.
 OFFLINE = """
 import sys

@@ -50,16 +50,16 @@ class ImageRejected(ValueError):
         return f"{self.reason}: {self.detail}" if self.detail else self.reason
 
 
-def scaled_size(width: int, height: int) -> tuple[int, int]:
+def scaled_size(width: int, height: int, sharpness: float = 1.0) -> tuple[int, int]:
     """The size a ``width`` x ``height`` picture is read at (never scaled up).
 
     Portrait pictures (phone screenshots) are brought to ``PORTRAIT_WIDTH`` wide;
     landscape ones keep their longer side within ``LANDSCAPE_SIDE``, since desktop
-    text is small."""
+    text is small. ``sharpness`` multiplies both (a second, closer look)."""
     if height >= width:
-        factor = min(1.0, PORTRAIT_WIDTH / width)
+        factor = min(1.0, PORTRAIT_WIDTH * sharpness / width)
     else:
-        factor = min(1.0, LANDSCAPE_SIDE / width)
+        factor = min(1.0, LANDSCAPE_SIDE * sharpness / width)
     return max(1, round(width * factor)), max(1, round(height * factor))
 
 
@@ -67,9 +67,9 @@ def _too_long(width: int, height: int) -> bool:
     return height > width * 16 / 9 * MAX_SCREENS
 
 
-def load(data: bytes):
+def load(data: bytes, sharpness: float = 1.0):
     """Decode ``data`` into an RGB numpy array (height x width x 3, BGR order as
-    OpenCV and the OCR engine expect), at :func:`scaled_size`.
+    OpenCV and the OCR engine expect), at :func:`scaled_size` (with ``sharpness``).
 
     Raises :class:`ImageRejected` for anything out of bounds or undecodable."""
     import numpy as np
@@ -91,16 +91,17 @@ def load(data: bytes):
         width, height = picture.size
         if width < 1 or height < 1 or width * height > MAX_PIXELS:
             raise ImageRejected("too_big", f"{width}x{height} pixels, at most {MAX_PIXELS}")
-        target = scaled_size(width, height)
-        if _too_long(*target):
+        target = scaled_size(width, height, sharpness)
+        if _too_long(*scaled_size(width, height)):
             raise ImageRejected("too_long", f"{width}x{height} pixels, at most {MAX_SCREENS} screens tall")
         try:
             if picture.format == "JPEG":
                 picture.draft("RGB", target)  # let libjpeg decode at 1/2, 1/4 or 1/8 scale: faster, less memory
             picture = ImageOps.exif_transpose(picture)
             picture = _flatten(picture)
-            if picture.size != scaled_size(*picture.size):
-                picture = picture.resize(scaled_size(*picture.size), Image.Resampling.LANCZOS, reducing_gap=2.0)
+            if picture.size != scaled_size(*picture.size, sharpness):
+                picture = picture.resize(scaled_size(*picture.size, sharpness), Image.Resampling.LANCZOS,
+                                         reducing_gap=2.0)
         except (OSError, ValueError, SyntaxError, Image.DecompressionBombWarning) as exc:  # truncated, corrupt
             raise ImageRejected("unreadable", str(exc)) from None
     return np.ascontiguousarray(np.asarray(picture)[:, :, ::-1])

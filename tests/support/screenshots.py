@@ -256,11 +256,9 @@ def styles(count: int, seed: int = 13) -> Iterator[Style]:
     (chat wallpaper) backgrounds."""
     rng = random.Random(seed)
     for _ in range(count):
-        yield Style(
-            width=rng.choice((720, 828, 1080, 1170, 1242)),
-            dark=rng.random() < 0.3,
-            status_bar=rng.random() < 0.8,
-            jpeg_quality=None if rng.random() < 0.3 else rng.randint(70, 92),
-            font_scale=rng.choice((0.85, 1.0, 1.0, 1.15)),
-            background=rng.choice((None, None, (245, 240, 230), (222, 234, 246), (226, 242, 226), (250, 228, 236))),
-        )
+        width, dark = rng.choice((720, 828, 1080, 1170, 1242)), rng.random() < 0.3
+        status_bar, jpeg = rng.random() < 0.8, None if rng.random() < 0.3 else rng.randint(70, 92)
+        scale = rng.choice((0.85, 1.0, 1.0, 1.15))
+        tint = rng.choice((None, None, (245, 240, 230), (222, 234, 246), (226, 242, 226), (250, 228, 236)))
+        yield Style(width=width, dark=dark, status_bar=status_bar, jpeg_quality=jpeg, font_scale=scale,
+                    background=None if dark else tint)  # wallpapers tint light mode only
