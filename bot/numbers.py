@@ -12,7 +12,7 @@ import re
 
 import phonenumbers
 
-__all__ = ["extract_numbers", "display_number"]
+__all__ = ["extract_numbers", "display_number", "number_region"]
 
 MAX_NUMBERS = 5  # per message; nobody describes a call with more
 MAX_SCAN_CHARS = 5_000
@@ -47,3 +47,12 @@ def display_number(e164: str) -> str:
         return phonenumbers.format_number(phonenumbers.parse(e164), phonenumbers.PhoneNumberFormat.INTERNATIONAL)
     except phonenumbers.NumberParseException:
         return e164
+
+
+def number_region(e164: str) -> str | None:
+    """The country (ISO 3166 code, e.g. "TW") a number belongs to; None when unknown."""
+    try:
+        code = phonenumbers.region_code_for_number(phonenumbers.parse(e164))
+    except phonenumbers.NumberParseException:
+        return None
+    return code if code and code != "ZZ" else None

@@ -14,7 +14,9 @@ from typing import TYPE_CHECKING
 
 from .config import Settings
 from .detect import Detector, RuleSet, Verdict
-from .numbers import display_number, extract_numbers
+from .detect.paid import already_paid
+from .detect.regions import Region, pick_region
+from .numbers import display_number, extract_numbers, number_region
 from .rulebook import RuleBook
 from .store import Report, ReportWriter, Store
 
@@ -35,6 +37,12 @@ class Outcome:
     numbers: tuple[str, ...]  # E.164
     report_id: int | None  # None when the report is queued (storage down)
     number_counts: dict[str, int] = field(default_factory=dict)  # display form -> earlier reports
+    region: Region | None = None  # whose emergency numbers the reply gives (None: generic texts)
+    paid: bool = False  # the text says money was already sent: the emergency steps come first
+
+    @property
+    def displayed_numbers(self) -> tuple[str, ...]:
+        return tuple(display_number(n) for n in self.numbers)
 
 
 class CallGuard:
@@ -65,11 +73,17 @@ class CallGuard:
         chat_type: str,
         source: str = "message",
         money_sent: bool | None = None,
+        chosen_region: str | None = None,
+        language_code: str | None = None,
     ) -> Outcome:
-        """Judge ``text``, log it (committed before we return), count its numbers."""
+        """Judge ``text``, log it (committed before we return), count its numbers.
+
+        ``chosen_region`` (the user's ``/region``) and ``language_code`` (their
+        client's language tag) help pick the region whose help the reply gives."""
         detector = self.rules.detector  # one rule set for the whole message, even mid-reload
         return await self.record(text, detector.check(text), detector, user_id=user_id, lang=lang,
-                                 chat_type=chat_type, source=source, money_sent=money_sent)
+                                 chat_type=chat_type, source=source, money_sent=money_sent,
+                                 chosen_region=chosen_region, language_code=language_code)
 
     async def record(
         self,
@@ -82,12 +96,19 @@ class CallGuard:
         chat_type: str,
         source: str = "message",
         money_sent: bool | None = None,
+        chosen_region: str | None = None,
+        language_code: str | None = None,
         from_image: bool = False,
     ) -> Outcome:
         """Log a verdict already computed (group chats judge first, log only what they answer).
 
-        ``from_image``: ``text`` was read from a picture (with its caption, if any)."""
+        A text that says money was already sent ("我已经转了钱") is logged as such
+        unless the caller knows better (``money_sent``). ``from_image``: ``text`` was
+        read from a picture (with its caption, if any)."""
         numbers = extract_numbers(text, self.settings.default_region)
+        paid = already_paid(text) and (verdict.scam or verdict.category is None or verdict.risk == "low")
+        if money_sent is None and paid:
+            money_sent = True
         report = Report(
             text=text, lang=lang, numbers=numbers, scam=verdict.scam, risk=verdict.risk,
             category=verdict.category, rule=verdict.rule, score=verdict.score,
@@ -97,7 +118,16 @@ class CallGuard:
         # The counts are read in the same transaction as the write (one trip to the database).
         report_id, raw = await self.writer.submit_and_count(report, user_id, days=NUMBER_WINDOW_DAYS)
         counts = {display_number(n): c for n, c in raw.items() if c > 0}
-        return Outcome(verdict, detector.ruleset, numbers, report_id, counts)
+        region = self.region_for(detector.ruleset, numbers=numbers, chosen=chosen_region, lang=lang,
+                                 language_code=language_code)
+        return Outcome(verdict, detector.ruleset, numbers, report_id, counts, region, paid)
+
+    def region_for(self, ruleset: RuleSet, *, numbers: tuple[str, ...] = (), chosen: str | None = None,
+                   lang: str | None = None, language_code: str | None = None) -> Region | None:
+        """The user's region, in order: their ``/region``, the country of a phone number in the
+        message, their language, and ``CALLGUARD_REGION`` (see ``detect.regions.pick_region``)."""
+        return pick_region(ruleset.regions, chosen=chosen, numbers=[number_region(n) for n in numbers],
+                           lang=lang, language_code=language_code, default=self.settings.default_region)
 
     async def feedback(self, report_id: int, user_id: int, value: str, comment: str | None = None) -> bool:
         if self.store is None or report_id <= 0:

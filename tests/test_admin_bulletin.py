@@ -102,7 +102,7 @@ def test_english_bulletin_sentence():
 
 def test_traditional_chinese():
     text = bulletin(stats({"impersonate_authority": 1}), RULES, "zh-Hant")
-    assert "共收到用戶舉報 1 件。其中：涉及冒充公檢法或政府機關的 1 件，佔 100.0%。" in text
+    assert "共收到民眾舉報 1 件。其中：涉及冒充公檢法或政府機關的 1 件，佔 100.0%。" in text
     assert "SOURCE-zh-Hant" in text
 
 

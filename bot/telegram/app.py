@@ -22,7 +22,7 @@ __all__ = ["build_application", "application_builder", "COMMANDS"]
 
 log = logging.getLogger(__name__)
 
-COMMANDS = ("start", "help", "report", "lang", "privacy", "forget", "cancel")
+COMMANDS = ("start", "help", "report", "lang", "region", "privacy", "forget", "cancel")
 FLUSH_EVERY = 30.0  # seconds between retries of reports queued while storage was down
 
 
@@ -46,7 +46,10 @@ async def _on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
     if update.effective_chat.type != ChatType.PRIVATE:
         return  # never add noise to a group because of our own failure
     try:
-        await context.bot.send_message(update.effective_chat.id, replies.ui("error", Handlers.language(update, context)))
+        lang = Handlers.language(update, context)
+        handlers = context.application.bot_data.get("handlers")
+        region = handlers.region(update, context, lang) if handlers is not None else None
+        await context.bot.send_message(update.effective_chat.id, replies.ui("error", lang, region=region))
     except Exception:  # the apology itself failed (network?): the log has it all
         log.warning("could not send the apology", exc_info=True)
 
@@ -100,6 +103,7 @@ def build_application(settings: Settings, guard: CallGuard, *, limiter: RateLimi
     )
     app.bot_data["guard"] = guard
     app.bot_data["admin"] = admin
+    app.bot_data["handlers"] = handlers
     admin.register(app)  # before the user handlers: admin commands never reach "unknown command"
     handlers.register(app)
     app.add_error_handler(_on_error)

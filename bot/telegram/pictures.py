@@ -33,6 +33,7 @@ from telegram.ext import ContextTypes, MessageHandler, filters
 from .. import replies
 from ..detect import Detector, Verdict
 from ..detect.normalize import normalize
+from ..detect.paid import already_paid, sounds_worried
 from ..ocr import replies as texts
 from ..ocr.image import MAX_BYTES, MAX_PIXELS, ImageRejected, scaled_size
 from ..ocr.pool import OcrBusy, OcrError
@@ -101,10 +102,11 @@ class Pictures:
         decision = self.limiter.check(update.effective_user.id)
         if decision != ALLOW:
             if decision == WARN:
-                await message.reply_text(texts.text("picture.rate_limited", lang))
+                await message.reply_text(texts.text("picture.rate_limited", lang,
+                                                    region=self.handlers.region(update, context, lang)))
             return
         await _typing(message)
-        judged = await self._read(message, context, caption, lang, answer=True)
+        judged = await self._read(update, context, caption, lang, answer=True)
         if judged is not None:
             await self._judge(update, context, judged)
 
@@ -124,12 +126,13 @@ class Pictures:
         if user is not None and self.limiter.check(user.id) != ALLOW:
             return
         lang = self.handlers.language(update, context, caption or None)
-        judged = await self._read(message, context, caption, lang, answer=addressed)
+        judged = await self._read(update, context, caption, lang, answer=addressed)
         if judged is None:
             return
         detector = self.guard.detector
         verdict = detector.check(judged.text)
-        if addressed or (verdict.risk == "high" and len(normalize(judged.text)) >= GROUP_MIN_CHARS):
+        worried_payer = already_paid(caption) and sounds_worried(caption)  # "I paid them, what now?" + a picture
+        if addressed or worried_payer or (verdict.risk == "high" and len(normalize(judged.text)) >= GROUP_MIN_CHARS):
             await self._judge(update, context, judged, quote=True, judged_by=(detector, verdict))
 
     # ------------------------------------------------------------------ answering
@@ -155,16 +158,21 @@ class Pictures:
         detector, verdict = judged_by
         outcome = await self.guard.record(judged.text, verdict, detector, user_id=user.id if user else None,
                                           lang=lang, chat_type=update.effective_chat.type,
-                                          from_image=from_image and bool(judged.lines))
+                                          from_image=from_image and bool(judged.lines),
+                                          **self.handlers._assess_kwargs(update, context))
+        if outcome.paid:  # the emergency path comes first, before any explanation
+            await self.handlers._send_emergency(message.chat_id, outcome, lang, context)
         picture = html.escape(texts.text(note, lang), quote=False) if note else picture_part(judged, verdict, lang)
-        await self.handlers._reply_verdict(message, outcome, lang, quote=quote, picture=picture)
+        await self.handlers._reply_verdict(message, outcome, lang, judged.text, quote=quote, context=context,
+                                           picture=picture)
 
     # ------------------------------------------------------------------ reading
 
-    async def _read(self, message: Message, context: ContextTypes.DEFAULT_TYPE, caption: str, lang: str, *,
+    async def _read(self, update: Update, context: ContextTypes.DEFAULT_TYPE, caption: str, lang: str, *,
                     answer: bool) -> Judged | None:
         """Download and read the picture; None (after telling the person why, if ``answer``)
         when that did not work."""
+        message = update.effective_message
         user_id = message.from_user.id if message.from_user else None
         try:
             data = await self._download(message, context)
@@ -172,7 +180,8 @@ class Pictures:
         except (TooBig, ImageRejected, OcrError, _DownloadFailed) as exc:
             log.info("picture from user %s not read: %s: %s", user_id, type(exc).__name__, exc)
             if answer:
-                await message.reply_text(texts.text(_problem_key(exc), lang))
+                region = self.handlers.region(update, context, lang)
+                await message.reply_text(texts.text(_problem_key(exc), lang, region=region))
             return None
         log.info("picture from user %s: %d lines in %.2f s", user_id, len(image.lines), image.seconds)
         return combine(caption, image.lines)

@@ -8,7 +8,7 @@ import pytest
 from callguard.detect.normalize import normalize
 from callguard.ocr import replies as picture_texts
 from callguard.telegram.handlers import GROUP_MIN_CHARS
-from tests.e2e.helpers import BENIGN_HANS, SCAM_HANS, idle, reply, ui
+from tests.e2e.helpers import BENIGN_HANS, SCAM_HANS, idle, reply, shipped_region, ui
 from tests.support.fake_bot_api import BOT_USERNAME
 
 GROUP = -100_777
@@ -117,7 +117,7 @@ async def test_group_reply_to_the_bot_is_answered(bot_env):
 
 @pytest.mark.parametrize("command, expected", [
     (f"/help@{BOT_USERNAME}", "help"), ("/help", "help"), (f"/privacy@{BOT_USERNAME}", "privacy"),
-    ("/help@some_other_bot", None), ("/report", None), ("/frobnicate", None),
+    ("/help@some_other_bot", None), ("/report", "report.private"), ("/frobnicate", None),
 ])
 async def test_group_commands(bot_env, command, expected):
     api, app, guard = bot_env
@@ -127,6 +127,7 @@ async def test_group_commands(bot_env, command, expected):
     if expected is None:
         assert sent == []
     else:
-        assert sent == [picture_texts.privacy_text("en", days=365) if expected == "privacy"
-                        else picture_texts.help_text("en", reading=False)]
+        wanted = {"privacy": picture_texts.privacy_text("en", days=365),
+                  "help": picture_texts.help_text("en", reading=False, region=shipped_region("CN"))}
+        assert sent == [wanted.get(expected) or ui(expected, "en", region="CN")]
     assert await rows(guard) == []

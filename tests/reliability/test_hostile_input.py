@@ -28,7 +28,7 @@ from telegram.ext import CommandHandler, ConversationHandler
 from callguard import replies
 from callguard.ocr import replies as picture_texts
 from callguard.config import Settings
-from callguard.detect import detect_language
+from callguard.detect import detect_language, load_rules
 from callguard.detect.normalize import normalize
 from callguard.telegram.handlers import MAX_TEXT
 from tests.reliability.support import (
@@ -49,7 +49,9 @@ EXAMPLES = hsettings(max_examples=60, deadline=None, derandomize=False,
                      suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 
 LANGS = replies.LANGUAGES
-HELP = {picture_texts.help_text(lang, reading=False) for lang in LANGS}  # this bot reads no pictures
+ROOT = __import__("pathlib").Path(__file__).resolve().parents[2]
+HELP = {picture_texts.help_text(lang, reading=False, region=region)  # as any user's region fills it; no pictures
+        for lang in LANGS for region in (None, *load_rules(ROOT / "rules" / "scam_patterns.yaml").regions.values())}
 NEED_WORDS = {replies.ui("need_words", lang) for lang in LANGS}
 # A picture without a caption, on a server that reads no pictures (hostile pictures: tests/test_ocr_image.py)
 NEED_WORDS_PICTURE = {replies.ui("need_words", lang) + "\n\n" + picture_texts.text("picture.not_here", lang)
