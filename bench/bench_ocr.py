@@ -218,11 +218,11 @@ def pictures_or_warm_up(pictures):
     return pictures[0] if pictures else load_pictures()[0]
 
 
-def load_pictures() -> list[tuple[bytes, tuple[int, int]]]:
-    """Five screenshots as Telegram sends photos: 1080 wide, JPEG."""
+def load_pictures(width: int = 1080) -> list[tuple[bytes, tuple[int, int]]]:
+    """Five screenshots as Telegram sends photos: ``width`` wide, JPEG."""
     chosen = [s for s in SAMPLES if s.id in ("sms-freeze-hans", "chat-kid-hant", "sms-parcel-en",
                                               "chat-task-hans", "sms-clinic-hant")]
-    shots = [render(sample, Style(width=1080, jpeg_quality=87)) for sample in chosen]
+    shots = [render(sample, Style(width=width, jpeg_quality=87)) for sample in chosen]
     return [(shot.data, shot.size) for shot in shots]
 
 
