@@ -18,7 +18,7 @@ from .detect import RuleFileError
 from .rulebook import RuleBook
 from .rulefiles import unreadable
 from .service import CallGuard
-from .store import ReportWriter, Store
+from .storage import ReportWriter, SQLiteStore, default_key_file
 from .telegram.app import build_application
 
 __all__ = ["build", "run"]
@@ -35,7 +35,8 @@ def build(settings: Settings, *, ocr=None):
     ``ocr``: an :class:`~callguard.ocr.pool.OcrPool` to share (the caller closes it);
     by default the bot makes its own when it can read pictures (see :func:`ocr_pool`)."""
     rules = RuleBook.load(settings.rules_path)
-    writer = ReportWriter(functools.partial(Store.open, settings.db_path, secret=settings.secret))
+    writer = ReportWriter(functools.partial(SQLiteStore.open, settings.db_path, secret=settings.secret,
+                                            key_file=settings.secret_file or default_key_file(settings.db_path)))
     owns_ocr = ocr is None
     guard = CallGuard(settings, rules, writer, ocr=ocr_pool(settings) if owns_ocr else ocr, owns_ocr=owns_ocr)
     return build_application(settings, guard)

@@ -1,4 +1,4 @@
-"""Reports read from a picture are marked as such (schema migration 2): the recognised
+"""Reports read from a picture are marked as such (schema migration 3): the recognised
 text is stored with a flag, never the picture; a database made before the flag existed
 is migrated in place, its reports marked as typed."""
 
@@ -8,7 +8,9 @@ import sqlite3
 
 import pytest
 
-from callguard.store import MIGRATIONS, Report, Store
+from callguard.storage import Report
+from callguard.storage.sqlite import SQLiteStore
+from callguard.storage.sqlite.schema import MIGRATIONS
 
 
 def report(**overrides) -> Report:
@@ -19,7 +21,7 @@ def report(**overrides) -> Report:
 
 
 async def test_the_flag_is_stored_read_and_exported(tmp_path):
-    store = await Store.open(tmp_path / "db.sqlite", secret=b"k")
+    store = await SQLiteStore.open(tmp_path / "db.sqlite", secret=b"k")
     try:
         typed = await store.add_report(report(text="typed"), 1)
         read = await store.add_report(report(from_image=True), 1)
@@ -37,15 +39,16 @@ async def test_the_flag_is_stored_read_and_exported(tmp_path):
 async def test_a_database_from_before_the_flag_is_migrated_in_place(tmp_path):
     path = tmp_path / "old.sqlite"
     conn = sqlite3.connect(path)
-    for statement in MIGRATIONS[0]:  # the schema as it shipped before pictures
-        conn.execute(statement)
+    for step in MIGRATIONS[:2]:  # the schema as it shipped before pictures
+        for statement in step:
+            conn.execute(statement)
     conn.execute("""INSERT INTO reports (created_at, reporter, text, lang, scam, risk, category, rule, score,
                                          ruleset_version, chat_type, source)
                     VALUES (1.7e9, NULL, 'an old report', 'en', 0, 'none', NULL, NULL, 0, 'v0', 'private', 'message')""")
-    conn.execute("PRAGMA user_version = 1")
+    conn.execute("PRAGMA user_version = 2")
     conn.commit()
     conn.close()
-    store = await Store.open(path, secret=b"k")
+    store = await SQLiteStore.open(path, secret=b"k")
     try:
         [old] = await store.export_rows(0)
         assert old["text"] == "an old report" and old["from_image"] is False
@@ -54,5 +57,5 @@ async def test_a_database_from_before_the_flag_is_migrated_in_place(tmp_path):
     finally:
         await store.close()
     conn = sqlite3.connect(path)
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS) == 2
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS) == 3
     conn.close()

@@ -199,14 +199,14 @@ class Handlers:
     async def region_command(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         lang = self.language(update, context)
         await update.effective_message.reply_text(
-            replies.ui("region.pick", lang), reply_markup=kb.region_keyboard(self.guard.detector.ruleset.regions, lang))
+            replies.ui("region.pick", lang), reply_markup=kb.region_keyboard(self.guard.ruleset.regions, lang))
 
     async def forget(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Asks before deleting; in a group the question goes to the user privately
         (the group should not see it, nor be able to press its buttons)."""
         lang = self.language(update, context)
         user = update.effective_user
-        count = await self.guard.writer.count_user_records(user.id)
+        count = await self.guard.count_user_records(user.id)
         confirm = replies.ui("forget.confirm", lang, count=count)
         if update.effective_chat.type == ChatType.PRIVATE:
             await update.effective_message.reply_text(confirm, reply_markup=kb.forget_keyboard(lang))
@@ -314,12 +314,12 @@ class Handlers:
         if action == kb.SENT_MONEY:
             await query.answer()
             await context.bot.send_message(chat_id, replies.emergency_reply(
-                self.guard.rules.detector.ruleset, lang, region=self.region(update, context, lang)), parse_mode="HTML")
+                self.guard.ruleset, lang, region=self.region(update, context, lang)), parse_mode="HTML")
             await self.guard.mark_money_sent(int(arg))
         elif action == kb.WARN_FAMILY:
             await query.answer()
             await context.bot.send_message(chat_id, replies.family_warning(
-                self.guard.rules.detector.ruleset, arg or None, lang, region=self.region(update, context, lang)),
+                self.guard.ruleset, arg or None, lang, region=self.region(update, context, lang)),
                 parse_mode="HTML")
         elif action in (kb.HELPFUL, kb.WRONG):
             await self._feedback(query, context, action, int(arg), user_id, lang)
@@ -331,10 +331,10 @@ class Handlers:
                 await _edit(query.edit_message_text(replies.ui("lang.set", arg)))
                 if changed and not context.user_data.get("region"):  # then offer the region, once
                     await context.bot.send_message(chat_id, replies.ui("region.pick", arg), reply_markup=kb.region_keyboard(
-                        self.guard.detector.ruleset.regions, arg))
+                        self.guard.ruleset.regions, arg))
         elif action == kb.REGION:
             await query.answer()
-            region = self.guard.detector.ruleset.regions.get(arg)
+            region = self.guard.ruleset.regions.get(arg)
             if region is not None:
                 context.user_data["region"] = arg
             if query.message and region is not None:
@@ -342,8 +342,8 @@ class Handlers:
                                                                name=region.name[lang])))
         elif action == kb.FORGET:
             await query.answer()
-            if arg == "y":  # the writer also drops this user's reports still queued in memory
-                count = await self.guard.writer.forget(user_id)
+            if arg == "y":  # also drops this user's reports still queued in memory
+                count = await self.guard.forget(user_id)
                 context.user_data.clear()
                 text = replies.ui("forget.done", lang, count=count)
             else:

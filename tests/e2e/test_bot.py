@@ -39,7 +39,7 @@ def category_name(guard, lang: str, category: str = CATEGORY) -> str:
 
 
 async def rows(guard) -> list[dict]:
-    return await guard.store.export_rows(0)
+    return await guard.writer.store.export_rows(0)
 
 
 # ------------------------------------------------------------------ commands
@@ -518,6 +518,21 @@ async def test_number_reported_before_is_counted_never_who(bot_env):
     text = (await reply(api, 53, mark)).params["text"]
     assert ui("number.seen", "en", number="+86 138 0013 8000", count=2) in text
     assert [r["numbers"] for r in await rows(guard)] == ["+8613800138000"] * 3
+
+
+async def test_one_user_reporting_a_number_many_times_is_one_person(bot_env):
+    """Issue 12, item 5: ten reports by one user made the next one read "reported 10 times"."""
+    api, app, guard = bot_env
+    text = "13800138000 打来电话，" + SCAM_HANS
+    for _ in range(5):
+        mark = api.mark()
+        api.push_message(text, user_id=61, language_code="zh-hans")
+        own = (await reply(api, 61, mark)).params["text"]
+        assert "138 0013 8000" not in own  # never counted for themselves
+    mark = api.mark()
+    api.push_message(text, user_id=62, language_code="zh-hans")
+    seen = ui("number.seen", "zh-Hans", number="+86 138 0013 8000", count=1)
+    assert seen in (await reply(api, 62, mark)).params["text"]
 
 
 # ------------------------------------------------------------------ robustness

@@ -34,7 +34,7 @@ def push_group(api, text, *, user_id=201, chat_type="group", **kwargs):
 
 
 async def rows(guard):
-    return await guard.store.export_rows(0)
+    return await guard.writer.store.export_rows(0)
 
 
 async def test_preconditions_of_the_group_texts(bot_env):

@@ -17,7 +17,7 @@ import pytest
 
 from callguard.ocr import replies as picture_texts
 from callguard.ocr.image import MAX_BYTES
-from tests.e2e.helpers import SCAM_HANS, idle, reply, shipped_region, ui
+from tests.e2e.helpers import SCAM_HANS, idle, replies_to, reply, shipped_region, ui
 from tests.support.fake_bot_api import BOT_USERNAME
 from tests.support.screenshots import SAMPLES, Style, cjk_font_path, render
 
@@ -46,7 +46,7 @@ def pt(key: str, lang: str, region: str | None = None) -> str:
 
 
 async def rows(guard) -> list[dict]:
-    return await guard.store.export_rows(0)
+    return await guard.writer.store.export_rows(0)
 
 
 @pytest.fixture
@@ -146,6 +146,7 @@ async def test_pictures_have_a_tighter_limit_than_text(make_bot, ocr_pool):
     for _ in range(3):
         api.push_photo((blank_png(), 720, 1280), user_id=307, language_code="en")
     api.push_message(SCAM_HANS, user_id=307)  # text is still welcome
+    await replies_to(api, 307, 3, timeout=30)
     await idle(api, app, timeout=30)
     texts = api.sent_texts(307)
     assert texts[1] == pt("picture.rate_limited", "en", "CN") and texts[2].startswith("<b>" + ui("risk.high", "zh-Hans"))

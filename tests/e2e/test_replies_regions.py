@@ -84,7 +84,7 @@ async def test_bot(make_bot, rules_file):
 
 
 async def rows(guard) -> list[dict]:
-    return await guard.store.export_rows(0)
+    return await guard.writer.store.export_rows(0)
 
 
 def words(text: str) -> int:

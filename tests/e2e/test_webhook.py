@@ -28,7 +28,7 @@ async def test_webhook_with_the_right_secret_is_processed(webhook_bot):
     assert status == 200
     sent = (await reply(api, 301)).params
     assert sent["text"].startswith("<b>" + ui("risk.high", "zh-Hans"))
-    [row] = await guard.store.export_rows(0)
+    [row] = await guard.writer.store.export_rows(0)
     assert row["text"] == SCAM_HANS and row["scam"] is True
     assert api.counts["getUpdates"] == 0  # no polling in webhook mode
 
@@ -40,7 +40,7 @@ async def test_webhook_with_a_wrong_or_missing_secret_is_refused(webhook_bot, se
     assert status == 403
     await idle(api, app)
     assert api.sent_messages() == []
-    assert await guard.store.export_rows(0) == []
+    assert await guard.writer.store.export_rows(0) == []
     # The bot still serves genuine updates afterwards.
     status, _ = await api.post_webhook(None, api.make_message("/help", user_id=302, language_code="en"))
     assert status == 200

@@ -358,7 +358,7 @@ async def test_100_kb_of_text_is_judged_on_its_start_and_stored_cut(live):
     [params] = messages(calls, uid)
     assert visible_text(params["text"]).startswith(replies.ui("risk.high", "zh-Hans"))
     assert len(params["text"]) <= replies.MAX_MESSAGE
-    rows = await live.guard.store.export_rows(0)
+    rows = await live.guard.writer.store.export_rows(0)
     [row] = [r for r in rows if r["text"].startswith(SCAM_HANS + "，我不知道")]
     assert len(row["text"]) == MAX_TEXT
 
