@@ -104,6 +104,8 @@ def find_entity(text: str, name: str, cache: dict[str, list[tuple[int, int]]]) -
         found = []
     else:
         found = [_trimmed(text, *m.span()) for m in _PATTERNS[name].finditer(text)]
+        if name == "link":
+            found = [span for span in found if not _sentence_break(text, *span)]
         for outer in _INSIDE.get(name, ()):
             if found:
                 spans = find_entity(text, outer, cache)
@@ -117,6 +119,16 @@ def find_entities(text: str) -> dict[str, list[tuple[int, int]]]:
     left out."""
     cache: dict[str, list[tuple[int, int]]] = {}
     return {name: spans for name in ENTITIES if (spans := find_entity(text, name, cache))}
+
+
+def _sentence_break(text: str, start: int, end: int) -> bool:
+    """A bare "domain" whose last part is capitalised is two sentences
+    typed without a space ("policy.In", "month.To")."""
+    piece = text[start:end]
+    if piece[:4].lower() in ("http", "www."):
+        return False
+    tld = piece.split("/", 1)[0].rsplit(".", 1)[-1]
+    return tld[:1].isupper() and not tld.isupper()
 
 
 def _trimmed(text: str, start: int, end: int) -> tuple[int, int]:
