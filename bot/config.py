@@ -71,6 +71,11 @@ class Settings:
     concurrency: int = 16
     connections: int = 16
     default_region: str = "CN"
+    # Pictures (the ``ocr`` extra): worker processes reading them (0 = do not read pictures),
+    # seconds one picture may take, and pictures per user per minute (tighter than text).
+    ocr_workers: int = 1
+    ocr_timeout: int = 30
+    image_rate_limit: int = 3
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
@@ -122,4 +127,7 @@ class Settings:
             concurrency=concurrency,
             connections=_int(env, "CALLGUARD_CONNECTIONS", concurrency, 1, 10000),
             default_region=region,
+            ocr_workers=_int(env, "CALLGUARD_OCR_WORKERS", 1, 0, 64),
+            ocr_timeout=_int(env, "CALLGUARD_OCR_TIMEOUT", 30, 1, 600),
+            image_rate_limit=_int(env, "CALLGUARD_IMAGE_RATE_LIMIT", 3, 1, 10000),
         )
