@@ -338,7 +338,7 @@ class RuleBook:
             elif _digest(await asyncio.to_thread(_read_or_none, candidate.path) or b"") != candidate.version:
                 self._drop_pending()
                 raise NotPending("changed")
-            log.warning("rules %s confirmed by %s: %d of %d verdicts change", candidate.version, owner,
+            log.warning("rules %s confirmed by the admin who sent them: %d of %d verdicts change", candidate.version,
                         len(pending.comparison.changes), pending.comparison.checked)
             return self._swap(replace(candidate, loaded_at=time.time()))
 
@@ -355,7 +355,7 @@ class RuleBook:
         version, upload = pending.loaded.version, pending.upload
         del pending
         self._drop_pending()
-        log.info("rules %s cancelled by %s", version, owner)
+        log.info("rules %s cancelled by the admin who sent them", version)
         return version, upload
 
     async def rollback(self) -> Loaded | None:
