@@ -49,7 +49,6 @@ import argparse
 import asyncio
 import json
 import os
-import pickle
 import platform
 import random
 import re
@@ -408,8 +407,6 @@ async def online(path: Path, runs: int, rate: float, kinds: tuple[str, ...] = ("
     reloads per run (see the module docstring), each after ``before`` seconds
     of users alone (their latency: the reference)."""
     import gc
-
-    from tests.support.fake_bot_api import FakeBotAPI
 
     # This process's collector is off meanwhile (as in bench_flood.py): its full
     # collections over the thousands of requests the fake server records stall

@@ -383,9 +383,10 @@ def cmd_rules_test(args: argparse.Namespace) -> int:
     return 1 if failures else 0
 
 
-def _checked_update(args: argparse.Namespace, command: str):
-    """FILE checked against the live rule file: (data, live path, Checked), or
-    an exit status after printing why not."""
+def _checked_update(args: argparse.Namespace, command: str) -> tuple[bytes, Path, bool] | int:
+    """FILE checked against the live rule file, its report printed: (its
+    content, the live path, whether a reload would ask for a confirmation),
+    or the exit status when it cannot be used."""
     from .admin_texts import changes_lines
     from .rulebook import check_update
 
@@ -394,26 +395,27 @@ def _checked_update(args: argparse.Namespace, command: str):
         data = path.read_bytes()
     except OSError as exc:
         print(f"callguard rules {command}: cannot read {path}: {exc.strerror or exc}", file=sys.stderr)
-        return None, live_path, 1
+        return 1
     checked, note = check_update(data, str(path), live_path)
     if checked.problems:
         for problem in checked.problems:
             print(problem)
         print(f"{path}: {len(checked.problems)} problem(s); a reload would refuse it", file=sys.stderr)
-        return None, live_path, 1
+        return 1
     if note:
         print(note)
-    if checked.comparison is not None:
+    comparison = checked.comparison
+    if comparison is not None:
         names = checked.detector.ruleset  # names the categories of both verdicts (an unknown one by its id)
-        print("\n".join(changes_lines(checked.comparison, names, names, args.lang, html=False)))
-    return data, live_path, checked
+        print("\n".join(changes_lines(comparison, names, names, args.lang, html=False)))
+    return data, live_path, comparison is not None and comparison.needs_confirmation
 
 
 def cmd_rules_check(args: argparse.Namespace) -> int:
-    data, _, checked = _checked_update(args, "check")
-    if data is None:
+    checked = _checked_update(args, "check")
+    if isinstance(checked, int):
         return checked
-    if checked.comparison is not None and checked.comparison.needs_confirmation:
+    if checked[2]:
         print(f"{args.file}: passes every check, but a reload would ask for a confirmation "
               "(Telegram: Apply anyway; here: callguard rules apply --force)", file=sys.stderr)
         return 3
@@ -424,13 +426,14 @@ def cmd_rules_check(args: argparse.Namespace) -> int:
 def cmd_rules_apply(args: argparse.Namespace) -> int:
     from .rulebook import approve, save_with_backup
 
-    data, live_path, checked = _checked_update(args, "apply")
-    if data is None:
+    checked = _checked_update(args, "apply")
+    if isinstance(checked, int):
         return checked
-    if checked.comparison is not None and checked.comparison.needs_confirmation:
+    data, live_path, ask = checked
+    if ask:
         if not args.force:
-            print(f"callguard rules apply: not applied: it changes too many verdicts. Add --force to apply it "
-                  f"anyway.", file=sys.stderr)
+            print("callguard rules apply: not applied: it changes too many verdicts. Add --force to apply it "
+                  "anyway.", file=sys.stderr)
             return 3
         approve(live_path, data)  # so that the running bot's SIGHUP or file watch takes exactly this content
     try:

@@ -51,12 +51,12 @@ from . import handover
 from .detect import Detector, Problem, RuleFileError, Verdict, build, parse_rules
 from .detect.compare import Comparison, Judge, Probe, compare, example_probes, regression_probes
 
-__all__ = ["BuildFailed", "Checked", "BuildWorker", "shared_worker", "check_rules", "shipped_regression", "DEFAULT_TIMEOUT",
-           "DEFAULT_MEMORY_LIMIT"]
+__all__ = ["BuildFailed", "Checked", "BuildWorker", "shared_worker", "check_rules", "shipped_regression",
+           "DEFAULT_TIMEOUT", "DEFAULT_MEMORY_LIMIT"]
 
 log = logging.getLogger(__name__)
 
-DEFAULT_TIMEOUT = 300.0  # seconds for one check; the largest file allowed takes well under a minute
+DEFAULT_TIMEOUT = 300.0  # seconds for one check; the largest file allowed takes about a minute on a busy 2-core box
 DEFAULT_MEMORY_LIMIT = 2 * 1024**3  # bytes of address space for the worker (a 60,000-pattern file needs ~0.5 GB)
 KEEP_DETECTORS = 2  # detectors the worker keeps: the live one and the last candidate
 WORKER_NICE = 10  # added to the worker's nice value (lower CPU priority than the bot)
@@ -225,7 +225,7 @@ def _limit_memory(limit: int) -> None:
         import resource
     except ImportError:  # pragma: no cover - not on Windows
         return
-    soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+    _, hard = resource.getrlimit(resource.RLIMIT_AS)
     if hard != resource.RLIM_INFINITY:
         limit = min(limit, hard)
     resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
@@ -249,6 +249,7 @@ def _serve(requests: Connection, answers: Connection, memory_limit: int) -> None
             answer: object = _check_request(state, *request)
         except MemoryError:
             state.detectors.clear()
+            state.live_verdicts = None
             gc.collect()
             answer = BuildFailed(f"checking the file needed more than the {memory_limit // 2**20} MB of memory "
                                  "the rule builder may use")
