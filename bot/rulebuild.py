@@ -8,16 +8,18 @@ separate worker process (:class:`BuildWorker`): one long-lived process,
 started on first use as a fresh interpreter (no copy of the bot's event
 loop, sockets or database handles), fed one request at a time over a pipe.
 
-For each request the worker (:func:`check_rules`):
+For each request the worker runs :func:`callguard.detect.check_candidate`
+(what is checked is decided there, in ``detect/``; this module is only the
+process around it):
 
-1. builds the candidate (:func:`callguard.detect.build`: lint, compile, every
-   rule's examples), reusing the compiled matcher of the detector it built
-   last, so editing a few rules of a big file compiles only those;
-2. builds the live rule set from its bytes (kept from the previous request
-   when it is the same) and compares the two on texts from outside the
+1. the candidate is built (lint, compile, every rule's examples), reusing
+   the compiled matcher of the detector the worker built last, so editing a
+   few rules of a big file compiles only those;
+2. it is compared with the live rule set (built from its bytes, kept from
+   the previous request when it is the same) on texts from outside the
    candidate: the live rule set's examples and the shipped regression set
    (:mod:`callguard.detect.compare`);
-3. answers with the problems, or the comparison and the compiled candidate,
+3. the worker answers with the problems, or the comparison and the compiled candidate,
    pickled (:mod:`callguard.handover`: in small steps that the bot's process
    reads back without stalling its users). Reading it is about a tenth of
    compiling it again.
@@ -48,8 +50,8 @@ from types import MappingProxyType
 from typing import Callable, Sequence
 
 from . import handover
-from .detect import Detector, Problem, RuleFileError, Verdict, build, parse_rules
-from .detect.compare import Comparison, Judge, Probe, compare, example_probes, regression_probes
+from .detect import Detector, Problem, RuleFileError, Verdict, check_candidate, parse_rules
+from .detect.compare import Comparison, Judge, Probe, regression_probes
 
 __all__ = ["BuildFailed", "Checked", "BuildWorker", "shared_worker", "check_rules", "shipped_regression",
            "DEFAULT_TIMEOUT", "DEFAULT_MEMORY_LIMIT"]
@@ -114,30 +116,21 @@ def _digest(data: bytes) -> str:
 def check_rules(data: bytes, source: str, *, live: Detector | Callable[[], Detector | None] | None,
                 regression: Sequence[Probe] = (), previous: Detector | None = None,
                 live_judge: Callable[[Detector], Judge] | None = None) -> Checked:
-    """Build the candidate in ``data`` and compare it with ``live`` on the
-    live rules' examples and ``regression``. In process (the CLI) or in the
-    worker. ``live`` may be a function that returns the live detector: it is
-    called only for a candidate that passes (a refused file costs no more
-    than its own check). ``previous`` is a detector whose compiled rules may
-    be reused; ``live_judge(live)`` judges for ``live`` (e.g. remembering
-    its verdicts)."""
+    """:func:`callguard.detect.check_candidate` as a :class:`Checked` (its
+    problems instead of an exception, and timings), in process (the CLI) or
+    in the worker. ``total`` is wall time, ``cpu`` this process's CPU time."""
     timings: dict[str, float] = {}
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     try:
-        candidate = build(data, source, previous=previous, timings=timings)
+        candidate, comparison = check_candidate(data, source, live=live, regression=regression, previous=previous,
+                                                live_judge=live_judge, timings=timings)
     except RuleFileError as exc:
-        return Checked(problems=tuple(exc.problems), timings={"total": time.perf_counter() - started, **timings})
-    comparison = None
-    t0 = time.perf_counter()
-    if callable(live):
-        live = live()
-    if live is not None:
-        probes = example_probes(live.ruleset) + list(regression)
-        judge = live_judge(live) if live_judge is not None else live
-        comparison = compare(judge, candidate, probes, live_version=live.version, candidate_version=candidate.version)
-        timings["compare"] = time.perf_counter() - t0
-    timings["total"] = time.perf_counter() - started
-    return Checked(comparison=comparison, timings=timings, detector=candidate)
+        problems = tuple(exc.problems)
+        candidate, comparison = None, None
+    else:
+        problems = ()
+    timings.update(total=time.perf_counter() - started, cpu=time.process_time() - cpu)
+    return Checked(problems=problems, comparison=comparison, timings=timings, detector=candidate)
 
 
 # --------------------------------------------------------------------------- the worker process
