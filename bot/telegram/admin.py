@@ -20,30 +20,27 @@ import functools
 import io
 import logging
 import os
-import re
 import signal
 import time
 from pathlib import Path
 from typing import Awaitable, Callable
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
+from telegram import Update
 from telegram.constants import ChatType
-from telegram.error import TelegramError
-from telegram.ext import Application, CallbackQueryHandler, CommandHandler, ContextTypes, MessageHandler, filters
+from telegram.ext import Application, CommandHandler, ContextTypes, MessageHandler, filters
 
 from .. import replies
-from ..admin_texts import (changes_lines, errors_text, fit_lines, split_message, stats_text, t, utc_day, utc_time,
-                           why_text)
+from ..admin_texts import changes_lines, errors_text, split_message, stats_text, t, utc_day, utc_time, why_text
 from ..bulletin import bulletin
 from ..detect import LANGUAGES, RuleFileError
 from ..detect.load import MAX_FILE_BYTES
-from ..i18n import escape
-from ..rulebook import PENDING_SECONDS, ConfirmationNeeded, Loaded, NotPending, Pending
+from ..rulebook import ConfirmationNeeded, Loaded
 from ..rulebuild import BuildFailed
 from ..rulefiles import open_error
 from ..service import CallGuard
 from ..storage import StorageError
 from .handlers import MAX_TEXT, Handlers
+from .rule_changes import RuleConfirmations, applied_text
 
 __all__ = ["AdminHandlers", "ADMIN_COMMANDS"]
 
@@ -56,8 +53,6 @@ PURGE_EVERY = 24 * 3600.0  # seconds between retention purges
 WATCH_EVERY = 2.0  # seconds between checks of the rule file when watching it
 MAX_DOCUMENT = 49 * 1024 * 1024  # Telegram bots may send files up to 50 MB
 MAX_NAME = 80  # characters of an uploaded file's name kept for messages and logs
-RULES_BUTTON = "rules"  # callback data rules:apply:<token> / rules:cancel:<token>
-_RULES_BUTTON = re.compile(r"^rules:(apply|cancel):([A-Za-z0-9_-]{1,40})$")
 FULL_NUMBERS = ("full", "--full-numbers")  # /export argument for unmasked phone numbers
 
 Callback = Callable[[Update, ContextTypes.DEFAULT_TYPE], Awaitable[None]]
@@ -101,6 +96,7 @@ class AdminHandlers:
         self.refuse = refuse or self._unknown_command
         self._watched: tuple[int, int, int] | None = None
         self._sighup_loop: asyncio.AbstractEventLoop | None = None
+        self.confirmations = RuleConfirmations(guard, self.is_admin, self._remember_file)
 
     @property
     def admins(self) -> frozenset[int]:
@@ -119,7 +115,7 @@ class AdminHandlers:
         only_admins = filters.User(user_id=self.admins)  # empty admin list: matches nobody
         app.add_handler(MessageHandler(_MESSAGES & _PRIVATE & only_admins & rule_file,
                                        self._guarded("upload", self.upload)))
-        app.add_handler(CallbackQueryHandler(self.rules_button, pattern=f"^{RULES_BUTTON}:"))
+        self.confirmations.register(app)
 
     async def start(self, app: Application) -> None:
         """From ``post_init``: retention purge (now and daily), rule-file watch, SIGHUP."""
@@ -237,21 +233,13 @@ class AdminHandlers:
                  loaded.rule_count, loaded.seconds)
         return loaded, before, None
 
-    @staticmethod
-    def _applied_text(title: str, loaded: Loaded, before: Loaded, lang: str) -> str:
-        """A success message: the title, then how the verdicts changed."""
-        lines = []
-        if loaded.comparison is not None:
-            lines = changes_lines(loaded.comparison, before.detector.ruleset, loaded.detector.ruleset, lang)
-        return fit_lines([escape(title)], lines, lang)
-
     async def cmd_reload(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         lang = Handlers.language(update, context)
         user = update.effective_user.id
         loaded, before, error = await self.reload_rules(f"/reload by {self.guard.user_tag(user)}", owner=user)
         unreadable = open_error(before.path) if isinstance(error, RuleFileError) else None
         if isinstance(error, ConfirmationNeeded):
-            await self._ask_confirmation(update.effective_message, context, error.pending, before, lang)
+            await self.confirmations.ask(update.effective_message, context, error.pending, before, lang)
             return
         if unreadable is not None:  # a missing file did not "fail validation": name the file and the setting
             text = errors_text(_unreadable_text(before, unreadable, lang), [], lang)
@@ -263,7 +251,7 @@ class AdminHandlers:
         elif loaded is before:
             text = errors_text(t("reload.same", lang, version=loaded.version, count=loaded.rule_count), [], lang)
         else:
-            text = self._applied_text(t("reload.ok", lang, old=before.version, new=loaded.version,
+            text = applied_text(t("reload.ok", lang, old=before.version, new=loaded.version,
                                         count=loaded.rule_count, seconds=loaded.seconds), loaded, before, lang)
         await update.effective_message.reply_html(text)
 
@@ -295,7 +283,7 @@ class AdminHandlers:
             text = errors_text(t("upload.failed", lang, name=name, version=before.version, n=len(exc.problems)),
                                exc.problems, lang)
         except ConfirmationNeeded as exc:
-            await self._ask_confirmation(message, context, exc.pending, before, lang)
+            await self.confirmations.ask(message, context, exc.pending, before, lang)
             return
         except Exception as exc:  # BuildFailed (the check could not be done), or a bug
             if isinstance(exc, BuildFailed):
@@ -307,85 +295,12 @@ class AdminHandlers:
         else:
             log.info("admin %s installed rule file %r: %s -> %s, %d rules", self.guard.user_tag(user), name,
                      before.version, loaded.version, loaded.rule_count)
-            text = self._applied_text(t("upload.ok", lang, name=name, old=before.version, new=loaded.version,
+            text = applied_text(t("upload.ok", lang, name=name, old=before.version, new=loaded.version,
                                         count=loaded.rule_count, seconds=loaded.seconds, path=loaded.path),
                                       loaded, before, lang)
         finally:
             self._remember_file()
         await message.reply_html(text)
-
-    # ------------------------------------------------------------------ confirming a rule set that changes verdicts
-
-    async def _ask_confirmation(self, message: Message, context: ContextTypes.DEFAULT_TYPE, pending: Pending,
-                                before: Loaded, lang: str) -> None:
-        """The report of changed verdicts, with Apply anyway / Cancel buttons;
-        when nobody answers in time the message says so."""
-        candidate = pending.loaded
-        minutes = round(PENDING_SECONDS / 60)
-        title = t("changes.confirm", lang, name=pending.name, new=candidate.version, count=candidate.rule_count,
-                  version=before.version, minutes=minutes)
-        lines = changes_lines(pending.comparison, before.detector.ruleset, candidate.detector.ruleset, lang)
-        buttons = InlineKeyboardMarkup([[
-            InlineKeyboardButton(t("changes.apply", lang), callback_data=f"{RULES_BUTTON}:apply:{pending.token}"),
-            InlineKeyboardButton(t("changes.cancel", lang), callback_data=f"{RULES_BUTTON}:cancel:{pending.token}"),
-        ]])
-        sent = await message.reply_html(fit_lines([escape(title)], lines, lang), reply_markup=buttons)
-        if context.job_queue is not None:
-            context.job_queue.run_once(self._expire_job, when=PENDING_SECONDS + 1, name=f"rules-expire-{pending.token}",
-                                       data=(pending, sent.chat_id, sent.message_id, before.version, lang))
-
-    async def _expire_job(self, context: ContextTypes.DEFAULT_TYPE) -> None:
-        pending, chat_id, message_id, version, lang = context.job.data
-        if not self.guard.rules.drop_expired(pending.token):
-            return  # answered, or replaced by a newer candidate
-        text = t("changes.expired", lang, minutes=round(PENDING_SECONDS / 60), new=pending.loaded.version,
-                 version=version)
-        try:
-            await context.bot.edit_message_text(escape(text), chat_id=chat_id, message_id=message_id,
-                                                parse_mode="HTML")
-        except TelegramError as exc:
-            log.info("could not mark the confirmation of rules %s as expired: %s", pending.loaded.version, exc)
-
-    async def rules_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        """Apply anyway / Cancel under a report of changed verdicts. Only the
-        admin who sent the file may press them; anyone else's press is
-        answered with nothing (and logged), like junk callback data."""
-        query = update.callback_query
-        user = query.from_user.id if query.from_user else None
-        match = _RULES_BUTTON.match(query.data or "")
-        if match is None or not self.is_admin(user) or query.message is None:
-            log.warning("refused a rules button press from non-admin %s", self.guard.user_tag(user))
-            await query.answer()
-            return
-        lang = Handlers.language(update, context)
-        action, token = match.groups()
-        book = self.guard.rules
-        before = book.live
-        try:
-            if action == "cancel":
-                version, upload = book.cancel(token, user)
-                text = t("changes.cancelled", lang, new=version, version=before.version)
-                if not upload:
-                    text += "\n" + t("changes.cancelled_file", lang, path=before.path)
-                text = escape(text)
-            else:
-                loaded = await book.confirm(token, user)
-                self._remember_file()
-                text = self._applied_text(t("reload.ok", lang, old=before.version, new=loaded.version,
-                                            count=loaded.rule_count, seconds=loaded.seconds), loaded, before, lang)
-        except NotPending as exc:
-            if exc.reason == "not_owner":
-                await query.answer(t("changes.not_owner", lang), show_alert=True)
-                return
-            text = escape(t(f"changes.{exc.reason}", lang, version=book.live.version))
-        except OSError as exc:  # the uploaded file could not be saved: nothing changed
-            log.warning("confirmed rules could not be saved to %s: %s", before.path, exc)
-            text = escape(t("rollback.failed", lang, version=before.version, error=exc.strerror or exc))
-        await query.answer()
-        try:
-            await query.edit_message_text(text, parse_mode="HTML")
-        except TelegramError:  # e.g. the message is too old to edit: say it anew
-            await query.message.reply_html(text)
 
     async def cmd_rules(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         lang = Handlers.language(update, context)

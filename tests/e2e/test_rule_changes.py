@@ -16,7 +16,7 @@ import pytest
 
 from callguard import rulebook
 from callguard.cli import main as cli
-from callguard.telegram import admin as admin_module
+from callguard.telegram import rule_changes
 from tests.admin_support import ADMIN, USER, common_characters_rule, copy_rules, good_variant, own_examples_only
 from tests.e2e.helpers import SCAM_HANS, button_data, buttons, reply
 
@@ -141,7 +141,7 @@ async def test_a_confirmation_after_the_live_rules_changed_is_refused(bot, rules
 
 
 async def test_an_unanswered_question_expires(make_bot, rules, monkeypatch):
-    monkeypatch.setattr(admin_module, "PENDING_SECONDS", 1)
+    monkeypatch.setattr(rule_changes, "PENDING_SECONDS", 1)
     monkeypatch.setattr(rulebook, "PENDING_SECONDS", 1)
     api, app, guard = await make_bot(rules_path=rules)
     before = guard.rules.live.version
