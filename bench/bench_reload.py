@@ -69,16 +69,12 @@ ADMIN = 42
 RESULTS = ROOT / "bench" / "results" / "reload.json"
 CACHE = Path(tempfile.gettempdir()) / "callguard-bench"
 SHIPPED = ROOT / "rules" / "scam_patterns.yaml"
+REFUSAL_TARGET = (1.0, 100.0)  # a hostile file refused in < 1 s (CPU) and < 100 MB (issue 12, item 1)
 
 # --------------------------------------------------------------------------- the synthetic rule file
 
 TARGET_P99_MS = 100.0  # users' p99 during any reload (issue 12)
 GENERATOR = "2"  # bump when the synthetic rules change: the cached files are made again
-ADMIN = 42
-RESULTS = ROOT / "bench" / "results" / "reload.json"
-CACHE = Path(tempfile.gettempdir()) / "callguard-bench"
-
-# --------------------------------------------------------------------------- the synthetic rule file
 
 _HANZI = (
     "安保北被本比边变表别并病布才参藏层产长常场车成城程持出处传创存达打大代带单当党导到道得等低地第点电调定东动"
@@ -210,6 +206,87 @@ def edited(text: str, tag: str) -> str:
     rule = doc["rules"][len(doc["rules"]) // 2]
     rule["groups"][0]["phrases"].append(f"新增短语{tag}")
     return _dump(doc)
+
+
+# --------------------------------------------------------------------------- 0. hostile files refused
+
+
+def alias_bomb() -> bytes:
+    """The attack of issue 12, item 1: under 500 bytes and 70 aliases (under
+    the 200-alias cap), each list repeating the previous one 10 times: 10^7
+    values once spelled out, given as the ``schema``. It froze the bot for
+    34 s (2.9 GB) and `callguard rules lint` for 83 s (4.3 GB): the message
+    "schema must be 2 (found ...)" built the repr of the expanded value."""
+    lines = ["l0: &l0 [lol]"]
+    for i in range(1, 8):
+        lines.append(f"l{i}: &l{i} [" + ", ".join([f"*l{i - 1}"] * 10) + "]")
+    lines.append("schema: *l7")
+    return ("\n".join(lines) + "\n").encode()
+
+
+def many_phrases(total: int = 100_000, template: Path = SHIPPED) -> bytes:
+    """Issue 12, item 2: a file that passes every other check with ``total``
+    phrases more, in groups under the per-group cap (2,000): only the cap on
+    the phrases of the whole file refuses it."""
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    doc = yaml.load(template.read_bytes(), Loader=loader)
+    rule = doc["rules"][0]
+    per_group = 2_000
+    rule["groups"] = list(rule["groups"]) + [
+        {"name": f"bulk{g}", "weight": 1, "patterns": [f"短语{g}x{i}" for i in range(per_group)]}
+        for g in range(total // per_group)]
+    return _dump(doc).encode()
+
+
+def _peak_rss_mb(pid: int) -> float:
+    """The peak resident memory of process ``pid`` so far (Linux: VmHWM)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+_LINT = """
+import json, resource, sys, time
+from callguard.cli import main
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+cpu, wall = time.process_time(), time.perf_counter()
+status = main(["rules", "lint", sys.argv[1]])
+print(json.dumps({"status": status, "cpu_s": time.process_time() - cpu, "wall_s": time.perf_counter() - wall,
+                  "grew_mb": (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024}), file=sys.stderr)
+"""
+
+
+def refusals() -> dict:
+    """Part 0: each hostile file refused by the worker that checks reloads
+    (its CPU time for the check, and how much its peak memory grew over the
+    worker's own after a first request) and by ``callguard rules lint`` (its
+    own process: CPU, wall, and the growth of its peak memory after imports)."""
+    import subprocess
+
+    from callguard.rulebuild import BuildWorker
+
+    out = {}
+    for name, data in (("alias bomb", alias_bomb()), ("100,000 phrases", many_phrases())):
+        worker = BuildWorker()
+        try:
+            worker.check(b"schema: 2\n", "warm-up.yaml")  # started, imports done, regression set read
+            before = _peak_rss_mb(worker.pid)
+            checked = worker.check(data, "hostile.yaml", SHIPPED.read_bytes(), SHIPPED.name)
+            grew = _peak_rss_mb(worker.pid) - before
+        finally:
+            worker.close()
+        path = CACHE / f"hostile-{len(data)}.yaml"
+        CACHE.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+        run = subprocess.run([sys.executable, "-c", _LINT, str(path)], capture_output=True, text=True, timeout=600)
+        lint = json.loads(run.stderr.strip().splitlines()[-1])
+        out[name] = {"bytes": len(data), "refused": bool(checked.problems) and lint["status"] == 1,
+                     "problem": str(checked.problems[0])[:120] if checked.problems else "",
+                     "worker_cpu_s": checked.timings["cpu"], "worker_wall_s": checked.timings["total"],
+                     "worker_grew_mb": grew, "lint_cpu_s": lint["cpu_s"], "lint_wall_s": lint["wall_s"],
+                     "lint_grew_mb": lint["grew_mb"]}
+    return out
 
 
 # --------------------------------------------------------------------------- 1. the handover, in this process
@@ -474,9 +551,22 @@ async def _online(path: Path, runs: int, rate: float, kinds: tuple[str, ...], wo
 # --------------------------------------------------------------------------- report
 
 
-def report(n_rules: int, path: Path, off: dict, on: dict, rate: float, runs: int) -> str:
+def report(n_rules: int, path: Path, off: dict, on: dict, rate: float, runs: int, refused: dict | None = None) -> str:
     lines = [f"Reload benchmark: {n_rules} rules ({path.stat().st_size / 1e6:.1f} MB), {runs} run(s), "
              f"{platform.python_implementation()} {platform.python_version()}, {os.cpu_count()} CPU(s)", ""]
+    if not (off or on):
+        lines = [f"Reload benchmark, {platform.python_implementation()} {platform.python_version()}, "
+                 f"{os.cpu_count()} CPU(s)", ""]
+    if refused:
+        cpu, mb = REFUSAL_TARGET
+        lines.append(f"0. Hostile files refused (target: < {cpu:g} s of CPU and < {mb:.0f} MB):")
+        lines.append(f"   {'file':16} {'bytes':>9}  {'worker: cpu s / wall s / +MB':30} {'rules lint: cpu s / wall s / +MB':32}")
+        for name, r in refused.items():
+            lines.append(f"   {name:16} {r['bytes']:9,}  {r['worker_cpu_s']:6.2f} / {r['worker_wall_s']:6.2f} / "
+                         f"{r['worker_grew_mb']:6.1f}         {r['lint_cpu_s']:6.2f} / {r['lint_wall_s']:6.2f} / "
+                         f"{r['lint_grew_mb']:6.1f}   {'refused' if r['refused'] else 'NOT REFUSED'}")
+            lines.append(f"   {'':16} {r['problem']}")
+        lines.append("")
     if off:
         lines.append(f"1. The handover (median), {off['patterns']:.0f} patterns:")
         lines.append("   worker, s:  " + "  ".join(f"{k} {off[k]:.2f}" for k in
@@ -511,8 +601,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--no-bot", action="store_true", help="only part 1")
     parser.add_argument("--no-handover", action="store_true", help="only part 2")
+    parser.add_argument("--only-refusals", action="store_true", help="only part 0 (seconds)")
     args = parser.parse_args(argv)
     runs = 1 if args.quick else args.runs
+    print("hostile files refused...", file=sys.stderr)
+    refused = refusals()
+    if args.only_refusals:
+        print(report(args.rules, SHIPPED, {}, {}, args.rate, runs, refused))
+        return 0 if all(r["refused"] for r in refused.values()) else 1
     print(f"generating/checking the {args.rules}-rule file...", file=sys.stderr)
     path = rule_file(args.rules, args.seed)
     off: dict = {}
@@ -523,11 +619,11 @@ def main(argv: list[str] | None = None) -> int:
     if not args.no_bot:
         print("the bot under load...", file=sys.stderr)
         on = asyncio.run(online(path, runs, args.rate))
-    print(report(args.rules, path, off, on, args.rate, runs))
+    print(report(args.rules, path, off, on, args.rate, runs, refused))
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps({"rules": args.rules, "runs": runs, "rate": args.rate, "handover": off,
-                                   "online": on}, indent=2, ensure_ascii=False), encoding="utf-8")
-    return 0
+    RESULTS.write_text(json.dumps({"rules": args.rules, "runs": runs, "rate": args.rate, "refusals": refused,
+                                   "handover": off, "online": on}, indent=2, ensure_ascii=False), encoding="utf-8")
+    return 0 if all(r["refused"] for r in refused.values()) else 1
 
 
 if __name__ == "__main__":
