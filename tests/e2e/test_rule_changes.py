@@ -62,6 +62,9 @@ async def test_an_upload_that_changes_many_verdicts_waits_for_apply_anyway(bot, 
     text = asked["text"]
     assert text.startswith("⚠️") and "is not live yet" in text and before in text
     assert "known scam(s) that would no longer be flagged" in text and "→ no scam" in text
+    comparison = guard.rules.pending.comparison  # the count the admin reads is the comparison's, with its samples
+    assert f"{len(comparison.changes)} of {comparison.checked} test texts" in text and len(comparison.changes) > 3
+    assert text.count("\n• “") == len(comparison.samples()) == 5
     assert [label for row in buttons(asked) for label, _ in row] == ["Apply anyway", "Cancel"]
     # Nothing changed yet: the old rules judge, the file is as it was.
     assert guard.rules.live.version == before and rules.read_bytes() == content
