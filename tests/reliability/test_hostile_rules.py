@@ -72,6 +72,8 @@ HOSTILE = {
     "duplicate key": (lambda: (_base() + "\nschema: 2\n").encode(), "duplicate key 'schema'"),
     "billion laughs": (_billion_laughs, "aliases"),
     "alias bomb under the alias cap": (alias_bomb, "once its aliases are spelled out"),
+    "5,000-digit number": (lambda: _base().replace("schema: 2", "schema: " + "2" * 5_000, 1).encode(),
+                           "a number 5,000 characters long"),
     "binary garbage": (lambda: bytes(range(256)) * 64, "not UTF-8"),
     "empty file": (lambda: b"", "must be a mapping"),
 }
