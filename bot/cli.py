@@ -388,7 +388,7 @@ def _checked_update(args: argparse.Namespace, command: str) -> tuple[bytes, Path
     content, the live path, whether a reload would ask for a confirmation),
     or the exit status when it cannot be used."""
     from .admin_texts import changes_lines
-    from .rulebook import check_update
+    from .rulebuild import check_update
 
     path, live_path = Path(args.file), _rules_path(args.live)
     try:

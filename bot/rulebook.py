@@ -2,10 +2,13 @@
 
 A reload must never leave the bot matching against half-loaded or broken
 rules, nor stall the users while it checks. So a candidate file is checked
-in a worker process (:mod:`callguard.rulebuild`): parsed, linted, compiled,
-every rule's embedded examples run, and its verdicts compared with the live
-rules' on texts from outside the file (the live rules' examples and the
-shipped regression set, :mod:`callguard.detect.compare`). Only then does
+in a worker process (:mod:`callguard.rulebuild`) by
+:func:`callguard.detect.check_candidate`: parsed, linted, compiled, every
+rule's embedded examples run, and its verdicts compared with the live rules'
+on texts from outside the file (the live rules' examples and the shipped
+regression set, :mod:`callguard.detect.compare`). This module only reads
+files, decides whether the result may go live, swaps, rolls back and keeps
+backups. Only then does
 it replace the live one, in one attribute assignment: a message is judged
 entirely by the old set or entirely by the new one. The previous set is
 kept for ``rollback``.
@@ -32,12 +35,12 @@ from pathlib import Path
 from typing import Mapping
 
 from . import handover
-from .detect import Detector, Problem, RuleFileError, build, parse_rules
+from .detect import Detector, Problem, RuleFileError, build
 from .detect.compare import Comparison
-from .rulebuild import BuildWorker, Checked, check_rules, shared_worker, shipped_regression
+from .rulebuild import BuildWorker, Checked, shared_worker
 
 __all__ = ["Loaded", "Pending", "ConfirmationNeeded", "NotPending", "RuleBook", "approve", "approved",
-           "check_update", "save_with_backup", "PENDING_SECONDS"]
+           "save_with_backup", "PENDING_SECONDS"]
 
 log = logging.getLogger(__name__)
 
@@ -151,23 +154,6 @@ def approved(path: Path, data: bytes) -> bool:
     except (OSError, UnicodeDecodeError):
         return False
     return secrets.compare_digest(recorded, hashlib.sha256(data).hexdigest())
-
-
-def check_update(data: bytes, source: str, live_path: Path) -> tuple[Checked, str | None]:
-    """What a reload of ``data`` over the rule file at ``live_path`` would
-    find, checked in this process (for the CLI): the result, and a note when
-    there is nothing to compare with (``live_path`` missing or broken)."""
-    live, note = None, None
-    try:
-        live_data = live_path.read_bytes()
-    except OSError as exc:
-        note = f"{live_path} cannot be read ({exc.strerror or exc}): the verdicts are not compared"
-    else:
-        try:
-            live = Detector(parse_rules(live_data, str(live_path)))
-        except RuleFileError:
-            note = f"{live_path} has errors itself: the verdicts are not compared"
-    return check_rules(data, source, live=live, regression=shipped_regression()), note
 
 
 # --------------------------------------------------------------------------- the book

@@ -46,6 +46,7 @@ import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
+from pathlib import Path
 from types import MappingProxyType
 from typing import Callable, Sequence
 
@@ -53,8 +54,8 @@ from . import handover
 from .detect import Detector, Problem, RuleFileError, Verdict, check_candidate, parse_rules
 from .detect.compare import Comparison, Judge, Probe, regression_probes
 
-__all__ = ["BuildFailed", "Checked", "BuildWorker", "shared_worker", "check_rules", "shipped_regression",
-           "DEFAULT_TIMEOUT", "DEFAULT_MEMORY_LIMIT"]
+__all__ = ["BuildFailed", "Checked", "BuildWorker", "shared_worker", "check_rules", "check_update",
+           "shipped_regression", "DEFAULT_TIMEOUT", "DEFAULT_MEMORY_LIMIT"]
 
 log = logging.getLogger(__name__)
 
@@ -131,6 +132,23 @@ def check_rules(data: bytes, source: str, *, live: Detector | Callable[[], Detec
         problems = ()
     timings.update(total=time.perf_counter() - started, cpu=time.process_time() - cpu)
     return Checked(problems=problems, comparison=comparison, timings=timings, detector=candidate)
+
+
+def check_update(data: bytes, source: str, live_path: Path) -> tuple[Checked, str | None]:
+    """What a reload of ``data`` over the rule file at ``live_path`` would
+    find, checked in this process (for the CLI): the result, and a note when
+    there is nothing to compare with (``live_path`` missing or broken)."""
+    live, note = None, None
+    try:
+        live_data = live_path.read_bytes()
+    except OSError as exc:
+        note = f"{live_path} cannot be read ({exc.strerror or exc}): the verdicts are not compared"
+    else:
+        try:
+            live = Detector(parse_rules(live_data, str(live_path)))
+        except RuleFileError:
+            note = f"{live_path} has errors itself: the verdicts are not compared"
+    return check_rules(data, source, live=live, regression=shipped_regression()), note
 
 
 # --------------------------------------------------------------------------- the worker process
