@@ -6,12 +6,12 @@ in a worker process (:mod:`callguard.rulebuild`) by
 :func:`callguard.detect.check_candidate`: parsed, linted, compiled, every
 rule's embedded examples run, and its verdicts compared with the live rules'
 on texts from outside the file (the live rules' examples and the shipped
-regression set, :mod:`callguard.detect.compare`). This module only reads
-files, decides whether the result may go live, swaps, rolls back and keeps
-backups. Only then does
-it replace the live one, in one attribute assignment: a message is judged
+regression set, :mod:`callguard.detect.compare`). Only then does it
+replace the live one, in one attribute assignment: a message is judged
 entirely by the old set or entirely by the new one. The previous set is
-kept for ``rollback``.
+kept for ``rollback``. This module itself checks nothing: it reads files,
+decides from the result whether it may go live, swaps, rolls back and keeps
+backups.
 
 A candidate that would change more than a few verdicts, or stop flagging a
 known scam, is not swapped in by itself: it becomes :class:`Pending` and
