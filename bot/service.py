@@ -8,6 +8,9 @@ report is queued by :class:`~callguard.store.ReportWriter`.
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import logging
 from dataclasses import dataclass, field
 
@@ -22,6 +25,7 @@ __all__ = ["Outcome", "CallGuard"]
 log = logging.getLogger(__name__)
 
 NUMBER_WINDOW_DAYS = 30
+BUTTON_SIGNATURE_CHARS = 16  # base64url characters: 96 bits
 
 
 @dataclass(frozen=True)
@@ -38,6 +42,7 @@ class CallGuard:
         self.settings = settings
         self.rules = rules
         self.writer = writer
+        self._button_key: bytes | None = None
 
     @property
     def detector(self) -> Detector:
@@ -85,6 +90,27 @@ class CallGuard:
         report_id, raw = await self.writer.submit_and_count(report, user_id, days=NUMBER_WINDOW_DAYS)
         counts = {display_number(n): c for n, c in raw.items() if c > 0}
         return Outcome(verdict, detector.ruleset, numbers, report_id, counts)
+
+    def button_signature(self, action: str, report_id: int, user_id: int) -> str | None:
+        """A keyed hash of (action, report, user): what a button that writes to report
+        ``report_id`` carries, so that only ``user_id`` (its reporter) can press it with
+        effect. Report ids are sequential; without this, anyone could send feedback on,
+        or mark as "money sent", everyone else's reports. None while storage is
+        unreachable (the key lives with it); such a report has no id anyway."""
+        key = self._button_key
+        if key is None:
+            store = self.store
+            if store is None:
+                return None
+            key = self._button_key = store.derive_key("buttons")
+        mac = hmac.new(key, f"{action}:{report_id}:{user_id}".encode(), hashlib.sha256).digest()
+        return base64.urlsafe_b64encode(mac).decode()[:BUTTON_SIGNATURE_CHARS]
+
+    def button_pressed_by_reporter(self, action: str, report_id: int, user_id: int, signature: str | None) -> bool:
+        """Whether a press of ``action`` on ``report_id`` carrying ``signature`` comes from
+        that report's own reporter (see :meth:`button_signature`)."""
+        expected = self.button_signature(action, report_id, user_id) if signature else None
+        return expected is not None and hmac.compare_digest(expected, signature)
 
     async def feedback(self, report_id: int, user_id: int, value: str, comment: str | None = None) -> bool:
         if self.store is None or report_id <= 0:

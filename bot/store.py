@@ -505,6 +505,11 @@ class Store:
         async with self._lock:
             return await self._db._execute(fn, self._db._conn, *args)
 
+    def derive_key(self, purpose: str) -> bytes:
+        """A 32-byte key for ``purpose`` (e.g. signing buttons), derived from the
+        reporter secret: one secret to keep, and no use of it reveals another's key."""
+        return hmac.new(self._secret, b"callguard-derived-key:" + purpose.encode(), hashlib.sha256).digest()
+
     def reporter_key(self, user_id: int) -> str:
         """Pseudonymous reporter id: first 32 hex chars of HMAC-SHA256(secret, str(user_id))."""
         mac = self._keyed.copy()

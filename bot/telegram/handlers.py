@@ -114,10 +114,15 @@ class Handlers:
         base = from_language_code(user.language_code if user else None)
         return detect_language(text, default=base) if text else base
 
-    async def _reply_verdict(self, message: Message, outcome: Outcome, lang: str, *, quote: bool = False) -> None:
+    async def _reply_verdict(self, message: Message, outcome: Outcome, lang: str, user_id: int | None, *,
+                             quote: bool = False) -> None:
         verdict = outcome.verdict
         text = replies.verdict_reply(verdict, outcome.ruleset, lang, number_counts=outcome.number_counts)
-        keyboard = kb.verdict_markup(outcome.report_id, verdict.category, lang, scam=verdict.scam)
+
+        def sign(action: str) -> str | None:  # the buttons that write to the report work for its reporter only
+            return self.guard.button_signature(action, outcome.report_id, user_id) if user_id is not None else None
+
+        keyboard = kb.verdict_markup(outcome.report_id, verdict.category, lang, scam=verdict.scam, sign=sign)
         await send_reply(message, text, keyboard, quote=quote)
 
     # ------------------------------------------------------------------ gate
@@ -183,7 +188,7 @@ class Handlers:
         lang = self.language(update, context, text)
         outcome = await self.guard.assess(text, user_id=update.effective_user.id, lang=lang,
                                           chat_type=update.effective_chat.type)
-        await self._reply_verdict(message, outcome, lang)
+        await self._reply_verdict(message, outcome, lang, update.effective_user.id)
 
     async def group_message(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """In groups: answer when addressed, or unasked only for a clear, high-risk scam."""
@@ -201,7 +206,7 @@ class Handlers:
         user = update.effective_user
         outcome = await self.guard.record(text, verdict, detector, user_id=user.id if user else None, lang=lang,
                                           chat_type=update.effective_chat.type)
-        await self._reply_verdict(message, outcome, lang, quote=True)
+        await self._reply_verdict(message, outcome, lang, user.id if user else None, quote=True)
 
     @staticmethod
     def _addressed(message: Message, context: ContextTypes.DEFAULT_TYPE, text: str) -> tuple[bool, str]:
@@ -242,17 +247,25 @@ class Handlers:
         lang = self.language(update, context)
         chat_id = query.message.chat.id if query.message else query.from_user.id
         user_id = query.from_user.id
+        if action in kb.SIGNED:
+            report_id, signature = kb.signed(arg)
+            own = self.guard.button_pressed_by_reporter(action, report_id, user_id, signature)
         if action == kb.SENT_MONEY:
+            # The emergency steps go to whoever asks (a relative in a group, an old button): they
+            # help and reveal nothing. Only the report's own reporter marks it "money sent".
             await query.answer()
             await context.bot.send_message(chat_id, replies.emergency_reply(self.guard.rules.detector.ruleset, lang),
                                            parse_mode="HTML")
-            await self.guard.mark_money_sent(int(arg))
+            if own:
+                await self.guard.mark_money_sent(report_id)
+        elif action in (kb.HELPFUL, kb.WRONG) and not own:
+            await query.answer()  # someone else's report, or forged data: a neutral answer, nothing stored
         elif action == kb.WARN_FAMILY:
             await query.answer()
             await context.bot.send_message(
                 chat_id, replies.family_warning(self.guard.rules.detector.ruleset, arg or None, lang), parse_mode="HTML")
         elif action in (kb.HELPFUL, kb.WRONG):
-            await self._feedback(query, context, action, int(arg), user_id, lang)
+            await self._feedback(query, context, action, report_id, user_id, lang)
         elif action == kb.LANGUAGE:
             context.user_data["lang"] = arg
             await query.answer()
@@ -351,7 +364,7 @@ class Handlers:
                                           chat_type=chat.type, source="report", money_sent=money_sent)
         if money_sent:  # the emergency path comes first, before any explanation
             await context.bot.send_message(chat.id, replies.emergency_reply(outcome.ruleset, lang), parse_mode="HTML")
-        await self._reply_verdict(update.effective_message, outcome, lang)
+        await self._reply_verdict(update.effective_message, outcome, lang, update.effective_user.id)
         return ConversationHandler.END
 
     async def report_cancel(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:

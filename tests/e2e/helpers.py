@@ -54,7 +54,7 @@ def button_data(params: dict, prefix: str) -> str:
 
 def report_id_of(params: dict) -> int:
     """The report id carried by a verdict's feedback buttons."""
-    return int(button_data(params, "h:").split(":", 1)[1])
+    return int(button_data(params, "h:").split(":")[1])  # h:<report id>:<signature>
 
 
 def ui(key: str, lang: str, **fmt: object) -> str:

@@ -209,7 +209,7 @@ def report_id_of(params: dict) -> int:
         for button in row:
             data = button.get("callback_data", "")
             if data.startswith("h:"):
-                return int(data[2:])
+                return int(data.split(":")[1])  # h:<report id>:<signature>
     raise AssertionError(f"no feedback button in {params!r}")
 
 
