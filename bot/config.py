@@ -48,7 +48,7 @@ class Settings:
     admins: frozenset[int] = field(default_factory=frozenset)
     bot_api_url: str = TELEGRAM_API_URL
     bot_file_url: str = ""
-    webhook_listen: str = "0.0.0.0"
+    webhook_listen: str = "127.0.0.1"  # behind the TLS proxy on the same host; 0.0.0.0 only on purpose
     webhook_port: int = 8443
     webhook_url: str = ""
     webhook_path: str = "telegram"
@@ -104,7 +104,7 @@ class Settings:
             admins=frozenset(admins),
             bot_api_url=api_url,
             bot_file_url=file_url,
-            webhook_listen=env.get("CALLGUARD_WEBHOOK_LISTEN", "").strip() or "0.0.0.0",
+            webhook_listen=env.get("CALLGUARD_WEBHOOK_LISTEN", "").strip() or cls.webhook_listen,
             webhook_port=_int(env, "CALLGUARD_WEBHOOK_PORT", 8443, 1, 65535),
             webhook_url=webhook_url,
             webhook_path=env.get("CALLGUARD_WEBHOOK_PATH", "").strip().strip("/") or "telegram",

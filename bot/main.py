@@ -59,10 +59,7 @@ def run(settings: Settings, *, webhook: bool = False) -> int:
     # the event loop, more under a backlog). Freeze them out of it (see docs/reliability.md).
     gc.collect()
     gc.freeze()
-    if webhook:
-        from .telegram.webhook import limit_webhook_server
-
-        limit_webhook_server()  # tornado's defaults buffer 100 MB bodies before the secret is checked
+    if webhook:  # served by callguard.telegram.webhook through the intake (app.updater)
         app.run_webhook(
             listen=settings.webhook_listen,
             port=settings.webhook_port,

@@ -208,8 +208,14 @@ def _steps(steps: Iterable[str], html: bool) -> str:
     return "\n".join(f"{i}. {_esc(step, html)}" for i, step in enumerate(steps, 1))
 
 
+# Bidirectional-text controls (LRE..RLO, LRI..PDI, LRM, RLM, ALM) in a quoted phrase would
+# reorder the rest of our reply on the user's screen (e.g. "safe" shown where the text says
+# "scam"); what matched is just as readable without them.
+_BIDI_CONTROLS = dict.fromkeys(map(ord, "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f\u061c"))
+
+
 def _quote(text: str) -> str:
-    text = " ".join(text.split())
+    text = " ".join(text.translate(_BIDI_CONTROLS).split())
     if len(text) > MAX_EVIDENCE_CHARS:
         text = text[: MAX_EVIDENCE_CHARS - 1] + "…"
     return f"“{text}”"

@@ -16,6 +16,8 @@ from ..service import CallGuard
 from .admin import AdminHandlers
 from .concurrency import PerUserUpdateProcessor
 from .handlers import Handlers
+from .intake import Intake
+from .journal import journal_path
 from .request import JSONRequest
 
 __all__ = ["build_application", "application_builder", "COMMANDS"]
@@ -69,7 +71,7 @@ def application_builder(settings: Settings) -> ApplicationBuilder:
 
 def build_application(settings: Settings, guard: CallGuard, *, limiter: RateLimiter | None = None) -> Application:
     """The whole bot, wired to ``guard``; start it with polling or a webhook."""
-    handlers = Handlers(guard, limiter or RateLimiter(settings.rate_limit))
+    handlers = Handlers(guard)
     admin = AdminHandlers(guard, refuse=handlers.unknown_command)  # non-admins get the very same reply
 
     async def post_init(app: Application) -> None:
@@ -98,6 +100,9 @@ def build_application(settings: Settings, guard: CallGuard, *, limiter: RateLimi
         .post_shutdown(post_shutdown)
         .build()
     )
+    # Updates come in through the intake: rate limit on the raw JSON, journal, completion (intake.py).
+    app.updater = Intake(app, limiter=limiter or RateLimiter(settings.rate_limit),
+                         journal_path=journal_path(settings.db_path))
     app.bot_data["guard"] = guard
     app.bot_data["admin"] = admin
     admin.register(app)  # before the user handlers: admin commands never reach "unknown command"

@@ -3,7 +3,8 @@
 Handlers hold no business logic. Each one reads what the person sent, asks the
 service, and sends back the texts from :mod:`callguard.replies`. Order of the day:
 
-* the rate-limit gate runs first (handler group -1) for every update;
+* the rate limit is applied before updates reach the handlers, on the raw
+  JSON (:mod:`callguard.telegram.intake`);
 * ``/report`` is a guided conversation (question by question);
 * any other text in a private chat is a description of a suspicious call;
 * in groups, the bot speaks only for high-risk messages or when addressed.
@@ -17,24 +18,21 @@ import warnings
 from typing import Awaitable
 
 from telegram import ForceReply, InlineKeyboardMarkup, Message, Update
-from telegram.constants import ChatType, MessageEntityType
+from telegram.constants import MessageEntityType
 from telegram.error import BadRequest
 from telegram.warnings import PTBUserWarning
 from telegram.ext import (
-    ApplicationHandlerStop,
     CallbackQueryHandler,
     CommandHandler,
     ContextTypes,
     ConversationHandler,
     MessageHandler,
-    TypeHandler,
     filters,
 )
 
 from .. import replies
 from ..detect import detect_language, from_language_code
 from ..detect.normalize import normalize
-from ..ratelimit import ALLOW, WARN, RateLimiter
 from ..service import CallGuard, Outcome
 from . import keyboards as kb
 from .request import send_reply
@@ -83,13 +81,11 @@ def said_money_sent(answer: str) -> bool:
 
 
 class Handlers:
-    def __init__(self, guard: CallGuard, limiter: RateLimiter):
+    def __init__(self, guard: CallGuard):
         self.guard = guard
-        self.limiter = limiter
 
     def register(self, app) -> None:
         """Add every handler to a PTB Application, in priority order."""
-        app.add_handler(TypeHandler(Update, self.gate), group=-1)
         app.add_handler(self.report_conversation())
         for name, callback in (("start", self.start), ("help", self.help), ("privacy", self.privacy),
                                ("lang", self.lang), ("forget", self.forget), ("cancel", self.nothing_to_cancel)):
@@ -124,23 +120,6 @@ class Handlers:
 
         keyboard = kb.verdict_markup(outcome.report_id, verdict.category, lang, scam=verdict.scam, sign=sign)
         await send_reply(message, text, keyboard, quote=quote)
-
-    # ------------------------------------------------------------------ gate
-
-    async def gate(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        """Per-user rate limit: one polite notice, then silence until the window passes."""
-        user = update.effective_user
-        if user is None or not (update.message or update.edited_message or update.callback_query):
-            return
-        decision = self.limiter.check(user.id)
-        if decision == ALLOW:
-            return
-        chat = update.effective_chat
-        if decision == WARN and chat is not None and chat.type == ChatType.PRIVATE:
-            await context.bot.send_message(chat.id, replies.ui("rate_limited", self.language(update, context)))
-        if update.callback_query:
-            await update.callback_query.answer()
-        raise ApplicationHandlerStop
 
     # ------------------------------------------------------------------ commands
 

@@ -64,13 +64,13 @@ def ui(key: str, lang: str, **fmt: object) -> str:
 async def idle(api: FakeBotAPI, app: Application, timeout: float = 5.0) -> None:
     """Wait until every pushed update was fetched and fully processed by the bot.
 
-    Fetched = confirmed by a later getUpdates offset; processed = PTB's queue is
-    empty and no update is being handled. Used to assert *silence* without sleeping
-    for an arbitrary time."""
+    Fetched = confirmed by a later getUpdates offset; processed = the intake holds
+    no update it has not finished (``Intake.in_hand``) and none is being handled.
+    Used to assert *silence* without sleeping for an arbitrary time."""
     processor = app.update_processor
 
     def done() -> bool:
-        return (api.pending_update_count == 0 and app.update_queue.empty()
+        return (api.pending_update_count == 0 and app.updater.in_hand == 0
                 and processor.current_concurrent_updates == 0)
 
     await eventually(done, timeout=timeout, what="the bot to become idle")

@@ -232,6 +232,7 @@ class BotProcess:
         self.args = args
         self.proc: asyncio.subprocess.Process | None = None
         self.runs = 0
+        self.preexec: Any = None  # run in the child before exec (e.g. to lower its resource limits)
 
     @property
     def log_path(self) -> Path:
@@ -242,7 +243,7 @@ class BotProcess:
         with open(self.log_path, "wb") as log:
             self.proc = await asyncio.create_subprocess_exec(
                 sys.executable, "-m", "callguard", "run", *self.args, env=self.env, cwd=self.workdir,
-                stdin=asyncio.subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
+                stdin=asyncio.subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, preexec_fn=self.preexec)
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""

@@ -11,7 +11,6 @@ from __future__ import annotations
 import time
 
 import pytest
-from telegram.ext import TypeHandler
 
 from bench.bench_flood import scenario_interleaved
 from callguard import replies
@@ -54,8 +53,7 @@ async def test_one_flooding_user_is_silenced_and_others_stay_fast(tmp_path, reco
 
 
 def limiter_of(app):
-    [gate] = [h for h in app.handlers[-1] if isinstance(h, TypeHandler)]
-    return gate.callback.__self__.limiter
+    return app.updater.limiter
 
 
 async def test_hundreds_of_users_at_once_are_all_answered_and_forgotten(settings, record_property):

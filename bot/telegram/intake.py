@@ -1,0 +1,322 @@
+"""Taking updates from Telegram and seeing each one through to its answer.
+
+:class:`Intake` replaces PTB's ``Updater`` (``app.updater``), so
+``run_polling``/``run_webhook`` and the tests' ``running_app`` drive it as
+usual. What it does differently, and why:
+
+* **Floods are dropped before parsing.** Each update's sender is read from
+  the raw JSON (:mod:`~callguard.telegram.rawupdates`) and the per-user rate
+  limit is applied there: an update over the limit is never turned into PTB
+  objects (``Update.de_json`` was most of what a dropped update cost), and a
+  dropped button press is not answered. The one update per window that
+  crosses the limit gets the polite notice (and a press its answer), in
+  order after the user's earlier updates.
+* **Nothing fetched is lost in a crash.** PTB confirms a ``getUpdates`` batch
+  to Telegram as soon as it is fetched, before it is handled. Here each
+  accepted update is written to the :class:`~callguard.telegram.journal.IntakeJournal`
+  first and marked done only once handled (report committed, reply sent);
+  a restart answers what the journal holds, and an ``update_id`` seen again
+  (Telegram redelivering, a webhook request replayed) is not answered twice.
+* **Each update is handled by the application** through its update processor
+  (:class:`~callguard.telegram.concurrency.PerUserUpdateProcessor`: one user's
+  updates in order, users in parallel, expensive users held to a share),
+  calling ``Application.process_update``, so handlers, the error handler and
+  PTB's conversation machinery work as always.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dtm
+import logging
+import time
+import warnings
+from pathlib import Path
+from typing import Any, Awaitable, Sequence
+
+from telegram import Update
+from telegram.constants import ChatType
+from telegram.error import InvalidToken, RetryAfter, TelegramError
+from telegram.ext import Application, Updater
+from telegram.warnings import PTBUserWarning
+
+from .. import replies
+from ..detect import from_language_code
+from ..ratelimit import DROP, WARN, RateLimiter
+from . import rawupdates
+from .journal import IntakeJournal
+from .webhook import MAX_CONNECTIONS, WebhookServer
+
+__all__ = ["Intake"]
+
+log = logging.getLogger(__name__)
+
+READ_MARGIN = 5.0  # seconds beyond a long poll's own timeout to wait for Telegram's answer (PTB's read timeout)
+RETRY_FIRST, RETRY_MAX = 1.0, 30.0  # seconds between getUpdates attempts after a failure, doubling
+LOG_EVERY = 60.0  # seconds between two log lines about the same getUpdates failure
+
+# The raw getUpdates call is the point here (Bot.get_updates parses every update).
+warnings.filterwarnings("ignore", message=r"Please use 'Bot\.getUpdates'", category=PTBUserWarning)
+
+
+def _seconds(timeout: float | dtm.timedelta | None) -> float:
+    if isinstance(timeout, dtm.timedelta):
+        return timeout.total_seconds()
+    return float(timeout or 0)
+
+
+class Intake(Updater):
+    """The bot's ``app.updater``: long polling or a webhook, with the rate-limit gate,
+    the journal and per-update completion (see the module docstring)."""
+
+    def __init__(self, app: Application, *, limiter: RateLimiter, journal_path: Path | None):
+        super().__init__(app.bot, app.update_queue)
+        self.app = app
+        self.limiter = limiter
+        self.journal_path = journal_path
+        self.journal = IntakeJournal(None)
+        self._tasks: set[asyncio.Task] = set()
+        self._poller: asyncio.Task | None = None
+        self._webhook: WebhookServer | None = None
+        self._offset: int | None = None  # the next getUpdates offset (all below it are in the journal)
+
+    @property
+    def in_hand(self) -> int:
+        """Updates taken in and not yet handled."""
+        return self.journal.in_hand
+
+    # ------------------------------------------------------------------ starting and stopping
+
+    def _check_can_start(self) -> None:
+        if self._running:
+            raise RuntimeError("This Updater is already running!")
+        if not self._initialized:
+            raise RuntimeError("This Updater was not initialized via `Updater.initialize`!")
+
+    async def start_polling(  # type: ignore[override]
+        self,
+        poll_interval: float = 0.0,
+        timeout: float | dtm.timedelta = dtm.timedelta(seconds=10),
+        bootstrap_retries: int = 0,
+        allowed_updates: Sequence[str] | None = None,
+        drop_pending_updates: bool | None = None,
+        error_callback: Any = None,
+    ) -> "asyncio.Queue[object]":
+        self._check_can_start()
+        self._running = True
+        try:
+            await self._bootstrap(bootstrap_retries, webhook_url="", allowed_updates=None,
+                                  drop_pending_updates=drop_pending_updates)
+            self._begin(IntakeJournal(self.journal_path))
+            self._poller = asyncio.create_task(
+                self._poll(_seconds(timeout), poll_interval, list(allowed_updates) if allowed_updates else None),
+                name="callguard-intake-poll")
+        except BaseException:
+            self._running = False
+            raise
+        return self.update_queue
+
+    async def start_webhook(  # type: ignore[override]
+        self,
+        listen: str = "127.0.0.1",
+        port: int = 80,
+        url_path: str = "",
+        cert: Any = None,
+        key: Any = None,
+        bootstrap_retries: int = 0,
+        webhook_url: str | None = None,
+        allowed_updates: Sequence[str] | None = None,
+        drop_pending_updates: bool | None = None,
+        ip_address: str | None = None,
+        max_connections: int = 40,
+        secret_token: str | None = None,
+        unix: Any = None,
+    ) -> "asyncio.Queue[object]":
+        if cert is not None or key is not None or unix is not None:
+            raise ValueError("CallGuard's webhook serves plain HTTP on a TCP port; put TLS in front (README)")
+        if not secret_token:
+            raise ValueError("a webhook needs a secret token (CALLGUARD_WEBHOOK_SECRET)")
+        self._check_can_start()
+        self._running = True
+        try:
+            self._begin(IntakeJournal(self.journal_path, confirm_on_take=True))
+            server = WebhookServer(url_path, secret_token, self.receive)
+            await server.start(listen, port)
+            self._webhook = server
+            await self._bootstrap(bootstrap_retries, webhook_url=webhook_url, allowed_updates=allowed_updates,
+                                  drop_pending_updates=drop_pending_updates, ip_address=ip_address,
+                                  max_connections=min(max_connections, MAX_CONNECTIONS), secret_token=secret_token)
+        except BaseException:
+            if self._webhook is not None:
+                await self._webhook.stop()
+                self._webhook = None
+            self.journal.close()
+            self._running = False
+            raise
+        return self.update_queue
+
+    def _begin(self, journal: IntakeJournal) -> None:
+        self.journal = journal
+        for raw in journal.open():  # what the last run took in and never answered: first
+            update = self._parse(raw)
+            if update is None:
+                journal.done(raw["update_id"])
+            else:
+                self._spawn(raw["update_id"], self._handle(update))
+
+    async def stop(self) -> None:
+        """Stop taking updates, finish every update in hand, confirm them to Telegram."""
+        if not self._running:
+            raise RuntimeError("This Updater is not running!")
+        self._running = False
+        if self._webhook is not None:
+            await self._webhook.stop()
+            self._webhook = None
+        if self._poller is not None:
+            self._poller.cancel()
+            try:
+                await self._poller
+            except asyncio.CancelledError:
+                pass
+            self._poller = None
+        while self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self._offset is not None:
+            await self._confirm(self._offset)
+        self.journal.close()
+
+    async def _confirm(self, offset: int) -> None:
+        """One last short ``getUpdates`` so Telegram forgets what was handled (as PTB does);
+        if it fails, the journal remembers them and the next start skips them."""
+        try:
+            await self.bot.do_api_request("getUpdates", api_kwargs={"offset": offset, "limit": 1, "timeout": 0})
+        except TelegramError as exc:
+            log.warning("could not confirm the last updates to Telegram (%s); the next start skips them", exc)
+            return
+        self.journal.confirmed(offset)
+
+    # ------------------------------------------------------------------ long polling
+
+    async def _poll(self, timeout: float, interval: float, allowed: list[str] | None) -> None:
+        delay = RETRY_FIRST
+        logged_at = float("-inf")
+        while self._running:
+            offset = self._offset
+            try:
+                raws = await self.bot.do_api_request(
+                    "getUpdates", api_kwargs={"offset": offset, "timeout": timeout, "allowed_updates": allowed},
+                    read_timeout=READ_MARGIN + timeout)
+            except RetryAfter as exc:
+                await asyncio.sleep(_seconds(exc.retry_after))
+                continue
+            except InvalidToken:
+                log.critical("Telegram refuses the bot token (TELEGRAM_BOT_TOKEN): no more updates are fetched")
+                return
+            except Exception as exc:  # TelegramError (network, 5xx, 409 conflict), or a bug: never stop polling
+                if time.monotonic() - logged_at >= LOG_EVERY:
+                    log.warning("getUpdates failed (%s: %s); retrying every %.0f s at most", type(exc).__name__,
+                                exc, RETRY_MAX, exc_info=not isinstance(exc, TelegramError))
+                    logged_at = time.monotonic()
+                await asyncio.sleep(delay)
+                delay = min(RETRY_MAX, 2 * delay)
+                continue
+            delay = RETRY_FIRST
+            if offset is not None:
+                self.journal.confirmed(offset)  # Telegram got this offset: it forgot everything below
+            if isinstance(raws, list) and raws:
+                last = raws[-1].get("update_id") if isinstance(raws[-1], dict) else None
+                self.take(raws)
+                if type(last) is int:
+                    self._offset = last + 1
+            if interval:
+                await asyncio.sleep(interval)
+
+    # ------------------------------------------------------------------ taking updates in
+
+    def receive(self, raw: dict) -> int:
+        """A webhook request's update (an object with an integer update_id): take it in;
+        the HTTP status to answer Telegram with (400: not a valid update)."""
+        if not self._running:
+            return 503  # stopping: Telegram sends it again later
+        return 400 if self.take([raw]) else 200
+
+    def take(self, raws: list) -> list[int]:
+        """Gate a batch of raw updates, journal what passes, and start handling it.
+        Returns the ids of updates that are not valid updates (skipped, logged)."""
+        accepted: list[tuple[dict, Update]] = []
+        notices: set[int] = set()
+        refused: list[int] = []
+        invalid: list[int] = []
+        for raw in raws:
+            if not isinstance(raw, dict) or type(raw.get("update_id")) is not int:
+                log.warning("ignoring an update without an update_id from Telegram")
+                continue
+            uid = raw["update_id"]
+            if self.journal.seen(uid):
+                continue  # redelivered or replayed: it is being, or was, answered
+            who = rawupdates.sender(raw)
+            decision = self.limiter.check(who.user_id) if who is not None else None
+            if decision == DROP:
+                refused.append(uid)  # never parsed, never answered
+                continue
+            update = self._parse(raw)
+            if update is None:
+                invalid.append(uid)
+                refused.append(uid)
+                continue
+            accepted.append((raw, update))
+            if decision == WARN:
+                notices.add(uid)
+        self.journal.take([raw for raw, _ in accepted], refused)
+        for raw, update in accepted:
+            uid = raw["update_id"]
+            self._spawn(uid, self._notice(update) if uid in notices else self._handle(update))
+        return invalid
+
+    def _spawn(self, update_id: int, work: Awaitable) -> None:
+        task = asyncio.create_task(self._finish(update_id, work), name=f"callguard-update-{update_id}")
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _finish(self, update_id: int, work: Awaitable) -> None:
+        try:
+            await work
+        except Exception:  # handlers' errors go to the error handler; this is anything else
+            log.exception("update %d could not be handled", update_id)
+        finally:
+            self.journal.done(update_id)
+
+    def _parse(self, raw: dict) -> Update | None:
+        try:
+            return Update.de_json(raw, self.bot)
+        except Exception as exc:  # not shaped like an update: answering it is impossible anyway
+            log.warning("update %s is not a valid update (%s: %s): skipped", raw.get("update_id"),
+                        type(exc).__name__, exc)
+            return None
+
+    async def _app_running(self) -> None:
+        """Handle nothing before ``Application.start`` (it comes right after the updater's start)."""
+        while not self.app.running:
+            await asyncio.sleep(0.01)
+
+    async def _handle(self, update: Update) -> None:
+        await self._app_running()
+        await self.app.update_processor.process_update(update, self.app.process_update(update))
+
+    async def _notice(self, update: Update) -> None:
+        """The update that crossed the rate limit: one polite notice (and the press answered),
+        after the user's earlier updates (the update processor keeps their order)."""
+        await self._app_running()
+        await self.app.update_processor.process_update(update, self._send_notice(update))
+
+    async def _send_notice(self, update: Update) -> None:
+        chat = update.effective_chat
+        try:
+            if chat is not None and chat.type == ChatType.PRIVATE:
+                user_data = self.app.user_data.get(update.effective_user.id) or {}
+                lang = user_data.get("lang") or from_language_code(update.effective_user.language_code)
+                await self.bot.send_message(chat.id, replies.ui("rate_limited", lang))
+            if update.callback_query is not None:
+                await update.callback_query.answer()
+        except TelegramError as exc:
+            log.warning("could not send the rate-limit notice: %s", exc)
