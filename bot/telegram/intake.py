@@ -162,7 +162,7 @@ class Intake(Updater):
             if update is None:
                 journal.done(raw["update_id"])
             else:
-                self._spawn(raw["update_id"], self._handle(update))
+                self._spawn(raw["update_id"], self._handle(update, replay=True))
 
     async def stop(self) -> None:
         """Stop taking updates, finish every update in hand, confirm them to Telegram."""
@@ -299,9 +299,14 @@ class Intake(Updater):
         while not self.app.running:
             await asyncio.sleep(0.01)
 
-    async def _handle(self, update: Update) -> None:
+    async def _handle(self, update: Update, *, replay: bool = False) -> None:
         await self._app_running()
-        await self.app.update_processor.process_update(update, self.app.process_update(update))
+        work = self._replaying(update) if replay else self.app.process_update(update)
+        await self.app.update_processor.process_update(update, work)
+
+    async def _replaying(self, update: Update) -> None:
+        self.journal.replaying(update.update_id)  # its turn came: its handling starts (again) now
+        await self.app.process_update(update)
 
     async def _notice(self, update: Update) -> None:
         """The update that crossed the rate limit: one polite notice (and the press answered),

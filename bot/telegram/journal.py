@@ -21,9 +21,12 @@ Format: one JSON object per line, appended::
 
     {"u": <raw update>}   taken in
     {"d": <update_id>}    done: answered, refused, or given up
-    {"r": <update_id>}    replayed after a restart; an update still not done
-                          at the next restart is given up (logged), so a
-                          poison update cannot crash the bot in a loop
+    {"r": <update_id>}    its handling started again after a restart. An
+                          update whose handling was under way at three
+                          crashes in a row (the first run and two replays)
+                          is given up (logged), so a poison update cannot
+                          crash the bot in a loop, while one that merely was
+                          in flight at a crash or two is still answered
 
 Privacy: the file holds raw updates (user ids, names, texts) only while they
 are being answered. It is emptied whenever nothing is in hand and Telegram
@@ -49,6 +52,7 @@ __all__ = ["IntakeJournal", "journal_path"]
 
 log = logging.getLogger(__name__)
 
+MAX_REPLAYS = 2  # handling restarts after crashes before an update is given up
 RECENT_IDS = 10_000  # update ids remembered after they are done, to recognise a redelivery or replay
 COMPACT_BYTES = 8 << 20  # rewrite a busy journal (never idle long enough to empty) past this size
 
@@ -118,7 +122,7 @@ class IntakeJournal:
             lines = fh.read().splitlines()
         taken: dict[int, dict] = {}
         done: set[int] = set()
-        replayed: set[int] = set()
+        replayed: collections.Counter[int] = collections.Counter()
         for line in lines:
             try:
                 record = json.loads(line)
@@ -131,19 +135,20 @@ class IntakeJournal:
             elif isinstance(record.get("d"), int):
                 done.add(record["d"])
             elif isinstance(record.get("r"), int):
-                replayed.add(record["r"])
+                replayed[record["r"]] += 1
         open_ids = sorted(set(taken) - done)
-        given_up = [uid for uid in open_ids if uid in replayed]
+        given_up = [uid for uid in open_ids if replayed[uid] >= MAX_REPLAYS]
         if given_up:
-            log.error("giving up %d update(s) that were being answered during two crashes in a row: %s",
-                      len(given_up), given_up[:20])
-        replay = [taken[uid] for uid in open_ids if uid not in replayed]
+            log.error("giving up %d update(s) whose handling was under way at %d crashes in a row: %s",
+                      len(given_up), MAX_REPLAYS + 1, given_up[:20])
+        replay = [taken[uid] for uid in open_ids if replayed[uid] < MAX_REPLAYS]
         # Start afresh: what is still open, and what Telegram may redeliver (it does not
         # know they are done: they were never confirmed, as far as this journal knows).
         for uid in sorted(done | set(given_up)):
             self._remember(uid)
             self._unconfirmed.add(uid)
-        self._rewrite(replay, extra=[{"r": raw["update_id"]} for raw in replay])
+        self._rewrite(replay, extra=[{"r": raw["update_id"]} for raw in replay
+                                     for _ in range(replayed[raw["update_id"]])])
         for raw in replay:
             self._in_hand[raw["update_id"]] = raw
         if replay:
@@ -171,6 +176,10 @@ class IntakeJournal:
             self._finish(uid)
             lines.append(_dumps({"d": uid}))
         self._append(lines)
+
+    def replaying(self, update_id: int) -> None:
+        """The handling of an update replayed after a restart starts now (see the format)."""
+        self._append([_dumps({"r": update_id})])
 
     def done(self, update_id: int) -> None:
         """The update is handled (answered, its report committed): never answer it again."""

@@ -85,3 +85,47 @@ async def test_hundreds_of_users_at_once_are_all_answered_and_forgotten(settings
         assert app.update_processor._locks == {}
         assert limiter_of(app).tracked_users <= len(users)
         assert live.errors.errors == []
+
+
+async def test_a_flood_is_dropped_before_it_is_parsed(settings, monkeypatch):
+    """Over-limit updates are dropped on the raw JSON: PTB never builds objects for them."""
+    from telegram import Update
+
+    parsed: list[int] = []
+    real = Update.de_json.__func__
+
+    def counting(cls, data, bot=None):
+        parsed.append(data["update_id"])
+        return real(cls, data, bot)
+
+    monkeypatch.setattr(Update, "de_json", classmethod(counting))
+    async with live_bot(settings, rate_limit=5) as live:
+        api = live.api
+        first = api.push_message(SCAM_HANS, user_id=4242)["update_id"]
+        for i in range(499):
+            api.push_message(f"{SCAM_HANS} #{i}", user_id=4242)
+        await api.wait_until(lambda: api.pending_update_count == 0, timeout=20, description="the flood fetched")
+        await api.wait_until(lambda: live.app.updater.in_hand == 0, timeout=20, description="the flood handled")
+        flood = [uid for uid in parsed if uid >= first]
+        assert len(flood) == 6, flood  # 5 verdicts and the one update that gets the notice
+        assert len(api.sent_messages(4242)) == 6
+        assert live.errors.errors == []
+
+
+async def test_a_flood_of_button_presses_is_not_answered_press_by_press(settings):
+    """2,000 presses of one button: the presses within the limit are handled (and answered),
+    one more gets the notice, the rest are dropped unanswered (each answer is a request to
+    Telegram: answering them all made a flood of presses a flood of outgoing calls)."""
+    async with live_bot(settings, rate_limit=20) as live:
+        api = live.api
+        api.push_message(SCAM_HANS, user_id=4343)
+        verdict = await api.wait_for("sendMessage", lambda c: c.params.get("chat_id") == 4343, timeout=10)
+        since = api.mark()
+        for _ in range(2000):
+            api.push_callback("f:impersonate_authority", user_id=4343, message=verdict)
+        await api.wait_until(lambda: api.pending_update_count == 0, timeout=30, description="the presses fetched")
+        await api.wait_until(lambda: live.app.updater.in_hand == 0, timeout=30, description="the presses handled")
+        answers = [c for c in api.requests[since:] if c.method == "answerCallbackQuery"]
+        assert len(answers) == 20, len(answers)  # 19 presses within the limit (the message was 1) + the notice
+        assert len(api.sent_messages(4343)) == 1 + 19 + 1  # the verdict, 19 family warnings, the notice
+        assert live.errors.errors == []
