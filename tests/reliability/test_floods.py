@@ -10,20 +10,35 @@ from __future__ import annotations
 
 import time
 
-import pytest
-
 from bench.bench_flood import scenario_interleaved
 from callguard import replies
 from tests.reliability.support import SCAM_HANS, headings, live_bot, percentile, visible_text
 
 HEADINGS = headings()
-P99_BOUND_MS = 200.0
+# Other users' p99 with the flood may be at most twice their p99 without it (measured just before,
+# on the same machine, so a busy machine raises both), plus 50 ms, and never needs to beat 200 ms.
+P99_FLOOR_MS = 200.0
+CPU_PER_DROPPED_US = 110.0  # the bot's CPU per dropped message: 0-60 us measured; ~190 us when PTB parsed each
+PEAK_RSS_GROWTH_MB = 8.0  # 3,000 dropped messages: ~1.5 MB measured; 17 MB when PTB parsed each
+
+
+def p99_bound(baseline: dict) -> float:
+    return max(P99_FLOOR_MS, 2 * baseline["others_latency"]["p99_ms"] + 50)
+
+
+def cpu_per_dropped_us(baseline: dict, flood: dict) -> float:
+    dropped = flood["flood_messages"] - flood["flooder"]["verdicts"] - flood["flooder"]["polite_notices"]
+    return 1e6 * (flood["bot_cpu_s"] - baseline["bot_cpu_s"]) / dropped
 
 
 async def test_one_flooding_user_is_silenced_and_others_stay_fast(tmp_path, record_property):
+    """Latencies on a shared 2-core machine are noisy, so the flood run is judged against a run
+    of the same traffic without the flood, measured right before it: a pair. One pair that
+    misses the bound (a burst of someone else's work on the machine) is followed by a second
+    pair, which must pass. The bot's CPU per dropped message is checked too, far less noisy."""
     rate_limit = 20
 
-    async def flood(name: str, flood_messages: int = 3000) -> dict:
+    async def run(name: str, flood_messages: int) -> dict:
         workdir = tmp_path / name
         workdir.mkdir()
         result = await scenario_interleaved(workdir, flood=flood_messages, others=300, seconds=3.0,
@@ -31,25 +46,24 @@ async def test_one_flooding_user_is_silenced_and_others_stay_fast(tmp_path, reco
         print(f"\n{name}: {result}")
         return result
 
-    result = await flood("flood")
-    if result["others_latency"]["p99_ms"] >= P99_BOUND_MS:
-        # Too slow: the flood's fault, or a machine busy with something else? Measure the
-        # same traffic without the flood; judge only if the machine can meet the bound at all.
-        baseline = await flood("no-flood", flood_messages=0)
-        if baseline["others_latency"]["p99_ms"] >= P99_BOUND_MS / 2:
-            pytest.skip(f"machine too busy to judge: p99 {baseline['others_latency']['p99_ms']} ms "
-                        "with no flood at all")
-        result = await flood("flood-again")
-    record_property("flood_figures", result)
-    flooder = result["flooder"]
+    pairs = []
+    for attempt in (1, 2):
+        baseline, flood = await run(f"no-flood-{attempt}", 0), await run(f"flood-{attempt}", 3000)
+        pairs.append({"baseline": baseline, "flood": flood, "p99_bound_ms": p99_bound(baseline),
+                      "cpu_per_dropped_us": round(cpu_per_dropped_us(baseline, flood))})
+        if flood["others_latency"]["p99_ms"] <= p99_bound(baseline):
+            break
+    record_property("flood_figures", pairs)
+    flooder = flood["flooder"]
     # The flooder: exactly rate_limit verdicts, one polite message, then silence.
     assert (flooder["verdicts"], flooder["polite_notices"], flooder["other_messages"]) == (rate_limit, 1, 0)
     assert flooder["as_expected"]
-    others = result["others_latency"]
+    others = flood["others_latency"]
     assert others["count"] == 300
-    assert others["p99_ms"] < P99_BOUND_MS, result
-    # Memory: 3,000 flood messages must not cost more than a few MB once handled.
-    assert result["peak_rss_mb"] - result["rss_before_mb"] < 60, result
+    assert others["p99_ms"] <= p99_bound(baseline), pairs
+    assert cpu_per_dropped_us(baseline, flood) < CPU_PER_DROPPED_US, pairs
+    # Memory: 3,000 flood messages must not cost more than a few MB (they are never parsed).
+    assert flood["peak_rss_mb"] - flood["rss_before_mb"] < PEAK_RSS_GROWTH_MB, flood
 
 
 def limiter_of(app):
