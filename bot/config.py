@@ -67,6 +67,10 @@ class Settings:
     # update never waits for a connection (PTB's pool_timeout is 1 s).
     concurrency: int = 16
     connections: int = 16
+    # Processes that judge messages, so an expensive message never stops the event loop (and one
+    # is kept free from expensive senders; see callguard/detection_pool.py). Each holds the compiled
+    # rules (~100 MB with the shipped ones). 0 = judge on the event loop.
+    detect_workers: int = 2
     default_region: str = "CN"
 
     @classmethod
@@ -116,5 +120,6 @@ class Settings:
             send_rate=_int(env, "CALLGUARD_SEND_RATE", 30, 0, 10000),
             concurrency=concurrency,
             connections=_int(env, "CALLGUARD_CONNECTIONS", concurrency, 1, 10000),
+            detect_workers=_int(env, "CALLGUARD_DETECT_WORKERS", cls.detect_workers, 0, 64),
             default_region=region,
         )

@@ -15,6 +15,7 @@ from telegram import Update
 
 from .config import Settings
 from .detect import RuleFileError
+from .detection_pool import DetectionPool
 from .rulebook import RuleBook
 from .service import CallGuard
 from .store import ReportWriter, Store
@@ -32,7 +33,7 @@ def build(settings: Settings):
     """The PTB Application for ``settings``; raises RuleFileError for bad rules."""
     rules = RuleBook.load(settings.rules_path)
     writer = ReportWriter(functools.partial(Store.open, settings.db_path, secret=settings.secret))
-    guard = CallGuard(settings, rules, writer)
+    guard = CallGuard(settings, rules, writer, DetectionPool(settings.detect_workers))
     return build_application(settings, guard)
 
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 from .config import Settings
 from .detect import Detector, RuleSet, Verdict
+from .detection_pool import DetectionPool, Judgement
 from .numbers import display_number, extract_numbers
 from .rulebook import RuleBook
 from .store import Report, ReportWriter, Store
@@ -38,10 +39,11 @@ class Outcome:
 
 
 class CallGuard:
-    def __init__(self, settings: Settings, rules: RuleBook, writer: ReportWriter):
+    def __init__(self, settings: Settings, rules: RuleBook, writer: ReportWriter, pool: DetectionPool | None = None):
         self.settings = settings
         self.rules = rules
         self.writer = writer
+        self.pool = pool or DetectionPool(0)  # 0 workers: judged on the event loop
         self._button_key: bytes | None = None
 
     @property
@@ -63,9 +65,19 @@ class CallGuard:
         money_sent: bool | None = None,
     ) -> Outcome:
         """Judge ``text``, log it (committed before we return), count its numbers."""
-        detector = self.rules.detector  # one rule set for the whole message, even mid-reload
-        return await self.record(text, detector.check(text), detector, user_id=user_id, lang=lang,
-                                 chat_type=chat_type, source=source, money_sent=money_sent)
+        judgement, detector = await self.judge(text, user_id=user_id)
+        return await self.record(text, judgement.verdict, detector, user_id=user_id, lang=lang,
+                                 chat_type=chat_type, source=source, money_sent=money_sent,
+                                 numbers=judgement.numbers)
+
+    async def judge(self, text: str, *, user_id: int | None) -> tuple[Judgement, Detector]:
+        """The live rule set's verdict on ``text`` (and the phone numbers in it), with the
+        detector that gave it (one rule set for the whole message, even mid-reload). Worked
+        out in the detection pool, where the sender's turn depends on how much detection they
+        have cost lately."""
+        loaded = self.rules.live
+        judgement = await self.pool.judge(loaded, text, user_id, self.settings.default_region)
+        return judgement, loaded.detector
 
     async def record(
         self,
@@ -78,9 +90,12 @@ class CallGuard:
         chat_type: str,
         source: str = "message",
         money_sent: bool | None = None,
+        numbers: tuple[str, ...] | None = None,
     ) -> Outcome:
-        """Log a verdict already computed (group chats judge first, log only what they answer)."""
-        numbers = extract_numbers(text, self.settings.default_region)
+        """Log a verdict already computed (group chats judge first, log only what they answer);
+        ``numbers``: the phone numbers in ``text`` if already found (:meth:`judge`)."""
+        if numbers is None:
+            numbers = extract_numbers(text, self.settings.default_region)
         report = Report(
             text=text, lang=lang, numbers=numbers, scam=verdict.scam, risk=verdict.risk,
             category=verdict.category, rule=verdict.rule, score=verdict.score,
@@ -130,11 +145,15 @@ class CallGuard:
             log.warning("money_sent not stored", exc_info=True)
 
     async def start(self) -> None:
-        """Open storage now so the first user does not pay for it; a database
-        that cannot be opened is retried later, the bot answers meanwhile."""
+        """Start the detection workers and open storage now so the first user does not pay
+        for it; a database that cannot be opened is retried later, the bot answers meanwhile."""
+        await self.pool.start(self.rules.live)
         if not await self.writer.connect():
             log.error("report storage unavailable at start; reports are queued until it returns")
 
     async def close(self) -> None:
-        """Write pending reports and close storage (called at shutdown)."""
-        await self.writer.close()
+        """Write pending reports, close storage, stop the detection workers (at shutdown)."""
+        try:
+            await self.writer.close()
+        finally:
+            await self.pool.close()

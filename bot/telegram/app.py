@@ -91,7 +91,8 @@ def build_application(settings: Settings, guard: CallGuard, *, limiter: RateLimi
             if written:
                 log.info("wrote %d queued reports", written)
 
-    builder = application_builder(settings).concurrent_updates(PerUserUpdateProcessor(settings.concurrency))
+    processor = PerUserUpdateProcessor(settings.concurrency, heavy=guard.pool.is_heavy)
+    builder = application_builder(settings).concurrent_updates(processor)
     if settings.send_rate:  # 0 = off: no flood control at all (e.g. a local Bot API server, benchmarks)
         builder.rate_limiter(AIORateLimiter(overall_max_rate=settings.send_rate, overall_time_period=1, max_retries=3))
     app = (

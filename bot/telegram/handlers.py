@@ -174,17 +174,17 @@ class Handlers:
         message = update.effective_message
         text = (message.text or message.caption or "")[:MAX_TEXT]
         addressed, text = self._addressed(message, context, text)
-        detector = self.guard.detector
-        verdict = detector.check(text)
+        user = update.effective_user
+        judgement, detector = await self.guard.judge(text, user_id=user.id if user else None)
+        verdict = judgement.verdict
         if not addressed and not (verdict.risk == "high" and len(normalize(text)) >= GROUP_MIN_CHARS):
             return
         if addressed and not normalize(text):
             await self.need_words(update, context)
             return
         lang = self.language(update, context, text)
-        user = update.effective_user
         outcome = await self.guard.record(text, verdict, detector, user_id=user.id if user else None, lang=lang,
-                                          chat_type=update.effective_chat.type)
+                                          chat_type=update.effective_chat.type, numbers=judgement.numbers)
         await self._reply_verdict(message, outcome, lang, user.id if user else None, quote=True)
 
     @staticmethod

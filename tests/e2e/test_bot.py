@@ -298,7 +298,6 @@ async def test_warn_family_sends_a_forwardable_warning_naming_the_scam(bot_env):
 async def test_feedback_helpful_is_stored_and_the_feedback_row_removed(bot_env):
     api, app, guard = bot_env
     verdict = await _scam_verdict(api, 34)
-    rid = report_id_of(verdict.params)
     mark = api.mark()
     api.push_callback(button_data(verdict.params, "h:"), user_id=34, message=verdict, language_code="zh-hans")
     answer = await api.wait_for("answerCallbackQuery", since=mark)
@@ -317,7 +316,6 @@ async def test_feedback_helpful_is_stored_and_the_feedback_row_removed(bot_env):
 async def test_feedback_wrong_asks_why_and_the_answer_is_a_comment_not_a_report(bot_env):
     api, app, guard = bot_env
     verdict = await _scam_verdict(api, 35)
-    rid = report_id_of(verdict.params)
     mark = api.mark()
     api.push_callback(button_data(verdict.params, "w:"), user_id=35, message=verdict, language_code="zh-hans")
     prompt = await reply(api, 35, mark)
@@ -362,7 +360,6 @@ async def test_double_tap_on_a_button_is_harmless(bot_env):
     nothing, which Telegram refuses; that must not turn into an apology."""
     api, app, guard = bot_env
     verdict = await _scam_verdict(api, 38)
-    rid = report_id_of(verdict.params)
     api.push_callback(button_data(verdict.params, "h:"), user_id=38, message=verdict)
     api.push_callback(button_data(verdict.params, "h:"), user_id=38, message=verdict)
     await eventually(lambda: len(api.calls("answerCallbackQuery")) == 2, what="both presses answered")
@@ -385,7 +382,6 @@ async def test_buttons_on_a_message_too_old_to_read(bot_env):
     """Telegram sends an "inaccessible message" (date 0, no keyboard) for old messages."""
     api, app, guard = bot_env
     verdict = await _scam_verdict(api, 39)
-    rid = report_id_of(verdict.params)
     old = {"message_id": api.message_for(verdict)["message_id"], "chat": {"id": 39, "type": "private"}, "date": 0}
     mark = api.mark()
     api.push_callback(button_data(verdict.params, "w:"), user_id=39, message=old)

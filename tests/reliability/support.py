@@ -26,6 +26,7 @@ from typing import Any, AsyncIterator, Iterator
 import pytest
 
 from callguard import replies
+from callguard.detection_pool import DetectionPool
 from callguard.rulebook import RuleBook
 from callguard.service import CallGuard
 from callguard.store import ReportWriter, Store
@@ -168,16 +169,17 @@ class Live:
 
 @contextlib.asynccontextmanager
 async def live_bot(settings, *, busy_timeout_ms: int | None = None, webhook: dict | None = None,
-                   writer_options: dict | None = None, **overrides: Any) -> AsyncIterator[Live]:
+                   writer_options: dict | None = None, pool: DetectionPool | None = None,
+                   **overrides: Any) -> AsyncIterator[Live]:
     """The real CallGuard application (``callguard.main.build``'s wiring) polling a fake Bot API.
 
-    ``busy_timeout_ms`` / ``writer_options`` build the same composition with a
-    shorter SQLite busy timeout or other ReportWriter limits (so "locked longer
-    than busy_timeout" does not take 5 s per test)."""
+    ``busy_timeout_ms`` / ``writer_options`` / ``pool`` build the same composition with a
+    shorter SQLite busy timeout, other ReportWriter limits (so "locked longer than
+    busy_timeout" does not take 5 s per test) or another detection pool."""
     async with FakeBotAPI() as api:
         s = dataclasses.replace(settings, token=api.token, bot_api_url=api.base_url,
                                 bot_file_url=api.base_file_url, **overrides)
-        if busy_timeout_ms is None and not writer_options:
+        if busy_timeout_ms is None and not writer_options and pool is None:
             from callguard.main import build
 
             app = build(s)
@@ -186,7 +188,7 @@ async def live_bot(settings, *, busy_timeout_ms: int | None = None, webhook: dic
             if busy_timeout_ms is not None:
                 opener = functools.partial(opener, busy_timeout_ms=busy_timeout_ms)
             writer = ReportWriter(opener, **(writer_options or {}))
-            app = build_application(s, CallGuard(s, RuleBook.load(s.rules_path), writer))
+            app = build_application(s, CallGuard(s, RuleBook.load(s.rules_path), writer, pool))
         errors = ErrorLog()
         app.add_error_handler(errors)
         async with running_app(app, webhook=webhook):

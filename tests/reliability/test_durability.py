@@ -34,9 +34,10 @@ BURST = 120
 
 
 def bot_env(api: FakeBotAPI, db, **extra: str) -> dict[str, str]:
+    # One detection worker (not the default two): the worker path is covered, each start costs less.
     return clean_env(TELEGRAM_BOT_TOKEN=api.token, CALLGUARD_BOT_API_URL=api.base_url, CALLGUARD_DB=str(db),
                      CALLGUARD_RULES=str(RULES), CALLGUARD_SECRET="durability-test", CALLGUARD_SEND_RATE="0",
-                     **extra)
+                     CALLGUARD_DETECT_WORKERS="1", **extra)
 
 
 def db_state(db) -> tuple[str, list[str]]:

@@ -58,7 +58,7 @@ _users = itertools.count(1_000_000)
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def live(tmp_path_factory):
     settings = Settings(token="", db_path=tmp_path_factory.mktemp("hostile") / "callguard.db", rules_path=RULES,
-                        admins=frozenset({42}), secret=b"hostile-input", send_rate=0)
+                        admins=frozenset({42}), secret=b"hostile-input", send_rate=0, detect_workers=0)
     async with live_bot(settings) as live:
         yield live
 
