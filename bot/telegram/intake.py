@@ -59,6 +59,10 @@ LOG_EVERY = 60.0  # seconds between two log lines about the same getUpdates fail
 warnings.filterwarnings("ignore", message=r"Please use 'Bot\.getUpdates'", category=PTBUserWarning)
 
 
+class _NotStarted(Exception):
+    """The intake stopped before the application started: nothing was handled."""
+
+
 def _seconds(timeout: float | dtm.timedelta | None) -> float:
     if isinstance(timeout, dtm.timedelta):
         return timeout.total_seconds()
@@ -281,10 +285,11 @@ class Intake(Updater):
     async def _finish(self, update_id: int, work: Awaitable) -> None:
         try:
             await work
+        except _NotStarted:
+            return  # stopped before the application started: still in the journal for the next start
         except Exception:  # handlers' errors go to the error handler; this is anything else
             log.exception("update %d could not be handled", update_id)
-        finally:
-            self.journal.done(update_id)
+        self.journal.done(update_id)
 
     def _parse(self, raw: dict) -> Update | None:
         try:
@@ -295,8 +300,11 @@ class Intake(Updater):
             return None
 
     async def _app_running(self) -> None:
-        """Handle nothing before ``Application.start`` (it comes right after the updater's start)."""
+        """Handle nothing before ``Application.start`` (it comes right after the updater's start);
+        :class:`_NotStarted` if the intake is stopped first (the application failed to start)."""
         while not self.app.running:
+            if not self._running:
+                raise _NotStarted
             await asyncio.sleep(0.01)
 
     async def _handle(self, update: Update, *, replay: bool = False) -> None:
