@@ -47,7 +47,7 @@ sys.path.insert(0, str(ROOT))
 import synthetic  # noqa: E402
 from callguard.detect import Detector, RuleFileError, load_rules  # noqa: E402
 from callguard.detect import matcher as matcher_module  # noqa: E402
-from callguard.detect.rules import RuleSet  # noqa: E402
+from callguard.detect.schema import RuleSet  # noqa: E402
 
 SHIPPED = ROOT / "rules" / "scam_patterns.yaml"
 RESULTS = HERE / "results" / "matcher.json"

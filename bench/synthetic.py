@@ -38,7 +38,7 @@ from typing import Iterable, Sequence
 import yaml
 
 from callguard.detect.normalize import has_cjk
-from callguard.detect.rules import (LANGUAGES, REQUIRED_CATEGORIES, REQUIRED_TEXTS, Category, Group, Rule,
+from callguard.detect.schema import (LANGUAGES, REQUIRED_CATEGORIES, REQUIRED_TEXTS, Category, Group, Rule,
                               RuleSet, Thresholds)
 
 __all__ = [

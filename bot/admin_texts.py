@@ -34,6 +34,9 @@ _T: dict[str, dict[str, str]] = {
         "reload.same": "ℹ️ 规则文件没有变化（版本 {version}，{count} 条规则），继续使用当前规则。",
         "reload.failed": "❌ 规则文件未通过校验，没有启用。原来的规则（版本 {version}）继续使用。{n} 个问题：",
         "reload.crashed": "❌ 重新加载时出错：{error}\n原来的规则（版本 {version}）继续使用。",
+        "reload.unreadable": "❌ 读取不到规则文件 {path}（{reason}）。{setting}\n原来的规则（版本 {version}）继续使用。",
+        "reload.rules_env": "CALLGUARD_RULES 设置为 {value}。",
+        "reload.rules_default": "CALLGUARD_RULES 没有设置，这是随 callguard 安装的规则文件。",
         "upload.ok": "✅ 已安装上传的规则文件 {name}：版本 {old} → {new}，{count} 条规则，用时 {seconds:.2f} 秒。\n已保存到 {path}，原文件已在同一目录备份为带时间戳的 .bak 文件。",
         "upload.failed": "❌ 上传的规则文件 {name} 未通过校验，没有保存。原来的规则（版本 {version}）继续使用。{n} 个问题：",
         "upload.too_big": "❌ 文件太大（{size} 字节）：规则文件最大 {limit} MB。没有做任何改动。",
@@ -91,6 +94,9 @@ _T: dict[str, dict[str, str]] = {
         "reload.same": "ℹ️ 規則檔案沒有變化（版本 {version}，{count} 條規則），繼續使用當前規則。",
         "reload.failed": "❌ 規則檔案未通過校驗，沒有啟用。原來的規則（版本 {version}）繼續使用。{n} 個問題：",
         "reload.crashed": "❌ 重新載入時出錯：{error}\n原來的規則（版本 {version}）繼續使用。",
+        "reload.unreadable": "❌ 讀取不到規則檔案 {path}（{reason}）。{setting}\n原來的規則（版本 {version}）繼續使用。",
+        "reload.rules_env": "CALLGUARD_RULES 設定為 {value}。",
+        "reload.rules_default": "CALLGUARD_RULES 沒有設定，這是隨 callguard 安裝的規則檔案。",
         "upload.ok": "✅ 已安裝上傳的規則檔案 {name}：版本 {old} → {new}，{count} 條規則，用時 {seconds:.2f} 秒。\n已儲存到 {path}，原檔案已在同一目錄備份為帶時間戳的 .bak 檔案。",
         "upload.failed": "❌ 上傳的規則檔案 {name} 未通過校驗，沒有儲存。原來的規則（版本 {version}）繼續使用。{n} 個問題：",
         "upload.too_big": "❌ 檔案太大（{size} 位元組）：規則檔案最大 {limit} MB。沒有做任何改動。",
@@ -148,6 +154,9 @@ _T: dict[str, dict[str, str]] = {
         "reload.same": "ℹ️ The rule file has not changed (version {version}, {count} rules); the live rules stay.",
         "reload.failed": "❌ The rule file did not pass validation and was not loaded. The old rules (version {version}) keep serving. {n} problem(s):",
         "reload.crashed": "❌ The reload failed: {error}\nThe old rules (version {version}) keep serving.",
+        "reload.unreadable": "❌ The bot cannot read the rule file {path} ({reason}). {setting}\nThe old rules (version {version}) keep serving.",
+        "reload.rules_env": "CALLGUARD_RULES is set to {value}.",
+        "reload.rules_default": "CALLGUARD_RULES is not set: this is the rule file installed with callguard.",
         "upload.ok": "✅ Installed the uploaded rule file {name}: version {old} → {new}, {count} rules, took {seconds:.2f} s.\nSaved to {path}; the previous file is kept beside it as a timestamped .bak file.",
         "upload.failed": "❌ The uploaded rule file {name} did not pass validation and was not saved. The old rules (version {version}) keep serving. {n} problem(s):",
         "upload.too_big": "❌ The file is too large ({size} bytes): a rule file may have at most {limit} MB. Nothing was changed.",
@@ -330,7 +339,7 @@ def why_text(explanation: Explanation, ruleset: RuleSet, lang: str, *, html: boo
                 match += f" ≈ “{found}”"
             lines.append("   " + _esc(f"{group.name} ({group.weight:+d}){c}{match} {hit.similarity}%", html))
         if not rs.requires_met:
-            lines.append("   " + _esc(t("why.requires", lang, groups=", ".join(rule.requires)), html))
+            lines.append("   " + _esc(t("why.requires", lang, groups=", ".join(rule.requires + rule.requires_all)), html))
         entries.append("\n".join(lines))
     return fit_lines(head, entries, lang)
 

@@ -5,6 +5,7 @@
     callguard chat                    a console conversation, no token needed
     callguard rules lint [FILE]       schema errors as file:line: message
     callguard rules test [FILE]       run every rule's embedded examples
+    callguard rules migrate FILE      a schema-1 rule file rewritten as schema 2
     callguard run [--webhook]         start the Telegram bot
     callguard stats --days N [--chart FILE.png]       reports by category, risk, number, feedback
     callguard bulletin --days N [--lang zh-Hans|zh-Hant|en]   the public bulletin
@@ -17,7 +18,9 @@ they call, so the CLI and the bot always give the same answers.
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Callable, Iterable, TextIO
@@ -25,6 +28,7 @@ from typing import Callable, Iterable, TextIO
 from .config import ConfigError, Settings
 from .detect import Detector, RuleFileError, detect_language, load_and_lint, load_rules
 from .detect.examples import run_examples
+from .rulefiles import unreadable
 from . import replies
 
 __all__ = ["main"]
@@ -41,11 +45,18 @@ def _rules_path(arg: str | None) -> Path:
     return Path(arg) if arg else _settings().rules_path
 
 
-def _detector(path: str | None) -> Detector:
+def _rules_problem(path: Path, exc: RuleFileError, *, from_command_line: bool = False) -> str:
+    """Why the rule file cannot be used: it cannot be read (the path tried and
+    the CALLGUARD_RULES setting), or it has errors (file:line lines)."""
+    return unreadable(path, from_command_line=from_command_line) or f"the rule file has errors:\n{exc}"
+
+
+def _detector(arg: str | None) -> Detector:
+    path = _rules_path(arg)
     try:
-        return Detector(load_rules(_rules_path(path)))
+        return Detector(load_rules(path))
     except RuleFileError as exc:
-        raise SystemExit(f"callguard: the rule file has errors:\n{exc}") from None
+        raise SystemExit(f"callguard: {_rules_problem(path, exc, from_command_line=arg is not None)}") from None
 
 
 # --------------------------------------------------------------------------- check
@@ -102,10 +113,8 @@ def batch(detector: Detector, lines: Iterable[str], out: TextIO, *, progress: bo
     one hostile line in a million must not cost the other 999,999. Blank lines
     are skipped. Returns the error count.
     """
-    from tqdm import tqdm
-
     errors = 0
-    for number, line in enumerate(tqdm(lines, total=total, disable=not progress, unit=" msg", file=sys.stderr), 1):
+    for number, line in enumerate(_progress_bar(lines, total) if progress else lines, 1):
         if not line.strip():
             continue
         try:
@@ -116,6 +125,17 @@ def batch(detector: Detector, lines: Iterable[str], out: TextIO, *, progress: bo
         out.write(result + "\n")
     out.flush()
     return errors
+
+
+def _progress_bar(lines: Iterable[str], total: int | None) -> Iterable[str]:
+    """``lines`` with a progress bar on stderr; tqdm is the optional extra ``cli``,
+    and without it the batch runs the same, without a bar."""
+    try:
+        from tqdm import tqdm
+    except ImportError:
+        print("callguard check: no progress bar without tqdm (pip install 'callguard[cli]')", file=sys.stderr)
+        return lines
+    return tqdm(lines, total=total, unit=" msg", file=sys.stderr)
 
 
 def cmd_check(args: argparse.Namespace) -> int:
@@ -206,7 +226,10 @@ def cmd_chat(args: argparse.Namespace) -> int:
 
 def cmd_rules_lint(args: argparse.Namespace) -> int:
     path = _rules_path(args.file)
-    _, problems = load_and_lint(path)
+    ruleset, problems = load_and_lint(path)
+    if ruleset is None and (reason := unreadable(path, from_command_line=args.file is not None)):
+        print(f"callguard rules lint: {reason}", file=sys.stderr)
+        return 1
     for problem in problems:
         print(problem)
     errors = sum(p.severity == "error" for p in problems)
@@ -220,7 +243,10 @@ def cmd_rules_test(args: argparse.Namespace) -> int:
     try:
         ruleset = load_rules(path)
     except RuleFileError as exc:
-        print(exc)
+        if reason := unreadable(path, from_command_line=args.file is not None):
+            print(f"callguard rules test: {reason}", file=sys.stderr)
+        else:
+            print(exc)
         return 1
     detector = Detector(ruleset)
     failures = run_examples(detector)
@@ -229,6 +255,26 @@ def cmd_rules_test(args: argparse.Namespace) -> int:
     total = sum(len(r.examples_match) + len(r.examples_no_match) for r in ruleset.rules)
     print(f"{total - len(failures)} passed, {len(failures)} failed", file=sys.stderr)
     return 1 if failures else 0
+
+
+def cmd_rules_migrate(args: argparse.Namespace) -> int:
+    from .detect.migrate import migrate
+
+    path = Path(args.file)
+    try:
+        text = migrate(path.read_bytes(), str(path))
+    except OSError as exc:
+        print(f"{path}: cannot read the rule file: {exc.strerror or exc}", file=sys.stderr)
+        return 1
+    except RuleFileError as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    if args.out:
+        Path(args.out).write_text(text, encoding="utf-8")
+        print(f"{path}: written as schema 2 to {args.out}", file=sys.stderr)
+    else:
+        sys.stdout.write(text)
+    return 0
 
 
 # --------------------------------------------------------------------------- run
@@ -291,17 +337,29 @@ def _with_store(command: str, work: Callable) -> object:
 
 
 def _ruleset_or_none(command: str):
-    """The rule set for category names; None (ids are shown) when the rule file has errors."""
+    """The rule set for category names; None (ids are shown) when the rule file cannot be used."""
+    path = _settings().rules_path
     try:
-        return load_rules(_settings().rules_path)
+        return load_rules(path)
     except RuleFileError as exc:
-        print(f"callguard {command}: the rule file has errors ({len(exc.problems)}); showing category ids",
-              file=sys.stderr)
+        reason = unreadable(path) or f"the rule file has errors ({len(exc.problems)})"
+        print(f"callguard {command}: {reason}\ncallguard {command}: showing category ids", file=sys.stderr)
         return None
+
+
+def _require_extra(module: str, extra: str, command: str) -> None:
+    """Stop with the pip command to run when an optional extra is not installed."""
+    try:
+        importlib.import_module(module)
+    except ImportError:
+        raise SystemExit(f"{command} needs {module}: pip install 'callguard[{extra}]'") from None
 
 
 def cmd_stats(args: argparse.Namespace) -> int:
     from .admin_texts import stats_text, t
+
+    if args.chart:  # before any work, so nothing is half done
+        _require_extra("matplotlib", "chart", "callguard stats --chart")
 
     async def work(store):
         return await store.stats(args.days), (await store.daily_counts(args.days) if args.chart else None)
@@ -336,10 +394,11 @@ def cmd_bulletin(args: argparse.Namespace) -> int:
         return await store.stats(args.days)
 
     stats = _with_store("bulletin", work)
+    path = _settings().rules_path
     try:
-        ruleset = load_rules(_settings().rules_path)
+        ruleset = load_rules(path)
     except RuleFileError as exc:
-        raise SystemExit(f"callguard bulletin: the rule file has errors:\n{exc}") from None
+        raise SystemExit(f"callguard bulletin: {_rules_problem(path, exc)}") from None
     print(bulletin(stats, ruleset, args.lang))
     return 0
 
@@ -393,6 +452,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = rules.add_parser("test", help="run every rule's embedded examples")
     p.add_argument("file", nargs="?")
     p.set_defaults(func=cmd_rules_test)
+    p = rules.add_parser("migrate", help="rewrite a schema-1 rule file as schema 2 (to stdout or --out)")
+    p.add_argument("file")
+    p.add_argument("--out", metavar="FILE", help="write here instead of standard output")
+    p.set_defaults(func=cmd_rules_migrate)
 
     p = sub.add_parser("stats", help="report statistics from the bot's database (CALLGUARD_DB)")
     p.add_argument("--days", type=_positive_days, default=30, help="the last N days (default 30)")
@@ -418,9 +481,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    from dotenv import load_dotenv
+    if os.path.exists(".env"):  # settings in ./.env; the real environment wins
+        from dotenv import load_dotenv  # only then: importing it costs ~20 ms of every start
 
-    load_dotenv(".env", override=False)  # settings in ./.env; the real environment wins
+        load_dotenv(".env", override=False)
     try:
         return args.func(args)
     except BrokenPipeError:  # `callguard check --jsonl x | head`

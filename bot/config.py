@@ -13,9 +13,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping
 
+from .rulefiles import shipped
+
 __all__ = ["Settings", "ConfigError", "DEFAULT_RULES", "TELEGRAM_API_URL"]
 
-DEFAULT_RULES = Path(__file__).resolve().parent.parent / "rules" / "scam_patterns.yaml"
+DEFAULT_RULES = shipped("scam_patterns.yaml")  # inside the installed package, whatever the working folder
 TELEGRAM_API_URL = "https://api.telegram.org/bot"
 
 

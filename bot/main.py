@@ -17,6 +17,7 @@ from .config import Settings
 from .detect import RuleFileError
 from .detection_pool import DetectionPool
 from .rulebook import RuleBook
+from .rulefiles import unreadable
 from .service import CallGuard
 from .store import ReportWriter, Store
 from .telegram.app import build_application
@@ -53,7 +54,8 @@ def run(settings: Settings, *, webhook: bool = False) -> int:
     try:
         app = build(settings)
     except RuleFileError as exc:
-        print(f"callguard run: the rule file has errors:\n{exc}", file=sys.stderr)
+        reason = unreadable(settings.rules_path) or f"the rule file has errors:\n{exc}"
+        print(f"callguard run: {reason}", file=sys.stderr)
         return 1
     # The compiled rules and the libraries are ~250,000 objects that live as long as the
     # process; left to the cyclic GC, every full collection walks them all (75-90 ms on

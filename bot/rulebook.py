@@ -6,21 +6,12 @@ examples run *before* it replaces the live one, and the replacement is one
 attribute assignment: a message is judged entirely by the old set or entirely
 by the new one. The previous set is kept for ``rollback``.
 
-A reload is incremental where that is exact, so editing a few rules of a big
-file costs far less than loading it:
-
-* parsing reuses the live rule set's parsed rule entries whose text did not
-  change (``parse_rules(..., previous=)``; same result and errors as a full
-  parse, see bot/detect/rules.py);
-* compiling reuses the live matcher for the rules whose phrases did not
-  change (``Detector(ruleset, previous)``; same verdicts, see
-  bot/detect/matcher.py);
-* running the examples (every example is judged by the whole rule set) is
-  limited to the examples whose outcome can have changed: those of added
-  rules and of rules whose scoring changed, new examples of other rules, and
-  examples of unchanged rules that an added, changed or removed rule matches
-  at all (see :func:`_examples_to_run`). The outcome is exactly the full
-  run's; the full run is used whenever that cannot be shown cheaply.
+Parsing, linting, compiling and running the examples are
+:func:`callguard.detect.build` (the detection core); this module only reads
+files, swaps atomically, rolls back and keeps backups. A reload reuses the
+live matcher for the rules whose groups did not change, so editing a few rules
+of a big file compiles only those (same verdicts, see
+bot/detect/matcher.py).
 """
 
 from __future__ import annotations
@@ -35,16 +26,11 @@ import shutil
 import sys
 import threading
 import time
-import weakref
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping
 
-from .detect import Detector, Problem, RuleFileError, parse_rules
-from .detect.examples import run_examples
-from .detect.matcher import Matcher
-from .detect.normalize import normalize
-from .detect.rules import Rule, RuleSet
+from .detect import Detector, Problem, RuleFileError, build
 
 __all__ = ["Loaded", "RuleBook", "validate"]
 
@@ -72,48 +58,12 @@ class Loaded:
         return len(self.detector.ruleset.rules)
 
 
-# Detectors whose every example passed (in full or incrementally): the only
-# ones an incremental validation may start from.
-_VALIDATED: "weakref.WeakSet[Detector]" = weakref.WeakSet()
-
-# Above this share of added/edited/removed rules, checking which examples they
-# touch costs more than it saves: run every example.
-INCREMENTAL_MAX_CHANGED = 0.5
-
-
 def validate(data: bytes, source: str, *, previous: Detector | None = None,
              timings: dict[str, float] | None = None) -> Detector:
-    """Parse, lint, compile and run the embedded examples; raise
-    :class:`RuleFileError` with ``file:line`` problems if anything fails.
-
-    ``previous``: the rule set being replaced. Its parsed rule entries and
-    compiled rules are reused where unchanged, and if it passed validation,
-    only the examples whose outcome the differences can change are run (same
-    result as running them all). ``timings`` (if given) receives seconds for
-    ``parse``, ``compile``, ``examples`` and the counts ``examples_run`` /
-    ``examples_total``.
-    """
+    """:func:`callguard.detect.build` with the settings a build in a worker
+    thread needs (see ``_building``)."""
     with _building():
-        t0 = time.perf_counter()
-        ruleset = parse_rules(data, source, previous=previous.ruleset if previous is not None else None)
-        t1 = time.perf_counter()
-        detector = Detector(ruleset, previous)  # unchanged rules are not compiled again (bot/detect/matcher.py)
-        t2 = time.perf_counter()
-        subset = _examples_to_run(ruleset, previous) if previous is not None else None
-        if subset is None:
-            failures = run_examples(detector)
-            run = _example_count(ruleset.rules)
-        else:
-            failures = run_examples(_Only(detector, subset))
-            run = _example_count(subset)
-        t3 = time.perf_counter()
-    if timings is not None:
-        timings.update(parse=t1 - t0, compile=t2 - t1, examples=t3 - t2, examples_run=run,
-                       examples_total=_example_count(ruleset.rules))
-    if failures:
-        raise RuleFileError([Problem(source, f.line, str(f)) for f in failures])
-    _VALIDATED.add(detector)
-    return detector
+        return build(data, source, previous=previous, timings=timings)
 
 
 # While a rule set is built in a worker thread, the event loop thread must
@@ -155,81 +105,6 @@ def _building():
                 sys.setswitchinterval(_saved[1])
                 if _saved[0]:
                     gc.enable()
-
-
-def _example_count(rules) -> int:
-    return sum(len(r.examples_match) + len(r.examples_no_match) for r in rules)
-
-
-class _Only:
-    """The detector, but with ``ruleset.rules`` narrowed to the rules (and
-    examples) to check, for :func:`run_examples`: examples are judged by the
-    whole rule set, only the list being walked is shorter."""
-
-    def __init__(self, detector: Detector, rules: tuple[Rule, ...]):
-        self._detector = detector
-        self.ruleset = replace(detector.ruleset, rules=rules)
-
-    def __getattr__(self, name: str):
-        return getattr(self._detector, name)
-
-
-def _same_scoring(a: Rule, b: Rule) -> bool:
-    """Equal in everything the matcher and the verdict read: a rule's score
-    for any text, and what its winning verdict says (title, advice, examples
-    and line play no part). Rules parsed from an unchanged entry share these
-    objects, so the comparison is mostly identity checks."""
-    return a.id == b.id and a.category == b.category and a.groups == b.groups and a.requires == b.requires
-
-
-def _examples_to_run(new: RuleSet, previous: Detector) -> tuple[Rule, ...] | None:
-    """The rules (with only the examples) whose outcome may differ from the
-    previous, validated, rule set's; None when every example must run.
-
-    Why this is exact: a rule's score for a text depends only on that rule's
-    phrases, weights and ``requires`` and the text (every phrase is found on
-    its own, exactly or fuzzily), and the verdict depends on the scores of the
-    rules that match the text at all, the order of rules with equal scores,
-    their categories, the thresholds and which categories are scams. An
-    example's outcome depends on that verdict and its own rule's score. So
-    when the thresholds and scam flags are the same and the rules whose
-    scoring is unchanged keep their relative order, an example that its rule
-    already had in the previous set (as the same kind) and that no added,
-    changed or removed rule matches at all gets the same verdict and score as
-    before, and it passed before. Every other example runs: all those of
-    added rules and of rules whose scoring changed, and the new ones of the
-    others. (An example of rule A can be decided by rule B's score, since the
-    best rule names the category: that is why the changed rules are matched
-    against every example, not only against their own.)
-    """
-    old = previous.ruleset
-    if previous not in _VALIDATED or new.thresholds != old.thresholds:
-        return None
-    if {c: v.scam for c, v in new.categories.items()} != {c: v.scam for c, v in old.categories.items()}:
-        return None
-    old_by_id = {r.id: r for r in old.rules}
-    same = {r.id for r in new.rules if r.id in old_by_id and _same_scoring(r, old_by_id[r.id])}
-    if [r.id for r in new.rules if r.id in same] != [r.id for r in old.rules if r.id in same]:
-        return None  # reordered: ties between equal scores could now go the other way
-    changed = [r for r in new.rules if r.id not in same] + [r for r in old.rules if r.id not in same]
-    if len(changed) > INCREMENTAL_MAX_CHANGED * max(1, len(new.rules)):
-        return None
-    delta = Matcher(replace(new, rules=tuple(changed))) if changed else None
-
-    def must_run(text: str, before: tuple[str, ...]) -> bool:
-        return text not in before or (delta is not None and bool(delta.scan(normalize(text))))
-
-    out = []
-    for rule in new.rules:
-        if rule.id not in same:
-            out.append(rule)
-            continue
-        before = old_by_id[rule.id]
-        match = tuple(t for t in rule.examples_match if must_run(t, before.examples_match))
-        no_match = tuple(t for t in rule.examples_no_match if must_run(t, before.examples_no_match))
-        if match or no_match:
-            out.append(replace(rule, examples_match=match, examples_no_match=no_match))
-    return tuple(out)
 
 
 def _read(path: Path) -> bytes:
@@ -285,7 +160,7 @@ class RuleBook:
         self._previous, self._live = self._live, loaded
         t = loaded.timings
         detail = (f": parse {t['parse']:.3f} s, compile {t['compile']:.3f} s, examples {t['examples']:.3f} s "
-                  f"({t['examples_run']:.0f} of {t['examples_total']:.0f} run)") if t else ""
+                  f"({t['examples_total']:.0f} run)") if t else ""
         log.info("rules %s live: %d rules from %s (%.3f s%s)", loaded.version, loaded.rule_count, loaded.path,
                  loaded.seconds, detail)
         return loaded

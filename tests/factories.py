@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from types import MappingProxyType
 
-from callguard.detect.rules import LANGUAGES, REQUIRED_CATEGORIES, Category, Group, Rule, RuleSet, Thresholds
+from callguard.detect.normalize import normalize
+from callguard.detect.patterns import literal, parse_pattern
+from callguard.detect.schema import LANGUAGES, REQUIRED_CATEGORIES, Category, Group, Rule, RuleSet, Thresholds
 
 
 def loc(text: str) -> MappingProxyType:
@@ -12,7 +14,16 @@ def loc(text: str) -> MappingProxyType:
 
 
 def group(name: str, weight: int, *phrases: str, fuzzy: bool = True) -> Group:
-    return Group(name=name, weight=weight, phrases=tuple(phrases), fuzzy=fuzzy)
+    """A group of literal phrases."""
+    return Group(name=name, weight=weight, patterns=tuple(map(literal, phrases)), fuzzy=fuzzy)
+
+
+def pgroup(name: str, weight: int, *patterns: str, vocab: dict[str, list[str]] | None = None,
+           fuzzy: bool = True, gap: int = 12) -> Group:
+    """A group of patterns (schema-2 syntax) over ``vocab`` {name: terms}."""
+    keys = {n: tuple(dict.fromkeys(normalize(t) for t in terms)) for n, terms in (vocab or {}).items()}
+    return Group(name=name, weight=weight, patterns=tuple(v for p in patterns for v in parse_pattern(p, keys)),
+                 fuzzy=fuzzy, gap=gap)
 
 
 def rule(rid: str, *groups: Group, category: str = "impersonate_authority", requires: tuple[str, ...] = ()) -> Rule:

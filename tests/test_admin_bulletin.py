@@ -9,7 +9,7 @@ from types import MappingProxyType
 import pytest
 
 from callguard.bulletin import HOT_TOPICS, bulletin
-from callguard.detect.rules import LANGUAGES, REQUIRED_CATEGORIES, Category
+from callguard.detect.schema import LANGUAGES, REQUIRED_CATEGORIES, Category
 from callguard.store import NO_CATEGORY, Stats, _ratio_rows, percentages
 from tests import factories
 

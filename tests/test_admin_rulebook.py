@@ -17,8 +17,7 @@ import pytest
 from callguard import rulebook
 from callguard.detect import Detector, RuleFileError
 from callguard.detect.examples import run_examples
-from callguard.detect.rules import Thresholds
-from callguard.rulebook import RuleBook, _examples_to_run, _Only, validate
+from callguard.rulebook import RuleBook, validate
 from tests import factories
 from tests.admin_support import SHIPPED_RULES, copy_rules, failing_example, good_variant
 from tests.factories import group
@@ -42,12 +41,11 @@ async def test_reload_of_unchanged_content_is_a_no_op(rules):
 async def test_reload_keeps_previous_and_reports_timings(rules):
     book = RuleBook.load(rules)
     first = book.live
-    assert set(first.timings) >= {"parse", "compile", "examples", "examples_run", "examples_total"}
+    assert set(first.timings) >= {"parse", "compile", "examples", "examples_total"}
     rules.write_text(good_variant(), encoding="utf-8")
     second = await book.reload()
     assert second.version != first.version and book.previous is first
-    # Only a comment changed: same rules, so no example needs to run again.
-    assert second.timings["examples_run"] == 0 < second.timings["examples_total"]
+    assert second.timings["examples_total"] > 0
     back = await book.rollback()
     assert back.version == first.version and book.previous.version == second.version
 
@@ -88,61 +86,6 @@ async def test_failing_reload_keeps_live_and_previous(rules):
         await book.reload()
     assert "match example not flagged" in str(info.value)
     assert book.live is live and book.previous is None
-
-
-async def test_edited_rule_examples_are_rerun(rules):
-    import yaml
-
-    book = RuleBook.load(rules)
-    doc = yaml.safe_load(rules.read_text(encoding="utf-8"))
-    if len(doc["rules"]) < 4:
-        pytest.skip("needs a rule file with several rules")
-    target = doc["rules"][-1]
-    # A new example of a rule whose scoring did not change: only that example runs.
-    target["examples"]["match"].append(target["examples"]["match"][0] + "。")
-    rules.write_text(yaml.safe_dump(doc, allow_unicode=True, sort_keys=False, width=1000), encoding="utf-8")
-    t = (await book.reload()).timings
-    assert t["examples_run"] == 1 < t["examples_total"]
-    # A scoring change (one more phrase): every example of that rule runs again, and those of
-    # other rules only where the edited rule matches them.
-    target["groups"][0]["phrases"].append("一个新短语")
-    rules.write_text(yaml.safe_dump(doc, allow_unicode=True, sort_keys=False, width=1000), encoding="utf-8")
-    t = (await book.reload()).timings
-    assert len(target["examples"]["match"]) + len(target["examples"]["no_match"]) <= t["examples_run"]
-    assert t["examples_run"] < t["examples_total"]
-
-
-async def test_reload_parses_only_the_edited_entry(tmp_path, monkeypatch):
-    """The live set's parsed rule entries are reused: a one-rule edit parses
-    one entry, and the result is the full parse's, line numbers included."""
-    import yaml
-
-    from callguard.detect import rules as rules_module
-    from callguard.detect.rules import _check_bytes
-
-    class NoAliases(yaml.SafeDumper):  # the shipped file shares phrase lists through anchors
-        def ignore_aliases(self, data):
-            return True
-
-    doc = yaml.safe_load(SHIPPED_RULES.read_text(encoding="utf-8"))
-    path = tmp_path / "rules.yaml"
-    path.write_text(yaml.dump(doc, Dumper=NoAliases, allow_unicode=True, sort_keys=False, width=1000),
-                    encoding="utf-8")
-    book = RuleBook.load(path)
-    assert book.live.detector.ruleset.entries is not None  # parsed entry by entry, remembered
-
-    parsed = []
-    real = rules_module._parse_entry
-    monkeypatch.setattr(rules_module, "_parse_entry", lambda chunk: parsed.append(chunk) or real(chunk))
-    doc["rules"][1]["note"] = "edited\nover two lines"
-    doc["rules"][1]["groups"][0]["phrases"].append("一个新短语")
-    data = yaml.dump(doc, Dumper=NoAliases, allow_unicode=True, sort_keys=False, width=1000)
-    path.write_text(data, encoding="utf-8")
-    loaded = await book.reload()
-    assert len(parsed) == 1 and f"id: {doc['rules'][1]['id']}" in parsed[0]
-    fresh, _ = _check_bytes(data.encode(), str(path))
-    assert loaded.detector.ruleset == fresh
-    assert [r.line for r in loaded.detector.ruleset.rules] == [r.line for r in fresh.rules]
 
 
 def test_validate_restores_the_garbage_collector_and_switch_interval():
@@ -258,47 +201,6 @@ def _mutate(rng: random.Random, rules: list, serial: int) -> list:
     return rules
 
 
-def _failures(detector, subset=None) -> set[str]:
-    target = detector if subset is None else _Only(detector, subset)
-    return {str(f) for f in run_examples(target)}
-
-
-def test_incremental_examples_equal_a_full_run(monkeypatch):
-    monkeypatch.setattr(rulebook, "INCREMENTAL_MAX_CHANGED", 1.0)  # exercise the incremental path on small sets
-    rng = random.Random(20261128)
-    checked = saved = 0
-    for case in range(150):
-        base = _valid_base(rng, rng.randint(4, 10))
-        rulebook._VALIDATED.add(base)
-        rules = list(base.ruleset.rules)
-        for step in range(rng.randint(1, 3)):
-            rules = _mutate(rng, rules, case * 10 + step)
-        new = factories.ruleset(*rules)
-        subset = _examples_to_run(new, base)
-        detector = Detector(new)
-        full = _failures(detector)
-        if subset is None:
-            continue
-        checked += 1
-        assert _failures(detector, subset) == full, (case, [r.id for r in rules])
-        saved += sum(len(r.examples_match) + len(r.examples_no_match) for r in new.rules) - \
-            sum(len(r.examples_match) + len(r.examples_no_match) for r in subset)
-    assert checked > 80 and saved > 0
-
-
-def test_full_run_when_incremental_cannot_be_shown_exact():
-    rng = random.Random(7)
-    base = _valid_base(rng, 6)
-    rules = list(base.ruleset.rules)
-    assert _examples_to_run(factories.ruleset(*rules), base) is None  # never validated through validate()
-    rulebook._VALIDATED.add(base)
-    assert _examples_to_run(factories.ruleset(*rules), base) == ()  # nothing changed: nothing to run
-    assert _examples_to_run(factories.ruleset(*rules, thresholds=Thresholds(high=80)), base) is None
-    assert _examples_to_run(factories.ruleset(*reversed(rules)), base) is None  # order of ties
-    changed = [replace(r, category="phishing") for r in rules]
-    assert _examples_to_run(factories.ruleset(*changed), base) is None  # mostly new: a full run is cheaper
-
-
 def test_another_rule_that_steals_an_example_is_caught():
     """An example is judged by the best rule, not only its own: a new rule in
     another category that matches an unchanged rule's example more strongly
@@ -309,13 +211,7 @@ def test_another_rule_that_steals_an_example_is_caught():
                     examples_match=("客服说给我退款",), examples_no_match=("我妈打电话",))
     base = Detector(factories.ruleset(loan, other))
     assert run_examples(base) == []
-    rulebook._VALIDATED.add(base)
     thief = replace(factories.rule("thief", group("bait", 90, "今天就放款"), category="fake_investment"),
                     examples_match=("今天就放款",), examples_no_match=("我妈打电话",))
-    new = factories.ruleset(loan, other, thief)
-    subset = _examples_to_run(new, base)
-    assert [r.id for r in subset] == ["loan", "thief"]  # "refund" is untouched by the thief
-    assert subset[0].examples_match == loan.examples_match and subset[0].examples_no_match == ()
-    detector = Detector(new)
-    assert _failures(detector, subset) == _failures(detector) != set()
-    assert any("rule 'loan'" in f and "verdict category fake_investment" in f for f in _failures(detector, subset))
+    failures = {str(f) for f in run_examples(Detector(factories.ruleset(loan, other, thief)))}
+    assert any("rule 'loan'" in f and "verdict category fake_investment" in f for f in failures)

@@ -9,7 +9,7 @@ import pytest
 
 from callguard.admin_texts import (MAX_MESSAGE, errors_text, fit_lines, split_message, stats_text, t, why_text)
 from callguard.detect import Detector, Problem
-from callguard.detect.rules import LANGUAGES
+from callguard.detect.schema import LANGUAGES
 from callguard.store import NO_CATEGORY, NO_RULE, Stats
 from tests import factories
 from tests.factories import group, rule
@@ -140,7 +140,7 @@ def test_stats_text_chinese_table_aligns_wide_characters():
     names = {"impersonate_authority": "冒充公检法", "fake_loan": "贷款"}
     from types import MappingProxyType
 
-    from callguard.detect.rules import Category
+    from callguard.detect.schema import Category
 
     categories = dict(ruleset.categories)
     for cid, name in names.items():

@@ -2,7 +2,7 @@
 
 from callguard.detect import Detector
 from callguard.detect.matcher import Matcher
-from callguard.detect.rules import Thresholds
+from callguard.detect.schema import Thresholds
 
 from tests.factories import group, rule, ruleset
 
@@ -129,7 +129,8 @@ def test_verdict_json_shape_is_stable():
 
 def test_matcher_handles_a_rule_set_without_fuzzy_phrases():
     m = Matcher(ruleset(rule("tiny", group("g", 50, "ab", "cd"))))
-    assert [h.phrase for h in m.scan("xxabyy")] == ["ab"]
+    assert [h.phrase for h in m.scan("xx ab yy")] == ["ab"]
+    assert m.scan("xxabyy") == []  # English matches whole words only
 
 
 def test_long_text_only_fuzzy_windows_near_grams():

@@ -14,8 +14,23 @@ def test_fullwidth_digits_and_letters_become_ascii():
     assert normalize("ＡＢＣ１２３") == "abc123"
 
 
-def test_case_folding():
-    assert normalize("Safe ACCOUNT") == "safeaccount"
+def test_case_folding_and_english_word_boundaries():
+    assert normalize("Safe ACCOUNT") == normalize("safe account") == normalize("safe,   account!!")
+    assert normalize("safe account").count(" ") == 1
+
+
+def test_english_words_take_one_form():
+    """Inflections, SMS spellings and irregular forms meet their base form."""
+    assert normalize("transferred") == normalize("transferring") == normalize("transfers") == normalize("transfer")
+    assert normalize("pls send ur acct no") == normalize("please send your account no")
+    assert normalize("I paid them") == normalize("I pay them")
+    assert normalize("don't tell Mum") == normalize("do not tell mom")
+
+
+def test_spaces_go_between_chinese_and_stay_between_english_words():
+    assert normalize("加我 wechat 好友") == "加我wechat好友"
+    assert normalize("通 信 管 理 局") == "通信管理局"
+    assert normalize("$ 500") == "$500"
 
 
 def test_whitespace_punctuation_and_emoji_removed():

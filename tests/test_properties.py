@@ -6,7 +6,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from callguard.detect import Detector, load_rules
-from callguard.detect.normalize import normalize, normalize_with_offsets, original_spans, original_spans_python
+from callguard.detect.normalize import has_cjk, normalize, normalize_with_offsets, original_spans
 from callguard.replies import MAX_MESSAGE, verdict_reply
 
 RULESET = load_rules(Path(__file__).resolve().parent.parent / "rules" / "scam_patterns.yaml")
@@ -47,7 +47,6 @@ def test_normalisation_is_consistent(text):
     assert norm == normalize(text)
     assert len(offsets) == len(norm)
     assert offsets == sorted(offsets)
-    assert normalize(norm) == norm  # idempotent
     spans = [(i, i + 1) for i in range(len(norm))] + [(0, len(norm))] * bool(norm)
     assert original_spans(text, spans) == [(offsets[s], offsets[e - 1] + 1) for s, e in spans]
 
@@ -55,8 +54,7 @@ def test_normalisation_is_consistent(text):
 @settings(max_examples=100, deadline=None)
 @given(st.text(alphabet="a通 ，\u200bﬁ①㎏帳", min_size=100, max_size=1500), st.data())
 def test_spans_of_long_texts_map_back_wherever_they_are(text, data):
-    """``original_spans`` reads only up to the last span, in growing chunks:
-    spans near the start, at the end and across chunk edges map back alike."""
+    """Spans near the start, at the end and anywhere between map back alike."""
     norm, offsets = normalize_with_offsets(text)
     if not norm:
         return
@@ -65,22 +63,13 @@ def test_spans_of_long_texts_map_back_wherever_they_are(text, data):
     assert original_spans(text, spans) == [(offsets[s], offsets[e - 1] + 1) for s, e in spans]
 
 
-@settings(max_examples=300, deadline=None)
-@given(st.text(alphabet="a通 ，\u200bﬁ①㎏帳𠀀\U0001F600", max_size=400), st.data())
-def test_spans_in_c_equal_spans_in_python(text, data):
-    """bot/detect/_scan.c's spans against the Python reference, characters
-    outside the BMP (not in its length cache) and expanding ones included."""
-    norm = normalize(text)
-    if not norm:
-        return
-    starts = data.draw(st.lists(st.integers(0, len(norm) - 1), min_size=1, max_size=5))
-    spans = [(s, data.draw(st.integers(s + 1, len(norm)))) for s in starts]
-    assert original_spans(text, spans) == original_spans_python(text, spans)
-
-
 @settings(max_examples=100, deadline=None)
 @given(st.lists(st.sampled_from(KEYWORDS), min_size=1, max_size=5), st.sampled_from(["\u200b", "\u200c", "\u202e", " "]))
 def test_invisible_characters_do_not_change_the_verdict(words, junk):
+    """Zero-width and bidi characters anywhere, and spaces between Chinese
+    characters (English words keep their spaces: they mark word boundaries)."""
+    if junk == " ":
+        words = [w for w in words if has_cjk(w)] or ["通信管理局"]
     plain = "，".join(words)
     split = "".join(ch + junk for ch in plain)
     a, b = DETECTOR.check(plain), DETECTOR.check(split)

@@ -1,87 +1,107 @@
 """Compile a rule set once; score any text against every rule, fast.
 
-One Aho-Corasick scan over the normalised text does all the searching. The
-automaton holds:
+**What is matched.** Every pattern (:mod:`.patterns`) is a sequence of
+elements: literal text, a choice, a vocab list, or an entity. An *element
+class* is one distinct thing an element can be (the vocab list ``kin``, the
+literal ``安全账户``), shared by every pattern that uses it. Its *keys* are
+the normalised strings that make it occur.
 
-* every phrase, and the pinyin spelling of every Chinese phrase of eight or
-  more pinyin letters ("tongxinguanliju"), for **exact** matches;
-* two **anchors** per phrase long enough to have a typo (5+ Chinese
-  characters, 6+ Latin letters): its left and right halves.
+**One scan.** A single Aho-Corasick automaton holds every key of every class
+(and the pinyin spelling of Chinese keys of eight or more pinyin letters),
+plus two anchors per key long enough to have a typo. One pass over the
+normalised text yields every occurrence of every class. English keys must
+meet word boundaries (:func:`.normalize.is_spaced`), so ``pay`` is not found
+in ``repay``.
 
-A typo is one wrong, missing or extra character (one Levenshtein edit). One
-edit breaks at most one half, so a phrase written with a typo still contains
-its other half exactly, at a known place (the pigeonhole principle). Where an
-anchor occurs, the characters next to it are compared with the phrase's other
-half: a match one edit away shows at the first difference (a wrong, missing
-or extra character there, and the rest equal), so most anchors are ruled out
-after a character or two. Only the phrases that pass are aligned, with
-rapidfuzz's Levenshtein distance. The work per message follows the anchors
-found in the text, not the number of rules; what grows with a bigger rule set
-is the chance that a piece of text is an anchor, and the size of the
-automaton (memory, caches).
+**Typos.** A typo is one wrong, missing or extra character (one Levenshtein
+edit), tolerated in keys of 5+ Chinese characters or 8+ Latin characters (shorter English words are one edit from other words: detain and detail, brother and bother). One
+edit breaks at most one half of a key, so a key written with a typo still
+contains its other half exactly (the pigeonhole principle): where a half
+occurs, the characters next to it are compared with the key's other half
+(``one_edit``), and only keys that pass are aligned with rapidfuzz. The
+alignments per message are bounded (``MAX_ALIGNS``) and repeated windows are
+aligned once, so no crafted repetition makes this step slow.
 
-That per-anchor check is the matcher's inner loop, so it also exists in C
-(``_scan.c``, built on install), over each anchor's phrases packed side by
-side in one buffer; so does the fold of hits into per-rule scores.
-``scan_python`` and ``best_hits_python`` are the same in Python, used where
-the C module is not built, and the tests hold each pair to the same results.
+**Patterns.** A pattern of one element is a *phrase*: its group takes the
+element's best occurrence. A longer pattern is registered under one of its
+elements (its *trigger*, the rarest kind first); only when the trigger
+occurs are the other elements' occurrences chained left to right: touching
+(English: one space apart), or with a bounded gap. Entities (:mod:`.entities`)
+are recognised only when a pattern needs them. Occurrences kept per class
+and message are bounded (``MAX_OCCURRENCES``), which bounds the chaining.
 
-Two edits are not matched: 不要打电话 ("don't call") and 要我打电话 ("asks me to
-call") are two edits apart, and a typo in a phrase of four characters or
-fewer makes another word (验证码 / 验证吗), so short phrases match exactly.
+**Scores.** A group's strength is the similarity (0..100) of its best match:
+100 exact, 95 a pinyin spelling, rapidfuzz's ``ratio`` for a typo, the
+weakest element for a pattern. A rule's score is the sum over its groups of
+``weight x strength / 100``, clamped to 0..100; negative groups (things
+genuine messages say) pull it down; ``requires`` names groups of which at
+least one must match, or the rule scores 0.
 
-A fuzzy match's similarity is rapidfuzz's ``ratio`` between the phrase and
-the text it matched (80 for one wrong character in five).
-
-A rule's score is the sum over its groups of ``weight x strength``, where a
-group's strength is the similarity (0..1) of its best-matching phrase; the sum
-is clamped to 0..100. Negative groups (things legitimate messages say) pull the
-score down. ``requires`` names groups of which at least one must match, or the
-rule scores 0.
+The work per message follows the keys found in the text, not the number of
+rules. Rules are matched independently, so a reload can keep the compiled
+rules that did not change (``Matcher(ruleset, previous)``).
 """
 
 from __future__ import annotations
 
 import gc
-from array import array
+import re
+from bisect import bisect_left
 from dataclasses import dataclass
+from typing import Callable
 
 import ahocorasick
 from rapidfuzz import fuzz
 from rapidfuzz.distance import Levenshtein
 
-from .normalize import has_cjk, normalize, pinyin_alias
-from .rules import Rule, RuleSet
+from .entities import find_entities
+from .normalize import SPACED, fold, fold_with_offsets, has_cjk, normalize, normalize_with_offsets, pinyin_alias
+from .schema import Element, Rule, RuleSet
 
-__all__ = ["Hit", "RuleScore", "Matcher", "MAX_MATCH_CHARS", "tolerates_typo", "align"]
+__all__ = ["Part", "Hit", "RuleScore", "Matcher", "MAX_MATCH_CHARS", "tolerates_typo", "align", "one_edit",
+           "gap_cost", "Scan"]
 
 # Text beyond this many normalised characters is not read: a description of a
 # call is never that long, and the bound keeps a pasted book from costing more.
-MAX_MATCH_CHARS = 50_000
+MAX_MATCH_CHARS = 20_000
+MAX_OCCURRENCES = 24  # per element class and message
+MAX_ALIGNS = 200  # distinct fuzzy alignments per message
 
-PINYIN_SIMILARITY = 95  # a pinyin spelling is a strong but not exact match
+PINYIN_SIMILARITY = 95
 MIN_FUZZY_CJK = 5
-MIN_FUZZY_LATIN = 6
+MIN_FUZZY_LATIN = 8
 MIN_PINYIN_ALIAS = 8
 
+_SPACED_CHARS = frozenset(c for c in map(chr, range(0x250)) if re.match(f"[{SPACED}]", c))
 
 
 def tolerates_typo(key: str) -> bool:
-    """Whether a normalised phrase is long enough to match with one typo: a
-    typo in a short one (验证码, "code") makes another word."""
+    """Whether a normalised key is long enough to match with one typo: a typo
+    in a short one (验证码, "code") makes another word."""
     return len(key) >= (MIN_FUZZY_CJK if has_cjk(key) else MIN_FUZZY_LATIN)
 
 
 @dataclass(frozen=True, slots=True)
+class Part:
+    """What one element of a pattern matched (a span of the normalised text)."""
+
+    label: str  # "{kin}", "(gift|steam)", or the literal
+    start: int
+    end: int
+    similarity: int
+
+
+@dataclass(frozen=True, slots=True)
 class Hit:
-    """One phrase found in the normalised text."""
+    """A group's best match in the normalised text."""
 
     rule: int  # index into RuleSet.rules
     group: int  # index into Rule.groups
-    phrase: str  # as written in the rule file
-    start: int  # span in the normalised text
+    phrase: str  # the pattern as written in the rule file
+    start: int
     end: int
     similarity: int  # 100 = exact
+    parts: tuple[Part, ...] = ()  # per element, for patterns of several elements or a slot
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,39 +112,25 @@ class RuleScore:
     requires_met: bool
 
 
-def _rank(hit: tuple[int, int, int]) -> tuple[int, int, int]:
-    """How occurrences (similarity, start, end) of one phrase compare: more
-    similar, then earlier, then longer. A total order, so the result never
-    depends on the order in which candidates were found."""
-    return hit[0], -hit[1], hit[2] - hit[1]
+# ----------------------------------------------------------------- primitives
 
 
-def _keep_best(found: dict, eid: int, hit: tuple[int, int, int]) -> None:
-    prev = found.get(eid)
-    if prev is None or _rank(hit) > _rank(prev):
-        found[eid] = hit
-
-
-def align(key: str, norm: str, edits: int, starts: range) -> tuple[int, int, int] | None:
+def align(key: str, norm: str, edits: int, starts: range,
+          accept: Callable[[str, int, int], bool] | None = None) -> tuple[int, int, int] | None:
     """The best place for ``key`` in ``norm`` within ``edits`` Levenshtein
     edits, as (similarity, start, end), among windows of ``len(key) +- edits``
-    characters that start at one of ``starts``; None when there is none."""
+    characters that start at one of ``starts`` (and that ``accept(norm,
+    start, end)``, if given); None when there is none."""
     n = len(key)
     found = []
     for length in range(max(1, n - edits), n + edits + 1):
         for s in starts:
-            if s < 0 or s + length > len(norm):
+            if s < 0 or s + length > len(norm) or (accept is not None and not accept(norm, s, s + length)):
                 continue
             window = norm[s : s + length]
             if Levenshtein.distance(key, window, score_cutoff=edits) <= edits:
                 found.append((int(fuzz.ratio(key, window)), s, s + length))
-    return max(found, key=_rank, default=None)
-
-
-def _same_phrases(a: Rule, b: Rule) -> bool:
-    """Whether two rules have the same hits on every text (their groups hold
-    the same phrases, names, weights and fuzzy flags, in the same order)."""
-    return a.groups == b.groups
+    return max(found, key=lambda h: (h[0], -h[1], h[2] - h[1]), default=None)
 
 
 def one_edit(other: str, text: str) -> bool:
@@ -142,134 +148,114 @@ def one_edit(other: str, text: str) -> bool:
             or (i < len(text) and text[i + 1 : m + 1] == other[i:]))  # extra character at i
 
 
-def scan_python(matches, norm: str, found: dict, exact_keys: set, proposed: list) -> None:
-    """The scan loop: what to make of each word the automaton finds in ``norm``.
-
-    ``matches`` yields (end, payload), payload = (length, items, fid, lefts,
-    rights) (see ``_Layer._compile``). Records exact occurrences in ``found``,
-    fuzzy keys found exactly in ``exact_keys``, and appends (key, window start)
-    to ``proposed`` for each key that may be here with one typo: a left half
-    followed by something one edit from the key's right half, or a right half
-    preceded by something one edit from its left half. bot/detect/_scan.c is
-    this function in C; this one is the reference the tests hold it to, and
-    what runs where the C module is not built."""
-    for end, (length, items, fid, lefts, rights) in matches:
-        start = end - length + 1
-        for eid, sim in items:
-            _keep_best(found, eid, (sim, start, end + 1))
-        if fid >= 0:
-            exact_keys.add(fid)
-        # A left half is key[:h] and its other half key[h:], at most one
-        # character longer; a right half is key[h:], at least as long as key[:h].
-        # ``head`` is the other half's first two characters: a string one edit
-        # from it starts with one of them in one of its first two places, a
-        # test that rules out most anchors before ``one_edit`` is called.
-        if lefts:
-            after = norm[end + 1 : end + length + 3]
-            t0, t1 = after[:1], after[1:2]
-            for key, other, head in lefts:
-                if (t0 in head or t1 in head) and one_edit(other, after):
-                    proposed.append((key, start))
-        if rights:
-            before = norm[max(0, start - length - 1) : start][::-1]
-            t0, t1 = before[:1], before[1:2]
-            for key, other, head in rights:  # other: the left half, reversed
-                if (t0 in head or t1 in head) and one_edit(other, before):
-                    proposed.append((key, start - len(other)))
+def gap_cost(region: str) -> int:
+    """What a gap of ``region`` costs against a group's ``gap``: one per
+    Chinese (or other unspaced) character, two per English word."""
+    cost = 0
+    in_word = False
+    for ch in region:
+        if ch in _SPACED_CHARS:
+            if not in_word:
+                cost += 2
+                in_word = True
+        else:
+            in_word = False
+            if ch != " ":
+                cost += 1
+    return cost
 
 
-def _records(records: list[tuple[int, str]]) -> tuple[tuple[int, str, str], ...]:
-    """An anchor's (key, other half) records for ``scan_python``, each with the
-    other half's first two characters (see there)."""
-    return tuple((key, other, other[:2]) for key, other in records)
+def _bounded(norm: str, start: int, end: int, left: bool = True, right: bool = True) -> bool:
+    """Whether norm[start:end] meets a word boundary on its ``left`` and
+    ``right`` side (a side that starts or ends with a Latin letter or digit)."""
+    return ((not left or start == 0 or norm[start - 1] not in _SPACED_CHARS)
+            and (not right or end >= len(norm) or norm[end] not in _SPACED_CHARS))
 
 
-def pack(records: list[tuple[int, str]]) -> bytes:
-    """An anchor's (key, other half) records for ``_scan.c``: each an int32
-    key id, an int32 length m, then the m code points as uint32, native byte
-    order, side by side in one buffer."""
-    out = array("i")
-    for key, other in records:
-        out.extend((key, len(other)))
-        out.frombytes(array("I", map(ord, other)).tobytes())
-    return out.tobytes()
+class Scan:
+    """One message being matched: its text, normalised text, and what was
+    found in it. Entities are recognised on first need, once."""
+
+    __slots__ = ("text", "norm", "_entities", "_offsets")
+
+    def __init__(self, text: str, norm: str | None = None):
+        self.text = text
+        self.norm = (normalize(text) if norm is None else norm)[:MAX_MATCH_CHARS]
+        self._entities: dict[str, list[tuple[int, int, int]]] | None = None
+        self._offsets: list[int] | None = None
+
+    def from_letters(self, start: int, end: int) -> tuple[int, int] | None:
+        """A span of ``fold(text)`` without its spaces, as a span of the
+        normalised text (None if it covers no normalised character)."""
+        folded, fold_offsets = fold_with_offsets(self.text)
+        kept = [i for i, c in enumerate(folded) if c != " "]
+        a, b = fold_offsets[kept[start]], fold_offsets[kept[end - 1]] + 1
+        offsets = self.offsets()
+        s, e = bisect_left(offsets, a), bisect_left(offsets, b)
+        return (s, e) if s < e <= len(self.norm) else None
+
+    def offsets(self) -> list[int]:
+        if self._offsets is None:
+            self._offsets = normalize_with_offsets(self.text)[1]
+        return self._offsets
+
+    def entity(self, name: str) -> list[tuple[int, int, int]]:
+        """Occurrences (start, end, 100) of entity ``name`` in the normalised text."""
+        if self._entities is None:
+            self._entities = {}
+            found = find_entities(self.text[: MAX_MATCH_CHARS * 2])
+            if found:
+                offsets = self.offsets()
+                limit = len(self.norm)
+                for kind, spans in found.items():
+                    mapped = []
+                    for a, b in spans[:MAX_OCCURRENCES]:
+                        s, e = bisect_left(offsets, a), bisect_left(offsets, b)
+                        if s < e <= limit:
+                            mapped.append((s, e, 100))
+                    if mapped:
+                        self._entities[kind] = mapped
+        return self._entities.get(name, [])
 
 
-def best_hits_python(found: dict, group_of: array, weight_of: array, first_group: int, first_entry: int,
-                     rule_of: array, required: bytearray, best: dict, raw: dict | None, met: set | None) -> None:
-    """Fold one layer's hits ``found`` {entry: (similarity, start, end)} into
-    ``best`` {group id: rank} and, when ``raw`` is given, the rule sums
-    ``raw`` and ``met`` (see ``Matcher._best_hits``). ``_scan.best_hits`` is
-    this function in C."""
-    for eid, (sim, start, end) in found.items():
-        lg = group_of[eid]
-        gid = first_group + lg
-        r = rule_of[gid]
-        if r < 0:
-            continue
-        rank = (sim, -start, end - start, -first_entry - eid)
-        prev = best.get(gid)
-        if prev is None or rank > prev:
-            best[gid] = rank
-            if raw is not None:
-                raw[r] = raw.get(r, 0) + weight_of[lg] * (sim - (prev[0] if prev else 0))
-                if required[gid]:
-                    met.add(r)
+# ----------------------------------------------------------------- compiling
 
 
-def fold_python(found: dict, entries, hit: tuple[int, int, int]) -> None:
-    """Give each of ``entries`` (the phrase entries of one key) the occurrence
-    ``hit`` unless it has a better one. ``_scan.fold`` is this in C."""
-    rank = _rank(hit)
-    for eid in entries:
-        prev = found.get(eid)
-        if prev is None or rank > _rank(prev):
-            found[eid] = hit
+@dataclass(frozen=True, slots=True)
+class _Pattern:
+    """A pattern of several elements (or an entity), compiled."""
+
+    group: int  # layer group id
+    order: int  # position in its group (ties go to the first)
+    source: str
+    classes: tuple[int, ...]
+    labels: tuple[str, ...]
+    gaps: tuple[bool, ...]
+    gap: int  # the group's bound
 
 
-def top_python(raw: dict[int, int], met: set[int], free: tuple[bool, ...],
-               kind: tuple[bool, ...]) -> tuple[tuple[int, int] | None, tuple[int, int] | None]:
-    """The best (score, rule) among the rules of ``raw`` {rule: sum of weight x
-    similarity} with ``kind[rule]`` true, and among the others (None when
-    there is none): highest score, then the lowest rule index. A rule scores
-    0 unless it is ``free`` (no ``requires``) or in ``met``. ``_scan.top`` is
-    this in C."""
-    best: dict[bool, tuple[int, int]] = {}  # kind -> (score, -rule)
-    for r, total in raw.items():
-        score = _clamp(total) if free[r] or r in met else 0
-        k = kind[r]
-        if k not in best or (score, -r) > best[k]:
-            best[k] = (score, -r)
-    return tuple((best[k][0], -best[k][1]) if k in best else None for k in (True, False))  # type: ignore[return-value]
+def _class_key(element: Element, fuzzy: bool) -> tuple:
+    """Elements that always occur together share a class."""
+    if element.kind == "entity":
+        return ("entity", element.name)
+    return (element.kind, element.name if element.kind == "vocab" else "", element.keys, element.entities, fuzzy)
 
 
-try:  # the same functions in C (setup.py builds them on install)
-    from ._scan import best_hits as best_hits_c
-    from ._scan import fold as fold_c
-    from ._scan import scan as scan_c
-    from ._scan import top as top_c
-except ImportError:  # a source tree that was not built: same results, slower
-    scan_c = best_hits_c = fold_c = top_c = None
-if array("i").itemsize != 4 or array("I").itemsize != 4:  # the C reads 32-bit tables
-    scan_c = best_hits_c = fold_c = top_c = None
-
-_scan_loop = scan_c or scan_python
-_best_loop = best_hits_c or best_hits_python
-_fold = fold_c or fold_python
-_top = top_c or top_python
+def _rank(sim: int, start: int, end: int, order: int) -> tuple[int, int, int, int]:
+    """How two matches of one group compare: more similar, earlier, longer,
+    then the pattern listed first. A total order, so the result never depends
+    on the order in which candidates were found."""
+    return sim, -start, end - start, -order
 
 
 class _Layer:
     """Rules compiled for matching: one automaton and its tables. Hits name
     rules by their index in ``rules``. Immutable after construction."""
 
-    def __init__(self, rules: tuple[Rule, ...], loop=None):
-        """``loop``: the scan loop to compile for (``scan_c`` when it is built,
-        else ``scan_python``); the tests compile for each."""
-        self._loop = loop or _scan_loop
-        # Compiling creates hundreds of thousands of small containers, none of
-        # them cyclic: with the cyclic collector running, its passes over the
-        # growing heap cost 3-4x the compile itself.
+    def __init__(self, rules: tuple[Rule, ...]):
+        # Compiling creates many small containers, none of them cyclic: the
+        # cyclic collector's passes over the growing heap would cost more
+        # than the compile itself.
         collecting = gc.isenabled()
         gc.disable()
         try:
@@ -280,91 +266,281 @@ class _Layer:
 
     def _compile(self, rules: tuple[Rule, ...]) -> None:
         self.rules = rules
-        # One entry per (rule, group, phrase): what a hit points back to.
-        entries: list[tuple[int, int, str]] = []
-        exact: dict[str, list[tuple[int, int]]] = {}
-        fuzzy: dict[str, list[int]] = {}  # phrase that tolerates a typo -> its entries
-        # What scoring reads, as flat arrays (no objects to chase per hit):
-        # each entry's group, numbered in this layer, and each group's weight.
-        groups: list[tuple[int, int]] = []
-        self._group_of = array("i")
-        self._weight_of = array("i")
+        self.groups: list[tuple[int, int]] = []  # layer group id -> (rule index, group index)
+        self.weights: list[int] = []
+        class_ids: dict[tuple, int] = {}
+        self.class_labels: list[str] = []
+        self.class_slot: list[bool] = []  # a vocab list, choice or entity: evidence names what it matched
+        # Entities a class also occurs as (an entity's own class, or a choice
+        # like (钱|{amount})): recognised on demand, so such a class never
+        # triggers a pattern and is never a plain phrase.
+        self.class_entities: list[tuple[str, ...]] = []
+        class_keys: list[tuple[str, ...]] = []
+        class_fuzzy: list[bool] = []
+        singles: dict[int, list[tuple[int, int, str]]] = {}  # class -> (group, order, source)
+        patterns: list[_Pattern] = []
+
+        def intern(element: Element, fuzzy: bool) -> int:
+            key = _class_key(element, fuzzy)
+            cid = class_ids.get(key)
+            if cid is None:
+                cid = class_ids[key] = len(self.class_labels)
+                self.class_labels.append(str(element))
+                self.class_slot.append(element.kind != "text")
+                self.class_entities.append((element.name,) if element.kind == "entity" else element.entities)
+                class_keys.append(element.keys)
+                class_fuzzy.append(fuzzy)
+            return cid
+
         for r, rule in enumerate(rules):
             for g, group in enumerate(rule.groups):
-                lg = len(groups)
-                groups.append((r, g))
-                self._weight_of.append(group.weight)
-                for phrase in group.phrases:
-                    eid = len(entries)
-                    entries.append((r, g, phrase))
-                    self._group_of.append(lg)
-                    key = normalize(phrase)
-                    if not key:
-                        continue
-                    exact.setdefault(key, []).append((eid, 100))
-                    alias = pinyin_alias(key) if len(key) >= 3 else ""
+                gid = len(self.groups)
+                self.groups.append((r, g))
+                self.weights.append(group.weight)
+                for order, pattern in enumerate(group.patterns):
+                    cids = tuple(intern(e, group.fuzzy) for e in pattern.elements)
+                    if len(cids) == 1 and not self.class_entities[cids[0]]:
+                        singles.setdefault(cids[0], []).append((gid, order, pattern.source))
+                    else:
+                        patterns.append(_Pattern(gid, order, pattern.source, cids,
+                                                 tuple(str(e) for e in pattern.elements), pattern.gaps, group.gap))
+        self.singles = {cid: tuple(v) for cid, v in singles.items()}
+        self.patterns = tuple(patterns)
+        self._index_patterns(class_keys)
+        self._build_automaton(class_keys, class_fuzzy)
+
+    def _index_patterns(self, class_keys: list[tuple[str, ...]]) -> None:
+        """Register each pattern under its trigger: the element least likely
+        to occur (a long literal before a short one, a literal before a list;
+        never an entity, which is only recognised on demand)."""
+
+        def rarity(cid: int) -> tuple:
+            if self.class_entities[cid]:
+                return (0,)
+            keys = class_keys[cid]
+            return (1, -len(keys), min(map(len, keys)))
+
+        triggers: dict[int, list[int]] = {}
+        always: list[int] = []
+        for pid, p in enumerate(self.patterns):
+            best = max(p.classes, key=rarity)
+            if self.class_entities[best]:
+                always.append(pid)
+            else:
+                triggers.setdefault(best, []).append(pid)
+        self.triggers = {cid: tuple(v) for cid, v in triggers.items()}
+        self.always = tuple(always)
+
+    def _build_automaton(self, class_keys: list[tuple[str, ...]], class_fuzzy: list[bool]) -> None:
+        exact: dict[str, dict[int, int]] = {}  # word -> {class: similarity}
+        pinyin: dict[str, set[int]] = {}  # pinyin spelling, no spaces -> classes
+        fuzzy: dict[str, list[int]] = {}  # key that tolerates a typo -> its fuzzy classes
+        for cid, keys in enumerate(class_keys):
+            for key in keys:
+                exact.setdefault(key, {})[cid] = 100
+                if has_cjk(key) and len(key) >= 3:
+                    alias = pinyin_alias(key)
                     if len(alias) >= MIN_PINYIN_ALIAS:
-                        exact.setdefault(alias, []).append((eid, PINYIN_SIMILARITY))
-                    if group.fuzzy and tolerates_typo(key):
-                        fuzzy.setdefault(key, []).append(eid)
-        self._entries = tuple(entries)
-        self._groups = tuple(groups)
-        self._phrase_of = tuple(phrase for _, _, phrase in entries)
-        self._keys = tuple(fuzzy)  # indexed by "key id" (fid)
-        self._key_entries = tuple(fuzzy.values())
-        fid_of = {key: fid for fid, key in enumerate(self._keys)}
-
-        # Each key's two halves are anchors. At a left half, the text after it
-        # is compared with the key's right half; at a right half, the text
-        # before it, read backward, with the key's left half reversed.
+                        pinyin.setdefault(alias, set()).add(cid)
+                if class_fuzzy[cid] and tolerates_typo(key):
+                    fuzzy.setdefault(key, []).append(cid)
+        self.fuzzy_keys = tuple(fuzzy)  # indexed by "key id" (fid)
+        self.fuzzy_classes = tuple(tuple(v) for v in fuzzy.values())
+        fid_of = {key: fid for fid, key in enumerate(self.fuzzy_keys)}
+        # Each fuzzy key's two halves are anchors. At a left half, the text
+        # after it is compared with the key's right half; at a right half,
+        # the text before it, read backward, with the key's left half reversed.
         anchors: dict[str, tuple[list, list]] = {}
-        for fid, key in enumerate(self._keys):
+        for fid, key in enumerate(self.fuzzy_keys):
             h = len(key) // 2
-            anchors.setdefault(key[:h], ([], []))[0].append((fid, key[h:]))
-            anchors.setdefault(key[h:], ([], []))[1].append((fid, key[:h][::-1]))
-        form = pack if self._loop is scan_c else _records
-
-        # Payload of each word: its length, the phrase entries it is exactly,
-        # the fuzzy key it is (or -1), and its anchor records as a left half
-        # and as a right half: (key, other half), packed for the C loop.
+            anchors.setdefault(key[:h], ([], []))[0].append((fid, key[h:], key[h:][:2]))
+            anchors.setdefault(key[h:], ([], []))[1].append((fid, key[:h][::-1], key[:h][::-1][:2]))
         automaton = ahocorasick.Automaton()
         none = ((), ())
         for word in exact.keys() | anchors.keys():
             lefts, rights = anchors.get(word, none)
-            items = tuple(exact.get(word, ()))
-            automaton.add_word(word, (len(word), items, fid_of.get(word, -1), form(lefts), form(rights)))
+            items = tuple(exact.get(word, {}).items())
+            automaton.add_word(word, (len(word), items, word[0] in _SPACED_CHARS, word[-1] in _SPACED_CHARS,
+                                      fid_of.get(word, -1), tuple(lefts), tuple(rights)))
         if len(automaton):
             automaton.make_automaton()
         self._automaton = automaton
+        # Pinyin is written with spaces anywhere ("haoma yao bei dongjie"), so
+        # it is looked for in the text's letters with the spaces taken out.
+        self._pinyin = ahocorasick.Automaton()
+        for spelling, cids in pinyin.items():
+            self._pinyin.add_word(spelling, (len(spelling), tuple(sorted(cids))))
+        if len(self._pinyin):
+            self._pinyin.make_automaton()
 
-    # -- scanning
+    # -- matching
 
-    def scan(self, norm: str) -> list[Hit]:
-        """Every phrase entry found in normalised text (best occurrence each)."""
-        entries = self._entries
-        return [Hit(entries[e][0], entries[e][1], entries[e][2], s, t, sim) for e, (sim, s, t) in self.find(norm).items()]
-
-    def find(self, norm: str) -> dict[int, tuple[int, int, int]]:
-        """``scan`` as {phrase entry: (similarity, start, end)}, no objects made."""
-        norm = norm[:MAX_MATCH_CHARS]
-        found: dict[int, tuple[int, int, int]] = {}  # entry -> (similarity, start, end)
-        exact_keys: set[int] = set()  # fuzzy keys found exactly: nothing to align
-        proposed: list[tuple[int, int]] = []  # (key, where its window starts)
-        if len(self._automaton):
-            self._loop(self._automaton.iter(norm), norm, found, exact_keys, proposed)
+    def occurrences(self, scan: Scan) -> dict[int, list[tuple[int, int, int]]]:
+        """Every occurrence (start, end, similarity) of every class, at most
+        MAX_OCCURRENCES per class, in the order found."""
+        norm = scan.norm
+        occ: dict[int, list[tuple[int, int, int]]] = {}
+        if not len(self._automaton) or not norm:
+            return occ
+        exact_keys: set[int] = set()
+        proposed: set[tuple[int, int]] = set()
+        spaced, n, cap = _SPACED_CHARS, len(norm), MAX_OCCURRENCES
+        for end, (length, items, left_bound, right_bound, fid, lefts, rights) in self._automaton.iter(norm):
+            start = end - length + 1
+            if items and not ((left_bound and start and norm[start - 1] in spaced)
+                              or (right_bound and end + 1 < n and norm[end + 1] in spaced)):
+                for cid, sim in items:
+                    found = occ.get(cid)
+                    if found is None:
+                        occ[cid] = [(start, end + 1, sim)]
+                    elif len(found) < cap:
+                        found.append((start, end + 1, sim))
+                if fid >= 0:
+                    exact_keys.add(fid)
+            # ``head``: the other half's first two characters; a string one
+            # edit from it starts with one of them in one of its first two
+            # places, which rules out most anchors before ``one_edit``.
+            if lefts:
+                after = norm[end + 1 : end + length + 3]
+                t0, t1 = after[:1], after[1:2]
+                for key, other, head in lefts:
+                    if (t0 in head or t1 in head) and one_edit(other, after):
+                        proposed.add((key, start))
+            if rights:
+                before = norm[max(0, start - length - 1) : start][::-1]
+                t0, t1 = before[:1], before[1:2]
+                for key, other, head in rights:
+                    if (t0 in head or t1 in head) and one_edit(other, before):
+                        proposed.add((key, start - len(other)))
         if proposed:
-            self._fuzzy(norm, found, exact_keys, proposed)
-        return found
+            self._align_proposed(norm, occ, exact_keys, proposed)
+        if len(self._pinyin):
+            self._pinyin_occurrences(scan, occ)
+        return occ
 
-    def _fuzzy(self, norm: str, found: dict, exact_keys: set[int], proposed: list) -> None:
-        """Align the keys the anchors proposed (those not found exactly)."""
-        keys, key_entries = self._keys, self._key_entries
-        todo = {(fid, s) for fid, s in proposed if fid not in exact_keys}
-        for fid, s in todo:  # any order: _rank is a total order
-            hit = align(keys[fid], norm, 1, range(s - 1, s + 2))
-            if hit is not None:
-                _fold(found, key_entries[fid], hit)
+    def _pinyin_occurrences(self, scan: Scan, occ: dict) -> None:
+        """Pinyin spellings of Chinese keys, however the writer spaced the
+        syllables (looked for in the letters as typed, unstemmed, spaces
+        taken out); a match starts and ends at word boundaries."""
+        letters = fold(scan.text).replace(" ", "")
+        for end, (length, cids) in self._pinyin.iter(letters):
+            span = scan.from_letters(end - length + 1, end + 1)
+            if span is None or not _bounded(scan.norm, *span):
+                continue
+            for cid in cids:
+                found = occ.setdefault(cid, [])
+                if len(found) < MAX_OCCURRENCES:
+                    found.append((*span, PINYIN_SIMILARITY))
 
+    def _align_proposed(self, norm: str, occ: dict, exact_keys: set[int], proposed: set[tuple[int, int]]) -> None:
+        """Align the keys the anchors proposed (those not found exactly).
+        The same key in the same surroundings is aligned once, so a crafted
+        repetition costs one alignment, and at most MAX_ALIGNS are made."""
+        keys, classes = self.fuzzy_keys, self.fuzzy_classes
+        seen: dict[tuple, tuple[int, int, int] | None] = {}
+        for fid, s in sorted(proposed):
+            if fid in exact_keys:
+                continue
+            key = keys[fid]
+            # The window holds every candidate (start s-1..s+1, length +-1)
+            # and the character on each side of it, for the word boundaries.
+            lo, hi = max(0, s - 2), min(len(norm), s + len(key) + 3)
+            memo = (fid, norm[lo:hi], lo == 0, hi == len(norm))
+            if memo not in seen:
+                if len(seen) >= MAX_ALIGNS:
+                    break
+                left, right = key[0] in _SPACED_CHARS, key[-1] in _SPACED_CHARS
+                edge_ok = (lambda w, a, b: (a > 0 or memo[2]) and (b < len(w) or memo[3])
+                           and _bounded(w, a, b, left, right))
+                seen[memo] = align(key, memo[1], 1, range(s - 1 - lo, s + 2 - lo), edge_ok if left or right else None)
+            rel = seen[memo]
+            if rel is None:
+                continue
+            hit = (rel[1] + lo, rel[2] + lo, rel[0])
+            for cid in classes[fid]:
+                found = occ.setdefault(cid, [])
+                if len(found) < MAX_OCCURRENCES:
+                    found.append(hit)
+
+    def best_hits(self, scan: Scan, occ: dict) -> dict[int, tuple[tuple, str, tuple[Part, ...] | None]]:
+        """Each group's best match: layer group id -> (rank, pattern source,
+        parts or None for a phrase); rank is ``_rank``'s."""
+        best: dict[int, tuple] = {}
+
+        def offer(gid: int, rank: tuple, source: str, parts) -> None:
+            prev = best.get(gid)
+            if prev is None or rank > prev[0]:
+                best[gid] = (rank, source, parts)
+
+        for cid, found in occ.items():
+            consumers = self.singles.get(cid)
+            if consumers:
+                s, e, sim = max(found, key=lambda o: (o[2], -o[0], o[1] - o[0]))
+                parts = (Part(self.class_labels[cid], s, e, sim),) if self.class_slot[cid] else None
+                for gid, order, source in consumers:
+                    offer(gid, _rank(sim, s, e, order), source, parts)
+            for pid in self.triggers.get(cid, ()):
+                self._offer_pattern(self.patterns[pid], scan, occ, offer)
+        for pid in self.always:
+            self._offer_pattern(self.patterns[pid], scan, occ, offer)
+        return best
+
+    def _offer_pattern(self, p: _Pattern, scan: Scan, occ: dict, offer: Callable) -> None:
+        lists = []
+        for cid in p.classes:
+            found = occ.get(cid, [])
+            for name in self.class_entities[cid]:
+                found = found + scan.entity(name)
+            if not found:
+                return
+            lists.append(found)
+        match = _chain(scan.norm, lists, p.gaps, p.gap)
+        if match is not None:
+            sim, spans = match
+            parts = tuple(Part(label, s, e, psim) for label, (s, e, psim) in zip(p.labels, spans))
+            offer(p.group, _rank(sim, spans[0][0], spans[-1][1], p.order), p.source, parts)
+
+
+def _chain(norm: str, lists: list[list[tuple[int, int, int]]], gaps: tuple[bool, ...],
+           bound: int) -> tuple[int, list[tuple[int, int, int]]] | None:
+    """The best way to find the elements in order: each element's occurrence
+    starts where the previous one ends (English: one space later), or after a
+    gap of at most ``bound`` (see ``gap_cost``). Best: the weakest element
+    most similar, then earliest. Returns (similarity, spans) or None."""
+    # A state: (similarity so far, start of the first element, spans); one per end position.
+    states: dict[int, tuple[int, int, list]] = {}
+    for s, e, sim in lists[0]:
+        prev = states.get(e)
+        if prev is None or (sim, -s) > (prev[0], -prev[1]):
+            states[e] = (sim, s, [(s, e, sim)])
+    for found, gap in zip(lists[1:], gaps):
+        nxt: dict[int, tuple[int, int, list]] = {}
+        for s, e, sim in found:
+            chosen = None
+            for pe, (psim, pstart, spans) in states.items():
+                if pe > s:
+                    continue
+                if gap:
+                    if s - pe > bound * 8 or (s > pe and gap_cost(norm[pe:s]) > bound):
+                        continue
+                elif not (s == pe or (s == pe + 1 and norm[pe] == " ")):
+                    continue
+                cand = (min(psim, sim), -pstart)
+                if chosen is None or cand > chosen[0]:
+                    chosen = (cand, spans)
+            if chosen is not None:
+                (csim, neg_start), spans = chosen
+                prev = nxt.get(e)
+                if prev is None or (csim, neg_start) > (prev[0], -prev[1]):
+                    nxt[e] = (csim, -neg_start, spans + [(s, e, sim)])
+        if not nxt:
+            return None
+        states = nxt
+    sim, start, spans = max(states.values(), key=lambda st: (st[0], -st[1], st[2][-1][1] - st[1]))
+    return sim, spans
+
+
+# ----------------------------------------------------------------- the matcher
 
 # A reload that changes at most this share of the rules compiles only those
 # and keeps the rest compiled as they were (see ``Matcher``).
@@ -376,139 +552,79 @@ class Matcher:
 
     Built from scratch, it is one compiled layer. Built with ``previous`` (the
     live matcher, on a reload), it reuses ``previous``'s base layer for every
-    rule whose phrases are unchanged and compiles only the added and changed
-    rules into a small second layer, so editing one rule of thousands costs
-    milliseconds instead of a full compile. Each rule is matched on its own
-    (a rule's hits depend only on its phrases and the text), so the hits, and
-    every score and verdict, are exactly those of a full compile; a scan reads
-    two automatons instead of one until the next full compile, which happens
-    whenever the changed rules would exceed LAYER_MAX_SHARE."""
+    rule whose groups are unchanged (patterns, vocab terms, weights) and
+    compiles only the added and changed rules into a small second layer, so
+    editing one rule of thousands costs milliseconds instead of a full
+    compile. Each rule is matched on its own, so every score and verdict is
+    exactly a full compile's; a scan reads two automatons instead of one
+    until the next full compile, which happens whenever the changed rules
+    would exceed LAYER_MAX_SHARE."""
 
     def __init__(self, ruleset: RuleSet, previous: "Matcher | None" = None):
         self.ruleset = ruleset
-        rules = ruleset.rules
-        self._layers, self._direct = self._compile(rules, previous)
-        # Scoring names a (rule, group) by one integer, a "group id": the
-        # layers' groups numbered in a row. Per group id: the rule's index in
-        # ``rules`` (-1: a rule no longer served), the group's index in the
-        # rule, and whether the rule's ``requires`` names it; per entry id
-        # (numbered likewise), the phrase.
-        self._rule_of, self._g_of, self._required = array("i"), array("i"), bytearray()
-        self._starts: list[tuple[int, int]] = []  # first group id and entry id of each layer
-        phrases: list[str] = []
-        for layer, where in self._layers:
-            self._starts.append((len(self._rule_of), len(phrases)))
-            for lr, g in layer._groups:
-                r = where[lr]
-                self._rule_of.append(r)
-                self._g_of.append(g)
-                self._required.append(r >= 0 and rules[r].groups[g].name in rules[r].requires)
-            phrases += layer._phrase_of
-        self._phrase_of = tuple(phrases)
-        self._free = tuple(not rule.requires for rule in rules)  # rules scored without ``requires``
-        # The group ids of each rule: consecutive, in the one layer that serves it.
-        first: dict[int, int] = {}
-        for gid, r in enumerate(self._rule_of):
-            first.setdefault(r, gid)
-        self._gids = tuple(range(first.get(r, 0), first.get(r, 0) + len(rule.groups)) for r, rule in enumerate(rules))
+        self._layers = self._compile(ruleset.rules, previous)
 
     @staticmethod
-    def _compile(rules: tuple[Rule, ...], previous: "Matcher | None"):
-        """The compiled layers and whether hits name rules by their index in
-        ``rules`` already (see the class docstring)."""
+    def _compile(rules: tuple[Rule, ...], previous: "Matcher | None") -> tuple[tuple[_Layer, tuple[int, ...]], ...]:
+        """The compiled layers, each with the index in ``rules`` of each of
+        its rules (-1: a rule no longer served)."""
         if previous is not None:
             base, _ = previous._layers[0]
             position = {rule.id: i for i, rule in enumerate(rules)}
-            # Base rules still served as they are -> their index in the new set.
             keep = [position.get(rule.id, -1) for rule in base.rules]
-            keep = [i if i >= 0 and _same_phrases(rules[i], old) else -1 for i, old in zip(keep, base.rules)]
+            keep = [i if i >= 0 and rules[i].groups == old.groups else -1 for i, old in zip(keep, base.rules)]
             served = set(keep) - {-1}
             fresh = tuple(i for i in range(len(rules)) if i not in served)
             if len(fresh) <= LAYER_MAX_SHARE * len(rules):
-                layers = ((base, tuple(keep)),)
+                layers: tuple = ((base, tuple(keep)),)
                 if fresh:
                     layers += ((_Layer(tuple(rules[i] for i in fresh)), fresh),)
-                return layers, not fresh and layers[0][1] == tuple(range(len(rules)))
-        return ((_Layer(rules), tuple(range(len(rules)))),), True
-
-    @property
-    def phrase_count(self) -> int:
-        return sum(len(group.phrases) for rule in self.ruleset.rules for group in rule.groups)
+                return layers
+        return ((_Layer(rules), tuple(range(len(rules)))),)
 
     @property
     def layers(self) -> int:
         """How many compiled layers a scan reads (1 after a full compile)."""
         return len(self._layers)
 
-    def scan(self, norm: str) -> list[Hit]:
-        """Every phrase entry found in normalised text (best occurrence each)."""
-        if self._direct:
-            return self._layers[0][0].scan(norm)
+    @property
+    def phrase_count(self) -> int:
+        return sum(len(group.patterns) for rule in self.ruleset.rules for group in rule.groups)
+
+    def hits(self, scan: Scan) -> list[Hit]:
+        """The best hit of every group that matched, in rule-set indices."""
         out = []
         for layer, where in self._layers:
-            for hit in layer.scan(norm):
-                r = where[hit.rule]
-                if r >= 0:
-                    out.append(Hit(r, hit.group, hit.phrase, hit.start, hit.end, hit.similarity))
+            occ = layer.occurrences(scan)
+            for gid, (rank, source, parts) in layer.best_hits(scan, occ).items():
+                lr, g = layer.groups[gid]
+                r = where[lr]
+                if r < 0:
+                    continue
+                sim, neg_start, length, _ = rank
+                out.append(Hit(r, g, source, -neg_start, -neg_start + length, sim, parts or ()))
         return out
 
-    # -- scoring
+    def scan(self, norm: str) -> list[Hit]:
+        """``hits`` for normalised text (no entities: they need the original)."""
+        return self.hits(Scan(norm, norm))
 
     def score(self, text: str) -> list[RuleScore]:
         """Scores of every rule with at least one hit, best first."""
-        return self.score_normalized(normalize(text))
+        return self.scores(Scan(text))
 
-    def score_normalized(self, norm: str) -> list[RuleScore]:
-        """``score`` of normalised text."""
-        best = self._best_hits(norm)
-        by_rule: dict[int, list[int]] = {}
-        for gid in best:
-            by_rule.setdefault(self._rule_of[gid], []).append(gid)
-        out = [self._rule_score(r, [(gid, best[gid]) for gid in gids]) for r, gids in by_rule.items()]
+    def scores(self, scan: Scan) -> list[RuleScore]:
+        by_rule: dict[int, list[Hit]] = {}
+        for hit in self.hits(scan):
+            by_rule.setdefault(hit.rule, []).append(hit)
+        out = [self._rule_score(r, hits) for r, hits in by_rule.items()]
         out.sort(key=lambda s: (-s.score, s.hits[0].rule))
         return out
 
-    def best_scores(self, norm: str, kind: tuple[bool, ...]) -> tuple[RuleScore | None, RuleScore | None]:
-        """The first rule of ``score_normalized(norm)`` among those with
-        ``kind[rule index]`` true and the first among the others, computed
-        from plain sums: a RuleScore is made for these two rules only. With
-        thousands of rules a text hits hundreds of them; a verdict needs two."""
-        raw: dict[int, int] = {}  # rule -> sum of weight x similarity over its groups' best hits
-        met: set[int] = set()
-        best = self._best_hits(norm, raw, met)
-
-        def build(top: tuple[int, int] | None) -> RuleScore | None:
-            if top is None:
-                return None
-            r = top[1]
-            return self._rule_score(r, [(gid, best[gid]) for gid in self._gids[r] if gid in best])
-
-        scam, other = _top(raw, met, self._free, kind)
-        return build(scam), build(other)
-
-    def _best_hits(self, norm: str, raw: dict[int, int] | None = None,
-                   met: set[int] | None = None) -> dict[int, tuple[int, int, int, int]]:
-        """The best hit of each (rule, group), by group id, ranked as a tuple
-        (similarity, -start, length, -entry id): most similar, earliest,
-        longest ("通信管理局" over "通信管理"), then the phrase listed first.
-        With ``raw`` and ``met``, also each rule's sum of weight x similarity
-        of its groups' best hits, and the rules with a hit in a group their
-        ``requires`` names, kept up to date as better hits replace worse
-        ones: one pass over the hits, all of it integers and flat arrays."""
-        best: dict[int, tuple[int, int, int, int]] = {}
-        for (layer, _), (first_group, first_entry) in zip(self._layers, self._starts):
-            _best_loop(layer.find(norm), layer._group_of, layer._weight_of, first_group, first_entry,
-                       self._rule_of, self._required, best, raw, met)
-        return best
-
-    def _rule_score(self, r: int, ranks: list[tuple[int, tuple[int, int, int, int]]]) -> RuleScore:
-        """Rule ``r``'s score from the best hit of each group it matched."""
+    def _rule_score(self, r: int, hits: list[Hit]) -> RuleScore:
         rule = self.ruleset.rules[r]
         groups = rule.groups
-        g_of, phrase_of = self._g_of, self._phrase_of
-        hits = [Hit(r, g_of[gid], phrase_of[-entry], -start, length - start, sim)
-                for gid, (sim, start, length, entry) in ranks]
-        met = not rule.requires or any(groups[h.group].name in rule.requires for h in hits)
+        met = rule.met({groups[h.group].name for h in hits})
         score = _clamp(sum(groups[h.group].weight * h.similarity for h in hits)) if met else 0
         hits.sort(key=lambda h: (h.start, h.group))
         return RuleScore(rule, score, tuple(hits), met)

@@ -1,60 +1,75 @@
-"""Text normalisation shared by rule phrases and user messages.
+"""Text normalisation shared by rule patterns and user messages.
 
-Phrases and messages go through the *same* function, so a rule written in
+Patterns and messages go through the *same* function, so a rule written in
 Simplified Chinese matches a message typed in Traditional Chinese, with
-full-width digits, odd spacing, or zero-width characters slipped between the
-characters of a keyword (a trick scammers use to dodge filters).
+full-width digits, odd spacing, zero-width characters slipped between the
+characters of a keyword (a trick scammers use to dodge filters), or English
+words in another inflection or an SMS spelling.
 
-Normalisation is defined per character: every input character maps to zero or
-more output characters. That keeps it a single ``str.translate`` call on the
-hot path (C speed, cached per character) and lets us map a match in the
-normalised text back to a span of the original text for evidence.
+Three steps, each a C-speed call on the hot path:
 
-Per character, in order:
-1. Unicode NFKC (full-width letters/digits to half-width, compatibility forms);
-2. case folding;
-3. Traditional to Simplified Chinese (OpenCC's character table);
-4. a few variant characters that Simplified text itself uses both ways
-   (帐/账 in 帐户/账户) fold to one;
-5. only letters, digits and combining marks survive: whitespace, punctuation,
-   symbols, emoji, control and format characters (zero-width joiners, bidi
-   marks) are removed, and so are the marks that only decorate emoji
-   (variation selectors such as the U+FE0F in "❤️", enclosing keycaps), so a
-   message of emoji alone normalises to "" like any other message without words.
+1. **Per character** (one ``str.translate``, its table filled on first sight
+   of a character): Unicode NFKC, case folding, Traditional to Simplified
+   Chinese (OpenCC's character table), one spelling for variant characters
+   (帐/账). Letters, digits, combining marks and currency symbols are kept;
+   format characters (zero-width joiners, bidi marks), variation selectors
+   and apostrophes are removed ("don't" -> "dont"); whitespace, punctuation
+   and other symbols (emoji) become a space.
+2. **Spaces**: a single space is kept between two characters of a spaced
+   script (Latin letters and digits), so English keeps its word boundaries;
+   every other space goes, so "通 信，管理局" is "通信管理局".
+3. **English words** take one form each (:mod:`.words`: SMS spellings,
+   irregular forms, the Snowball stemmer).
+
+``normalize_with_offsets`` does the same while remembering, for every output
+character, the original character it came from; it runs only to quote
+evidence, never for every message.
 """
 
 from __future__ import annotations
 
 import re
 import unicodedata
-from bisect import bisect_right
 from functools import lru_cache
-from itertools import accumulate, chain, repeat
+from itertools import chain, repeat
+from typing import Callable
 
 import opencc
-from pypinyin import Style, lazy_pinyin
 
-__all__ = ["normalize", "normalize_with_offsets", "original_spans", "pinyin_alias", "has_cjk", "is_cjk"]
+from .words import FORMS
+
+__all__ = ["normalize", "normalize_with_offsets", "fold", "fold_with_offsets", "original_spans", "pinyin_alias", "has_cjk", "is_cjk",
+           "is_spaced", "SPACED"]
 
 _T2S = opencc.OpenCC("t2s")
 
 # Characters that Simplified Chinese writes two ways; fold to the common one.
 _VARIANTS = {"帐": "账"}
+_APOSTROPHES = frozenset("'\u2019\u02bc\u2018`\u00b4")
 
-_KEEP_CATEGORIES = ("L", "N", "M")
+# Characters of spaced scripts: a space between two of them is a word boundary.
+SPACED = "0-9a-z\u00c0-\u024f"
+_SPACED_RE = re.compile(f"[{SPACED}]")
 
 
 def _fold_char(ch: str) -> str:
-    """Normalise one character (see the module docstring for the steps)."""
+    """Normalise one character (step 1 of the module docstring)."""
+    if ch in _APOSTROPHES:
+        return ""
     out = []
     for c in unicodedata.normalize("NFKC", ch).casefold():
         category = unicodedata.category(c)
-        if not category.startswith(_KEEP_CATEGORIES) or category == "Me" or _is_variation_selector(c):
+        if c in _APOSTROPHES or category == "Cf" or category == "Me" or _is_variation_selector(c):
             continue
-        if is_cjk(c):
+        if category == "Sc":
+            out.append(c)
+        elif not category.startswith(("L", "N", "M")):
+            out.append(" ")
+        elif is_cjk(c):
             c = _T2S.convert(c)
-            c = _VARIANTS.get(c, c)
-        out.append(c)
+            out.append(_VARIANTS.get(c, c))
+        else:
+            out.append(c)
     return "".join(out)
 
 
@@ -75,60 +90,77 @@ class _CharTable(dict):
 
 
 _TABLE = _CharTable()
+_RUNS = re.compile(" {2,}")  # step 2: runs of spaces -> one
+_LONE = re.compile(f"(?<![{SPACED}]) | (?![{SPACED}])")  # step 2: spaces not between two spaced characters
+_WORDS = re.compile(f"[{SPACED}]+")  # step 3
+
+
+def _word(match: re.Match) -> str:
+    return FORMS[match.group()]
+
+
+def fold(text: str) -> str:
+    """Step 1 alone (per character, so the same length as the pieces of
+    ``fold_with_offsets``): what pinyin is looked for in, unstemmed."""
+    return text.translate(_TABLE)
+
+
+def fold_with_offsets(text: str) -> tuple[str, list[int]]:
+    """``fold(text)`` and, per output character, the original character's index."""
+    pieces = list(map(_TABLE.__getitem__, map(ord, text)))
+    return "".join(pieces), list(chain.from_iterable(map(repeat, range(len(text)), map(len, pieces))))
 
 
 def normalize(text: str) -> str:
     """Return the matching form of ``text`` (see the module docstring)."""
-    return text.translate(_TABLE)
+    t = text.translate(_TABLE)
+    if " " in t:
+        t = _LONE.sub("", _RUNS.sub(" ", t))
+    return _WORDS.sub(_word, t)
+
+
+def _sub_tracked(pattern: re.Pattern, replace: Callable[[re.Match], str], text: str,
+                 offsets: list[int]) -> tuple[str, list[int]]:
+    """``pattern.sub(replace, text)``, and the offsets of the result: the
+    characters of a replacement come from the characters it replaced, the
+    j-th from the j-th (the last one for any beyond)."""
+    parts: list[str] = []
+    out: list[int] = []
+    done = 0
+    for m in pattern.finditer(text):
+        start, end = m.span()
+        parts.append(text[done:start])
+        out += offsets[done:start]
+        new = replace(m)
+        parts.append(new)
+        if new:
+            out += [offsets[min(start + j, end - 1)] for j in range(len(new))]
+        done = end
+    parts.append(text[done:])
+    out += offsets[done:]
+    return "".join(parts), out
 
 
 def normalize_with_offsets(text: str) -> tuple[str, list[int]]:
     """Normalise ``text`` and return, for every output character, the index of
-    the original character it came from. Used only to report evidence spans,
-    so the hot path stays a single ``translate``."""
-    # No Python-level loop per character: each character's piece comes from
-    # the same table ``normalize`` uses, and index i is repeated once per
-    # character of its piece (zero times for a removed character).
-    pieces = list(map(_TABLE.__getitem__, map(ord, text)))
-    offsets = list(chain.from_iterable(map(repeat, range(len(text)), map(len, pieces))))
-    return "".join(pieces), offsets
+    the original character it came from. ``normalize(text)`` is always the
+    same string (the tests hold the two to that)."""
+    t, offsets = fold_with_offsets(text)
+    if " " in t:
+        t, offsets = _sub_tracked(_RUNS, lambda m: " ", t, offsets)
+        t, offsets = _sub_tracked(_LONE, lambda m: "", t, offsets)
+    return _sub_tracked(_WORDS, _word, t, offsets)
 
 
-def original_spans(text: str, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
-    """Map spans of ``normalize(text)`` back to spans of ``text`` (the same
-    mapping as ``normalize_with_offsets``)."""
+def original_spans(text: str, spans: list[tuple[int, int]],
+                   offsets: list[int] | None = None) -> list[tuple[int, int]]:
+    """Map spans of ``normalize(text)`` back to spans of ``text``.
+    ``offsets``: ``normalize_with_offsets(text)[1]`` when already computed."""
     if not spans:
         return []
-    if _spans_c is not None:
-        return _spans_c(text, _TABLE, _LENGTHS, list(spans))
-    return original_spans_python(text, spans)
-
-
-def original_spans_python(text: str, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
-    """``original_spans`` without the C module: each character's running
-    normalised length, then a binary search per span end."""
-    if not spans:
-        return []
-    # Original character i produced the normalised characters ends[i-1] ..
-    # ends[i]-1. Only the text up to the last span is read, in growing chunks.
-    last = max(end for _, end in spans)
-    ends: list[int] = []
-    total = done = 0
-    step = 128
-    while total < last and done < len(text):
-        piece = text[done : done + step]
-        ends += map(total.__add__, accumulate(map(len, map(_TABLE.__getitem__, map(ord, piece)))))
-        total = ends[-1]
-        done += len(piece)
-        step *= 2
-    return [(bisect_right(ends, start), bisect_right(ends, end - 1) + 1) for start, end in spans]
-
-
-try:  # the same in C (bot/detect/_scan.c), with each character's length remembered in _LENGTHS
-    from ._scan import spans as _spans_c
-except ImportError:
-    _spans_c = None
-_LENGTHS = bytearray(b"\xff") * 0x10000  # normalised length of each BMP character; 255: not seen yet
+    if offsets is None:
+        offsets = normalize_with_offsets(text)[1]
+    return [(offsets[start], offsets[end - 1] + 1) for start, end in spans]
 
 
 def is_cjk(ch: str) -> bool:
@@ -145,11 +177,21 @@ def has_cjk(text: str) -> bool:
     return _CJK.search(text) is not None
 
 
+def is_spaced(ch: str) -> bool:
+    """Whether ``ch`` belongs to a spaced script (Latin letters, digits):
+    a pattern element that starts or ends with one must meet a word boundary."""
+    return _SPACED_RE.match(ch) is not None
+
+
 @lru_cache(maxsize=65536)
 def pinyin_alias(phrase: str) -> str:
     """Toneless pinyin of a normalised Chinese phrase ("tongxinguanliju"), or
     "" when the phrase has non-Chinese characters. People who cannot type
-    Chinese on a borrowed phone write pinyin; this lets them still match."""
+    Chinese on a borrowed phone write pinyin; this lets them still match.
+    pypinyin is imported on first use: it takes about a second to load, and
+    only compiling rules needs it."""
     if not phrase or not all(is_cjk(c) for c in phrase):
         return ""
+    from pypinyin import Style, lazy_pinyin
+
     return "".join(lazy_pinyin(phrase, style=Style.NORMAL, errors="ignore"))

@@ -1,41 +1,50 @@
 """From rule scores to a decision a person can act on.
 
-The decision is deliberately simple so it can be explained to a user and to an
-admin reading ``/why``:
+The decision is deliberately simple so it can be explained to a user and to
+an admin reading ``/why``:
 
-* the best-scoring *scam* rule decides the risk: ``high`` / ``medium`` (both
+* the best-scoring *scam* rule sets the risk: ``high`` / ``medium`` (both
   mean "scam": medium is "likely a scam, here is how to check") / ``low`` /
   ``none``, by the rule file's thresholds;
-* when no scam rule reaches medium but a non-scam rule does (for example a
-  billing complaint for the telecom regulator), the verdict names that
-  category with ``scam=False`` so the user gets the right advice;
-* evidence is the winning rule's matched phrases, with spans in the original
-  text the user wrote.
+* the kind of scam is named by the best *specific* scam rule. A fallback
+  rule (the universal red flags: an unsolicited identity or offer meeting a
+  request for money, codes or a move to another channel) can raise the risk
+  of a story no specific rule knows, but it names the kind (``other_scam``)
+  only when no specific rule reaches ``low``;
+* when no scam rule reaches medium but a non-scam rule does (a billing
+  complaint for the telecom regulator), the verdict names that category
+  with ``scam=False`` so the user gets the right advice;
+* evidence is the deciding rules' matched words, in the text the user
+  wrote: whole words, each span once, overlaps merged.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .matcher import Matcher, RuleScore
-from .normalize import normalize, original_spans
-from .rules import RuleSet, Thresholds
+from .matcher import Matcher, RuleScore, Scan
+from .normalize import is_spaced
+from .schema import RuleSet, Thresholds
 
 __all__ = ["Evidence", "Verdict", "Explanation", "Detector"]
 
 
 @dataclass(frozen=True, slots=True)
 class Evidence:
-    phrase: str  # the rule's phrase
+    phrase: str  # the rule's pattern (or phrase) as written
     text: str  # what the user actually wrote there
     start: int  # span in the original text
     end: int
     group: str  # which signal group it belongs to (claim, threat, demand ...)
     similarity: int  # 100 = exact
+    slot: str | None = None  # the vocab list, choice or entity that matched, e.g. "{kin}"
 
     def to_json(self) -> dict:
-        return {"phrase": self.phrase, "text": self.text, "start": self.start, "end": self.end,
-                "group": self.group, "similarity": self.similarity}
+        out = {"phrase": self.phrase, "text": self.text, "start": self.start, "end": self.end,
+               "group": self.group, "similarity": self.similarity}
+        if self.slot is not None:
+            out["slot"] = self.slot
+        return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +72,14 @@ class Explanation:
     normalized: str
 
 
+# A pattern match at most this long (normalised characters) is quoted whole;
+# a longer one element by element, so the words in a gap are never quoted.
+COMPACT_SPAN = 16
+
+# Rule kinds, as Detector ranks them.
+_SPECIFIC, _FALLBACK, _OTHER = range(3)
+
+
 class Detector:
     """A rule set compiled once per load; ``check`` is a pure function of
     (rule set, text). Safe to share between tasks: nothing mutates."""
@@ -73,41 +90,100 @@ class Detector:
         either way."""
         self.ruleset = ruleset
         self.matcher = Matcher(ruleset, previous.matcher if previous is not None else None)
-        self._scam = tuple(ruleset.categories[rule.category].scam for rule in ruleset.rules)
+        self._kind = {rule.id: (_OTHER if not ruleset.categories[rule.category].scam
+                                else _FALLBACK if rule.fallback else _SPECIFIC) for rule in ruleset.rules}
 
     @property
     def version(self) -> str:
         return self.ruleset.digest
 
     def check(self, text: str) -> Verdict:
-        """The verdict on ``text``: ``explain(text).verdict``, without scoring
-        every rule in full (only the best scam and non-scam rules count)."""
-        return self._decide(text, *self.matcher.best_scores(normalize(text), self._scam))
+        """The verdict on ``text``."""
+        return self.explain(text).verdict
 
     def explain(self, text: str) -> Explanation:
-        norm = normalize(text)
-        scores = self.matcher.score_normalized(norm)
-        scam_best = next((s for s in scores if self._scam[s.hits[0].rule]), None)
-        other_best = next((s for s in scores if not self._scam[s.hits[0].rule]), None)
-        verdict = self._decide(text, scam_best, other_best)
-        return Explanation(verdict, tuple(scores), self.ruleset.thresholds, norm)
+        scan = Scan(text)
+        scores = self.matcher.scores(scan)
+        best: dict[int, RuleScore] = {}
+        for s in scores:  # best first
+            best.setdefault(self._kind[s.rule.id], s)
+        verdict = self._decide(scan, best.get(_SPECIFIC), best.get(_FALLBACK), best.get(_OTHER))
+        return Explanation(verdict, tuple(scores), self.ruleset.thresholds, scan.norm)
 
-    def _decide(self, text: str, scam_best: RuleScore | None, other_best: RuleScore | None) -> Verdict:
+    def _decide(self, scan: Scan, specific: RuleScore | None, fallback: RuleScore | None,
+                other: RuleScore | None) -> Verdict:
         thresholds = self.ruleset.thresholds
-        top = scam_best.score if scam_best else 0
-        risk = thresholds.risk(top)
-        if scam_best is not None and risk in ("high", "medium"):
-            return self._verdict(text, scam_best, True, risk)
-        if other_best is not None and other_best.score >= thresholds.medium:
-            return self._verdict(text, other_best, False, "low" if risk == "low" else "none")
-        if scam_best is not None and risk == "low":
-            return self._verdict(text, scam_best, False, "low")
-        return Verdict(False, "none", None, None, top)
+        top = max((s for s in (specific, fallback) if s is not None), key=lambda s: s.score, default=None)
+        score = top.score if top else 0
+        risk = thresholds.risk(score)
+        # The kind: the specific rule when it recognises the story at all.
+        namer = specific if specific is not None and specific.score >= thresholds.low else top
+        deciding = [s for s in (namer, top) if s is not None]
+        if top is not None and risk in ("high", "medium"):
+            return self._verdict(scan, namer, True, risk, score, deciding)
+        if other is not None and other.score >= thresholds.medium:
+            return self._verdict(scan, other, False, "low" if risk == "low" else "none", other.score, [other])
+        if top is not None and risk == "low":
+            return self._verdict(scan, namer, False, "low", score, deciding)
+        return Verdict(False, "none", None, None, score)
 
-    @staticmethod
-    def _verdict(text: str, best: RuleScore, scam: bool, risk: str) -> Verdict:
-        rule = best.rule
-        spans = original_spans(text, [(hit.start, hit.end) for hit in best.hits])
-        evidence = [Evidence(hit.phrase, text[start:end], start, end, rule.groups[hit.group].name, hit.similarity)
-                    for hit, (start, end) in zip(best.hits, spans)]
-        return Verdict(scam, risk, rule.category, rule.id, best.score, tuple(evidence))
+    def _verdict(self, scan: Scan, namer: RuleScore, scam: bool, risk: str, score: int,
+                 deciding: list[RuleScore]) -> Verdict:
+        rule = namer.rule
+        return Verdict(scam, risk, rule.category, rule.id, score, tuple(_evidence(scan, deciding)))
+
+
+def _evidence(scan: Scan, scores: list[RuleScore]) -> list[Evidence]:
+    """The words behind ``scores`` in the user's text: positive groups only,
+    a short pattern match whole and a long one element by element, widened
+    to whole English words, overlaps merged, in reading order."""
+    raw: list[tuple[int, int, str, str, int, str | None]] = []  # (start, end, phrase, group, similarity, slot)
+    seen_rules = set()
+    for s in scores:
+        if s.rule.id in seen_rules:
+            continue
+        seen_rules.add(s.rule.id)
+        for hit in s.hits:
+            group = s.rule.groups[hit.group]
+            if group.weight <= 0:
+                continue
+            if len(hit.parts) > 1 and hit.end - hit.start <= COMPACT_SPAN:
+                # A short match reads best whole ("號碼將被凍結", not "號" and "凍結").
+                raw.append((hit.start, hit.end, hit.phrase, group.name, hit.similarity, None))
+            elif hit.parts:
+                for part in hit.parts:
+                    slot = part.label if part.label.startswith(("{", "(")) else None
+                    raw.append((part.start, part.end, hit.phrase, group.name, part.similarity, slot))
+            else:
+                raw.append((hit.start, hit.end, hit.phrase, group.name, hit.similarity, None))
+    if not raw:
+        return []
+    offsets = scan.offsets()
+    text = scan.text
+    spans = []
+    for start, end, phrase, group, sim, slot in raw:
+        a, b = offsets[start], offsets[end - 1] + 1
+        a, b = _whole_words(text, a, b)
+        spans.append((a, b, phrase, group, sim, slot))
+    spans.sort(key=lambda x: (x[0], -(x[1] - x[0])))
+    merged: list[list] = []
+    for item in spans:
+        if merged and item[0] < merged[-1][1]:  # overlaps the previous one: one piece of evidence
+            last = merged[-1]
+            if item[1] - item[0] > last[1] - last[0]:
+                last[2:] = item[2:]
+            last[1] = max(last[1], item[1])
+            continue
+        merged.append(list(item))
+    return [Evidence(phrase, text[a:b], a, b, group, sim, slot) for a, b, phrase, group, sim, slot in merged]
+
+
+def _whole_words(text: str, start: int, end: int) -> tuple[int, int]:
+    """Widen a span of ``text`` that starts or ends inside an English word
+    (or number) to the whole word: a stem ("transfer") quotes what the user
+    wrote ("transferred")."""
+    while start > 0 and is_spaced(text[start - 1].casefold()[:1]) and is_spaced(text[start].casefold()[:1]):
+        start -= 1
+    while end < len(text) and is_spaced(text[end].casefold()[:1]) and is_spaced(text[end - 1].casefold()[:1]):
+        end += 1
+    return start, end

@@ -19,6 +19,7 @@ import asyncio
 import functools
 import io
 import logging
+import os
 import signal
 import time
 from pathlib import Path
@@ -32,8 +33,9 @@ from .. import replies
 from ..admin_texts import errors_text, split_message, stats_text, t, utc_day, utc_time, why_text
 from ..bulletin import bulletin
 from ..detect import LANGUAGES, RuleFileError
-from ..detect.rules import MAX_FILE_BYTES
+from ..detect.load import MAX_FILE_BYTES
 from ..rulebook import Loaded
+from ..rulefiles import open_error
 from ..service import CallGuard
 from .handlers import MAX_TEXT, Handlers
 
@@ -60,6 +62,13 @@ def _file_signature(path: Path) -> tuple[int, int, int] | None:
     except OSError:
         return None
     return st.st_mtime_ns, st.st_size, st.st_ino
+
+
+def _unreadable_text(live: Loaded, error: OSError, lang: str) -> str:
+    """The rule file could not be opened: which path, why, and what CALLGUARD_RULES says."""
+    setting = os.environ.get("CALLGUARD_RULES", "").strip()
+    return t("reload.unreadable", lang, path=live.path, reason=error.strerror or error, version=live.version,
+             setting=t("reload.rules_env", lang, value=setting) if setting else t("reload.rules_default", lang))
 
 
 class AdminHandlers:
@@ -191,7 +200,10 @@ class AdminHandlers:
     async def cmd_reload(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         lang = Handlers.language(update, context)
         loaded, before, error = await self.reload_rules(f"/reload by {update.effective_user.id}")
-        if isinstance(error, RuleFileError):
+        unreadable = open_error(before.path) if isinstance(error, RuleFileError) else None
+        if unreadable is not None:  # a missing file did not "fail validation": name the file and the setting
+            text = errors_text(_unreadable_text(before, unreadable, lang), [], lang)
+        elif isinstance(error, RuleFileError):
             text = errors_text(t("reload.failed", lang, version=before.version, n=len(error.problems)),
                                error.problems, lang)
         elif error is not None:

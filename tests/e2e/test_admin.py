@@ -71,8 +71,8 @@ async def test_reload_serves_users_during_and_keeps_old_rules_on_failure(admin_b
     assert "很可能是诈骗" in await user_verdict(api)  # judged by the old rules
 
     rules.write_text(variant(), encoding="utf-8")
-    gate = Gate(rulebook.parse_rules)  # hold the reload in validation
-    monkeypatch.setattr(rulebook, "parse_rules", gate)
+    gate = Gate(rulebook.build)  # hold the reload in validation
+    monkeypatch.setattr(rulebook, "build", gate)
     mark = api.mark()
     api.push_command("/reload", user_id=ADMIN)
     assert await asyncio.to_thread(gate.entered.wait, 10)
@@ -131,13 +131,17 @@ async def test_reload_of_an_unchanged_file_says_so(admin_bot):
     assert "has not changed" in text and guard.rules.live is live
 
 
-async def test_reload_of_a_missing_file_keeps_the_rules(admin_bot, rules):
+async def test_reload_of_a_missing_file_keeps_the_rules(admin_bot, rules, monkeypatch):
     api, app, guard = admin_bot
+    monkeypatch.setenv("CALLGUARD_RULES", str(rules))  # as the bot was started
     before = guard.rules.live.version
     rules.unlink()
     text = await admin_says(api, "/reload")
-    assert text.startswith("❌") and "cannot read the rule file" in text
+    assert text.startswith("❌") and f"cannot read the rule file {rules} (No such file or directory)" in text
+    assert f"CALLGUARD_RULES is set to {rules}." in text and "validation" not in text  # not "a file with errors"
     assert guard.rules.live.version == before
+    text = await admin_says(api, "/reload", language_code="zh-hant")
+    assert f"讀取不到規則檔案 {rules}" in text and "CALLGUARD_RULES 設定為" in text
 
 
 # --------------------------------------------------------------------------- /rules and /rollback

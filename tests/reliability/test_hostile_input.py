@@ -144,15 +144,22 @@ emoji_only = st.lists(st.sampled_from(["😀", "😱", "🙏", "📞", "☎️",
 name = st.one_of(st.sampled_from(INJECTIONS), st.text(text_chars, min_size=1, max_size=64))
 
 
+# Inside an English word only invisible characters are junk: spaces and
+# punctuation there are word boundaries ("s afe" is two words).
+INVISIBLE_JUNK = st.lists(st.sampled_from([c for c in INVISIBLE if not c.isspace()]), min_size=1,
+                          max_size=3).map("".join)
+
+
 @st.composite
 def split_scam(draw):
     """A textbook scam script with junk slipped between (almost) every character."""
     base = draw(st.sampled_from([SCAM_HANS, SCAM_HANT, SCAM_EN]))
     out = []
-    for ch in base:
+    for i, ch in enumerate(base):
         out.append(ch)
         if draw(st.integers(0, 2)):
-            out.append(draw(JUNK))
+            inside_word = ch.isascii() and ch.isalnum() and base[i + 1: i + 2].isalnum()
+            out.append(draw(INVISIBLE_JUNK if inside_word else JUNK))
     return base, "".join(out)
 
 

@@ -43,17 +43,17 @@ def _base() -> str:
 
 
 HOSTILE = {
-    "100k-phrase group": (_huge_group, "100000 phrases; at most"),
+    "100k-phrase group": (_huge_group, "100,000 phrases; at most"),
     "deeply nested flow": (lambda: (_base() + "\nextra: " + "[" * 50_000 + "]" * 50_000 + "\n").encode(),
                            "nesting depth"),
     "deeply nested mapping": (lambda: (_base() + "\nextra: " + "{a: " * 500 + "1" + "}" * 500 + "\n").encode(),
                               "nesting deeper than"),
     "python object tag": (lambda: _base().replace(
-        "schema: 1", "schema: !!python/object/apply:os.system ['touch {pwned}']", 1).encode(),
+        "schema: 2", "schema: !!python/object/apply:os.system ['touch {pwned}']", 1).encode(),
         "tags that build objects are not allowed"),
     "python name tag": (lambda: (_base() + "\nextra: !!python/name:os.system\n").encode(),
                         "tags that build objects are not allowed"),
-    "duplicate key": (lambda: (_base() + "\nschema: 1\n").encode(), "duplicate key 'schema'"),
+    "duplicate key": (lambda: (_base() + "\nschema: 2\n").encode(), "duplicate key 'schema'"),
     "billion laughs": (_billion_laughs, "aliases"),
     "binary garbage": (lambda: bytes(range(256)) * 64, "not UTF-8"),
     "empty file": (lambda: b"", "must be a mapping"),

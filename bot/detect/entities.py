@@ -1,0 +1,106 @@
+"""Built-in entities: the things a word list cannot enumerate.
+
+Rules refer to them as slots (``转{amount}给我``, ``{kin}…{link}``). They are
+recognised in the text the user wrote (before normalisation, which drops the
+dots and slashes a link is made of), and their spans are then mapped onto the
+normalised text the patterns run on.
+
+* ``amount``: a sum of money in any of the regions' ways of writing it:
+  ¥3,000 · $500 · £1.99 · RM 500 · HK$200 · NT$5000 · 20,000 yuan ·
+  5000元 · 五千块 · 两万 · 20萬 · 3k.
+* ``link``: a web address, with or without ``http``: ``https://…``,
+  ``www.…``, ``bit.ly/x``, ``icbc-verify.top/login``.
+* ``risky_link``: a link with the marks of phishing: a bare IP address,
+  punycode, a cheap top-level domain scammers favour, or a hyphenated domain
+  with words such as verify, secure, login, refund. (Shorteners are not
+  enough: genuine marketing uses them as much as scams do.)
+* ``phone``: a phone number of 7 to 15 digits, separators allowed.
+* ``handle``: a chat account to move to: ``@name``, ``wa.me/…``, ``t.me/…``,
+  or a WeChat/QQ/LINE/WhatsApp/Telegram id written after the app's name.
+* ``code``: a stand-alone number of 4 to 8 digits (a verification code).
+
+Every expression is linear (no nested repetition), so a crafted message
+cannot make one slow.
+"""
+
+from __future__ import annotations
+
+import re
+
+__all__ = ["ENTITIES", "find_entities"]
+
+_NUM = r"\d[\d,，. ]{0,12}\d|\d"  # digits with thousands separators or decimals
+_CN_NUM = "[一二两兩三四五六七八九十百千万萬亿億零〇壹贰貳叁參肆伍陆陸柒捌玖拾佰仟]"
+_CURRENCY_BEFORE = (r"(?:[¥￥$£€₩₹]|rmb|cny|usd|us\$|hk\$|hkd|nt\$|ntd|twd|s\$|sgd|a\$|aud|rm|myr|gbp|eur)")
+_CURRENCY_AFTER = (r"(?:元|块|塊|圆|圓|毛|rmb|yuan|dollars?|bucks|pounds?|quid|ringgit|euros?|usd|hkd|sgd|aud|"
+                   r"myr|gbp|港币|港幣|港元|美元|美金|台币|台幣|新台币|新台幣|人民币|人民幣|令吉|新币|新幣|澳元|英镑|英鎊|镑|鎊)")
+_MAGNITUDE = r"(?:万|萬|千|百|亿|億|k|K|m\b|million|thousand|grand)"
+
+_TLD_RISKY = ("top|xyz|vip|icu|cc|club|shop|live|site|online|buzz|rest|cyou|sbs|cfd|bond|lol|monster|quest|"
+              "work|click|link|tk|ml|ga|cf|gq|pw|fun|ltd|win|bid|loan|men|kim|mobi|asia|info|cn\\.com")
+_TLD = ("com|net|org|info|biz|gov|edu|io|co|me|ly|gl|to|app|dev|ai|uk|au|sg|my|hk|tw|cn|us|ca|nz|de|fr|jp|kr|"
+        "in|ph|th|id|vn|" + _TLD_RISKY)
+_DOMAIN = rf"(?:[a-z0-9](?:[a-z0-9-]{{0,61}}[a-z0-9])?\.){{1,6}}(?:{_TLD})(?![a-z0-9-])"
+_URL_CHAR = r"[^\s，。、“”\"'<>()（）]"
+_PATH = rf"(?:[/?#]{_URL_CHAR}*)?"
+_BAIT_WORDS = (r"verify|verif|secure|security|login|log-in|signin|update|account|refund|claim|prize|reward|"
+               r"unlock|support|service|confirm|billing|payment|pay|delivery|parcel|redeliver|toll|fine|tax|"
+               r"gift|bonus|wallet|bank|kyc")
+
+_PATTERNS = {
+    "amount": re.compile(
+        rf"{_CURRENCY_BEFORE}\s?(?:{_NUM})\s?{_MAGNITUDE}?"
+        rf"|(?:{_NUM})\s?{_MAGNITUDE}?\s?{_CURRENCY_AFTER}"
+        rf"|(?<!\d)\d+(?:\.\d+)?\s?(?:万|萬|千|亿|億|k\b)"
+        rf"|{_CN_NUM}{{1,8}}(?:{_CURRENCY_AFTER}|万|萬|千|亿|億)(?:{_CURRENCY_AFTER})?",
+        re.IGNORECASE),
+    "link": re.compile(rf"(?:https?://|www\.){_URL_CHAR}+|(?<![\w@.-]){_DOMAIN}{_PATH}"
+                       rf"|(?<![\w.])(?:\d{{1,3}}\.){{3}}\d{{1,3}}(?::\d{{2,5}})?/{_URL_CHAR}*", re.IGNORECASE),
+    "phone": re.compile(r"(?<![\d\w])\+?\d(?:[\d -]{5,17})\d(?![\d\w])"),
+    "handle": re.compile(
+        r"(?<![\w@])@[a-z][a-z0-9_]{3,31}\b|\b(?:wa\.me|t\.me)/[\w+]+"
+        r"|(?:微信号?|微信號|vx|wx|v信|薇信|qq号?|qq號|line\s?id|line|whatsapp|telegram|tg|skype|signal|kakao)"
+        r"\s*(?:号|號|id)?\s*[:：]?\s*[a-z0-9][a-z0-9_.-]{3,29}",
+        re.IGNORECASE),
+    "code": re.compile(r"(?<![\d\w.,$¥£€])\d{4,8}(?![\d\w.,%]|\s?(?:元|块|塊|万|萬|千))"),
+}
+_RISKY = re.compile(
+    rf"(?:https?://)?(?:\d{{1,3}}\.){{3}}\d{{1,3}}"  # a bare IP address
+    rf"|xn--"
+    rf"|\.(?:{_TLD_RISKY})(?![a-z0-9-])"
+    rf"|[a-z0-9]-(?:[a-z0-9-]*-)?(?:{_BAIT_WORDS})|(?:{_BAIT_WORDS})-[a-z0-9]",
+    re.IGNORECASE)
+
+ENTITIES = ("amount", "link", "risky_link", "phone", "handle", "code")
+
+
+def find_entities(text: str) -> dict[str, list[tuple[int, int]]]:
+    """Spans of each entity in ``text`` (original characters), empty lists
+    left out."""
+    out: dict[str, list[tuple[int, int]]] = {}
+    for name, pattern in _PATTERNS.items():
+        spans = [_trimmed(text, *m.span()) for m in pattern.finditer(text)]
+        if spans:
+            out[name] = spans
+    links = out.get("link")
+    if links:
+        risky = [(s, e) for s, e in links if _RISKY.search(text, s, e)]
+        if risky:
+            out["risky_link"] = risky
+    # The digits of a link are not a phone number, a code or an amount, and
+    # those of a phone number are not a code.
+    for outer, inner in (("link", "phone"), ("link", "code"), ("link", "amount"), ("phone", "code")):
+        if outer in out and inner in out:
+            kept = [(s, e) for s, e in out[inner] if not any(os <= s and e <= oe for os, oe in out[outer])]
+            if kept:
+                out[inner] = kept
+            else:
+                del out[inner]
+    return out
+
+
+def _trimmed(text: str, start: int, end: int) -> tuple[int, int]:
+    """A span without the spaces an optional separator took at its end."""
+    while end > start + 1 and text[end - 1].isspace():
+        end -= 1
+    return start, end

@@ -1,0 +1,190 @@
+"""The pattern syntax of rule groups (schema 2).
+
+A pattern says how a scam *works* rather than one sentence it was once told
+in. It is text with three kinds of holes::
+
+    {kin}…{money_verb}          a kinship term, then within a short gap a money verb
+    我是{org}的{staff}           我是 + an organisation + 的 + a staff title, touching
+    转{amount}给我               an amount of money (recognised by code) between 转 and 给我
+    (gift|steam|apple) card     one of the words in parentheses, then "card"
+
+* ``{name}``: any term of the vocab list ``name`` (shared by all rules), or
+  a built-in entity (:data:`.entities.ENTITIES`: amount, link, risky_link,
+  phone, handle, code).
+* ``(a|b|c)``: one of these alternatives; an alternative may be a slot,
+  as in ``(钱|{amount})``.
+* ``(…)?`` or ``{…}?``: optional, as in ``(the )?`` or ``(的)?``.
+* ``…`` (or ``...``): a gap of at most the group's ``gap`` (12 by default:
+  twelve Chinese characters, an English word counting two, so six words).
+* Anything else is literal text, normalised like messages
+  (:mod:`.normalize`): Traditional/Simplified, case, punctuation and English
+  inflections do not matter.
+
+Elements not separated by ``…`` must touch (English words: one space apart).
+English literals and terms match whole words only.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from typing import Mapping
+
+from .entities import ENTITIES
+from .normalize import normalize
+from .schema import Element, Pattern
+
+__all__ = ["PatternError", "parse_pattern", "literal", "GAP"]
+
+GAP = "…"
+_NAME = re.compile(r"[a-z][a-z0-9_]*\Z")
+
+
+class PatternError(ValueError):
+    """A pattern that cannot be compiled; the message says what and where."""
+
+
+def _tokens(source: str) -> list[tuple[str, str, bool]]:
+    """Split ``source`` into (kind, text, optional) tokens: text, slot,
+    choice, gap; a slot or choice followed by ``?`` is optional."""
+    out: list[tuple[str, str, bool]] = []
+    i, n = 0, len(source)
+    literal: list[str] = []
+
+    def flush() -> None:
+        if literal:
+            out.append(("text", "".join(literal), False))
+            literal.clear()
+
+    while i < n:
+        ch = source[i]
+        if ch == GAP or source.startswith("...", i):
+            flush()
+            out.append(("gap", GAP, False))
+            i += 1 if ch == GAP else 3
+            while i < n and source[i] == ".":
+                i += 1
+        elif ch in "{(":
+            close = "}" if ch == "{" else ")"
+            end = source.find(close, i + 1)
+            inner = source[i + 1 : end]
+            if end < 0 or "(" in inner or (ch == "{" and "{" in inner):
+                raise PatternError(f"'{ch}' at character {i + 1} is not closed by '{close}' "
+                                   "(choices cannot be nested: list every alternative)")
+            flush()
+            optional = source.startswith("?", end + 1)
+            out.append(("slot" if ch == "{" else "choice", inner, optional))
+            i = end + 1 + optional
+        elif ch in "})|?":
+            raise PatternError(f"'{ch}' at character {i + 1} "
+                               + ("may only follow (…) or {…}" if ch == "?" else
+                                  "has no opening " + ("'{'" if ch == "}" else "'('")))
+        else:
+            literal.append(ch)
+            i += 1
+    flush()
+    return out
+
+
+MAX_OPTIONAL = 4  # optional elements per pattern: 2^4 variants at most
+
+
+def parse_pattern(source: str, vocab: Mapping[str, tuple[str, ...]]) -> tuple[Pattern, ...]:
+    """Compile one pattern into its variants (one per way of leaving out
+    optional elements, most complete first). ``vocab``: each vocab name and
+    its terms' normalised keys. Raises :class:`PatternError`."""
+    elements: list[tuple[Element, bool]] = []  # (element, optional)
+    gaps: list[bool] = []  # gaps[i]: a gap before elements[i + 1]
+    pending_gap = False
+    for kind, text, optional in _tokens(source):
+        if kind == "gap":
+            if not elements:
+                raise PatternError("a pattern cannot start with a gap (…)")
+            pending_gap = True
+            continue
+        element = _element(kind, text, vocab, optional)
+        if element is None:  # literal punctuation or spaces only: nothing to match
+            continue
+        if elements:
+            gaps.append(pending_gap)
+        elements.append((element, optional))
+        pending_gap = False
+    if pending_gap:
+        raise PatternError("a pattern cannot end with a gap (…)")
+    optional_at = [i for i, (_, optional) in enumerate(elements) if optional]
+    if len(optional_at) > MAX_OPTIONAL:
+        raise PatternError(f"at most {MAX_OPTIONAL} optional (…)? in one pattern")
+    variants: list[Pattern] = []
+    for mask in range(1 << len(optional_at)):
+        dropped = {at for bit, at in enumerate(optional_at) if mask >> bit & 1}
+        kept: list[Element] = []
+        kept_gaps: list[bool] = []
+        gap_before = False  # a gap next to a dropped element stays a gap
+        for i, (element, _) in enumerate(elements):
+            gap_before = gap_before or (i > 0 and gaps[i - 1])
+            if i in dropped:
+                continue
+            if kept:
+                kept_gaps.append(gap_before)
+            kept.append(element)
+            gap_before = False
+        if not kept:
+            continue
+        if all(e.kind == "entity" for e in kept) and len(kept) > 1:
+            raise PatternError("a pattern of entities only must be a single entity, e.g. {link}")
+        variant = Pattern(source, tuple(kept), tuple(kept_gaps))
+        if variant not in variants:
+            variants.append(variant)
+    if not variants:
+        raise PatternError("the pattern is empty after normalisation")
+    return tuple(variants)
+
+
+def literal(text: str) -> Pattern:
+    """A phrase: literal text only, no syntax (schema 1's ``phrases``).
+    Raises :class:`PatternError` when nothing is left after normalisation."""
+    key = normalize(text)
+    if not key:
+        raise PatternError("the phrase is empty after normalisation")
+    return Pattern(text, (Element("text", text.strip(), (key,)),), ())
+
+
+def _element(kind: str, text: str, vocab: Mapping[str, tuple[str, ...]], optional: bool = False) -> Element | None:
+    if kind == "text":
+        key = normalize(text)
+        return Element("text", text.strip(), (key,)) if key else None
+    if kind == "choice":
+        alternatives = text.split("|")
+        keys: list[str] = []
+        entities: list[str] = []
+        for alternative in alternatives:
+            slot = alternative.strip()
+            if slot.startswith("{") and slot.endswith("}"):
+                element = _slot(slot[1:-1], vocab)
+                keys += element.keys
+                entities += [element.name] if element.kind == "entity" else []
+            elif "{" in alternative or "}" in alternative:
+                raise PatternError(f"({text}): a slot inside (…) must be a whole alternative, like (钱|{{amount}})")
+            else:
+                key = normalize(alternative)
+                if not key:
+                    raise PatternError(f"({text}): write two or more alternatives separated by '|', none empty")
+                keys.append(key)
+        if len(alternatives) < 2 and not optional:
+            raise PatternError(f"({text}): write two or more alternatives separated by '|', none empty")
+        return Element("choice", f"({text})", tuple(dict.fromkeys(keys)), tuple(dict.fromkeys(entities)))
+    return _slot(text, vocab)
+
+
+def _slot(text: str, vocab: Mapping[str, tuple[str, ...]]) -> Element:
+    name = text.strip()
+    if not _NAME.match(name):
+        raise PatternError(f"{{{text}}}: a slot name is lower-case letters, digits and '_'")
+    if name in ENTITIES:
+        return Element("entity", name)
+    if name not in vocab:
+        known = sorted(vocab) + sorted(ENTITIES)
+        close = difflib.get_close_matches(name, known, n=1)
+        hint = f"; did you mean {{{close[0]}}}?" if close else ""
+        raise PatternError(f"{{{name}}} is neither a vocab list nor a built-in entity{hint}")
+    return Element("vocab", name, vocab[name])
