@@ -22,8 +22,10 @@ Here, in order:
    :data:`BODY_TIMEOUT`, and keep-alive connections idle longer are closed.
 2. From the headers alone, before a byte of the body is read: the path
    (404), the method (405), the secret token, compared in constant time, and
-   the content type (403), the declared size (400 past :data:`MAX_BODY_BYTES`).
-   A refused request's connection is closed, its body never read.
+   the content type (403), then the declared size (400 past
+   :data:`MAX_BODY_BYTES`). A refused request's connection is closed and its
+   body never read (one of at most :data:`DISCARD_MAX` bytes is read and
+   dropped first, so that the client sees the answer, not a reset).
 3. The body: JSON in UTF-8 whose top level is an object with an integer
    ``update_id``, else ``400``. Then the update goes to the intake
    (:class:`~callguard.telegram.intake.Intake`), which journals it and answers
@@ -44,15 +46,16 @@ from tornado.netutil import bind_sockets
 
 from . import rawupdates
 
-__all__ = ["WebhookServer", "MAX_BODY_BYTES", "MAX_CONNECTIONS", "HEADER_TIMEOUT", "BODY_TIMEOUT", "IDLE_TIMEOUT"]
+__all__ = ["WebhookServer", "MAX_BODY_BYTES", "MAX_CONNECTIONS", "HEADER_TIMEOUT", "BODY_TIMEOUT"]
 
 log = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 1 << 20  # 1 MiB: hundreds of times a real update (a message is at most 4,096 characters)
 MAX_CONNECTIONS = 100  # Telegram uses up to 40; far below the 1,024 file descriptors a process usually gets
+# tornado's idle_connection_timeout is also how long it waits for a request's headers (the first
+# request's, or the next one's on a keep-alive connection): one limit for both.
 HEADER_TIMEOUT = 10.0  # seconds to send the request headers
 BODY_TIMEOUT = 10.0  # seconds to send the body once the headers are in
-IDLE_TIMEOUT = HEADER_TIMEOUT  # tornado waits for the next request's headers on a keep-alive connection this long
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 # A refused request with a body up to this size is read (and dropped) before the answer, so the
 # client gets the answer: closing with unread data makes the kernel reset the connection, and the
