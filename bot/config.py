@@ -71,7 +71,7 @@ class Settings:
     connections: int = 16
     # Processes that judge messages, so an expensive message never stops the event loop (and one
     # is kept free from expensive senders; see callguard/detection_pool.py). Each holds the compiled
-    # rules (~100 MB with the shipped ones). 0 = judge on the event loop.
+    # rules (~115 MB with the shipped ones). 0 = judge on the event loop.
     detect_workers: int = 2
     default_region: str = "CN"
 
