@@ -46,7 +46,7 @@ from callguard.config import Settings  # noqa: E402
 from callguard.detection_pool import DetectionPool  # noqa: E402
 from callguard.rulebook import RuleBook  # noqa: E402
 from callguard.service import CallGuard  # noqa: E402
-from callguard.store import ReportWriter, Store  # noqa: E402
+from callguard.storage import ReportWriter, SQLiteStore, default_key_file  # noqa: E402
 from callguard.telegram.app import build_application  # noqa: E402
 from tests.reliability.support import RULES, SCAM_HANS, percentile  # noqa: E402
 from tests.support.fake_bot_api import FakeBotAPI  # noqa: E402
@@ -97,7 +97,8 @@ async def run_mode(workdir: Path, *, workers: int, double: bool, others: int, se
         if double and workers == 0:  # the double on the event loop
             book = RuleBook(dataclasses.replace(book.live, detector=SlowDetector(book.live.detector, BURN)))
         pool = DetectionPool(workers, command=SLOW_WORKER) if double else DetectionPool(workers)
-        writer = ReportWriter(functools.partial(Store.open, settings.db_path, secret=settings.secret))
+        writer = ReportWriter(functools.partial(SQLiteStore.open, settings.db_path, secret=settings.secret,
+                                                key_file=default_key_file(settings.db_path)))
         app = build_application(settings, CallGuard(settings, book, writer, pool))
         async with running_app(app, step_timeout=600):
             await api.wait_until(lambda: pool.ready_workers == workers, timeout=60, description="workers ready")

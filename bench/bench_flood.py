@@ -145,7 +145,10 @@ def cpu_seconds(pid: int) -> float:
 def flooder_outcome(texts: list[str], rate_limit: int) -> dict:
     from callguard import replies
 
-    polite = {replies.ui("rate_limited", lang) for lang in replies.LANGUAGES}
+    from callguard.detect import load_rules
+
+    regions = load_rules(Path(__file__).resolve().parent.parent / "rules" / "scam_patterns.yaml").regions.values()
+    polite = {replies.ui("rate_limited", lang, region=region) for lang in replies.LANGUAGES for region in (None, *regions)}
     verdicts = sum(1 for t in texts if t.startswith("<b>"))
     notices = sum(1 for t in texts if t in polite)
     return {"verdicts": verdicts, "polite_notices": notices, "other_messages": len(texts) - verdicts - notices,

@@ -14,216 +14,26 @@ import unicodedata
 from datetime import datetime, timezone
 from typing import Iterable, Sequence
 
-from .detect import LANGUAGES, Explanation, Problem, RuleSet
-from .replies import lookup
-from .store import NO_CATEGORY, NO_RULE, Stats
+from . import i18n
+from .detect import Explanation, Problem, RuleSet
+from .i18n import MAX_MESSAGE
+from .storage import NO_CATEGORY, NO_RULE, Stats
 
 __all__ = ["MAX_MESSAGE", "t", "category_name", "errors_text", "why_text", "stats_text", "fit_lines",
            "split_message", "utc_day", "utc_time"]
 
-MAX_MESSAGE = 4096
 MAX_ERRORS = 30  # problems listed in a reload failure; the rest are counted
 TOP_RULES = 5  # rules listed by "Wrong" feedback rate
 
-_T: dict[str, dict[str, str]] = {
-    "zh-Hans": {
-        "rules.info": "当前规则：版本 {version}，{count} 条规则\n文件：{path}\n载入时间：{loaded}（校验和编译用时 {seconds:.2f} 秒）",
-        "rules.previous": "可回退到：版本 {version}（{count} 条规则）",
-        "rules.no_previous": "没有可回退的上一版。",
-        "reload.ok": "✅ 规则已更新：版本 {old} → {new}，{count} 条规则，用时 {seconds:.2f} 秒。",
-        "reload.same": "ℹ️ 规则文件没有变化（版本 {version}，{count} 条规则），继续使用当前规则。",
-        "reload.failed": "❌ 规则文件未通过校验，没有启用。原来的规则（版本 {version}）继续使用。{n} 个问题：",
-        "reload.crashed": "❌ 重新加载时出错：{error}\n原来的规则（版本 {version}）继续使用。",
-        "reload.unreadable": "❌ 读取不到规则文件 {path}（{reason}）。{setting}\n原来的规则（版本 {version}）继续使用。",
-        "reload.rules_env": "CALLGUARD_RULES 设置为 {value}。",
-        "reload.rules_default": "CALLGUARD_RULES 没有设置，这是随 callguard 安装的规则文件。",
-        "upload.ok": "✅ 已安装上传的规则文件 {name}：版本 {old} → {new}，{count} 条规则，用时 {seconds:.2f} 秒。\n已保存到 {path}，原文件已在同一目录备份为带时间戳的 .bak 文件。",
-        "upload.failed": "❌ 上传的规则文件 {name} 未通过校验，没有保存。原来的规则（版本 {version}）继续使用。{n} 个问题：",
-        "upload.too_big": "❌ 文件太大（{size} 字节）：规则文件最大 {limit} MB。没有做任何改动。",
-        "upload.download_failed": "❌ 无法下载文件：{error}\n没有做任何改动。",
-        "rollback.ok": "↩️ 已回到上一版规则：版本 {old} → {new}，{count} 条规则。\n规则文件已写回版本 {new}{backup}。再发一次 /rollback 可回到版本 {old}。",
-        "rollback.backup": "（被替换的文件保存为 {path}）",
-        "rollback.failed": "❌ 无法写入规则文件，没有回退，现行规则 {version} 继续使用：{error}",
-        "rollback.none": "没有可回退的上一版规则：启动以来规则还没有更新过。",
-        "more": "……还有 {n} 条",
-        "usage.why": "用法：/why 要分析的文字（也可以回复一条消息发送 /why）",
-        "usage.days": "用法：/{command} [天数]，天数为 1 到 {max} 之间的整数，默认 {default}。",
-        "usage.bulletin": "用法：/bulletin [天数] [en|zh-Hant]，默认最近 30 天、简体中文。",
-        "storage.down": "数据库暂时不可用，请稍后再试。",
-        "export.caption": "CallGuard 举报导出：最近 {days} 天（{since} 起）共 {count} 条。不含举报人身份，但包含用户发来的原文，可能有个人信息，请妥善保管。",
-        "export.too_big": "导出文件太大（{size} MB），无法通过 Telegram 发送。请在服务器上运行：callguard export --since {since} --out 文件名.csv",
-        "why.verdict": "判定",
-        "why.scam": "诈骗",
-        "why.not_scam": "不是诈骗",
-        "why.category": "类型",
-        "why.rule": "规则",
-        "why.score": "得分",
-        "why.thresholds": "阈值",
-        "why.normalized": "规范化文本",
-        "why.rules": "得分的规则（{n} 条）",
-        "why.no_rules": "没有任何规则匹配。",
-        "why.requires": "缺少必需的组（{groups}），得分记为 0",
-        "why.version": "规则版本",
-        "risk.high": "高",
-        "risk.medium": "中",
-        "risk.low": "低",
-        "risk.none": "无",
-        "risk": "风险",
-        "no_category": "未发现明显诈骗特征",
-        "no_rule": "（无规则）",
-        "stats.title": "最近 {days} 天（{since} 至 {until}，UTC）共收到 {total} 条举报。",
-        "stats.empty": "这段时间没有收到举报。",
-        "stats.by_category": "按类型",
-        "stats.by_risk": "按风险",
-        "stats.numbers": "被举报最多的号码（已打码）",
-        "stats.numbers_none": "没有被举报的号码。",
-        "stats.times": "{count} 次",
-        "stats.feedback": "“判断有误”比例最高的规则",
-        "stats.feedback_row": "判断有误 {wrong}/{total}（{rate:.1f}%）",
-        "stats.feedback_none": "没有“判断有误”的反馈。",
-        "stats.money": "举报时已经转了钱：{count} 条（{pct:.1f}%）",
-        "chart.title": "最近 {days} 天每天的举报（按类型）",
-        "chart.day": "日期（UTC）",
-        "chart.reports": "举报数",
-    },
-    "zh-Hant": {
-        "rules.info": "當前規則：版本 {version}，{count} 條規則\n檔案：{path}\n載入時間：{loaded}（校驗和編譯用時 {seconds:.2f} 秒）",
-        "rules.previous": "可回退到：版本 {version}（{count} 條規則）",
-        "rules.no_previous": "沒有可回退的上一版。",
-        "reload.ok": "✅ 規則已更新：版本 {old} → {new}，{count} 條規則，用時 {seconds:.2f} 秒。",
-        "reload.same": "ℹ️ 規則檔案沒有變化（版本 {version}，{count} 條規則），繼續使用當前規則。",
-        "reload.failed": "❌ 規則檔案未通過校驗，沒有啟用。原來的規則（版本 {version}）繼續使用。{n} 個問題：",
-        "reload.crashed": "❌ 重新載入時出錯：{error}\n原來的規則（版本 {version}）繼續使用。",
-        "reload.unreadable": "❌ 讀取不到規則檔案 {path}（{reason}）。{setting}\n原來的規則（版本 {version}）繼續使用。",
-        "reload.rules_env": "CALLGUARD_RULES 設定為 {value}。",
-        "reload.rules_default": "CALLGUARD_RULES 沒有設定，這是隨 callguard 安裝的規則檔案。",
-        "upload.ok": "✅ 已安裝上傳的規則檔案 {name}：版本 {old} → {new}，{count} 條規則，用時 {seconds:.2f} 秒。\n已儲存到 {path}，原檔案已在同一目錄備份為帶時間戳的 .bak 檔案。",
-        "upload.failed": "❌ 上傳的規則檔案 {name} 未通過校驗，沒有儲存。原來的規則（版本 {version}）繼續使用。{n} 個問題：",
-        "upload.too_big": "❌ 檔案太大（{size} 位元組）：規則檔案最大 {limit} MB。沒有做任何改動。",
-        "upload.download_failed": "❌ 無法下載檔案：{error}\n沒有做任何改動。",
-        "rollback.ok": "↩️ 已回到上一版規則：版本 {old} → {new}，{count} 條規則。\n規則檔案已寫回版本 {new}{backup}。再發一次 /rollback 可回到版本 {old}。",
-        "rollback.backup": "（被替換的檔案保存為 {path}）",
-        "rollback.failed": "❌ 無法寫入規則檔案，沒有回退，現行規則 {version} 繼續使用：{error}",
-        "rollback.none": "沒有可回退的上一版規則：啟動以來規則還沒有更新過。",
-        "more": "……還有 {n} 條",
-        "usage.why": "用法：/why 要分析的文字（也可以回覆一則訊息發送 /why）",
-        "usage.days": "用法：/{command} [天數]，天數為 1 到 {max} 之間的整數，預設 {default}。",
-        "usage.bulletin": "用法：/bulletin [天數] [en|zh-Hant]，預設最近 30 天、簡體中文。",
-        "storage.down": "資料庫暫時無法使用，請稍後再試。",
-        "export.caption": "CallGuard 舉報匯出：最近 {days} 天（{since} 起）共 {count} 條。不含舉報人身份，但包含用戶發來的原文，可能有個人資料，請妥善保管。",
-        "export.too_big": "匯出檔案太大（{size} MB），無法透過 Telegram 發送。請在伺服器上執行：callguard export --since {since} --out 檔名.csv",
-        "why.verdict": "判定",
-        "why.scam": "詐騙",
-        "why.not_scam": "不是詐騙",
-        "why.category": "類型",
-        "why.rule": "規則",
-        "why.score": "得分",
-        "why.thresholds": "閾值",
-        "why.normalized": "規範化文字",
-        "why.rules": "得分的規則（{n} 條）",
-        "why.no_rules": "沒有任何規則匹配。",
-        "why.requires": "缺少必需的組（{groups}），得分記為 0",
-        "why.version": "規則版本",
-        "risk.high": "高",
-        "risk.medium": "中",
-        "risk.low": "低",
-        "risk.none": "無",
-        "risk": "風險",
-        "no_category": "未發現明顯詐騙特徵",
-        "no_rule": "（無規則）",
-        "stats.title": "最近 {days} 天（{since} 至 {until}，UTC）共收到 {total} 條舉報。",
-        "stats.empty": "這段時間沒有收到舉報。",
-        "stats.by_category": "按類型",
-        "stats.by_risk": "按風險",
-        "stats.numbers": "被舉報最多的號碼（已打碼）",
-        "stats.numbers_none": "沒有被舉報的號碼。",
-        "stats.times": "{count} 次",
-        "stats.feedback": "「判斷有誤」比例最高的規則",
-        "stats.feedback_row": "判斷有誤 {wrong}/{total}（{rate:.1f}%）",
-        "stats.feedback_none": "沒有「判斷有誤」的回饋。",
-        "stats.money": "舉報時已經轉了錢：{count} 條（{pct:.1f}%）",
-        "chart.title": "最近 {days} 天每天的舉報（按類型）",
-        "chart.day": "日期（UTC）",
-        "chart.reports": "舉報數",
-    },
-    "en": {
-        "rules.info": "Live rules: version {version}, {count} rules\nFile: {path}\nLoaded: {loaded} (validated and compiled in {seconds:.2f} s)",
-        "rules.previous": "Rollback target: version {version} ({count} rules)",
-        "rules.no_previous": "No previous version to roll back to.",
-        "reload.ok": "✅ Rules updated: version {old} → {new}, {count} rules, took {seconds:.2f} s.",
-        "reload.same": "ℹ️ The rule file has not changed (version {version}, {count} rules); the live rules stay.",
-        "reload.failed": "❌ The rule file did not pass validation and was not loaded. The old rules (version {version}) keep serving. {n} problem(s):",
-        "reload.crashed": "❌ The reload failed: {error}\nThe old rules (version {version}) keep serving.",
-        "reload.unreadable": "❌ The bot cannot read the rule file {path} ({reason}). {setting}\nThe old rules (version {version}) keep serving.",
-        "reload.rules_env": "CALLGUARD_RULES is set to {value}.",
-        "reload.rules_default": "CALLGUARD_RULES is not set: this is the rule file installed with callguard.",
-        "upload.ok": "✅ Installed the uploaded rule file {name}: version {old} → {new}, {count} rules, took {seconds:.2f} s.\nSaved to {path}; the previous file is kept beside it as a timestamped .bak file.",
-        "upload.failed": "❌ The uploaded rule file {name} did not pass validation and was not saved. The old rules (version {version}) keep serving. {n} problem(s):",
-        "upload.too_big": "❌ The file is too large ({size} bytes): a rule file may have at most {limit} MB. Nothing was changed.",
-        "upload.download_failed": "❌ Could not download the file: {error}\nNothing was changed.",
-        "rollback.ok": "↩️ Back to the previous rules: version {old} → {new}, {count} rules.\nThe rule file holds version {new} again{backup}. Send /rollback again to return to version {old}.",
-        "rollback.backup": " (the file it replaced is kept as {path})",
-        "rollback.failed": "❌ Could not write the rule file, so nothing was rolled back; rules {version} keep serving: {error}",
-        "rollback.none": "There is no previous version to roll back to: the rules have not changed since the start.",
-        "more": "… and {n} more",
-        "usage.why": "Usage: /why TEXT TO EXPLAIN (or reply /why to a message)",
-        "usage.days": "Usage: /{command} [days], a whole number from 1 to {max}; default {default}.",
-        "usage.bulletin": "Usage: /bulletin [days] [en|zh-Hant]; default: the last 30 days, Simplified Chinese.",
-        "storage.down": "The database is unavailable right now; please try again later.",
-        "export.caption": "CallGuard reports export: the last {days} days (since {since}), {count} reports. No reporter identities, but the message texts users sent may contain personal data: keep the file safe.",
-        "export.too_big": "The export is too large ({size} MB) to send over Telegram. On the server, run: callguard export --since {since} --out FILE.csv",
-        "why.verdict": "Verdict",
-        "why.scam": "scam",
-        "why.not_scam": "not a scam",
-        "why.category": "category",
-        "why.rule": "rule",
-        "why.score": "score",
-        "why.thresholds": "Thresholds",
-        "why.normalized": "Normalised text",
-        "why.rules": "Rules that scored ({n})",
-        "why.no_rules": "No rule matched.",
-        "why.requires": "required group missing ({groups}): score counts as 0",
-        "why.version": "Rule version",
-        "risk.high": "high",
-        "risk.medium": "medium",
-        "risk.low": "low",
-        "risk.none": "none",
-        "risk": "risk",
-        "no_category": "No clear scam pattern",
-        "no_rule": "(no rule)",
-        "stats.title": "Last {days} days ({since} to {until}, UTC): {total} reports.",
-        "stats.empty": "No reports in this period.",
-        "stats.by_category": "By category",
-        "stats.by_risk": "By risk",
-        "stats.numbers": "Most reported numbers (masked)",
-        "stats.numbers_none": "No numbers were reported.",
-        "stats.times": "{count}x",
-        "stats.feedback": "Rules with the highest \"Wrong\" feedback rate",
-        "stats.feedback_row": "wrong {wrong}/{total} ({rate:.1f}%)",
-        "stats.feedback_none": "No \"Wrong\" feedback.",
-        "stats.money": "Money already sent when reported: {count} ({pct:.1f}%)",
-        "chart.title": "Reports per day by category, last {days} days",
-        "chart.day": "Day (UTC)",
-        "chart.reports": "Reports",
-    },
-}
-
-
 def t(key: str, lang: str, **fmt: object) -> str:
-    """An admin text in ``lang`` (English for an unknown language)."""
-    return lookup(_T, key, lang, **fmt)
+    """An admin text in ``lang`` (English for an unknown language); the texts
+    live in ``locales/*.yaml`` under ``admin``."""
+    return i18n.text(f"admin.{key}", lang, **fmt)
 
 
-def _lang(lang: str) -> str:
-    return lang if lang in LANGUAGES else "en"
-
-
-def _esc(text: object, html: bool) -> str:
-    return _html.escape(str(text), quote=False) if html else str(text)
-
-
-def _b(text: str, html: bool) -> str:
-    return f"<b>{_esc(text, html)}</b>" if html else text
+_lang = i18n.language
+_esc = i18n.escape
+_b = i18n.bold
 
 
 def _code(text: str, html: bool) -> str:

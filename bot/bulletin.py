@@ -3,12 +3,12 @@
 Modelled on section 二 of the Zhejiang telecom service notice (2018 No. 1):
 "全年…共受理…共计7075件。其中：…涉及服务质量259件，占52.64%；…；其他13件，
 占2.64%。", then the hot topics, then the consumer warning. A pure function of
-(:class:`~callguard.store.Stats`, :class:`~callguard.detect.RuleSet`, language), so the
+(:class:`~callguard.storage.Stats`, :class:`~callguard.detect.RuleSet`, language), so the
 bot's ``/bulletin`` and ``callguard bulletin`` print the same text, and it is
 unit-tested without storage or Telegram.
 
 The text is plain (no HTML): it is meant to be copied into a website, a
-newsletter or a chat. Percentages come from :func:`callguard.store.percentages`
+newsletter or a chat. Percentages come from :func:`callguard.storage.percentages`
 (via ``Stats.by_category``), so the ones printed always add up to 100%.
 """
 
@@ -16,8 +16,11 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from .detect import LANGUAGES, RuleSet
-from .store import NO_CATEGORY, Stats
+from . import i18n
+from .detect import RuleSet
+from .detect.regions import fill
+from .i18n import LANGUAGES
+from .storage import NO_CATEGORY, Stats
 
 __all__ = ["bulletin", "HOT_TOPICS"]
 
@@ -26,67 +29,19 @@ HOT_TOPICS = 3  # scam types described in the "hot topics" section
 _MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August", "September",
            "October", "November", "December")
 
-_T = {
-    "zh-Hans": {
-        "title": "CallGuard 防范电信网络诈骗通报",
-        "s1": "一、用户举报情况",
-        "s2": "二、诈骗热点",
-        "s3": "三、消费提醒",
-        "total": "{period}，CallGuard 共收到用户举报 {total} 件。",
-        "none": "{period}，CallGuard 没有收到用户举报。",
-        "of_these": "其中：",
-        "item": "涉及{name}的 {count} 件，占 {pct}%",
-        "other": "{name}的 {count} 件，占 {pct}%",
-        "sep": "；",
-        "end": "。",
-        "hot": "{i}. {name}：{how}",
-        "hot_none": "这段时间没有诈骗类举报。",
-        "period": "{a}至{b}",
-        "date": "{y}年{m}月{d}日",
-        "other_name": "未发现明显诈骗特征",
-    },
-    "zh-Hant": {
-        "title": "CallGuard 防範電信網絡詐騙通報",
-        "s1": "一、用戶舉報情況",
-        "s2": "二、詐騙熱點",
-        "s3": "三、消費提醒",
-        "total": "{period}，CallGuard 共收到用戶舉報 {total} 件。",
-        "none": "{period}，CallGuard 沒有收到用戶舉報。",
-        "of_these": "其中：",
-        "item": "涉及{name}的 {count} 件，佔 {pct}%",
-        "other": "{name}的 {count} 件，佔 {pct}%",
-        "sep": "；",
-        "end": "。",
-        "hot": "{i}. {name}：{how}",
-        "hot_none": "這段時間沒有詐騙類舉報。",
-        "period": "{a}至{b}",
-        "date": "{y}年{m}月{d}日",
-        "other_name": "未發現明顯詐騙特徵",
-    },
-    "en": {
-        "title": "CallGuard bulletin on phone and online fraud",
-        "s1": "1. Reports received",
-        "s2": "2. Hot topics",
-        "s3": "3. Consumer warning",
-        "total": "{period}, CallGuard received {total} reports from the public.",
-        "none": "{period}, CallGuard received no reports.",
-        "of_these": " Of these, ",
-        "item": "{count} concerned {name} ({pct}%)",
-        "other": "{count} showed {name} ({pct}%)",
-        "sep": "; ",
-        "end": ".",
-        "hot": "{i}. {name}: {how}",
-        "hot_none": "No scam reports in this period.",
-        "period": "From {a} to {b}",
-        "date": "{d} {month} {y}",
-        "other_name": "no clear scam pattern",
-    },
-}
+class _Texts:
+    """``T["key"]``: the bulletin's texts in one language (``locales/*.yaml``, ``bulletin``)."""
+
+    def __init__(self, lang: str):
+        self.lang = lang
+
+    def __getitem__(self, key: str) -> str:
+        return i18n.text(f"bulletin.{key}", self.lang)
 
 
 def _date(ts: float, lang: str) -> str:
     d = datetime.fromtimestamp(ts, timezone.utc)
-    return _T[lang]["date"].format(y=d.year, m=d.month, d=d.day, month=_MONTHS[d.month - 1])
+    return _Texts(lang)["date"].format(y=d.year, m=d.month, d=d.day, month=_MONTHS[d.month - 1])
 
 
 def _lower_first(name: str) -> str:
@@ -105,7 +60,7 @@ def bulletin(stats: Stats, ruleset: RuleSet, lang: str = "zh-Hans") -> str:
     ``how`` texts); then the rule file's warning and source line.
     """
     lang = lang if lang in LANGUAGES else "zh-Hans"
-    T = _T[lang]
+    T = _Texts(lang)
     period = T["period"].format(a=_date(stats.since, lang), b=_date(stats.until, lang))
     out = [T["title"], "", T["s1"]]
     if stats.total == 0:
@@ -135,5 +90,7 @@ def bulletin(stats: Stats, ruleset: RuleSet, lang: str = "zh-Hans") -> str:
             out.append(T["hot"].format(i=i, name=cat.name[lang], how=" ".join(cat.how[lang].split())))
     else:
         out.append(T["hot_none"])
-    out += ["", T["s3"], ruleset.texts["warning"][lang], "", ruleset.texts["source"][lang]]
+    generic = {"police": i18n.text("bot.police.generic", lang), "scam_line": i18n.text("bot.scam_line.generic", lang)}
+    warning, source = (fill(ruleset.texts[key][lang], generic) for key in ("warning", "source"))
+    out += ["", T["s3"]] + ([warning] if warning else []) + (["", source] if source else [])
     return "\n".join(out)

@@ -13,7 +13,7 @@ from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Iterable, Mapping, Sequence
 
-from .store import NO_CATEGORY
+from .storage import NO_CATEGORY
 
 __all__ = ["draw_daily", "cjk_font"]
 
@@ -53,7 +53,7 @@ def draw_daily(
     font: str | None = None,
 ) -> Path:
     """Write a PNG of ``rows`` (``(YYYY-MM-DD, category, count)`` as from
-    :meth:`callguard.store.Store.daily_counts`) to ``path``; returns the path.
+    :meth:`callguard.storage.ReportStore.daily_counts`) to ``path``; returns the path.
 
     Every one of the ``days`` days up to ``until`` (default: today, UTC) gets
     a bar, empty days included. ``labels`` maps category ids to legend names;

@@ -3,13 +3,14 @@
     callguard check "TEXT"            the reply a chat user would get
     callguard check --jsonl FILE|-    batch: one JSON verdict per input line
     callguard chat                    a console conversation, no token needed
+      (check and chat take --region CODE: whose emergency numbers the replies give)
     callguard rules lint [FILE]       schema errors as file:line: message
     callguard rules test [FILE]       run every rule's embedded examples
     callguard rules migrate FILE      a schema-1 rule file rewritten as schema 2
     callguard run [--webhook]         start the Telegram bot
     callguard stats --days N [--chart FILE.png]       reports by category, risk, number, feedback
     callguard bulletin --days N [--lang zh-Hans|zh-Hant|en]   the public bulletin
-    callguard export --since YYYY-MM-DD --out FILE     reports as CSV
+    callguard export --since YYYY-MM-DD --out FILE [--full-numbers]   reports as CSV
 
 Each sub-command is a small function; the heavy lifting lives in the modules
 they call, so the CLI and the bot always give the same answers.
@@ -26,10 +27,12 @@ from pathlib import Path
 from typing import Callable, Iterable, TextIO
 
 from .config import ConfigError, Settings
-from .detect import Detector, RuleFileError, detect_language, load_and_lint, load_rules
+from .detect import Detector, RuleFileError, RuleSet, Verdict, detect_language, load_and_lint, load_rules
 from .detect.examples import run_examples
+from .detect.paid import already_paid
+from .detect.regions import Region, pick_region
 from .rulefiles import unreadable
-from . import replies
+from . import i18n, replies
 
 __all__ = ["main"]
 
@@ -59,6 +62,37 @@ def _detector(arg: str | None) -> Detector:
         raise SystemExit(f"callguard: {_rules_problem(path, exc, from_command_line=arg is not None)}") from None
 
 
+# --------------------------------------------------------------------------- regions
+
+
+def _known_region(ruleset: RuleSet, code: str | None) -> str | None:
+    """``code`` upper-cased when the rule file has that region; a clear error otherwise."""
+    if code is None:
+        return None
+    if not isinstance(code, str) or code.upper() not in ruleset.regions:
+        known = ", ".join(ruleset.regions) or "none"
+        raise ValueError(f"unknown region {code!r} (the rule file has: {known})")
+    return code.upper()
+
+
+def _region_of(ruleset: RuleSet, text: str, lang: str | None, chosen: str | None) -> Region | None:
+    """The region the bot would pick for ``text``: the chosen one, a phone number's
+    country, the language, then CALLGUARD_REGION (see ``detect.regions.pick_region``)."""
+    from .numbers import extract_numbers, number_region  # phonenumbers: only when a text is judged
+
+    default = _settings().default_region
+    numbers = [number_region(n) for n in extract_numbers(text, default)]
+    return pick_region(ruleset.regions, chosen=chosen, numbers=numbers, lang=lang, default=default)
+
+
+def verdict_json(verdict: Verdict, ruleset: RuleSet, text: str, chosen_region: str | None = None) -> dict:
+    """The batch format: the verdict's fields, plus (added, never changed) ``region``,
+    the region whose help a reply would give, and ``paid``, whether the text says
+    money was already sent."""
+    region = _region_of(ruleset, text, detect_language(text), chosen_region)
+    return {**verdict.to_json(), "region": region.code if region else None, "paid": already_paid(text)}
+
+
 # --------------------------------------------------------------------------- check
 
 
@@ -79,7 +113,7 @@ _decode = json.JSONDecoder(parse_constant=_reject_constant, parse_float=_finite)
 _encode = json.JSONEncoder(ensure_ascii=False, allow_nan=False).encode
 
 
-def _judge_line(detector: Detector, line: str) -> str:
+def _judge_line(detector: Detector, line: str, region: str | None) -> str:
     """One output line for one input line; raises ValueError with the reason
     a line cannot be judged or copied through."""
     try:
@@ -91,8 +125,10 @@ def _judge_line(detector: Detector, line: str) -> str:
     text = record.get("text")
     if not isinstance(text, str):
         raise ValueError("the object needs a string field 'text'")
-    record["verdict"] = detector.check(text).to_json()
+    chosen = _known_region(detector.ruleset, record["region"]) if "region" in record else region
     try:
+        text.encode("utf-8")  # a lone surrogate in the text: refused before it is judged
+        record["verdict"] = verdict_json(detector.check(text), detector.ruleset, text, chosen)
         out = _encode(record)
         out.encode("utf-8")  # a lone surrogate (\ud800) decodes fine but is no Unicode text
     except UnicodeEncodeError as exc:
@@ -103,7 +139,8 @@ def _judge_line(detector: Detector, line: str) -> str:
     return out
 
 
-def batch(detector: Detector, lines: Iterable[str], out: TextIO, *, progress: bool = False, total: int | None = None) -> int:
+def batch(detector: Detector, lines: Iterable[str], out: TextIO, *, progress: bool = False, total: int | None = None,
+          region: str | None = None) -> int:
     """Judge one JSON object per line; write one line per input, in order.
 
     Other fields of each object are copied through; a line that is not a JSON
@@ -111,14 +148,15 @@ def batch(detector: Detector, lines: Iterable[str], out: TextIO, *, progress: bo
     text: NaN, Infinity, a lone surrogate, nesting deeper than Python can
     follow) gets an ``error`` record instead of a verdict, and the run goes on:
     one hostile line in a million must not cost the other 999,999. Blank lines
-    are skipped. Returns the error count.
+    are skipped. A line may carry ``region`` (a region code of the rule file);
+    else ``region`` (``--region``) applies. Returns the error count.
     """
     errors = 0
     for number, line in enumerate(_progress_bar(lines, total) if progress else lines, 1):
         if not line.strip():
             continue
         try:
-            result = _judge_line(detector, line)
+            result = _judge_line(detector, line, region)
         except ValueError as exc:  # json.JSONDecodeError is a ValueError
             errors += 1
             result = _encode({"line": number, "error": str(exc)})
@@ -140,47 +178,71 @@ def _progress_bar(lines: Iterable[str], total: int | None) -> Iterable[str]:
 
 def cmd_check(args: argparse.Namespace) -> int:
     detector = _detector(args.rules)
+    try:
+        region = _known_region(detector.ruleset, args.region)
+    except ValueError as exc:
+        raise SystemExit(f"callguard check: {exc}") from None
     if args.jsonl:
         if args.jsonl == "-":
             stream = sys.stdin
             if hasattr(stream, "reconfigure"):  # bytes that are not UTF-8 become U+FFFD, as in a file
                 stream.reconfigure(errors="replace")
-            batch(detector, stream, sys.stdout, progress=sys.stderr.isatty())
+            batch(detector, stream, sys.stdout, progress=sys.stderr.isatty(), region=region)
         else:
             try:
                 with open(args.jsonl, encoding="utf-8", errors="replace") as fh:
                     lines = fh.readlines()
             except OSError as exc:
                 raise SystemExit(f"callguard: cannot read {args.jsonl}: {exc.strerror}") from None
-            batch(detector, lines, sys.stdout, progress=sys.stderr.isatty(), total=len(lines))
+            batch(detector, lines, sys.stdout, progress=sys.stderr.isatty(), total=len(lines), region=region)
         return 0
     if not args.text:
         raise SystemExit('callguard check: give a TEXT to check, or --jsonl FILE (use - for stdin)')
     text = " ".join(args.text)
     verdict = detector.check(text)
     if args.json:
-        print(json.dumps(verdict.to_json(), ensure_ascii=False, indent=2))
+        print(json.dumps(verdict_json(verdict, detector.ruleset, text, region), ensure_ascii=False, indent=2))
     else:
-        lang = args.lang or detect_language(text)
-        print(replies.verdict_reply(verdict, detector.ruleset, lang, html=False))
+        print(describe(detector, text, args.lang or detect_language(text), region))
     return 0
+
+
+def describe(detector: Detector, text: str, lang: str, chosen_region: str | None = None) -> str:
+    """What the bot would send for ``text``: the emergency steps first when the
+    text says money was already sent, then the verdict (plain text)."""
+    ruleset = detector.ruleset
+    verdict = detector.check(text)
+    region = _region_of(ruleset, text, lang, chosen_region)
+    from .numbers import display_number, extract_numbers
+
+    numbers = extract_numbers(text, _settings().default_region)
+    reply = replies.verdict_reply(verdict, ruleset, lang, html=False, text=text, region=region,
+                                  numbers=[display_number(n) for n in numbers])
+    if already_paid(text) and (verdict.scam or verdict.category is None or verdict.risk == "low"):
+        return replies.emergency_reply(ruleset, lang, html=False, region=region) + "\n\n" + reply
+    return reply
 
 
 # --------------------------------------------------------------------------- chat
 
 
-CHAT_HELP = {
-    "zh-Hans": "（控制台命令：/money 已经转了钱怎么办，/family 给家人的提醒，/lang zh-Hant|zh-Hans|en，/quit 退出）",
-    "zh-Hant": "（控制台命令：/money 已經轉了錢怎麼辦，/family 給家人的提醒，/lang zh-Hant|zh-Hans|en，/quit 退出）",
-    "en": "(console commands: /money if you already sent money, /family a warning for relatives, /lang zh-Hans|zh-Hant|en, /quit)",
-}
-
-
-def chat(detector: Detector, read: Callable[[str], str], write: Callable[[str], None], lang: str = "zh-Hans") -> None:
-    """The bot's conversation on a console: same texts, same verdicts."""
+def chat(detector: Detector, read: Callable[[str], str], write: Callable[[str], None], lang: str | None = None,
+         region: str | None = None) -> None:
+    """The bot's conversation on a console: same texts, same verdicts, same rules
+    for the language (``/lang`` wins; until then, each description's own) and
+    the region (``/region`` wins; until then, as the bot picks it)."""
     ruleset = detector.ruleset
+    chosen_lang = lang  # set by --lang or /lang: applies to every reply
+    current = lang or "zh-Hans"  # the language of the conversation so far
     last_category: str | None = None
-    write(replies.ui("welcome", lang) + "\n" + replies.ui("example", lang) + "\n" + CHAT_HELP[lang])
+    last_region: Region | None = None
+    codes = " | ".join(ruleset.regions)
+
+    def where() -> Region | None:
+        return ruleset.regions.get(region) if region else (last_region or _region_of(ruleset, "", current, None))
+
+    write(replies.ui("welcome", current) + "\n" + replies.ui("example", current) + "\n\n"
+          + i18n.text("chat.help", current, codes=codes))
     while True:
         try:
             line = read("> ").strip()
@@ -190,34 +252,47 @@ def chat(detector: Detector, read: Callable[[str], str], write: Callable[[str], 
         if not line:
             continue
         command, _, rest = line.partition(" ")
+        rest = rest.strip()
         if command in ("/quit", "/exit"):
             return
         if command in ("/help", "/start"):
-            write(replies.ui("help", lang) + "\n" + CHAT_HELP[lang])
+            write(i18n.text("chat.help", current, codes=codes))
         elif command == "/privacy":
-            write(replies.ui("privacy", lang, days=_settings().retention_days))
+            write(replies.ui("privacy", current, days=_settings().retention_days))
         elif command == "/lang":
-            if rest.strip() in replies.LANGUAGES:
-                lang = rest.strip()
-                write(replies.ui("lang.set", lang))
+            if rest in replies.LANGUAGES:
+                chosen_lang = current = rest
+                write(replies.ui("lang.set", current))
             else:
-                write(replies.ui("lang.pick", lang) + " zh-Hans | zh-Hant | en")
+                write(replies.ui("lang.pick", current) + " zh-Hans | zh-Hant | en")
+        elif command == "/region":
+            if rest.upper() in ruleset.regions:
+                region = rest.upper()
+                chosen = ruleset.regions[region]
+                write(replies.ui("region.set", current, region=chosen, name=chosen.name[current]))
+            else:
+                write(replies.ui("region.pick", current) + "\n" + "\n".join(
+                    f"  {code}  {r.name[current]}" for code, r in ruleset.regions.items()))
         elif command == "/money":
-            write(replies.emergency_reply(ruleset, lang, html=False))
+            write(replies.emergency_reply(ruleset, current, html=False, region=where()))
         elif command == "/family":
-            write(replies.family_warning(ruleset, last_category, lang, html=False))
+            write(replies.family_warning(ruleset, last_category, current, html=False, region=where()))
         elif command.startswith("/"):
-            write(replies.ui("unknown_command", lang))
+            write(replies.ui("unknown_command", current))
         else:
-            verdict = detector.check(line)
-            reply_lang = detect_language(line, default=lang)
-            last_category = verdict.category
-            write(replies.verdict_reply(verdict, ruleset, reply_lang, html=False))
+            current = chosen_lang or detect_language(line, default=current)
+            last_category = detector.check(line).category
+            last_region = _region_of(ruleset, line, current, region)
+            write(describe(detector, line, current, last_region.code if last_region else None))
 
 
 def cmd_chat(args: argparse.Namespace) -> int:
     detector = _detector(args.rules)
-    chat(detector, input, print, lang=args.lang or "zh-Hans")
+    try:
+        region = _known_region(detector.ruleset, args.region)
+    except ValueError as exc:
+        raise SystemExit(f"callguard chat: {exc}") from None
+    chat(detector, input, print, lang=args.lang, region=region)
     return 0
 
 
@@ -313,9 +388,8 @@ def _with_store(command: str, work: Callable) -> object:
     read-only: a report never changes the database. A missing or unreadable
     database is one line on stderr and exit status 1, not a traceback."""
     import asyncio
-    import sqlite3
 
-    from .store import Store
+    from .storage import SQLiteStore, StorageError
 
     path = _settings().db_path
     if not path.is_file():
@@ -323,12 +397,12 @@ def _with_store(command: str, work: Callable) -> object:
 
     async def run() -> object:
         try:
-            store = await Store.open_readonly(path)
-        except (sqlite3.Error, RuntimeError) as exc:
+            store = await SQLiteStore.open_readonly(path)
+        except (StorageError, RuntimeError) as exc:
             raise SystemExit(f"callguard {command}: cannot read the database {path}: {exc}") from None
         try:
             return await work(store)
-        except sqlite3.Error as exc:
+        except StorageError as exc:
             raise SystemExit(f"callguard {command}: cannot read the database {path}: {exc}") from None
         finally:
             await store.close()
@@ -406,6 +480,14 @@ def cmd_bulletin(args: argparse.Namespace) -> int:
 def cmd_export(args: argparse.Namespace) -> int:
     import contextlib
 
+    from .storage import mask_row, write_csv
+
+    region = _settings().default_region
+
+    async def work(store, out):
+        rows = await store.export_rows(args.since)
+        return write_csv(rows if args.full_numbers else (mask_row(row, region) for row in rows), out)
+
     @contextlib.contextmanager
     def output():
         if args.out == "-":
@@ -419,7 +501,10 @@ def cmd_export(args: argparse.Namespace) -> int:
             yield fh
 
     with output() as out:
-        count = _with_store("export", lambda store: store.export_csv(args.since, out))
+        count = _with_store("export", lambda store: work(store, out))
+    if args.full_numbers:  # the shell's history and the log say who; this says it happened
+        print(f"callguard export: {count} reports with FULL phone numbers (--full-numbers); "
+              "keep the file as safe as the database", file=sys.stderr)
     if args.out != "-":
         print(f"callguard export: {count} reports written to {args.out}", file=sys.stderr)
     return 0
@@ -437,11 +522,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--jsonl", metavar="FILE", help="batch mode: JSON object per line with a 'text' field; - for stdin")
     p.add_argument("--json", action="store_true", help="print the verdict as JSON instead of the reply")
     p.add_argument("--lang", choices=replies.LANGUAGES, help="reply language (default: the text's)")
+    p.add_argument("--region", metavar="CODE", help="the user's region, e.g. TW (default: a number's country, "
+                                                    "the language, then CALLGUARD_REGION)")
     p.add_argument("--rules", metavar="FILE", help="rule file (default: CALLGUARD_RULES or the shipped rules)")
     p.set_defaults(func=cmd_check)
 
     p = sub.add_parser("chat", help="talk to CallGuard on the console, no Telegram token needed")
     p.add_argument("--lang", choices=replies.LANGUAGES)
+    p.add_argument("--region", metavar="CODE", help="the user's region, e.g. GB (its emergency numbers)")
     p.add_argument("--rules", metavar="FILE")
     p.set_defaults(func=cmd_chat)
 
@@ -471,6 +559,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("export", help="reports as CSV (no reporter identities)")
     p.add_argument("--since", type=_utc_date, required=True, metavar="YYYY-MM-DD", help="from this UTC day on")
     p.add_argument("--out", required=True, metavar="FILE", help="CSV file to write (- for stdout)")
+    p.add_argument("--full-numbers", action="store_true",
+                   help="phone numbers in full (default: masked as in stats, e.g. +86 138******00)")
     p.set_defaults(func=cmd_export)
 
     p = sub.add_parser("run", help="start the Telegram bot (long polling, or --webhook)")

@@ -55,7 +55,8 @@ class Settings:
     webhook_url: str = ""
     webhook_path: str = "telegram"
     webhook_secret: str = ""
-    secret: bytes | None = None  # key for hashing reporter ids
+    secret: bytes | None = None  # key for hashing reporter ids (CALLGUARD_SECRET)
+    secret_file: Path | None = None  # where the key is kept without CALLGUARD_SECRET; None = beside the database
     retention_days: int = 365
     watch_rules: bool = False
     rate_limit: int = 20  # messages per user per minute
@@ -116,6 +117,8 @@ class Settings:
             webhook_path=env.get("CALLGUARD_WEBHOOK_PATH", "").strip().strip("/") or "telegram",
             webhook_secret=webhook_secret,
             secret=secret.encode() if secret else None,
+            secret_file=Path(env["CALLGUARD_SECRET_FILE"].strip()) if env.get("CALLGUARD_SECRET_FILE", "").strip()
+            else None,
             retention_days=_int(env, "CALLGUARD_RETENTION_DAYS", 365, 1, 36500),
             watch_rules=_flag(env, "CALLGUARD_WATCH_RULES"),
             rate_limit=_int(env, "CALLGUARD_RATE_LIMIT", 20, 1, 10000),

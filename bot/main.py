@@ -19,7 +19,7 @@ from .detection_pool import DetectionPool
 from .rulebook import RuleBook
 from .rulefiles import unreadable
 from .service import CallGuard
-from .store import ReportWriter, Store
+from .storage import ReportWriter, SQLiteStore, default_key_file
 from .telegram.app import build_application
 
 __all__ = ["build", "run"]
@@ -33,7 +33,8 @@ NO_TOKEN = ("callguard run: TELEGRAM_BOT_TOKEN is not set. Ask @BotFather in Tel
 def build(settings: Settings):
     """The PTB Application for ``settings``; raises RuleFileError for bad rules."""
     rules = RuleBook.load(settings.rules_path)
-    writer = ReportWriter(functools.partial(Store.open, settings.db_path, secret=settings.secret))
+    writer = ReportWriter(functools.partial(SQLiteStore.open, settings.db_path, secret=settings.secret,
+                                            key_file=settings.secret_file or default_key_file(settings.db_path)))
     guard = CallGuard(settings, rules, writer, DetectionPool(settings.detect_workers))
     return build_application(settings, guard)
 

@@ -27,7 +27,7 @@ def run(capsys, *argv, stdin: str | None = None, monkeypatch=None):
 def test_check_prints_the_chat_reply_in_the_texts_language(capsys):
     code, out, _ = run(capsys, "check", SCAM)
     assert code == 0
-    assert "诈骗" in out and "110" in out and "<b>" not in out
+    assert "诈骗" in out and "<b>" not in out
     code, out, _ = run(capsys, "check", "Someone", "said", "move", "my", "money", "to", "a", "safe", "account")
     assert "scam" in out.lower() and "Do this now" in out
 
@@ -59,12 +59,13 @@ def test_batch_keeps_order_copies_fields_and_reports_bad_lines(capsys, monkeypat
     rows = [json.loads(line) for line in out.splitlines()]
     assert len(rows) == 6  # the blank line is skipped
     assert rows[0]["id"] == "a" and rows[0]["extra"] == [1, 2] and rows[0]["verdict"]["scam"] is True
-    assert set(rows[0]["verdict"]) == {"scam", "risk", "category", "rule", "score", "evidence"}
+    # The verdict format is an interface: fields are only ever added (region, paid).
+    assert set(rows[0]["verdict"]) == {"scam", "risk", "category", "rule", "score", "evidence", "region", "paid"}
     assert rows[1] == {"line": 2, "error": rows[1]["error"]} and rows[1]["error"]
     assert rows[2]["id"] == "b" and rows[2]["verdict"]["scam"] is False
     assert "error" in rows[3] and "error" in rows[4] and rows[4]["line"] == 5
     assert rows[5]["verdict"] == {"scam": False, "risk": "none", "category": None, "rule": None, "score": 0,
-                                  "evidence": []}
+                                  "evidence": [], "region": "CN", "paid": False}
 
 
 def test_batch_from_file(tmp_path, capsys):
@@ -93,8 +94,71 @@ def test_chat_conversation():
     assert "English" in out[4]
     assert "365 days" in out[5]
     assert "don't know that command" in out[6]
-    assert "/report" in out[7]
+    assert "/money" in out[7] and "/region" in out[7]
+    assert "/report" not in out[7] and "/forget" not in out[7]  # only what works on the console
     assert len(out) == 8, text
+
+
+def chat_lines(*lines, **kwargs) -> list[str]:
+    inputs = iter([*lines, "/quit"])
+    out: list[str] = []
+    cli.chat(cli._detector(None), lambda prompt: next(inputs), out.append, **kwargs)
+    return out
+
+
+def test_chat_lang_applies_to_descriptions():
+    out = chat_lines("/lang en", SCAM)
+    assert out[2].startswith("⚠️ This is very likely a scam")  # a Chinese description, answered in English
+
+
+def test_chat_money_and_family_answer_in_the_users_language():
+    out = chat_lines("Someone said my number will be frozen and I must move my money to a safe account",
+                     "/money", "/family")
+    assert out[2].startswith("🚨 If you already sent money") and "[Scam warning]" in out[3]
+
+
+def test_chat_region_changes_the_emergency_numbers():
+    out = chat_lines("/region TW", "/money", "/region XX")
+    assert "台湾" in out[1]  # the console starts in Simplified Chinese
+    assert "165" in out[2] and "96110" not in out[2]
+    assert "TW" in out[3] and "GB" in out[3]  # an unknown region lists the known ones
+    assert "999" in chat_lines("/money", region="GB")[1]
+
+
+def test_chat_answers_someone_who_already_paid_with_the_steps_first():
+    out = chat_lines("I already sent the money, what now?", region="GB")
+    assert out[1].startswith("🚨 If you already sent money") and "159" in out[1]
+    assert out[1].index("159") < out[1].index(cli.replies.ui("risk.none", "en"))
+
+
+def test_check_region_and_paid(capsys):
+    code, out, _ = run(capsys, "check", "--region", "TW", "我已經轉了錢怎麼辦")
+    assert code == 0 and out.startswith("🚨") and "165" in out and "96110" not in out
+    _, out, _ = run(capsys, "check", "--json", "--region", "hk", SCAM)
+    verdict = json.loads(out)
+    assert verdict["region"] == "HK" and verdict["paid"] is False and verdict["scam"] is True
+    _, out, _ = run(capsys, "check", "--json", "那我转了的五千怎么办")
+    assert json.loads(out)["paid"] is True and json.loads(out)["region"] == "CN"
+    with pytest.raises(SystemExit) as info:
+        cli.main(["check", "--region", "ZZ", SCAM])
+    assert "unknown region" in str(info.value) and "TW" in str(info.value)
+
+
+def test_check_region_from_a_phone_number(capsys):
+    _, out, _ = run(capsys, "check", "--json", "+886 912 345 678 打來說我的帳戶涉案")
+    assert json.loads(out)["region"] == "TW"
+
+
+def test_batch_lines_may_carry_a_region(capsys, monkeypatch):
+    lines = [json.dumps({"text": "I already paid them", "region": "AU"}),
+             json.dumps({"text": "I already paid them"}),
+             json.dumps({"text": "hello", "region": "Narnia"})]
+    code, out, _ = run(capsys, "check", "--jsonl", "-", "--region", "GB", stdin="\n".join(lines) + "\n",
+                       monkeypatch=monkeypatch)
+    rows = [json.loads(line) for line in out.splitlines()]
+    assert rows[0]["verdict"]["region"] == "AU" and rows[0]["verdict"]["paid"] is True
+    assert rows[1]["verdict"]["region"] == "GB"
+    assert rows[2] == {"line": 3, "error": rows[2]["error"]} and "unknown region" in rows[2]["error"]
 
 
 def test_chat_ends_on_eof():

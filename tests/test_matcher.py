@@ -84,7 +84,7 @@ def test_english_typo_matches():
 
 def test_one_typo_per_phrase():
     d = detector(NOTICE)
-    for typo in ("通信管里局", "通信管局", "通信管理理局", "通x信管理局"):  # wrong, missing, extra character
+    for typo in ("通信管里局", "通信管局", "通信管理理局", "通讯信管理局"):  # wrong, missing, extra character
         assert d.check(typo).score >= 20, typo
     assert d.check("通信官里局").score == 0  # two typos: another phrase, not this one
 

@@ -27,10 +27,11 @@ def test_english_words_take_one_form():
     assert normalize("don't tell Mum") == normalize("do not tell mom")
 
 
-def test_spaces_go_between_chinese_and_stay_between_english_words():
-    assert normalize("加我 wechat 好友") == "加我wechat好友"
+def test_spaces_go_between_chinese_and_stay_around_english_words():
+    """Every English word stands between spaces, however it was typed."""
+    assert normalize("加我 wechat 好友") == normalize("加我wechat好友") == "加我 wechat 好友"
     assert normalize("通 信 管 理 局") == "通信管理局"
-    assert normalize("$ 500") == "$500"
+    assert normalize("$ 500") == normalize("$500")
 
 
 def test_whitespace_punctuation_and_emoji_removed():

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["ENTITIES", "find_entities"]
+__all__ = ["ENTITIES", "find_entities", "find_entity"]
 
 _NUM = r"\d[\d,，. ]{0,12}\d|\d"  # digits with thousands separators or decimals
 _CN_NUM = "[一二两兩三四五六七八九十百千万萬亿億零〇壹贰貳叁參肆伍陆陸柒捌玖拾佰仟]"
@@ -59,8 +59,10 @@ _PATTERNS = {
     "phone": re.compile(r"(?<![\d\w])\+?\d(?:[\d -]{5,17})\d(?![\d\w])"),
     "handle": re.compile(
         r"(?<![\w@])@[a-z][a-z0-9_]{3,31}\b|\b(?:wa\.me|t\.me)/[\w+]+"
-        r"|(?:微信号?|微信號|vx|wx|v信|薇信|qq号?|qq號|line\s?id|line|whatsapp|telegram|tg|skype|signal|kakao)"
-        r"\s*(?:号|號|id)?\s*[:：]?\s*[a-z0-9][a-z0-9_.-]{3,29}",
+        r"|(?:微信号?|微信號|v信号?|薇信号?|vx号?|wx号?)\s*[:：]?\s*[a-z0-9][a-z0-9_.-]{3,29}"
+        r"|(?<![a-z0-9])qq(?:号|號)?\s*[:：]?\s*\d{5,12}"
+        r"|(?<![a-z0-9])(?:wechat|weixin|line|whatsapp|telegram|tg|skype|signal|kakao|微信)\s*"
+        r"(?:id|号|號|帳號|账号|:|：)\s*[:：]?\s*[a-z0-9][a-z0-9_.-]{3,29}",
         re.IGNORECASE),
     "code": re.compile(r"(?<![\d\w.,$¥£€])\d{4,8}(?![\d\w.,%]|\s?(?:元|块|塊|万|萬|千))"),
 }
@@ -73,30 +75,48 @@ _RISKY = re.compile(
 
 ENTITIES = ("amount", "link", "risky_link", "phone", "handle", "code")
 
+# A cheap test that rules out most texts before an entity's full expression
+# runs: a digit or a currency or magnitude word for an amount, a dot or
+# scheme for a link, and so on.
+_HINTS = {
+    "amount": re.compile(r"[\d元块塊万萬千亿億镑鎊$£€¥￥₩₹]"),
+    "link": re.compile(r"https?:|www\.|[a-z0-9]\.[a-z]", re.IGNORECASE),
+    "phone": re.compile(r"\d[\d -]{5,}\d"),
+    "handle": re.compile(r"@|\.me/|微信|qq|line|whatsapp|telegram|tg|skype|signal|kakao|vx|wx|v信|薇信|wechat|weixin",
+                         re.IGNORECASE),
+    "code": re.compile(r"\d{4}"),
+}
+# What an entity's spans must not lie inside: the digits of a link are not a
+# phone number, a code or an amount, and those of a phone number are not a code.
+_INSIDE = {"phone": ("link",), "code": ("link", "phone"), "amount": ("link",)}
+
+
+def find_entity(text: str, name: str, cache: dict[str, list[tuple[int, int]]]) -> list[tuple[int, int]]:
+    """Spans of entity ``name`` in ``text`` (original characters). ``cache``
+    holds what was found in this text already (one dict per text), so each
+    expression runs at most once per text, and only when a pattern asks."""
+    found = cache.get(name)
+    if found is not None:
+        return found
+    if name == "risky_link":
+        found = [(s, e) for s, e in find_entity(text, "link", cache) if _RISKY.search(text, s, e)]
+    elif _HINTS[name].search(text) is None:
+        found = []
+    else:
+        found = [_trimmed(text, *m.span()) for m in _PATTERNS[name].finditer(text)]
+        for outer in _INSIDE.get(name, ()):
+            if found:
+                spans = find_entity(text, outer, cache)
+                found = [(s, e) for s, e in found if not any(os <= s and e <= oe for os, oe in spans)]
+    cache[name] = found
+    return found
+
 
 def find_entities(text: str) -> dict[str, list[tuple[int, int]]]:
-    """Spans of each entity in ``text`` (original characters), empty lists
+    """Spans of every entity in ``text`` (original characters), empty lists
     left out."""
-    out: dict[str, list[tuple[int, int]]] = {}
-    for name, pattern in _PATTERNS.items():
-        spans = [_trimmed(text, *m.span()) for m in pattern.finditer(text)]
-        if spans:
-            out[name] = spans
-    links = out.get("link")
-    if links:
-        risky = [(s, e) for s, e in links if _RISKY.search(text, s, e)]
-        if risky:
-            out["risky_link"] = risky
-    # The digits of a link are not a phone number, a code or an amount, and
-    # those of a phone number are not a code.
-    for outer, inner in (("link", "phone"), ("link", "code"), ("link", "amount"), ("phone", "code")):
-        if outer in out and inner in out:
-            kept = [(s, e) for s, e in out[inner] if not any(os <= s and e <= oe for os, oe in out[outer])]
-            if kept:
-                out[inner] = kept
-            else:
-                del out[inner]
-    return out
+    cache: dict[str, list[tuple[int, int]]] = {}
+    return {name: spans for name in ENTITIES if (spans := find_entity(text, name, cache))}
 
 
 def _trimmed(text: str, start: int, end: int) -> tuple[int, int]:

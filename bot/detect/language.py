@@ -12,10 +12,9 @@ from functools import lru_cache
 import opencc
 
 from .normalize import is_cjk
+from .schema import LANGUAGES  # defined once, with the rule file's schema
 
 __all__ = ["detect_language", "LANGUAGES"]
-
-LANGUAGES = ("zh-Hans", "zh-Hant", "en")
 
 _T2S = opencc.OpenCC("t2s")
 _S2T = opencc.OpenCC("s2t")

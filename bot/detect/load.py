@@ -23,6 +23,7 @@ from typing import Any
 from .entities import ENTITIES
 from .normalize import has_cjk, normalize
 from .patterns import PatternError, literal, parse_pattern
+from .regions import parse_regions, placeholder_problems
 from .schema import (LANGUAGES, REQUIRED_CATEGORIES, REQUIRED_TEXTS, SCHEMA_VERSIONS, Category, Group, Pattern,
                      Problem, Rule, RuleFileError, RuleSet, Thresholds, Vocab)
 from .yamlsafe import LineDict, LineList, line_of, load_yaml, show
@@ -127,11 +128,14 @@ class _Checker:
         for name, entry in vocab.items():
             if name not in self.used_vocab:
                 self.warn(entry.line, f"vocab '{name}' is not used by any pattern")
+        regions, findings = parse_regions(top.get("regions"))
+        findings += placeholder_problems(top, regions)
+        self.problems += [Problem(self.source, line, message, severity) for severity, line, message in findings]
         if any(p.severity == "error" for p in self.problems):
             return None
         return RuleSet(rules=tuple(rules), categories=MappingProxyType(categories), texts=MappingProxyType(texts),
-                       thresholds=thresholds, vocab=MappingProxyType(vocab), label=str(top.get("version", "")),
-                       source=self.source, schema=self.schema)
+                       thresholds=thresholds, vocab=MappingProxyType(vocab), regions=regions,
+                       label=str(top.get("version", "")), source=self.source, schema=self.schema)
 
     def thresholds(self, top: dict) -> Thresholds:
         raw = top.get("thresholds", {})

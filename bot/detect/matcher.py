@@ -54,7 +54,7 @@ import ahocorasick
 from rapidfuzz import fuzz
 from rapidfuzz.distance import Levenshtein
 
-from .entities import find_entities
+from .entities import find_entity
 from .normalize import SPACED, fold, fold_with_offsets, has_cjk, normalize, normalize_with_offsets, pinyin_alias
 from .schema import Element, Rule, RuleSet
 
@@ -70,6 +70,7 @@ MAX_ALIGNS = 200  # distinct fuzzy alignments per message
 PINYIN_SIMILARITY = 95
 MIN_FUZZY_CJK = 5
 MIN_FUZZY_LATIN = 8
+MIN_FUZZY_WORD = 6  # the longest word of an English phrase that tolerates a typo
 MIN_PINYIN_ALIAS = 8
 
 _SPACED_CHARS = frozenset(c for c in map(chr, range(0x250)) if re.match(f"[{SPACED}]", c))
@@ -77,8 +78,15 @@ _SPACED_CHARS = frozenset(c for c in map(chr, range(0x250)) if re.match(f"[{SPAC
 
 def tolerates_typo(key: str) -> bool:
     """Whether a normalised key is long enough to match with one typo: a typo
-    in a short one (验证码, "code") makes another word."""
-    return len(key) >= (MIN_FUZZY_CJK if has_cjk(key) else MIN_FUZZY_LATIN)
+    in a short one (验证码, "code") makes another word. An English phrase
+    needs one long word ("safe account"): in a phrase of short common words
+    ("you have") a typo is as likely another phrase, and its halves occur in
+    every English text."""
+    if has_cjk(key):
+        return len(key) >= MIN_FUZZY_CJK
+    if " " in key:
+        return len(key) >= MIN_FUZZY_LATIN and max(map(len, key.split(" "))) >= MIN_FUZZY_WORD
+    return len(key) >= MIN_FUZZY_LATIN
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,6 +173,23 @@ def gap_cost(region: str) -> int:
     return cost
 
 
+def _short_words_intact(key: str, window: str) -> bool:
+    """Whether ``window``, one edit from the English ``key``, keeps the key's
+    words and every short one exactly (or with a doubled letter written once),
+    so the typo is in a long word: "safe acount" is "safe account" with a
+    typo, "save account" is another phrase."""
+    kw, ww = key.split(" "), window.split(" ")
+    return len(kw) == len(ww) and all(k == w or _doubled(k, w) for k, w in zip(kw, ww) if len(k) < MIN_FUZZY_WORD)
+
+
+def _doubled(a: str, b: str) -> bool:
+    """Whether two words differ only by a doubled letter written once ("wil",
+    "will"): the one typo a short word may have."""
+    if len(a) < len(b):
+        a, b = b, a
+    return len(a) == len(b) + 1 and any(a[i] == a[i + 1] and a[:i] + a[i + 1:] == b for i in range(len(a) - 1))
+
+
 def _bounded(norm: str, start: int, end: int, left: bool = True, right: bool = True) -> bool:
     """Whether norm[start:end] meets a word boundary on its ``left`` and
     ``right`` side (a side that starts or ends with a Latin letter or digit)."""
@@ -176,13 +201,15 @@ class Scan:
     """One message being matched: its text, normalised text, and what was
     found in it. Entities are recognised on first need, once."""
 
-    __slots__ = ("text", "norm", "_entities", "_offsets")
+    __slots__ = ("text", "norm", "memo", "_found", "_entities", "_offsets")
 
     def __init__(self, text: str, norm: str | None = None):
         self.text = text
         self.norm = (normalize(text) if norm is None else norm)[:MAX_MATCH_CHARS]
-        self._entities: dict[str, list[tuple[int, int, int]]] | None = None
+        self._found: dict[str, list[tuple[int, int]]] = {}  # entity -> spans in the original text
+        self._entities: dict[str, list[tuple[int, int, int]]] = {}  # entity -> occurrences in ``norm``
         self._offsets: list[int] | None = None
+        self.memo: dict = {}  # what compiled layers found on demand in this text
 
     def from_letters(self, start: int, end: int) -> tuple[int, int] | None:
         """A span of ``fold(text)`` without its spaces, as a span of the
@@ -201,21 +228,18 @@ class Scan:
 
     def entity(self, name: str) -> list[tuple[int, int, int]]:
         """Occurrences (start, end, 100) of entity ``name`` in the normalised text."""
-        if self._entities is None:
-            self._entities = {}
-            found = find_entities(self.text[: MAX_MATCH_CHARS * 2])
-            if found:
-                offsets = self.offsets()
-                limit = len(self.norm)
-                for kind, spans in found.items():
-                    mapped = []
-                    for a, b in spans[:MAX_OCCURRENCES]:
-                        s, e = bisect_left(offsets, a), bisect_left(offsets, b)
-                        if s < e <= limit:
-                            mapped.append((s, e, 100))
-                    if mapped:
-                        self._entities[kind] = mapped
-        return self._entities.get(name, [])
+        found = self._entities.get(name)
+        if found is None:
+            spans = find_entity(self.text[: MAX_MATCH_CHARS * 2], name, self._found)[:MAX_OCCURRENCES]
+            found = []
+            if spans:
+                offsets, limit = self.offsets(), len(self.norm)
+                for a, b in spans:
+                    s, e = bisect_left(offsets, a), bisect_left(offsets, b)
+                    if s < e <= limit:
+                        found.append((s, e, 100))
+            self._entities[name] = found
+        return found
 
 
 # ----------------------------------------------------------------- compiling
@@ -239,6 +263,17 @@ def _class_key(element: Element, fuzzy: bool) -> tuple:
     if element.kind == "entity":
         return ("entity", element.name)
     return (element.kind, element.name if element.kind == "vocab" else "", element.keys, element.entities, fuzzy)
+
+
+def _short_regex(keys: tuple[str, ...]) -> re.Pattern | None:
+    """The expression that finds a short class (see ``_Layer._compile``), or
+    None when one of its keys is long enough to scan for."""
+    if not keys or any(len(k) > (1 if has_cjk(k) else 2) for k in keys):
+        return None
+    spaced = f"[{SPACED}]"
+    parts = [f"(?<!{spaced})" * (k[0] in _SPACED_CHARS) + re.escape(k) + f"(?!{spaced})" * (k[-1] in _SPACED_CHARS)
+             for k in sorted(keys, key=len, reverse=True)]
+    return re.compile("|".join(parts))
 
 
 def _rank(sim: int, start: int, end: int, order: int) -> tuple[int, int, int, int]:
@@ -271,10 +306,14 @@ class _Layer:
         class_ids: dict[tuple, int] = {}
         self.class_labels: list[str] = []
         self.class_slot: list[bool] = []  # a vocab list, choice or entity: evidence names what it matched
-        # Entities a class also occurs as (an entity's own class, or a choice
-        # like (钱|{amount})): recognised on demand, so such a class never
+        # Classes found on demand, never by the scan: entities (an entity's
+        # own class, or a choice like (钱|{amount})) and "short" classes,
+        # whose keys are all one Chinese character or one or two Latin letters
+        # (的, 我, "a"): these occur everywhere, so scanning for them would cost
+        # more than looking where a pattern needs them. Such a class never
         # triggers a pattern and is never a plain phrase.
         self.class_entities: list[tuple[str, ...]] = []
+        self.class_short: list[re.Pattern | None] = []
         class_keys: list[tuple[str, ...]] = []
         class_fuzzy: list[bool] = []
         singles: dict[int, list[tuple[int, int, str]]] = {}  # class -> (group, order, source)
@@ -288,7 +327,8 @@ class _Layer:
                 self.class_labels.append(str(element))
                 self.class_slot.append(element.kind != "text")
                 self.class_entities.append((element.name,) if element.kind == "entity" else element.entities)
-                class_keys.append(element.keys)
+                self.class_short.append(_short_regex(element.keys))
+                class_keys.append(() if self.class_short[cid] is not None else element.keys)
                 class_fuzzy.append(fuzzy)
             return cid
 
@@ -299,32 +339,41 @@ class _Layer:
                 self.weights.append(group.weight)
                 for order, pattern in enumerate(group.patterns):
                     cids = tuple(intern(e, group.fuzzy) for e in pattern.elements)
-                    if len(cids) == 1 and not self.class_entities[cids[0]]:
+                    if len(cids) == 1 and not self._on_demand(cids[0]):
                         singles.setdefault(cids[0], []).append((gid, order, pattern.source))
                     else:
                         patterns.append(_Pattern(gid, order, pattern.source, cids,
                                                  tuple(str(e) for e in pattern.elements), pattern.gaps, group.gap))
         self.singles = {cid: tuple(v) for cid, v in singles.items()}
         self.patterns = tuple(patterns)
-        self._index_patterns(class_keys)
         self._build_automaton(class_keys, class_fuzzy)
+        self._index_patterns(class_keys, rules)
 
-    def _index_patterns(self, class_keys: list[tuple[str, ...]]) -> None:
+    def _on_demand(self, cid: int) -> bool:
+        return bool(self.class_entities[cid]) or self.class_short[cid] is not None
+
+    def _index_patterns(self, class_keys: list[tuple[str, ...]], rules: tuple[Rule, ...]) -> None:
         """Register each pattern under its trigger: the element least likely
-        to occur (a long literal before a short one, a literal before a list;
-        never an entity, which is only recognised on demand)."""
+        to occur, so that few patterns are tried per message. How likely is
+        measured on the rules' own examples (in how many of them the class
+        occurs), then longer keys count as rarer; a class found on demand is
+        never a trigger."""
+        seen_in: dict[int, int] = {}
+        for rule in rules:
+            for text in rule.examples_match + rule.examples_no_match:
+                for cid in self.occurrences(Scan(text)):
+                    seen_in[cid] = seen_in.get(cid, 0) + 1
 
         def rarity(cid: int) -> tuple:
-            if self.class_entities[cid]:
+            if self._on_demand(cid):
                 return (0,)
-            keys = class_keys[cid]
-            return (1, -len(keys), min(map(len, keys)))
+            return (1, -seen_in.get(cid, 0), min(map(len, class_keys[cid])))
 
         triggers: dict[int, list[int]] = {}
         always: list[int] = []
         for pid, p in enumerate(self.patterns):
             best = max(p.classes, key=rarity)
-            if self.class_entities[best]:
+            if self._on_demand(best):
                 always.append(pid)
             else:
                 triggers.setdefault(best, []).append(pid)
@@ -332,7 +381,7 @@ class _Layer:
         self.always = tuple(always)
 
     def _build_automaton(self, class_keys: list[tuple[str, ...]], class_fuzzy: list[bool]) -> None:
-        exact: dict[str, dict[int, int]] = {}  # word -> {class: similarity}
+        exact: dict[str, dict[int, int]] = {}  # key -> {class: similarity}
         pinyin: dict[str, set[int]] = {}  # pinyin spelling, no spaces -> classes
         fuzzy: dict[str, list[int]] = {}  # key that tolerates a typo -> its fuzzy classes
         for cid, keys in enumerate(class_keys):
@@ -347,21 +396,26 @@ class _Layer:
         self.fuzzy_keys = tuple(fuzzy)  # indexed by "key id" (fid)
         self.fuzzy_classes = tuple(tuple(v) for v in fuzzy.values())
         fid_of = {key: fid for fid, key in enumerate(self.fuzzy_keys)}
+        # The scan reads the normalised text with a space on each side, and a
+        # key that starts (ends) with a Latin letter or digit is looked for
+        # with a space before (after) it: English matches whole words only.
+        words: dict[str, list] = {}  # automaton word -> [length, items, left pad, right pad, fid, lefts, rights]
+        for key, items in exact.items():
+            left, right = key[0] in _SPACED_CHARS, key[-1] in _SPACED_CHARS
+            word = " " * left + key + " " * right
+            words[word] = [len(word), tuple(items.items()), int(left), int(right), fid_of.get(key, -1), [], []]
         # Each fuzzy key's two halves are anchors. At a left half, the text
         # after it is compared with the key's right half; at a right half,
         # the text before it, read backward, with the key's left half reversed.
-        anchors: dict[str, tuple[list, list]] = {}
         for fid, key in enumerate(self.fuzzy_keys):
             h = len(key) // 2
-            anchors.setdefault(key[:h], ([], []))[0].append((fid, key[h:], key[h:][:2]))
-            anchors.setdefault(key[h:], ([], []))[1].append((fid, key[:h][::-1], key[:h][::-1][:2]))
+            for half, other, side in ((key[:h], key[h:], 5), (key[h:], key[:h][::-1], 6)):
+                entry = words.setdefault(half, [len(half), (), 0, 0, -1, [], []])
+                entry[side].append((fid, other, other[:2]))
         automaton = ahocorasick.Automaton()
-        none = ((), ())
-        for word in exact.keys() | anchors.keys():
-            lefts, rights = anchors.get(word, none)
-            items = tuple(exact.get(word, {}).items())
-            automaton.add_word(word, (len(word), items, word[0] in _SPACED_CHARS, word[-1] in _SPACED_CHARS,
-                                      fid_of.get(word, -1), tuple(lefts), tuple(rights)))
+        for word, entry in words.items():
+            entry[5], entry[6] = tuple(entry[5]), tuple(entry[6])
+            automaton.add_word(word, tuple(entry))
         if len(automaton):
             automaton.make_automaton()
         self._automaton = automaton
@@ -376,44 +430,46 @@ class _Layer:
     # -- matching
 
     def occurrences(self, scan: Scan) -> dict[int, list[tuple[int, int, int]]]:
-        """Every occurrence (start, end, similarity) of every class, at most
-        MAX_OCCURRENCES per class, in the order found."""
+        """Every occurrence (start, end, similarity) of every scanned class,
+        at most MAX_OCCURRENCES per class, in the order found."""
         norm = scan.norm
         occ: dict[int, list[tuple[int, int, int]]] = {}
-        if not len(self._automaton) or not norm:
+        if not norm:
             return occ
-        exact_keys: set[int] = set()
-        proposed: set[tuple[int, int]] = set()
-        spaced, n, cap = _SPACED_CHARS, len(norm), MAX_OCCURRENCES
-        for end, (length, items, left_bound, right_bound, fid, lefts, rights) in self._automaton.iter(norm):
-            start = end - length + 1
-            if items and not ((left_bound and start and norm[start - 1] in spaced)
-                              or (right_bound and end + 1 < n and norm[end + 1] in spaced)):
-                for cid, sim in items:
-                    found = occ.get(cid)
-                    if found is None:
-                        occ[cid] = [(start, end + 1, sim)]
-                    elif len(found) < cap:
-                        found.append((start, end + 1, sim))
-                if fid >= 0:
-                    exact_keys.add(fid)
-            # ``head``: the other half's first two characters; a string one
-            # edit from it starts with one of them in one of its first two
-            # places, which rules out most anchors before ``one_edit``.
-            if lefts:
-                after = norm[end + 1 : end + length + 3]
-                t0, t1 = after[:1], after[1:2]
-                for key, other, head in lefts:
-                    if (t0 in head or t1 in head) and one_edit(other, after):
-                        proposed.add((key, start))
-            if rights:
-                before = norm[max(0, start - length - 1) : start][::-1]
-                t0, t1 = before[:1], before[1:2]
-                for key, other, head in rights:
-                    if (t0 in head or t1 in head) and one_edit(other, before):
-                        proposed.add((key, start - len(other)))
-        if proposed:
-            self._align_proposed(norm, occ, exact_keys, proposed)
+        if len(self._automaton):
+            padded = " " + norm + " "  # positions in ``padded`` are one more than in ``norm``
+            exact_keys: set[int] = set()
+            proposed: set[tuple[int, int]] = set()
+            cap = MAX_OCCURRENCES
+            for end, (length, items, left, right, fid, lefts, rights) in self._automaton.iter(padded):
+                start = end - length + 1
+                if items:
+                    hit = (start + left - 1, end - right, 100)
+                    for cid, sim in items:
+                        found = occ.get(cid)
+                        if found is None:
+                            occ[cid] = [hit if sim == 100 else (hit[0], hit[1], sim)]
+                        elif len(found) < cap:
+                            found.append(hit if sim == 100 else (hit[0], hit[1], sim))
+                    if fid >= 0:
+                        exact_keys.add(fid)
+                # ``head``: the other half's first two characters; a string one
+                # edit from it starts with one of them in one of its first two
+                # places, which rules out most anchors before ``one_edit``.
+                if lefts:
+                    after = padded[end + 1 : end + length + 3]
+                    t0, t1 = after[:1], after[1:2]
+                    for key, other, head in lefts:
+                        if (t0 in head or t1 in head) and one_edit(other, after):
+                            proposed.add((key, start))
+                if rights:
+                    before = padded[max(0, start - length - 1) : start][::-1]
+                    t0, t1 = before[:1], before[1:2]
+                    for key, other, head in rights:
+                        if (t0 in head or t1 in head) and one_edit(other, before):
+                            proposed.add((key, start - len(other)))
+            if proposed:
+                self._align_proposed(padded, occ, exact_keys, proposed)
         if len(self._pinyin):
             self._pinyin_occurrences(scan, occ)
         return occ
@@ -432,7 +488,25 @@ class _Layer:
                 if len(found) < MAX_OCCURRENCES:
                     found.append((*span, PINYIN_SIMILARITY))
 
+    def on_demand(self, scan: Scan, cid: int) -> list[tuple[int, int, int]]:
+        """Occurrences of a class the scan does not look for (see ``_compile``)."""
+        memo = scan.memo.get((id(self), cid))
+        if memo is not None:
+            return memo
+        found: list[tuple[int, int, int]] = []
+        short = self.class_short[cid]
+        if short is not None:
+            for m in short.finditer(scan.norm):
+                found.append((m.start(), m.end(), 100))
+                if len(found) >= MAX_OCCURRENCES:
+                    break
+        for name in self.class_entities[cid]:
+            found += scan.entity(name)
+        scan.memo[(id(self), cid)] = found
+        return found
+
     def _align_proposed(self, norm: str, occ: dict, exact_keys: set[int], proposed: set[tuple[int, int]]) -> None:
+        """(``norm`` here is the padded text the scan read.)"""
         """Align the keys the anchors proposed (those not found exactly).
         The same key in the same surroundings is aligned once, so a crafted
         repetition costs one alignment, and at most MAX_ALIGNS are made."""
@@ -450,13 +524,17 @@ class _Layer:
                 if len(seen) >= MAX_ALIGNS:
                     break
                 left, right = key[0] in _SPACED_CHARS, key[-1] in _SPACED_CHARS
-                edge_ok = (lambda w, a, b: (a > 0 or memo[2]) and (b < len(w) or memo[3])
-                           and _bounded(w, a, b, left, right))
-                seen[memo] = align(key, memo[1], 1, range(s - 1 - lo, s + 2 - lo), edge_ok if left or right else None)
+                # A window never takes in the padding spaces at either end of
+                # the text, a Latin edge meets a word boundary, and in an
+                # English phrase the typo falls in a long word.
+                first, last = (1 if memo[2] else 0), len(memo[1]) - (1 if memo[3] else 0)
+                edge_ok = (lambda w, a, b: first <= a and b <= last and (a > 0 or memo[2]) and (b < len(w) or memo[3])
+                           and _bounded(w, a, b, left, right) and (not left or _short_words_intact(key, w[a:b])))
+                seen[memo] = align(key, memo[1], 1, range(s - 1 - lo, s + 2 - lo), edge_ok)
             rel = seen[memo]
             if rel is None:
                 continue
-            hit = (rel[1] + lo, rel[2] + lo, rel[0])
+            hit = (rel[1] + lo - 1, rel[2] + lo - 1, rel[0])  # ``norm`` is ``padded`` less its first space
             for cid in classes[fid]:
                 found = occ.setdefault(cid, [])
                 if len(found) < MAX_OCCURRENCES:
@@ -486,11 +564,14 @@ class _Layer:
         return best
 
     def _offer_pattern(self, p: _Pattern, scan: Scan, occ: dict, offer: Callable) -> None:
+        # Scanned classes first, then short ones, then entities: the cheapest
+        # missing element ends the attempt before the dearer ones are looked for.
+        for cid in p.classes:
+            if not self._on_demand(cid) and cid not in occ:
+                return
         lists = []
         for cid in p.classes:
-            found = occ.get(cid, [])
-            for name in self.class_entities[cid]:
-                found = found + scan.entity(name)
+            found = occ.get(cid) or (self.on_demand(scan, cid) if self._on_demand(cid) else None)
             if not found:
                 return
             lists.append(found)

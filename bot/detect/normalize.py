@@ -17,7 +17,9 @@ Three steps, each a C-speed call on the hot path:
    and other symbols (emoji) become a space.
 2. **Spaces**: a single space is kept between two characters of a spaced
    script (Latin letters and digits), so English keeps its word boundaries;
-   every other space goes, so "通 信，管理局" is "通信管理局".
+   every other space goes, so "通 信，管理局" is "通信管理局"; and where a
+   spaced script meets another ("加我wechat好友") a space is put in, so every
+   English word stands between spaces or the ends of the text.
 3. **English words** take one form each (:mod:`.words`: SMS spellings,
    irregular forms, the Snowball stemmer).
 
@@ -92,6 +94,9 @@ class _CharTable(dict):
 _TABLE = _CharTable()
 _RUNS = re.compile(" {2,}")  # step 2: runs of spaces -> one
 _LONE = re.compile(f"(?<![{SPACED}]) | (?![{SPACED}])")  # step 2: spaces not between two spaced characters
+# step 2: where a spaced script meets another one ("加我wechat好友"), a space, so
+# every English word stands between spaces or the ends of the text.
+_EDGE = re.compile(f"(?<=[{SPACED}])(?=[^{SPACED} ])|(?<=[^{SPACED} ])(?=[{SPACED}])")
 _WORDS = re.compile(f"[{SPACED}]+")  # step 3
 
 
@@ -116,7 +121,7 @@ def normalize(text: str) -> str:
     t = text.translate(_TABLE)
     if " " in t:
         t = _LONE.sub("", _RUNS.sub(" ", t))
-    return _WORDS.sub(_word, t)
+    return _WORDS.sub(_word, _EDGE.sub(" ", t))
 
 
 def _sub_tracked(pattern: re.Pattern, replace: Callable[[re.Match], str], text: str,
@@ -129,12 +134,18 @@ def _sub_tracked(pattern: re.Pattern, replace: Callable[[re.Match], str], text: 
     done = 0
     for m in pattern.finditer(text):
         start, end = m.span()
+        new = replace(m)
+        if new == m.group():
+            continue  # unchanged: its offsets go with the text around it
         parts.append(text[done:start])
         out += offsets[done:start]
-        new = replace(m)
         parts.append(new)
-        if new:
-            out += [offsets[min(start + j, end - 1)] for j in range(len(new))]
+        n = len(new)
+        if n <= end - start:
+            out += offsets[start : start + n]
+        else:  # a longer replacement ("u" -> "you"): its extra characters come from the last one
+            out += offsets[start:end]
+            out += [offsets[end - 1]] * (n - (end - start))
         done = end
     parts.append(text[done:])
     out += offsets[done:]
@@ -149,6 +160,7 @@ def normalize_with_offsets(text: str) -> tuple[str, list[int]]:
     if " " in t:
         t, offsets = _sub_tracked(_RUNS, lambda m: " ", t, offsets)
         t, offsets = _sub_tracked(_LONE, lambda m: "", t, offsets)
+    t, offsets = _sub_tracked(_EDGE, lambda m: " ", t, offsets)
     return _sub_tracked(_WORDS, _word, t, offsets)
 
 

@@ -178,6 +178,8 @@ class RuleSet:
     texts: Mapping[str, Mapping[str, Any]]
     thresholds: Thresholds = field(default_factory=Thresholds)
     vocab: Mapping[str, Vocab] = field(default_factory=dict)
+    # The ``regions:`` block (see regions.py): per-region emergency steps and placeholder values.
+    regions: Mapping[str, Any] = field(default_factory=dict)
     label: str = ""
     digest: str = ""  # first 12 hex digits of the file's SHA-256: the version reports keep
     source: str = "<rules>"

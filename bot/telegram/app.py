@@ -24,8 +24,8 @@ __all__ = ["build_application", "application_builder", "COMMANDS"]
 
 log = logging.getLogger(__name__)
 
-COMMANDS = ("start", "help", "report", "lang", "privacy", "forget", "cancel")
-FLUSH_EVERY = 30.0  # seconds between retries of reports queued while storage was down
+COMMANDS = ("start", "help", "report", "lang", "region", "privacy", "forget", "cancel")
+FLUSH_EVERY = 30.0  # seconds between storage checks and retries of reports queued while it was down
 
 
 async def _set_commands(app: Application) -> None:
@@ -48,7 +48,10 @@ async def _on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
     if update.effective_chat.type != ChatType.PRIVATE:
         return  # never add noise to a group because of our own failure
     try:
-        await context.bot.send_message(update.effective_chat.id, replies.ui("error", Handlers.language(update, context)))
+        lang = Handlers.language(update, context)
+        handlers = context.application.bot_data.get("handlers")
+        region = handlers.region(update, context, lang) if handlers is not None else None
+        await context.bot.send_message(update.effective_chat.id, replies.ui("error", lang, region=region))
     except Exception:  # the apology itself failed (network?): the log has it all
         log.warning("could not send the apology", exc_info=True)
 
@@ -86,10 +89,7 @@ def build_application(settings: Settings, guard: CallGuard, *, limiter: RateLimi
         await guard.close()  # pending reports are written before exit
 
     async def _flush(context: ContextTypes.DEFAULT_TYPE) -> None:
-        if guard.writer.pending:
-            written = await guard.writer.flush()
-            if written:
-                log.info("wrote %d queued reports", written)
+        await guard.check_storage()  # a deleted database file is noticed here; queued reports written
 
     processor = PerUserUpdateProcessor(settings.concurrency, heavy=guard.pool.is_heavy)
     builder = application_builder(settings).concurrent_updates(processor)
@@ -103,9 +103,10 @@ def build_application(settings: Settings, guard: CallGuard, *, limiter: RateLimi
     )
     # Updates come in through the intake: rate limit on the raw JSON, journal, completion (intake.py).
     app.updater = Intake(app, limiter=limiter or RateLimiter(settings.rate_limit),
-                         journal_path=journal_path(settings.db_path))
+                         journal_path=journal_path(settings.db_path), notice=handlers.rate_limited)
     app.bot_data["guard"] = guard
     app.bot_data["admin"] = admin
+    app.bot_data["handlers"] = handlers
     admin.register(app)  # before the user handlers: admin commands never reach "unknown command"
     handlers.register(app)
     app.add_error_handler(_on_error)

@@ -41,7 +41,8 @@ class PerUserUpdateProcessor(BaseUpdateProcessor):
                 return ("user", update.effective_user.id)
             if update.effective_chat is not None:
                 return ("chat", update.effective_chat.id)
-        return None  # not tied to anyone: no ordering needed
+            return None  # not tied to anyone: no ordering needed
+        return getattr(update, "ordering_key", None)  # an update not parsed yet (see intake.py)
 
     async def process_update(self, update: object, coroutine: Awaitable) -> None:
         """Wait for this user's turn first, then for a processing slot.

@@ -4,10 +4,14 @@ Handlers hold no business logic. Each one reads what the person sent, asks the
 service, and sends back the texts from :mod:`callguard.replies`. Order of the day:
 
 * the rate limit is applied before updates reach the handlers, on the raw
-  JSON (:mod:`callguard.telegram.intake`);
+  JSON (:mod:`callguard.telegram.intake`), which calls :meth:`Handlers.rate_limited`
+  for the one update per window that crosses it;
 * ``/report`` is a guided conversation (question by question);
 * any other text in a private chat is a description of a suspicious call;
-* in groups, the bot speaks only for high-risk messages or when addressed.
+* a description that says money was already sent ("我已经转了钱怎么办") gets
+  the emergency steps of the user's region first, then the verdict;
+* in groups, the bot speaks only for high-risk messages, for someone who says
+  they already paid and asks what now, or when addressed.
 """
 
 from __future__ import annotations
@@ -18,8 +22,8 @@ import warnings
 from typing import Awaitable
 
 from telegram import ForceReply, InlineKeyboardMarkup, Message, Update
-from telegram.constants import MessageEntityType
-from telegram.error import BadRequest
+from telegram.constants import ChatType, MessageEntityType
+from telegram.error import BadRequest, Forbidden
 from telegram.warnings import PTBUserWarning
 from telegram.ext import (
     CallbackQueryHandler,
@@ -33,6 +37,8 @@ from telegram.ext import (
 from .. import replies
 from ..detect import detect_language, from_language_code
 from ..detect.normalize import normalize
+from ..detect.paid import already_paid, sounds_worried
+from ..detect.regions import Region
 from ..service import CallGuard, Outcome
 from . import keyboards as kb
 from .request import send_reply
@@ -87,8 +93,10 @@ class Handlers:
     def register(self, app) -> None:
         """Add every handler to a PTB Application, in priority order."""
         app.add_handler(self.report_conversation())
+        app.add_handler(CommandHandler("report", self.report_in_group, filters=filters.ChatType.GROUPS))
         for name, callback in (("start", self.start), ("help", self.help), ("privacy", self.privacy),
-                               ("lang", self.lang), ("forget", self.forget), ("cancel", self.nothing_to_cancel)):
+                               ("lang", self.lang), ("region", self.region_command), ("forget", self.forget),
+                               ("cancel", self.nothing_to_cancel)):
             app.add_handler(CommandHandler(name, callback))
         app.add_handler(CallbackQueryHandler(self.button))
         app.add_handler(MessageHandler(MESSAGES & PRIVATE & filters.TEXT & ~filters.COMMAND, self.describe))
@@ -110,16 +118,55 @@ class Handlers:
         base = from_language_code(user.language_code if user else None)
         return detect_language(text, default=base) if text else base
 
-    async def _reply_verdict(self, message: Message, outcome: Outcome, lang: str, user_id: int | None, *,
-                             quote: bool = False) -> None:
-        verdict = outcome.verdict
-        text = replies.verdict_reply(verdict, outcome.ruleset, lang, number_counts=outcome.number_counts)
+    def region(self, update: Update, context: ContextTypes.DEFAULT_TYPE, lang: str | None = None) -> Region | None:
+        """The user's region outside a description: their ``/region``, else the region of
+        their last verdict, else their language or the deployment's default."""
+        data = context.user_data if context.user_data is not None else {}
+        user = update.effective_user
+        return self.guard.region_for(self.guard.detector.ruleset, chosen=data.get("region") or data.get("last_region"),
+                                     lang=lang or self.language(update, context),
+                                     language_code=user.language_code if user else None)
 
-        def sign(action: str) -> str | None:  # the buttons that write to the report work for its reporter only
+    def _assess_kwargs(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> dict:
+        user = update.effective_user
+        chosen = context.user_data.get("region") if context.user_data is not None else None
+        return {"chosen_region": chosen, "language_code": user.language_code if user else None}
+
+    async def _reply_verdict(self, message: Message, outcome: Outcome, lang: str, text: str, *,
+                             quote: bool = False, context: ContextTypes.DEFAULT_TYPE | None = None,
+                             user_id: int | None = None) -> None:
+        """``user_id``: the reporter, the only one whose presses of the buttons that write to
+        the report take effect (see keyboards.py)."""
+        verdict = outcome.verdict
+        if context is not None and context.user_data is not None and outcome.region is not None:
+            context.user_data["last_region"] = outcome.region.code  # for the "I already sent money" button
+        reply = replies.verdict_reply(verdict, outcome.ruleset, lang, number_counts=outcome.number_counts,
+                                      text=text, region=outcome.region, numbers=outcome.displayed_numbers)
+        warn = verdict.scam or verdict.risk == "low"
+
+        def sign(action: str) -> str | None:
             return self.guard.button_signature(action, outcome.report_id, user_id) if user_id is not None else None
 
-        keyboard = kb.verdict_markup(outcome.report_id, verdict.category, lang, scam=verdict.scam, sign=sign)
-        await send_reply(message, text, keyboard, quote=quote)
+        keyboard = kb.verdict_markup(outcome.report_id, verdict.category, lang, scam=warn, sign=sign)
+        await send_reply(message, reply, keyboard, quote=quote)
+
+    async def _send_emergency(self, chat_id: int, outcome: Outcome, lang: str, context) -> None:
+        await context.bot.send_message(chat_id, replies.emergency_reply(outcome.ruleset, lang, region=outcome.region),
+                                       parse_mode="HTML")
+
+    # ------------------------------------------------------------------ rate limit
+
+    async def rate_limited(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """The update that crossed the user's rate limit (the intake calls this instead of the
+        handlers): one polite notice in a private chat, and a button press answered. Updates
+        after it in the same window are dropped by the intake without a word."""
+        chat = update.effective_chat
+        if chat is not None and chat.type == ChatType.PRIVATE:
+            lang = self.language(update, context)
+            await context.bot.send_message(chat.id, replies.ui("rate_limited", lang,
+                                                               region=self.region(update, context, lang)))
+        if update.callback_query:
+            await update.callback_query.answer()
 
     # ------------------------------------------------------------------ commands
 
@@ -128,7 +175,8 @@ class Handlers:
         await update.effective_message.reply_text(replies.ui("welcome", lang) + "\n\n" + replies.ui("example", lang))
 
     async def help(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        await update.effective_message.reply_text(replies.ui("help", self.language(update, context)))
+        lang = self.language(update, context)
+        await update.effective_message.reply_text(replies.ui("help", lang, region=self.region(update, context, lang)))
 
     async def privacy(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         lang = self.language(update, context)
@@ -138,11 +186,31 @@ class Handlers:
         await update.effective_message.reply_text(replies.ui("lang.pick", self.language(update, context)),
                                                   reply_markup=kb.language_keyboard())
 
-    async def forget(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    async def region_command(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         lang = self.language(update, context)
-        count = await self.guard.writer.count_user_records(update.effective_user.id)
-        await update.effective_message.reply_text(replies.ui("forget.confirm", lang, count=count),
-                                                  reply_markup=kb.forget_keyboard(lang))
+        await update.effective_message.reply_text(
+            replies.ui("region.pick", lang), reply_markup=kb.region_keyboard(self.guard.ruleset.regions, lang))
+
+    async def forget(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """Asks before deleting; in a group the question goes to the user privately
+        (the group should not see it, nor be able to press its buttons)."""
+        lang = self.language(update, context)
+        user = update.effective_user
+        count = await self.guard.count_user_records(user.id)
+        confirm = replies.ui("forget.confirm", lang, count=count)
+        if update.effective_chat.type == ChatType.PRIVATE:
+            await update.effective_message.reply_text(confirm, reply_markup=kb.forget_keyboard(lang))
+            return
+        try:
+            await context.bot.send_message(user.id, confirm, reply_markup=kb.forget_keyboard(lang))
+        except Forbidden:  # the user never opened a private chat with the bot
+            await update.effective_message.reply_text(replies.ui("forget.open_private", lang))
+            return
+        await update.effective_message.reply_text(replies.ui("forget.private", lang))
+
+    async def report_in_group(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """``/report`` asks personal questions: only in a private chat; say so instead of silence."""
+        await update.effective_message.reply_text(replies.ui("report.private", self.language(update, context)))
 
     async def nothing_to_cancel(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         await update.effective_message.reply_text(replies.ui("nothing_to_cancel", self.language(update, context)))
@@ -166,26 +234,35 @@ class Handlers:
             return
         lang = self.language(update, context, text)
         outcome = await self.guard.assess(text, user_id=update.effective_user.id, lang=lang,
-                                          chat_type=update.effective_chat.type)
-        await self._reply_verdict(message, outcome, lang, update.effective_user.id)
+                                          chat_type=update.effective_chat.type, **self._assess_kwargs(update, context))
+        if outcome.paid:  # the emergency path comes first, before any explanation
+            await self._send_emergency(message.chat_id, outcome, lang, context)
+        await self._reply_verdict(message, outcome, lang, text, context=context, user_id=update.effective_user.id)
 
     async def group_message(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        """In groups: answer when addressed, or unasked only for a clear, high-risk scam."""
+        """In groups: answer when addressed; unasked only for a clear, high-risk scam, or for
+        someone who says they already paid and asks what now ("那我转了的五千怎么办")."""
         message = update.effective_message
         text = (message.text or message.caption or "")[:MAX_TEXT]
         addressed, text = self._addressed(message, context, text)
         user = update.effective_user
         judgement, detector = await self.guard.judge(text, user_id=user.id if user else None)
         verdict = judgement.verdict
-        if not addressed and not (verdict.risk == "high" and len(normalize(text)) >= GROUP_MIN_CHARS):
+        worried_payer = already_paid(text) and sounds_worried(text)
+        if not addressed and not worried_payer and not (
+                verdict.risk == "high" and len(normalize(text)) >= GROUP_MIN_CHARS):
             return
         if addressed and not normalize(text):
             await self.need_words(update, context)
             return
         lang = self.language(update, context, text)
         outcome = await self.guard.record(text, verdict, detector, user_id=user.id if user else None, lang=lang,
-                                          chat_type=update.effective_chat.type, numbers=judgement.numbers)
-        await self._reply_verdict(message, outcome, lang, user.id if user else None, quote=True)
+                                          chat_type=update.effective_chat.type, numbers=judgement.numbers,
+                                          **self._assess_kwargs(update, context))
+        if outcome.paid:
+            await self._send_emergency(message.chat_id, outcome, lang, context)
+        await self._reply_verdict(message, outcome, lang, text, quote=True, context=context,
+                                  user_id=user.id if user else None)
 
     @staticmethod
     def _addressed(message: Message, context: ContextTypes.DEFAULT_TYPE, text: str) -> tuple[bool, str]:
@@ -233,27 +310,40 @@ class Handlers:
             # The emergency steps go to whoever asks (a relative in a group, an old button): they
             # help and reveal nothing. Only the report's own reporter marks it "money sent".
             await query.answer()
-            await context.bot.send_message(chat_id, replies.emergency_reply(self.guard.rules.detector.ruleset, lang),
-                                           parse_mode="HTML")
+            await context.bot.send_message(chat_id, replies.emergency_reply(
+                self.guard.ruleset, lang, region=self.region(update, context, lang)), parse_mode="HTML")
             if own:
                 await self.guard.mark_money_sent(report_id)
         elif action in (kb.HELPFUL, kb.WRONG) and not own:
             await query.answer()  # someone else's report, or forged data: a neutral answer, nothing stored
         elif action == kb.WARN_FAMILY:
             await query.answer()
-            await context.bot.send_message(
-                chat_id, replies.family_warning(self.guard.rules.detector.ruleset, arg or None, lang), parse_mode="HTML")
+            await context.bot.send_message(chat_id, replies.family_warning(
+                self.guard.ruleset, arg or None, lang, region=self.region(update, context, lang)),
+                parse_mode="HTML")
         elif action in (kb.HELPFUL, kb.WRONG):
             await self._feedback(query, context, action, report_id, user_id, lang)
         elif action == kb.LANGUAGE:
+            changed = context.user_data.get("lang") != arg
             context.user_data["lang"] = arg
             await query.answer()
             if query.message:
                 await _edit(query.edit_message_text(replies.ui("lang.set", arg)))
+                if changed and not context.user_data.get("region"):  # then offer the region, once
+                    await context.bot.send_message(chat_id, replies.ui("region.pick", arg), reply_markup=kb.region_keyboard(
+                        self.guard.ruleset.regions, arg))
+        elif action == kb.REGION:
+            await query.answer()
+            region = self.guard.ruleset.regions.get(arg)
+            if region is not None:
+                context.user_data["region"] = arg
+            if query.message and region is not None:
+                await _edit(query.edit_message_text(replies.ui("region.set", lang, region=region,
+                                                               name=region.name[lang])))
         elif action == kb.FORGET:
             await query.answer()
-            if arg == "y":  # the writer also drops this user's reports still queued in memory
-                count = await self.guard.writer.forget(user_id)
+            if arg == "y":  # also drops this user's reports still queued in memory
+                count = await self.guard.forget(user_id)
                 context.user_data.clear()
                 text = replies.ui("forget.done", lang, count=count)
             else:
@@ -332,19 +422,35 @@ class Handlers:
         return await self._report_finish(update, context, money_sent=query.data.endswith("y"))
 
     async def report_money_text(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
-        return await self._report_finish(update, context, money_sent=said_money_sent(update.effective_message.text))
+        answer = update.effective_message.text[:2000]
+        return await self._report_finish(update, context, money_sent=said_money_sent(answer), money_answer=answer)
 
-    async def _report_finish(self, update: Update, context: ContextTypes.DEFAULT_TYPE, *, money_sent: bool) -> int:
+    async def _report_finish(self, update: Update, context: ContextTypes.DEFAULT_TYPE, *, money_sent: bool,
+                             money_answer: str = "") -> int:
+        """Judge the answers together, as the one story they tell ("they said they were
+        中華電信 … transferred me to 刑事局 … take the money out …"), then, when money
+        was sent, the emergency steps right after the verdict."""
         answers = context.user_data.pop("report", {})
-        text = "\n".join(answers.get(k, "") for k in ("number", "who", "asked")).strip()
-        lang = self.language(update, context, text)
+        raw = " ".join(answers.get(k, "") for k in ("who", "asked"))
+        lang = self.language(update, context, raw)
+        text = self.report_story(answers, lang, money_answer)
+        money_sent = money_sent or any(already_paid(a) for a in (*answers.values(), money_answer))
         chat = update.effective_chat
         outcome = await self.guard.assess(text or "-", user_id=update.effective_user.id, lang=lang,
-                                          chat_type=chat.type, source="report", money_sent=money_sent)
-        if money_sent:  # the emergency path comes first, before any explanation
-            await context.bot.send_message(chat.id, replies.emergency_reply(outcome.ruleset, lang), parse_mode="HTML")
-        await self._reply_verdict(update.effective_message, outcome, lang, update.effective_user.id)
+                                          chat_type=chat.type, source="report", money_sent=money_sent,
+                                          **self._assess_kwargs(update, context))
+        await self._reply_verdict(update.effective_message, outcome, lang, text, context=context,
+                                  user_id=update.effective_user.id)
+        if money_sent:
+            await self._send_emergency(chat.id, outcome, lang, context)
         return ConversationHandler.END
+
+    @staticmethod
+    def report_story(answers: dict, lang: str, money_answer: str = "") -> str:
+        """The /report answers as one description, framed the way the questions asked them."""
+        story = replies.ui("report.story", lang, number=answers.get("number", "").strip() or "-",
+                           who=answers.get("who", "").strip() or "-", asked=answers.get("asked", "").strip() or "-")
+        return f"{story} {money_answer.strip()}".strip()
 
     async def report_cancel(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
         context.user_data.pop("report", None)

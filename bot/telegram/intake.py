@@ -32,16 +32,13 @@ import logging
 import time
 import warnings
 from pathlib import Path
-from typing import Any, Awaitable, Sequence
+from typing import Any, Awaitable, Callable, Sequence
 
 from telegram import Update
-from telegram.constants import ChatType
 from telegram.error import InvalidToken, RetryAfter, TelegramError
 from telegram.ext import Application, Updater
 from telegram.warnings import PTBUserWarning
 
-from .. import replies
-from ..detect import from_language_code
 from ..ratelimit import DROP, WARN, RateLimiter
 from . import rawupdates
 from .journal import IntakeJournal
@@ -59,6 +56,21 @@ LOG_EVERY = 60.0  # seconds between two log lines about the same getUpdates fail
 warnings.filterwarnings("ignore", message=r"Please use 'Bot\.getUpdates'", category=PTBUserWarning)
 
 
+class _Unparsed:
+    """A message or button press waiting for its sender's turn, still raw JSON.
+
+    PTB's ``Update.de_json`` of a 4,096-character message costs about a millisecond; parsing
+    a burst when it arrives (200 such messages from ten accounts within their rate limits)
+    held the event loop for 200 ms. Parsed when its turn comes instead, one at a time. The
+    update processor orders it by ``ordering_key`` (the sender, read from the raw JSON)."""
+
+    __slots__ = ("raw", "ordering_key")
+
+    def __init__(self, raw: dict, ordering_key: tuple[str, int]):
+        self.raw = raw
+        self.ordering_key = ordering_key
+
+
 class _NotStarted(Exception):
     """The intake stopped before the application started: nothing was handled."""
 
@@ -73,10 +85,14 @@ class Intake(Updater):
     """The bot's ``app.updater``: long polling or a webhook, with the rate-limit gate,
     the journal and per-update completion (see the module docstring)."""
 
-    def __init__(self, app: Application, *, limiter: RateLimiter, journal_path: Path | None):
+    def __init__(self, app: Application, *, limiter: RateLimiter, journal_path: Path | None,
+                 notice: Callable[[Update, Any], Awaitable[None]]):
+        """``notice(update, context)``: what to send for the update that crosses a user's rate
+        limit (``Handlers.rate_limited``: the texts live with the handlers)."""
         super().__init__(app.bot, app.update_queue)
         self.app = app
         self.limiter = limiter
+        self.notice = notice
         self.journal_path = journal_path
         self.journal = IntakeJournal(None)
         self._tasks: set[asyncio.Task] = set()
@@ -162,11 +178,12 @@ class Intake(Updater):
     def _begin(self, journal: IntakeJournal) -> None:
         self.journal = journal
         for raw in journal.open():  # what the last run took in and never answered: first
-            update = self._parse(raw)
-            if update is None:
+            who = rawupdates.sender(raw)
+            item = _Unparsed(raw, ("user", who.user_id)) if who is not None else self._parse(raw)
+            if item is None:
                 journal.done(raw["update_id"])
             else:
-                self._spawn(raw["update_id"], self._handle(update, replay=True))
+                self._spawn(raw["update_id"], self._handle(item, replay=True))
 
     async def stop(self) -> None:
         """Stop taking updates, finish every update in hand, confirm them to Telegram."""
@@ -242,13 +259,16 @@ class Intake(Updater):
         the HTTP status to answer Telegram with (400: not a valid update)."""
         if not self._running:
             return 503  # stopping: Telegram sends it again later
-        return 400 if self.take([raw]) else 200
+        return 400 if self.take([raw], parse_now=True) else 200
 
-    def take(self, raws: list) -> list[int]:
+    def take(self, raws: list, *, parse_now: bool = False) -> list[int]:
         """Gate a batch of raw updates, journal what passes, and start handling it.
-        Returns the ids of updates that are not valid updates (skipped, logged)."""
-        accepted: list[tuple[dict, Update]] = []
-        notices: set[int] = set()
+
+        A message or button press is parsed only when its sender's turn comes
+        (:class:`_Unparsed`); ``parse_now`` parses everything at once (a webhook request
+        holds one update, and Telegram should hear at once that it is not one). Returns
+        the ids of updates found not to be valid updates (skipped, logged)."""
+        accepted: list[tuple[dict, Update | _Unparsed, bool]] = []  # (raw, what to process, notice)
         refused: list[int] = []
         invalid: list[int] = []
         for raw in raws:
@@ -263,18 +283,15 @@ class Intake(Updater):
             if decision == DROP:
                 refused.append(uid)  # never parsed, never answered
                 continue
-            update = self._parse(raw)
-            if update is None:
+            item = _Unparsed(raw, ("user", who.user_id)) if who is not None and not parse_now else self._parse(raw)
+            if item is None:
                 invalid.append(uid)
                 refused.append(uid)
                 continue
-            accepted.append((raw, update))
-            if decision == WARN:
-                notices.add(uid)
-        self.journal.take([raw for raw, _ in accepted], refused)
-        for raw, update in accepted:
-            uid = raw["update_id"]
-            self._spawn(uid, self._notice(update) if uid in notices else self._handle(update))
+            accepted.append((raw, item, decision == WARN))
+        self.journal.take([raw for raw, _, _ in accepted], refused)
+        for raw, item, notice in accepted:
+            self._spawn(raw["update_id"], self._handle(item, notice=notice))
         return invalid
 
     def _spawn(self, update_id: int, work: Awaitable) -> None:
@@ -307,29 +324,29 @@ class Intake(Updater):
                 raise _NotStarted
             await asyncio.sleep(0.01)
 
-    async def _handle(self, update: Update, *, replay: bool = False) -> None:
+    async def _handle(self, item: Update | _Unparsed, *, replay: bool = False, notice: bool = False) -> None:
+        """Process an update through the application's update processor (its sender's updates
+        in order, see concurrency.py); ``notice``: the one that crossed the rate limit gets the
+        polite notice instead of the handlers."""
         await self._app_running()
-        work = self._replaying(update) if replay else self.app.process_update(update)
-        await self.app.update_processor.process_update(update, work)
+        await self.app.update_processor.process_update(item, self._process(item, replay=replay, notice=notice))
 
-    async def _replaying(self, update: Update) -> None:
-        self.journal.replaying(update.update_id)  # its turn came: its handling starts (again) now
-        await self.app.process_update(update)
-
-    async def _notice(self, update: Update) -> None:
-        """The update that crossed the rate limit: one polite notice (and the press answered),
-        after the user's earlier updates (the update processor keeps their order)."""
-        await self._app_running()
-        await self.app.update_processor.process_update(update, self._send_notice(update))
+    async def _process(self, item: Update | _Unparsed, *, replay: bool, notice: bool) -> None:
+        """Its turn has come: parse it if not yet done, and handle it."""
+        update = item if isinstance(item, Update) else self._parse(item.raw)
+        if update is None:
+            return
+        if replay:
+            self.journal.replaying(update.update_id)  # its handling starts (again) now
+        if notice:
+            await self._send_notice(update)
+        else:
+            await self.app.process_update(update)
 
     async def _send_notice(self, update: Update) -> None:
-        chat = update.effective_chat
         try:
-            if chat is not None and chat.type == ChatType.PRIVATE:
-                user_data = self.app.user_data.get(update.effective_user.id) or {}
-                lang = user_data.get("lang") or from_language_code(update.effective_user.language_code)
-                await self.bot.send_message(chat.id, replies.ui("rate_limited", lang))
-            if update.callback_query is not None:
-                await update.callback_query.answer()
+            context = self.app.context_types.context.from_update(update, self.app)
+            await context.refresh_data()
+            await self.notice(update, context)
         except TelegramError as exc:
             log.warning("could not send the rate-limit notice: %s", exc)

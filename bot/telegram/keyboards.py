@@ -15,17 +15,19 @@ person pressing is the one who asked (:func:`signed`).
 from __future__ import annotations
 
 import re
-from typing import Callable
+from typing import Callable, Mapping
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
-from ..detect import LANGUAGES
+from ..detect.regions import Region
+from ..i18n import LANGUAGES
 from ..replies import ui
 
-__all__ = ["verdict_keyboard", "verdict_markup", "language_keyboard", "money_keyboard", "forget_keyboard", "parse"]
+__all__ = ["verdict_keyboard", "verdict_markup", "language_keyboard", "region_keyboard", "money_keyboard",
+           "forget_keyboard", "parse"]
 
 SENT_MONEY, WARN_FAMILY, HELPFUL, WRONG = "m", "f", "h", "w"
-LANGUAGE, REPORT_MONEY, FORGET = "l", "r", "x"
+LANGUAGE, REPORT_MONEY, FORGET, REGION = "l", "r", "x", "g"
 
 SIGNED = frozenset({SENT_MONEY, HELPFUL, WRONG})  # the buttons that write to a report
 SIGNATURE_CHARS = 16  # base64url: 96 bits; "w:" + 18 digits + ":" + 16 = 37 of Telegram's 64 bytes
@@ -39,8 +41,9 @@ _PATTERNS = {
     LANGUAGE: re.compile("|".join(re.escape(lang) for lang in LANGUAGES)),
     REPORT_MONEY: re.compile(r"[yn]"),
     FORGET: re.compile(r"[yn]"),
+    REGION: re.compile(r"[A-Z]{2}"),
 }
-PATTERN = r"^[mfhwlrx]:"
+PATTERN = r"^[mfhwlrxg]:"
 
 
 def parse(data: object) -> tuple[str, str] | None:
@@ -84,7 +87,7 @@ def verdict_markup(report_id: int | None, category: str | None, lang: str, *, sc
         return f"{action}:{rid}:{signature}" if signature else f"{action}:{rid}"
 
     rows = [[{"text": ui("button.sent_money", lang), "callback_data": data(SENT_MONEY)}]]
-    if scam:
+    if scam:  # scams and "low" (not clearly a scam): the family should hear about it either way
         rows.append([{"text": ui("button.warn_family", lang), "callback_data": f"{WARN_FAMILY}:{category or ''}"}])
     if feedback:
         rows.append([{"text": ui("button.helpful", lang), "callback_data": data(HELPFUL)},
@@ -102,6 +105,12 @@ def verdict_keyboard(report_id: int | None, category: str | None, lang: str, *, 
 def language_keyboard() -> InlineKeyboardMarkup:
     names = {"zh-Hans": "简体中文", "zh-Hant": "繁體中文", "en": "English"}
     return InlineKeyboardMarkup([[_button(names[lang], LANGUAGE, lang) for lang in LANGUAGES]])
+
+
+def region_keyboard(regions: Mapping[str, Region], lang: str, per_row: int = 2) -> InlineKeyboardMarkup:
+    """One button per region of the rule file, named in ``lang``."""
+    buttons = [_button(region.name[lang], REGION, code) for code, region in regions.items()]
+    return InlineKeyboardMarkup([buttons[i:i + per_row] for i in range(0, len(buttons), per_row)])
 
 
 def money_keyboard(lang: str) -> InlineKeyboardMarkup:

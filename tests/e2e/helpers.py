@@ -57,8 +57,22 @@ def report_id_of(params: dict) -> int:
     return int(button_data(params, "h:").split(":")[1])  # h:<report id>:<signature>
 
 
-def ui(key: str, lang: str, **fmt: object) -> str:
-    return replies.ui(key, lang, **fmt)
+def ui(key: str, lang: str, region: str | None = None, **fmt: object) -> str:
+    """A bot text; ``region`` (a code of the shipped rule file, e.g. "CN") fills its
+    ``{police}`` and ``{scam_line}`` as the bot does for a user of that region."""
+    return replies.ui(key, lang, region=shipped_region(region) if region else None, **fmt)
+
+
+def shipped_region(code: str):
+    from callguard.detect import load_rules
+
+    global _SHIPPED
+    if _SHIPPED is None:
+        _SHIPPED = load_rules(Path(__file__).resolve().parents[2] / "rules" / "scam_patterns.yaml")
+    return _SHIPPED.regions[code]
+
+
+_SHIPPED = None
 
 
 async def idle(api: FakeBotAPI, app: Application, timeout: float = 5.0) -> None:

@@ -38,7 +38,7 @@ def category_name(guard, lang: str, category: str = CATEGORY) -> str:
 
 
 async def rows(guard) -> list[dict]:
-    return await guard.store.export_rows(0)
+    return await guard.writer.store.export_rows(0)
 
 
 # ------------------------------------------------------------------ commands
@@ -63,7 +63,8 @@ async def test_help_and_privacy(bot_env, command, key, fmt, language_code, lang)
     api, app, guard = bot_env
     api.push_command(command, user_id=12, language_code=language_code)
     sent = (await reply(api, 12)).params
-    assert sent["text"] == ui(key, lang, **fmt)
+    # Help names the police number of the user's region: zh-TW -> Taiwan, else CALLGUARD_REGION (CN).
+    assert sent["text"] == ui(key, lang, region="TW" if language_code == "zh-TW" else "CN", **fmt)
     assert await rows(guard) == []
 
 
@@ -80,6 +81,11 @@ async def test_lang_buttons_then_choice_changes_later_verdicts(bot_env):
     edit = await api.wait_for("editMessageText", since=mark)
     assert edit.params["text"] == ui("lang.set", "en")
     assert edit.params["message_id"] == api.message_for(picker)["message_id"]
+    # Then the region is offered as buttons, in the chosen language.
+    offer = (await reply(api, 13, mark)).params
+    assert offer["text"] == ui("region.pick", "en")
+    assert [data for row in buttons(offer) for _, data in row] == [
+        f"g:{code}" for code in guard.detector.ruleset.regions]
 
     # A Chinese description from a Chinese-language client is now answered in English.
     mark = api.mark()
@@ -98,6 +104,7 @@ async def test_lang_buttons_then_choice_changes_later_verdicts(bot_env):
     assert picker.params["text"] == ui("lang.pick", "en")
     api.push_callback("l:zh-Hant", user_id=13, message=picker)
     await api.wait_for("editMessageText", lambda c: c.params["text"] == ui("lang.set", "zh-Hant"), since=mark)
+    await api.wait_for("sendMessage", lambda c: c.params["text"] == ui("region.pick", "zh-Hant"), since=mark)
     mark = api.mark()
     api.push_message(SCAM_EN, user_id=13)
     assert (await reply(api, 13, mark)).params["text"].startswith("<b>" + ui("risk.high", "zh-Hant"))
@@ -159,9 +166,9 @@ async def test_benign_description_gets_calm_reply(bot_env, text, lang):
     api.push_message(text, user_id=22, language_code="zh-hans")
     sent = (await reply(api, 22)).params
     assert sent["parse_mode"] == "HTML"
-    assert sent["text"].startswith("<b>" + ui("risk.none", lang) + "</b>")
-    assert ui("none.hint", lang) in sent["text"]
-    assert "⚠️" not in sent["text"]
+    assert sent["text"].startswith("<b>" + ui("risk.none", lang) + "</b>")  # what was checked, no tick
+    assert ui("ask.who", lang) in sent["text"] and ui("ask.what", lang) in sent["text"]
+    assert "⚠️" not in sent["text"] and "✅" not in sent["text"]
     [row] = await rows(guard)
     assert row["scam"] is False and row["risk"] == "none" and row["category"] is None and row["lang"] == lang
     rid = row["id"]
@@ -276,7 +283,10 @@ async def test_emergency_steps_in_other_languages(bot_env, lang, language_code):
     api.push_callback(button_data(verdict.params, "m:"), user_id=32, message=verdict, language_code=language_code)
     text = (await reply(api, 32, mark)).params["text"]
     assert text.startswith("<b>" + ui("emergency.title", lang))
-    assert "110" in text and "96110" in text and ("bank" in text if lang == "en" else "銀行" in text)
+    if lang == "en":  # no hint of a region: CALLGUARD_REGION's (CN) steps
+        assert "110" in text and "96110" in text and "bank" in text
+    else:  # a Taiwanese client: Taiwan's anti-fraud line, not the mainland's
+        assert "165" in text and "110" in text and "96110" not in text and "銀行" in text
 
 
 async def test_warn_family_sends_a_forwardable_warning_naming_the_scam(bot_env):
@@ -289,7 +299,7 @@ async def test_warn_family_sends_a_forwardable_warning_naming_the_scam(bot_env):
     category = guard.detector.ruleset.categories[CATEGORY]
     assert warning["text"].startswith(ui("family.title", "zh-Hans") + "\n")
     assert html.escape(f"{category.name['zh-Hans']}：{category.how['zh-Hans']}", quote=False) in warning["text"]
-    assert warning["text"].endswith(ui("family.tail", "zh-Hans"))
+    assert warning["text"].endswith(ui("family.tail", "zh-Hans", region="CN"))
     # Standalone: not a reply, no buttons, nothing about the user; ready to forward.
     assert "reply_markup" not in warning and "reply_parameters" not in warning
     assert len(await rows(guard)) == 1
@@ -375,7 +385,7 @@ async def test_double_tap_on_a_button_is_harmless(bot_env):
     api.push_callback("l:en", user_id=38, message=picker)
     await eventually(lambda: len(api.calls("answerCallbackQuery")) == 4, what="both language presses answered")
     await idle(api, app)
-    assert api.sent_texts(38)[-1] == ui("lang.pick", "en")
+    assert api.sent_texts(38)[-2:] == [ui("lang.pick", "en"), ui("region.pick", "en")]  # the region offered once
 
 
 async def test_buttons_on_a_message_too_old_to_read(bot_env):
@@ -489,8 +499,8 @@ async def test_report_conversation(bot_env, how, money_sent):
     else:
         api.push_message(how, user_id=uid, language_code="zh-hans")
     final = await replies_to(api, uid, 2 if money_sent else 1, since=mark)
-    if money_sent:  # the emergency steps come first, then the verdict
-        emergency, verdict = final
+    if money_sent:  # the verdict, then the emergency steps
+        verdict, emergency = final
         assert emergency["text"].startswith("<b>" + ui("emergency.title", "zh-Hans"))
         assert "96110" in emergency["text"]
     else:
@@ -500,7 +510,8 @@ async def test_report_conversation(bot_env, how, money_sent):
     [row] = await rows(guard)
     assert row["source"] == "report" and row["money_sent"] is money_sent
     assert row["numbers"] == "+8613800138000"
-    assert row["text"] == "\n".join(REPORT_ANSWERS)
+    story = ui("report.story", "zh-Hans", number=REPORT_ANSWERS[0], who=REPORT_ANSWERS[1], asked=REPORT_ANSWERS[2])
+    assert row["text"].startswith(story)  # the answers judged together, as one story
     assert row["scam"] is True and row["category"] == CATEGORY
     assert report_id_of(verdict) == row["id"]
     await idle(api, app)
@@ -559,6 +570,21 @@ async def test_number_reported_before_is_counted_never_who(bot_env):
     assert [r["numbers"] for r in await rows(guard)] == ["+8613800138000"] * 3
 
 
+async def test_one_user_reporting_a_number_many_times_is_one_person(bot_env):
+    """Issue 12, item 5: ten reports by one user made the next one read "reported 10 times"."""
+    api, app, guard = bot_env
+    text = "13800138000 打来电话，" + SCAM_HANS
+    for _ in range(5):
+        mark = api.mark()
+        api.push_message(text, user_id=61, language_code="zh-hans")
+        own = (await reply(api, 61, mark)).params["text"]
+        assert "138 0013 8000" not in own  # never counted for themselves
+    mark = api.mark()
+    api.push_message(text, user_id=62, language_code="zh-hans")
+    seen = ui("number.seen", "zh-Hans", number="+86 138 0013 8000", count=1)
+    assert seen in (await reply(api, 62, mark)).params["text"]
+
+
 # ------------------------------------------------------------------ robustness
 
 
@@ -573,7 +599,7 @@ async def test_per_user_rate_limit(make_bot):
     texts = api.sent_texts(61)
     assert len(texts) == 4  # three answers, one polite notice, then silence
     assert all(t.startswith("<b>" + ui("risk.none", "zh-Hans")) for t in texts[:3])
-    assert texts[3] == ui("rate_limited", "zh-Hans")
+    assert texts[3] == ui("rate_limited", "zh-Hans", region="CN")
     assert len(await rows(guard)) == 4  # user 61's three + user 62's one
     # Buttons are limited too: the notice was sent for this window, so a press is dropped
     # unanswered (a flood of presses must not become a flood of answerCallbackQuery calls).
@@ -600,7 +626,7 @@ async def test_handler_error_apologises_logs_and_the_bot_goes_on(bot_env, caplog
     caplog.set_level(logging.ERROR, logger="callguard.telegram.app")
     api.push_message(SCAM_HANS, user_id=71, language_code="zh-hans")
     apology = (await reply(api, 71)).params
-    assert apology["text"] == ui("error", "zh-Hans")
+    assert apology["text"] == ui("error", "zh-Hans", region="CN")
     [record] = [r for r in caplog.records if r.name == "callguard.telegram.app" and r.levelno == logging.ERROR]
     assert "detector exploded" in record.getMessage()
     assert "Traceback (most recent call last)" in record.getMessage() and "in flaky" in record.getMessage()

@@ -29,7 +29,7 @@ from callguard import replies
 from callguard.detection_pool import DetectionPool
 from callguard.rulebook import RuleBook
 from callguard.service import CallGuard
-from callguard.store import ReportWriter, Store
+from callguard.storage import ReportWriter, SQLiteStore
 from callguard.telegram.app import build_application
 from tests.support.fake_bot_api import Call, FakeBotAPI
 from tests.support.ptb import running_app
@@ -184,7 +184,7 @@ async def live_bot(settings, *, busy_timeout_ms: int | None = None, webhook: dic
 
             app = build(s)
         else:
-            opener = functools.partial(Store.open, s.db_path, secret=s.secret)
+            opener = functools.partial(SQLiteStore.open, s.db_path, secret=s.secret)
             if busy_timeout_ms is not None:
                 opener = functools.partial(opener, busy_timeout_ms=busy_timeout_ms)
             writer = ReportWriter(opener, **(writer_options or {}))
@@ -350,7 +350,8 @@ def visible_text(text: str) -> str:
 
 def headings() -> set[str]:
     """First lines a verdict can start with, in every language."""
-    keys = ["complaint", *(f"risk.{r}" for r in ("high", "medium", "low", "none"))]
+    keys = ["complaint", *(f"risk.{r}" for r in ("high", "medium", "low", "none")),
+            "short.title", "link.title", "number.title"]  # no pattern matched: by what the message holds
     return {replies.ui(k, lang) for k in keys for lang in replies.LANGUAGES}
 
 

@@ -27,7 +27,7 @@ from telegram.ext import CommandHandler, ConversationHandler
 
 from callguard import replies
 from callguard.config import Settings
-from callguard.detect import detect_language
+from callguard.detect import detect_language, load_rules
 from callguard.detect.normalize import normalize
 from callguard.telegram.handlers import MAX_TEXT
 from tests.reliability.support import (
@@ -48,7 +48,9 @@ EXAMPLES = hsettings(max_examples=60, deadline=None, derandomize=False,
                      suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 
 LANGS = replies.LANGUAGES
-HELP = {replies.ui("help", lang) for lang in LANGS}
+ROOT = __import__("pathlib").Path(__file__).resolve().parents[2]
+HELP = {replies.ui("help", lang, region=region) for lang in LANGS  # as any user's region fills it
+        for region in (None, *load_rules(ROOT / "rules" / "scam_patterns.yaml").regions.values())}
 NEED_WORDS = {replies.ui("need_words", lang) for lang in LANGS}
 UNKNOWN_COMMAND = {replies.ui("unknown_command", lang) for lang in LANGS}
 HEADINGS = headings()
@@ -372,7 +374,7 @@ async def test_100_kb_of_text_is_judged_on_its_start_and_stored_cut(live):
     [params] = messages(calls, uid)
     assert visible_text(params["text"]).startswith(replies.ui("risk.high", "zh-Hans"))
     assert len(params["text"]) <= replies.MAX_MESSAGE
-    rows = await live.guard.store.export_rows(0)
+    rows = await live.guard.writer.store.export_rows(0)
     [row] = [r for r in rows if r["text"].startswith(SCAM_HANS + "，我不知道")]
     assert len(row["text"]) == MAX_TEXT
 

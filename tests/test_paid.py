@@ -1,0 +1,70 @@
+"""Recognising "I already sent the money" in three languages (bot/detect/paid.py)."""
+
+import pytest
+
+from callguard.detect.paid import _compile, already_paid, load_patterns, sounds_worried
+
+PAID = [
+    "I already sent the money, what now?",
+    "I've paid them £500 and now they want more",
+    "My mum transferred her savings to them yesterday",
+    "He told me to pay and then I paid",
+    "I was scammed out of $2,000",
+    "They took all my savings",
+    "我已经转了钱怎么办",
+    "那我转了的五千怎么办",
+    "我把钱都转到安全账户了",
+    "剛剛匯了三萬過去",
+    "是，已經轉了20萬",
+    "钱已经转过去了，怎么办",
+    "我被骗了五千块",
+    "他让我转了五千",
+]
+NOT_PAID = [
+    "Should I pay the fee?",
+    "They asked me to send money but I didn't",
+    "I haven't sent anything yet",
+    "I've not paid",
+    "If I transfer the money will I get it back?",
+    "My mum called me about dinner",
+    "we talked about this entire thing",
+    "他让我把钱转到安全账户",
+    "我还没转钱",
+    "还没有把钱汇过去",
+    "如果我转了钱怎么办",
+    "差点就转了五千",
+    "打了电话给银行",
+    "对方要我交保证金",
+    "",
+]
+
+
+@pytest.mark.parametrize("text", PAID)
+def test_already_paid(text):
+    assert already_paid(text)
+
+
+@pytest.mark.parametrize("text", NOT_PAID)
+def test_not_paid(text):
+    assert not already_paid(text)
+
+
+def test_traditional_and_fullwidth_text_is_folded_like_the_rules():
+    assert already_paid("我已經轉了錢怎麼辦") and already_paid("ＩＡＬＲＥＡＤＹ sent　the　money".replace("ＩＡＬＲＥＡＤＹ", "I already"))
+
+
+@pytest.mark.parametrize("text, worried", [("那我转了的五千怎么办", True), ("what do I do now?", True),
+                                            ("我转了五千给房东", False), ("I paid the plumber", False)])
+def test_sounds_worried(text, worried):
+    assert sounds_worried(text) is worried
+
+
+def test_patterns_are_data_and_bad_data_is_a_clear_error():
+    patterns = load_patterns()
+    assert patterns.paid and patterns.not_paid and patterns.distress
+    with pytest.raises(ValueError, match="paid"):
+        _compile({"clause_breaks": "x", "paid": [], "not_paid": ["a"], "distress": ["b"]})
+
+
+def test_long_text_is_bounded():
+    assert not already_paid("你好" * 50_000 + "我已经转了钱")  # judged on its first part only
