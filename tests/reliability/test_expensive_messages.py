@@ -71,6 +71,7 @@ async def attack_pair(settings) -> dict:
             attacked = await others_write(api, 2_000_000)
             judged = sum(1 for c in api.requests[since:]
                          if c.method == "sendMessage" and c.params.get("chat_id", 0) >= 3_000_000)
+            expensive_lane_busy = pool._running_heavy  # judging an attack message as the others finished
         finally:
             await pool.close()  # what is left of the attack: judged on the event loop (no double there), at once
         assert live.errors.errors == []
@@ -78,7 +79,7 @@ async def attack_pair(settings) -> dict:
                 baseline_p99_ms=round(percentile(baseline, 0.99) * 1000),
                 attacked_p50_ms=round(percentile(attacked, 0.5) * 1000),
                 attacked_p99_ms=round(percentile(attacked, 0.99) * 1000),
-                expensive_messages_judged_meanwhile=judged)
+                expensive_messages_judged_meanwhile=judged, expensive_lane_busy_at_the_end=expensive_lane_busy)
 
 
 async def test_ten_accounts_of_expensive_messages_do_not_stall_other_users(settings, monkeypatch, record_property):
@@ -91,7 +92,9 @@ async def test_ten_accounts_of_expensive_messages_do_not_stall_other_users(setti
             break
     record_property("expensive_messages", figures)
     last = figures[-1]
-    # The attack was real: the expensive worker judged it while the others were answered, and
-    # it lasted longer than they wrote (most of it was still waiting at the end).
-    assert 1 <= last["expensive_messages_judged_meanwhile"] < ATTACKERS * PER_ATTACKER / 2, figures
+    # The attack was real: it lasted longer than the others wrote (most of it still waiting at the
+    # end, the worker for expensive messages busy with it). How much of it was judged meanwhile
+    # depends on how much CPU the busy machine left the niced worker.
+    assert last["expensive_messages_judged_meanwhile"] < ATTACKERS * PER_ATTACKER / 2, figures
+    assert last["expensive_lane_busy_at_the_end"] == 1, figures
     assert last["attacked_p99_ms"] <= p99_bound(last["baseline_p99_ms"]), figures
