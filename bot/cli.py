@@ -7,6 +7,7 @@
     callguard rules lint [FILE]       schema errors as file:line: message
     callguard rules test [FILE]       run every rule's embedded examples
     callguard rules migrate FILE      a schema-1 rule file rewritten as schema 2
+    callguard train CORPUS.jsonl --out FILE   train the optional learned second opinion
     callguard run [--webhook]         start the Telegram bot
     callguard stats --days N [--chart FILE.png]       reports by category, risk, number, feedback
     callguard bulletin --days N [--lang zh-Hans|zh-Hant|en]   the public bulletin
@@ -54,10 +55,18 @@ def _rules_problem(path: Path, exc: RuleFileError, *, from_command_line: bool = 
     return unreadable(path, from_command_line=from_command_line) or f"the rule file has errors:\n{exc}"
 
 
-def _detector(arg: str | None) -> Detector:
+def _detector(arg: str | None, model_path: str | None = None) -> Detector:
+    model = None
+    if model_path:  # the learned second opinion (bot/detect/model.py), opt-in
+        from .detect.model import Model, ModelFileError
+
+        try:
+            model = Model.load(model_path)
+        except ModelFileError as exc:
+            raise SystemExit(f"callguard: {exc}") from None
     path = _rules_path(arg)
     try:
-        return Detector(load_rules(path))
+        return Detector(load_rules(path), model=model)
     except RuleFileError as exc:
         raise SystemExit(f"callguard: {_rules_problem(path, exc, from_command_line=arg is not None)}") from None
 
@@ -177,7 +186,7 @@ def _progress_bar(lines: Iterable[str], total: int | None) -> Iterable[str]:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    detector = _detector(args.rules)
+    detector = _detector(args.rules, args.model)
     try:
         region = _known_region(detector.ruleset, args.region)
     except ValueError as exc:
@@ -287,7 +296,7 @@ def chat(detector: Detector, read: Callable[[str], str], write: Callable[[str], 
 
 
 def cmd_chat(args: argparse.Namespace) -> int:
-    detector = _detector(args.rules)
+    detector = _detector(args.rules, args.model)
     try:
         region = _known_region(detector.ruleset, args.region)
     except ValueError as exc:
@@ -349,6 +358,28 @@ def cmd_rules_migrate(args: argparse.Namespace) -> int:
         print(f"{path}: written as schema 2 to {args.out}", file=sys.stderr)
     else:
         sys.stdout.write(text)
+    return 0
+
+
+# --------------------------------------------------------------------------- train
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    try:
+        from .train import TrainError, read_examples, train
+    except ImportError as exc:  # numpy or scipy missing
+        raise SystemExit(f"callguard train: needs numpy and scipy: pip install 'callguard[train]' ({exc})") from None
+    try:
+        examples = read_examples(args.corpus)
+        model = train(examples, log=lambda line: print(f"callguard train: {line}", file=sys.stderr))
+    except TrainError as exc:
+        raise SystemExit(f"callguard train: {exc}") from None
+    try:
+        model.save(args.out)
+    except OSError as exc:
+        raise SystemExit(f"callguard train: cannot write {args.out}: {exc.strerror or exc}") from None
+    print(f"callguard train: {len(model.weights)} weights from {len(examples)} texts written to {args.out} "
+          f"(medium from p >= {model.medium:.4f}, low from p >= {model.low:.4f})", file=sys.stderr)
     return 0
 
 
@@ -525,13 +556,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--region", metavar="CODE", help="the user's region, e.g. TW (default: a number's country, "
                                                     "the language, then CALLGUARD_REGION)")
     p.add_argument("--rules", metavar="FILE", help="rule file (default: CALLGUARD_RULES or the shipped rules)")
+    p.add_argument("--model", metavar="FILE", help="also ask a model from `callguard train` (it can only raise a verdict)")
     p.set_defaults(func=cmd_check)
 
     p = sub.add_parser("chat", help="talk to CallGuard on the console, no Telegram token needed")
     p.add_argument("--lang", choices=replies.LANGUAGES)
     p.add_argument("--region", metavar="CODE", help="the user's region, e.g. GB (its emergency numbers)")
     p.add_argument("--rules", metavar="FILE")
+    p.add_argument("--model", metavar="FILE", help="also ask a model from `callguard train`")
     p.set_defaults(func=cmd_chat)
+
+    p = sub.add_parser("train", help="train the optional learned second opinion (needs callguard[train])")
+    p.add_argument("corpus", nargs="+", metavar="CORPUS.jsonl", help="JSON lines with text, label (scam|benign), source")
+    p.add_argument("--out", required=True, metavar="FILE", help="model file to write")
+    p.set_defaults(func=cmd_train)
 
     rules = sub.add_parser("rules", help="check the rule file").add_subparsers(dest="rules_command", required=True)
     p = rules.add_parser("lint", help="validate the schema; errors as file:line: message")

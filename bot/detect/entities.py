@@ -30,7 +30,7 @@ import re
 __all__ = ["ENTITIES", "find_entities", "find_entity"]
 
 _NUM = r"\d[\d,，. ]{0,12}\d|\d"  # digits with thousands separators or decimals
-_CN_NUM = "[一二两兩三四五六七八九十百千万萬亿億零〇壹贰貳叁參肆伍陆陸柒捌玖拾佰仟]"
+_CN_NUM = "[一二两兩三四五六七八九十百千万萬亿億零〇几幾壹贰貳叁參肆伍陆陸柒捌玖拾佰仟]"
 _CURRENCY_BEFORE = (r"(?:[¥￥$£€₩₹]|rmb|cny|usd|us\$|hk\$|hkd|nt\$|ntd|twd|s\$|sgd|a\$|aud|rm|myr|gbp|eur)")
 _CURRENCY_AFTER = (r"(?:元|块|塊|圆|圓|毛|rmb|yuan|dollars?|bucks|pounds?|quid|ringgit|euros?|usd|hkd|sgd|aud|"
                    r"myr|gbp|港币|港幣|港元|美元|美金|台币|台幣|新台币|新台幣|人民币|人民幣|令吉|新币|新幣|澳元|英镑|英鎊|镑|鎊)")
@@ -44,7 +44,7 @@ _DOMAIN = rf"(?:[a-z0-9](?:[a-z0-9-]{{0,61}}[a-z0-9])?\.){{1,6}}(?:{_TLD})(?![a-
 _URL_CHAR = r"[^\s，。、“”\"'<>()（）]"
 _PATH = rf"(?:[/?#]{_URL_CHAR}*)?"
 _BAIT_WORDS = (r"verify|verif|secure|security|login|log-in|signin|update|account|refund|claim|prize|reward|"
-               r"unlock|support|service|confirm|billing|payment|pay|delivery|parcel|redeliver|toll|fine|tax|"
+               r"unlock|support|service|confirm|billing|payment|pay|delivery|parcel|redeliver|redelivery|toll|fine|tax|fee|postage|"
                r"gift|bonus|wallet|bank|kyc")
 
 _PATTERNS = {
@@ -70,7 +70,7 @@ _RISKY = re.compile(
     rf"(?:https?://)?(?:\d{{1,3}}\.){{3}}\d{{1,3}}"  # a bare IP address
     rf"|xn--"
     rf"|\.(?:{_TLD_RISKY})(?![a-z0-9-])"
-    rf"|[a-z0-9]-(?:[a-z0-9-]*-)?(?:{_BAIT_WORDS})|(?:{_BAIT_WORDS})-[a-z0-9]",
+    rf"|(?<![a-z0-9-])(?=[a-z0-9]*-)[a-z0-9-]*(?:{_BAIT_WORDS})[a-z0-9-]*\.",  # a hyphenated label with a bait word
     re.IGNORECASE)
 
 ENTITIES = ("amount", "link", "risky_link", "phone", "handle", "code")
@@ -80,7 +80,7 @@ ENTITIES = ("amount", "link", "risky_link", "phone", "handle", "code")
 # scheme for a link, and so on.
 _HINTS = {
     "amount": re.compile(r"[\d元块塊万萬千亿億镑鎊$£€¥￥₩₹]"),
-    "link": re.compile(r"https?:|www\.|[a-z0-9]\.[a-z]", re.IGNORECASE),
+    "link": re.compile(r"https?:|www\.|[a-z0-9]\.[a-z0-9]", re.IGNORECASE),
     "phone": re.compile(r"\d[\d -]{5,}\d"),
     "handle": re.compile(r"@|\.me/|微信|qq|line|whatsapp|telegram|tg|skype|signal|kakao|vx|wx|v信|薇信|wechat|weixin",
                          re.IGNORECASE),
@@ -104,6 +104,8 @@ def find_entity(text: str, name: str, cache: dict[str, list[tuple[int, int]]]) -
         found = []
     else:
         found = [_trimmed(text, *m.span()) for m in _PATTERNS[name].finditer(text)]
+        if name == "link":
+            found = [span for span in found if not _sentence_break(text, *span)]
         for outer in _INSIDE.get(name, ()):
             if found:
                 spans = find_entity(text, outer, cache)
@@ -117,6 +119,16 @@ def find_entities(text: str) -> dict[str, list[tuple[int, int]]]:
     left out."""
     cache: dict[str, list[tuple[int, int]]] = {}
     return {name: spans for name in ENTITIES if (spans := find_entity(text, name, cache))}
+
+
+def _sentence_break(text: str, start: int, end: int) -> bool:
+    """A bare "domain" whose last part is capitalised is two sentences
+    typed without a space ("policy.In", "month.To")."""
+    piece = text[start:end]
+    if piece[:4].lower() in ("http", "www."):
+        return False
+    tld = piece.split("/", 1)[0].rsplit(".", 1)[-1]
+    return tld[:1].isupper() and not tld.isupper()
 
 
 def _trimmed(text: str, start: int, end: int) -> tuple[int, int]:

@@ -222,7 +222,9 @@ def _element(kind: str, text: str, vocab: Mapping[str, tuple[str, ...]], optiona
             else:
                 key = normalize(alternative)
                 if not key:
-                    raise PatternError(f"({text}): write two or more alternatives separated by '|', none empty")
+                    what = f"the alternative '{alternative}' is empty after normalisation (punctuation and spaces do not count)" \
+                        if alternative.strip() else "an alternative is empty"
+                    raise PatternError(f"({text}): {what}")
                 keys.append(key)
         return Element("choice", f"({text})", tuple(dict.fromkeys(keys)), tuple(dict.fromkeys(entities)))
     return _slot(text, vocab)
