@@ -77,9 +77,10 @@ async def test_the_cheapest_sender_goes_first_and_expensive_ones_keep_a_worker_f
             await pool.check(loaded, text, key=who)
             done.append((who, time.perf_counter() - started))
 
-        # Two expensive senders queue four messages each (each burns BURN s of CPU in a worker).
+        # Two expensive senders queue four messages each (each burns BURN s of CPU in a worker),
+        # all of a's before any of b's: first come, first served would finish a's four first.
         heavy = [asyncio.create_task(send(who, f"{TEXTS[0]} #expensive {i}"))
-                 for i in range(4) for who in ("a", "b")]
+                 for who in ("a", "b") for i in range(4)]
         await until(lambda: pool.is_heavy("a") and pool.is_heavy("b"))
         # Once they are known to be expensive, they share one worker: the other stays free, and
         # five other users are all answered before the expensive message being judged is done.
@@ -88,10 +89,12 @@ async def test_the_cheapest_sender_goes_first_and_expensive_ones_keep_a_worker_f
         assert sum(who in ("a", "b") for who, _ in done) <= heavy_done + 1, done
         assert pool._running_heavy <= pool.heavy_share == 1
         await asyncio.gather(*heavy)
-        # Between the two expensive senders, turns alternate: neither waits behind the other's queue.
+        # Between the two expensive senders, the one who has cost less lately goes next: b does not
+        # wait behind a's queue, and neither gets far ahead of the other.
         order = [who for who, _ in done if who in ("a", "b")]
         assert order.count("a") == order.count("b") == 4
-        assert all(order[i] != order[i + 1] for i in range(1, len(order) - 1)), order
+        assert order.index("b") < 3, order
+        assert all(abs(order[:n].count("a") - order[:n].count("b")) <= 2 for n in range(len(order))), order
     finally:
         await pool.close()
 
