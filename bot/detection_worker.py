@@ -94,7 +94,10 @@ def serve(stdin: BinaryIO, stdout: BinaryIO, build: Callable[[bytes, str], objec
                 answer = ("error", f"unknown request {kind!r}")
         except Exception as exc:  # reported to the bot, which fails that one message
             answer = ("error", f"{type(exc).__name__}: {exc}"[:500])
-        write_frame(stdout, answer)
+        try:
+            write_frame(stdout, answer)
+        except BrokenPipeError:  # the bot is gone (killed, or stopped while this was judged)
+            return
 
 
 def setup(argv: list[str]) -> BinaryIO:

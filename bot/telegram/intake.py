@@ -177,13 +177,25 @@ class Intake(Updater):
 
     def _begin(self, journal: IntakeJournal) -> None:
         self.journal = journal
-        for raw in journal.open():  # what the last run took in and never answered: first
+        replay = journal.open()  # what the last run took in and never answered
+        if replay:
+            task = asyncio.create_task(self._replay(replay), name="callguard-intake-replay")
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def _replay(self, raws: list[dict]) -> None:
+        """Answer what the last run left, one update at a time (new updates meanwhile go on as
+        usual). One at a time, so that when the process dies again, the journal knows which
+        replayed update was being handled: one that was, twice, is given up (a poison update,
+        see journal.py); had all been replayed at once, every one of them would have been a
+        suspect, and a bot killed soon after each start would give up innocent updates."""
+        for raw in raws:
             who = rawupdates.sender(raw)
             item = _Unparsed(raw, ("user", who.user_id)) if who is not None else self._parse(raw)
             if item is None:
-                journal.done(raw["update_id"])
-            else:
-                self._spawn(raw["update_id"], self._handle(item, replay=True))
+                self.journal.done(raw["update_id"])
+                continue
+            await self._finish(raw["update_id"], self._handle(item, replay=True))
 
     async def stop(self) -> None:
         """Stop taking updates, finish every update in hand, confirm them to Telegram."""

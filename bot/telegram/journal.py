@@ -21,12 +21,13 @@ Format: one JSON object per line, appended::
 
     {"u": <raw update>}   taken in
     {"d": <update_id>}    done: answered, refused, or given up
-    {"r": <update_id>}    its handling started again after a restart. An
-                          update whose handling was under way at three
-                          crashes in a row (the first run and two replays)
-                          is given up (logged), so a poison update cannot
-                          crash the bot in a loop, while one that merely was
-                          in flight at a crash or two is still answered
+    {"r": <update_id>}    its handling started again after a restart (the
+                          intake replays one update at a time, so at a crash
+                          at most one replayed update is under way). An update
+                          under way at three crashes in a row (the first run
+                          and two replays) is given up (logged), so a poison
+                          update cannot crash the bot in a loop, while one that
+                          merely was in flight at a crash is still answered
 
 Privacy: the file holds raw updates (user ids, names, texts) only while they
 are being answered. It is emptied whenever nothing is in hand and Telegram
