@@ -263,8 +263,14 @@ class DetectionPool:
             except (OSError, EOFError, asyncio.IncompleteReadError, DetectionFailed) as exc:
                 self._lost(worker, f"it failed to load the rules ({exc})")
                 return
+            self._log_ready(source)
         self._idle.append(worker)
         self._dispatch()
+
+    def _log_ready(self, source: RuleSource) -> None:
+        holding = sum(1 for worker in self._workers if source.version in worker.versions)
+        if holding == self.size:
+            log.info("detection workers ready: %d holding rules %s", holding, source.version)
 
     def _lost(self, worker: _Worker, why: str) -> None:
         """A worker died or hung: replace it, waiting longer while they keep dying."""
@@ -386,6 +392,7 @@ class DetectionPool:
         else:
             self._idle.append(worker)
             self._judge_orphans()
+            self._log_ready(source)
         finally:
             self._loading = False
         self._dispatch()
