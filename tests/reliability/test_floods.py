@@ -18,8 +18,10 @@ HEADINGS = headings()
 # Other users' p99 with the flood may be at most twice their p99 without it (measured just before,
 # on the same machine, so a busy machine raises both), plus 50 ms, and never needs to beat 200 ms.
 P99_FLOOR_MS = 200.0
-CPU_PER_DROPPED_US = 110.0  # the bot's CPU per dropped message: 0-60 us measured; ~190 us when PTB parsed each
-PEAK_RSS_GROWTH_MB = 8.0  # 3,000 dropped messages: ~1.5 MB measured; 17 MB when PTB parsed each
+# 3,000 dropped messages: ~1.5 MB measured; 17 MB when PTB parsed each. (The bot's CPU per dropped
+# message is reported too, not judged: the difference between two runs' CPU time moves by +-70 us
+# per message on a busy machine, as much as what it would show.)
+PEAK_RSS_GROWTH_MB = 8.0
 
 
 def p99_bound(baseline: dict) -> float:
@@ -35,7 +37,8 @@ async def test_one_flooding_user_is_silenced_and_others_stay_fast(tmp_path, reco
     """Latencies on a shared 2-core machine are noisy, so the flood run is judged against a run
     of the same traffic without the flood, measured right before it: a pair. One pair that
     misses the bound (a burst of someone else's work on the machine) is followed by a second
-    pair, which must pass. The bot's CPU per dropped message is checked too, far less noisy."""
+    pair, which must pass. The bot's peak memory is checked too: it does not depend on the
+    machine's load, and parsing the flood cost ten times what dropping it costs."""
     rate_limit = 20
 
     async def run(name: str, flood_messages: int) -> dict:
@@ -61,7 +64,6 @@ async def test_one_flooding_user_is_silenced_and_others_stay_fast(tmp_path, reco
     others = flood["others_latency"]
     assert others["count"] == 300
     assert others["p99_ms"] <= p99_bound(baseline), pairs
-    assert cpu_per_dropped_us(baseline, flood) < CPU_PER_DROPPED_US, pairs
     # Memory: 3,000 flood messages must not cost more than a few MB (they are never parsed).
     assert flood["peak_rss_mb"] - flood["rss_before_mb"] < PEAK_RSS_GROWTH_MB, flood
 
