@@ -1,6 +1,7 @@
 """The ``callguard`` command.
 
     callguard check "TEXT"            the reply a chat user would get
+    callguard check --image FILE      the reply for a screenshot (needs callguard[ocr])
     callguard check --jsonl FILE|-    batch: one JSON verdict per input line
     callguard chat                    a console conversation, no token needed
       (check and chat take --region CODE: whose emergency numbers the replies give)
@@ -122,7 +123,7 @@ _decode = json.JSONDecoder(parse_constant=_reject_constant, parse_float=_finite)
 _encode = json.JSONEncoder(ensure_ascii=False, allow_nan=False).encode
 
 
-def _judge_line(detector: Detector, line: str, region: str | None) -> str:
+def _judge_line(detector: Detector, line: str, region: str | None, images_from: Path | None) -> str:
     """One output line for one input line; raises ValueError with the reason
     a line cannot be judged or copied through."""
     try:
@@ -132,11 +133,14 @@ def _judge_line(detector: Detector, line: str, region: str | None) -> str:
     if not isinstance(record, dict):
         raise ValueError("each line must be a JSON object")
     text = record.get("text")
-    if not isinstance(text, str):
-        raise ValueError("the object needs a string field 'text'")
-    chosen = _known_region(detector.ruleset, record["region"]) if "region" in record else region
     try:
-        text.encode("utf-8")  # a lone surrogate in the text: refused before it is judged
+        if isinstance(text, str):
+            text.encode("utf-8")  # a lone surrogate in the text: refused before it is judged
+        if "image" in record:
+            text = _judge_picture_line(record, images_from)
+        elif not isinstance(text, str):
+            raise ValueError("the object needs a string field 'text'")
+        chosen = _known_region(detector.ruleset, record["region"]) if "region" in record else region
         record["verdict"] = verdict_json(detector.check(text), detector.ruleset, text, chosen)
         out = _encode(record)
         out.encode("utf-8")  # a lone surrogate (\ud800) decodes fine but is no Unicode text
@@ -149,7 +153,7 @@ def _judge_line(detector: Detector, line: str, region: str | None) -> str:
 
 
 def batch(detector: Detector, lines: Iterable[str], out: TextIO, *, progress: bool = False, total: int | None = None,
-          region: str | None = None) -> int:
+          region: str | None = None, images_from: Path | None = None) -> int:
     """Judge one JSON object per line; write one line per input, in order.
 
     Other fields of each object are copied through; a line that is not a JSON
@@ -159,19 +163,88 @@ def batch(detector: Detector, lines: Iterable[str], out: TextIO, *, progress: bo
     one hostile line in a million must not cost the other 999,999. Blank lines
     are skipped. A line may carry ``region`` (a region code of the rule file);
     else ``region`` (``--region``) applies. Returns the error count.
+
+    A line may carry ``image`` (a picture's path, relative to ``images_from``)
+    instead of, or besides, ``text`` (then its caption): the picture is read, its
+    text added as ``image_text``, and both are judged together (see :func:`read_picture`).
     """
     errors = 0
     for number, line in enumerate(_progress_bar(lines, total) if progress else lines, 1):
         if not line.strip():
             continue
         try:
-            result = _judge_line(detector, line, region)
+            result = _judge_line(detector, line, region, images_from)
         except ValueError as exc:  # json.JSONDecodeError is a ValueError
             errors += 1
             result = _encode({"line": number, "error": str(exc)})
         out.write(result + "\n")
     out.flush()
     return errors
+
+
+def read_picture(path: Path):
+    """The text in the picture file at ``path``, read in this process (``callguard[ocr]``).
+
+    Raises ValueError with a one-line reason (missing extra, unreadable file, a
+    picture out of bounds or undecodable)."""
+    from . import ocr
+
+    if not ocr.available():
+        raise ValueError(ocr.MISSING)
+    from .ocr.image import MAX_BYTES, ImageRejected
+
+    try:
+        if path.stat().st_size > MAX_BYTES:
+            raise ImageRejected("too_big", f"{path.stat().st_size} bytes, at most {MAX_BYTES}")
+        data = path.read_bytes()
+        from .ocr.engine import read_image
+
+        return read_image(data)
+    except OSError as exc:
+        raise ValueError(f"cannot read the picture {path}: {exc.strerror or exc}") from None
+    except ImageRejected as exc:
+        raise ValueError(f"cannot read the picture {path}: {exc}") from None
+
+
+def _judge_picture_line(record: dict, images_from: Path | None) -> str:
+    """For a batch line with ``image``: read it, add ``image_text``; the text to judge."""
+    from .ocr.text import combine
+
+    image, caption = record["image"], record.get("text")
+    if not isinstance(image, str) or not image:
+        raise ValueError("'image' must be a picture's path (a string)")
+    if caption is not None and not isinstance(caption, str):
+        raise ValueError("'text' must be a string (the picture's caption) when there is an 'image'")
+    picture = read_picture((images_from or Path.cwd()) / image)
+    record["image_text"] = picture.text
+    return combine(caption, picture.lines).text
+
+
+def _check_picture(detector: Detector, args: argparse.Namespace, region: str | None) -> int:
+    """``callguard check --image FILE [CAPTION]``: the reply a chat user sending that picture would get."""
+    from .ocr import replies as picture_texts
+    from .ocr.text import combine
+
+    caption = " ".join(args.text)
+    try:
+        picture = read_picture(Path(args.image))
+    except ValueError as exc:
+        raise SystemExit(f"callguard check: {exc}") from None
+    judged = combine(caption, picture.lines)
+    verdict = detector.check(judged.text)
+    if args.json:
+        record = {"image": args.image, **({"text": caption} if caption else {}), "image_text": picture.text,
+                  "verdict": verdict_json(verdict, detector.ruleset, judged.text, region)}
+        print(json.dumps(record, ensure_ascii=False, indent=2))
+        return 0
+    lang = args.lang or detect_language(judged.text)
+    if not judged.text.strip():
+        print(picture_texts.text("picture.no_text", lang))
+        return 0
+    part = (picture_texts.picture_part(judged, verdict, lang, html=False) if picture.lines
+            else picture_texts.text("picture.caption_only", lang))
+    print(describe(detector, judged.text, lang, region, picture=part))
+    return 0
 
 
 def _progress_bar(lines: Iterable[str], total: int | None) -> Iterable[str]:
@@ -191,22 +264,27 @@ def cmd_check(args: argparse.Namespace) -> int:
         region = _known_region(detector.ruleset, args.region)
     except ValueError as exc:
         raise SystemExit(f"callguard check: {exc}") from None
+    if args.image:
+        if args.jsonl:
+            raise SystemExit("callguard check: give --image FILE or --jsonl FILE, not both")
+        return _check_picture(detector, args, region)
     if args.jsonl:
         if args.jsonl == "-":
             stream = sys.stdin
             if hasattr(stream, "reconfigure"):  # bytes that are not UTF-8 become U+FFFD, as in a file
                 stream.reconfigure(errors="replace")
-            batch(detector, stream, sys.stdout, progress=sys.stderr.isatty(), region=region)
+            batch(detector, stream, sys.stdout, progress=sys.stderr.isatty(), region=region, images_from=Path.cwd())
         else:
             try:
                 with open(args.jsonl, encoding="utf-8", errors="replace") as fh:
                     lines = fh.readlines()
             except OSError as exc:
                 raise SystemExit(f"callguard: cannot read {args.jsonl}: {exc.strerror}") from None
-            batch(detector, lines, sys.stdout, progress=sys.stderr.isatty(), total=len(lines), region=region)
+            batch(detector, lines, sys.stdout, progress=sys.stderr.isatty(), total=len(lines), region=region,
+                  images_from=Path(args.jsonl).parent)
         return 0
     if not args.text:
-        raise SystemExit('callguard check: give a TEXT to check, or --jsonl FILE (use - for stdin)')
+        raise SystemExit('callguard check: give a TEXT to check, --image FILE, or --jsonl FILE (use - for stdin)')
     text = " ".join(args.text)
     verdict = detector.check(text)
     if args.json:
@@ -216,9 +294,11 @@ def cmd_check(args: argparse.Namespace) -> int:
     return 0
 
 
-def describe(detector: Detector, text: str, lang: str, chosen_region: str | None = None) -> str:
+def describe(detector: Detector, text: str, lang: str, chosen_region: str | None = None, *,
+             picture: str | None = None) -> str:
     """What the bot would send for ``text``: the emergency steps first when the
-    text says money was already sent, then the verdict (plain text)."""
+    text says money was already sent, then the verdict (plain text); ``picture``
+    quotes what was read from a screenshot."""
     ruleset = detector.ruleset
     verdict = detector.check(text)
     region = _region_of(ruleset, text, lang, chosen_region)
@@ -226,7 +306,7 @@ def describe(detector: Detector, text: str, lang: str, chosen_region: str | None
 
     numbers = extract_numbers(text, _settings().default_region)
     reply = replies.verdict_reply(verdict, ruleset, lang, html=False, text=text, region=region,
-                                  numbers=[display_number(n) for n in numbers])
+                                  numbers=[display_number(n) for n in numbers], picture=picture)
     if already_paid(text) and (verdict.scam or verdict.category is None or verdict.risk == "low"):
         return replies.emergency_reply(ruleset, lang, html=False, region=region) + "\n\n" + reply
     return reply
@@ -550,7 +630,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("check", help="judge a text (or a JSONL batch)")
     p.add_argument("text", nargs="*", help="what the caller said, or the SMS")
-    p.add_argument("--jsonl", metavar="FILE", help="batch mode: JSON object per line with a 'text' field; - for stdin")
+    p.add_argument("--jsonl", metavar="FILE",
+                   help="batch mode: JSON object per line with a 'text' field (or 'image', a picture's path "
+                        "relative to FILE's folder); - for stdin")
+    p.add_argument("--image", metavar="FILE", help="read a screenshot and judge its text; TEXT, if given, is "
+                                                   "its caption (needs the ocr extra)")
     p.add_argument("--json", action="store_true", help="print the verdict as JSON instead of the reply")
     p.add_argument("--lang", choices=replies.LANGUAGES, help="reply language (default: the text's)")
     p.add_argument("--region", metavar="CODE", help="the user's region, e.g. TW (default: a number's country, "

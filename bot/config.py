@@ -75,6 +75,11 @@ class Settings:
     # rules (~115 MB with the shipped ones). 0 = judge on the event loop.
     detect_workers: int = 2
     default_region: str = "CN"
+    # Pictures (the ``ocr`` extra): worker processes reading them (0 = do not read pictures),
+    # seconds one picture may take, and pictures per user per minute (tighter than text).
+    ocr_workers: int = 1
+    ocr_timeout: int = 30
+    image_rate_limit: int = 3
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
@@ -127,4 +132,7 @@ class Settings:
             connections=_int(env, "CALLGUARD_CONNECTIONS", concurrency, 1, 10000),
             detect_workers=_int(env, "CALLGUARD_DETECT_WORKERS", cls.detect_workers, 0, 64),
             default_region=region,
+            ocr_workers=_int(env, "CALLGUARD_OCR_WORKERS", 1, 0, 64),
+            ocr_timeout=_int(env, "CALLGUARD_OCR_TIMEOUT", 30, 1, 600),
+            image_rate_limit=_int(env, "CALLGUARD_IMAGE_RATE_LIMIT", 3, 1, 10000),
         )

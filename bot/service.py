@@ -16,7 +16,7 @@ import hashlib
 import hmac
 import logging
 from dataclasses import dataclass, field
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from .config import Settings
 from .detect import Detector, RuleSet, Verdict
@@ -27,6 +27,9 @@ from .numbers import display_number, extract_numbers, number_region
 from .rulebook import RuleBook
 from .storage import Report, ReportStore, ReportWriter, Stats, StorageError, mask_row, write_csv
 from .storage.models import utc_day
+
+if TYPE_CHECKING:
+    from .ocr.pool import OcrPool
 
 __all__ = ["Outcome", "CallGuard"]
 
@@ -52,11 +55,16 @@ class Outcome:
 
 
 class CallGuard:
-    def __init__(self, settings: Settings, rules: RuleBook, writer: ReportWriter, pool: DetectionPool | None = None):
+    def __init__(self, settings: Settings, rules: RuleBook, writer: ReportWriter, pool: DetectionPool | None = None,
+                 *, ocr: OcrPool | None = None, owns_ocr: bool = True):
         self.settings = settings
         self.rules = rules
         self.writer = writer
-        self.pool = pool or DetectionPool(0)  # 0 workers: judged on the event loop
+        self.pool = pool or DetectionPool(0)  # detection workers; 0 workers: judged on the event loop
+        self.ocr = ocr  # reads pictures; None when this server does not (no ``ocr`` extra, or turned off)
+        # Close it with the bot (tests share one pool between bots). Its worker starts with the first
+        # picture, not with the bot: a server that is sent no pictures never pays for the models.
+        self._owns_ocr = owns_ocr
 
     @property
     def detector(self) -> Detector:
@@ -118,13 +126,15 @@ class CallGuard:
         money_sent: bool | None = None,
         chosen_region: str | None = None,
         language_code: str | None = None,
+        from_image: bool = False,
         numbers: tuple[str, ...] | None = None,
     ) -> Outcome:
         """Log a verdict already computed (group chats judge first, log only what they answer);
         ``numbers``: the phone numbers in ``text`` if already found (:meth:`judge`).
 
         A text that says money was already sent ("我已经转了钱") is logged as such
-        unless the caller knows better (``money_sent``)."""
+        unless the caller knows better (``money_sent``). ``from_image``: ``text`` was
+        read from a picture (with its caption, if any)."""
         if numbers is None:
             numbers = extract_numbers(text, self.settings.default_region)
         paid = already_paid(text) and (verdict.scam or verdict.category is None or verdict.risk == "low")
@@ -134,6 +144,7 @@ class CallGuard:
             text=text, lang=lang, numbers=numbers, scam=verdict.scam, risk=verdict.risk,
             category=verdict.category, rule=verdict.rule, score=verdict.score,
             ruleset_version=detector.version, chat_type=chat_type, source=source, money_sent=money_sent,
+            from_image=from_image,
         )
         # The counts are read in the same transaction as the write (one trip to the database):
         # how many *other* people reported each number, so nobody can inflate it alone.
@@ -263,8 +274,11 @@ class CallGuard:
             log.error("report storage unavailable at start; reports are queued until it returns")
 
     async def close(self) -> None:
-        """Write pending reports, close storage, stop the detection workers (at shutdown)."""
+        """Write pending reports and close storage (called at shutdown); stop the OCR and
+        detection workers."""
         try:
             await self.writer.close()
         finally:
+            if self.ocr is not None and self._owns_ocr:
+                await self.ocr.aclose()
             await self.pool.close()

@@ -35,7 +35,7 @@ async def test_schema_created_and_reopen_is_idempotent(open_store, db_path, cloc
     await s.close()
 
     with raw(db_path) as conn:
-        assert conn.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS) == 2
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
         tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
     assert {"meta", "reports", "report_numbers", "number_reporters", "feedback"} <= tables
     assert "number_tally" not in tables
@@ -46,7 +46,7 @@ async def test_schema_created_and_reopen_is_idempotent(open_store, db_path, cloc
         assert await s.integrity_ok()
         await s.close()
     with raw(db_path) as conn:
-        assert conn.execute("PRAGMA user_version").fetchone()[0] == 2
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
         assert conn.execute("SELECT COUNT(*) FROM reports").fetchone()[0] == 1
 
 
@@ -417,7 +417,7 @@ async def test_export_csv(store, clock):
         "risk": "high", "score": "92", "scam": "true", "numbers": f"{A} {B}",
         "text": "'=HYPERLINK(\"http://x\")", "lang": "en", "chat_type": "private",
         "source": "message", "money_sent": "true", "feedback": "wrong",
-        "feedback_comment": "'-it was fine", "ruleset_version": "abc123",
+        "feedback_comment": "'-it was fine", "ruleset_version": "abc123", "from_image": "false",
     }]
     assert store.reporter_key(123456789) not in text
     assert "123456789" not in text

@@ -17,7 +17,7 @@ __all__ = ["EXPORT_COLUMNS", "mask_row", "write_csv"]
 EXPORT_COLUMNS = (
     "id", "created_at", "category", "rule", "risk", "score", "scam", "numbers",
     "text", "lang", "chat_type", "source", "money_sent", "feedback",
-    "feedback_comment", "ruleset_version",
+    "feedback_comment", "ruleset_version", "from_image",
 )
 FREE_TEXT = ("text", "feedback_comment")  # written by users: may quote a number, may start with "="
 

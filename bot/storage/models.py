@@ -53,6 +53,7 @@ class Report:
     source: str = "message"        # "message" | "report" | "console"
     money_sent: bool | None = None
     created_at: float | None = None  # unix seconds; None = now
+    from_image: bool = False       # ``text`` was read from a picture (the picture itself is never kept)
 
     def __post_init__(self) -> None:
         # Accept any sequence for convenience, but keep the value immutable.
@@ -81,6 +82,8 @@ class Report:
             problems.append(f"score {self.score!r}")
         if not all(isinstance(n, str) and n for n in self.numbers):
             problems.append("numbers must be non-empty strings")
+        if not isinstance(self.from_image, bool):
+            problems.append(f"from_image {self.from_image!r}")
         if problems:
             raise ValueError("invalid report: " + ", ".join(problems))
 

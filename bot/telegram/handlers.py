@@ -39,6 +39,7 @@ from ..detect import detect_language, from_language_code
 from ..detect.normalize import normalize
 from ..detect.paid import already_paid, sounds_worried
 from ..detect.regions import Region
+from ..ocr import replies as picture_texts
 from ..service import CallGuard, Outcome
 from . import keyboards as kb
 from .request import send_reply
@@ -88,7 +89,10 @@ def said_money_sent(answer: str) -> bool:
 
 class Handlers:
     def __init__(self, guard: CallGuard):
+        from .pictures import Pictures  # it uses this module's helpers
+
         self.guard = guard
+        self.pictures = Pictures(self, rate_limit=guard.settings.image_rate_limit)
 
     def register(self, app) -> None:
         """Add every handler to a PTB Application, in priority order."""
@@ -100,6 +104,7 @@ class Handlers:
             app.add_handler(CommandHandler(name, callback))
         app.add_handler(CallbackQueryHandler(self.button))
         app.add_handler(MessageHandler(MESSAGES & PRIVATE & filters.TEXT & ~filters.COMMAND, self.describe))
+        self.pictures.register(app)  # before the caption handlers: a photo's caption is read with the photo
         app.add_handler(MessageHandler(MESSAGES & PRIVATE & filters.CAPTION, self.describe))
         app.add_handler(MessageHandler(MESSAGES & filters.ChatType.GROUPS & (filters.TEXT | filters.CAPTION)
                                        & ~filters.COMMAND, self.group_message))
@@ -134,14 +139,15 @@ class Handlers:
 
     async def _reply_verdict(self, message: Message, outcome: Outcome, lang: str, text: str, *,
                              quote: bool = False, context: ContextTypes.DEFAULT_TYPE | None = None,
-                             user_id: int | None = None) -> None:
+                             picture: str | None = None, user_id: int | None = None) -> None:
         """``user_id``: the reporter, the only one whose presses of the buttons that write to
         the report take effect (see keyboards.py)."""
         verdict = outcome.verdict
         if context is not None and context.user_data is not None and outcome.region is not None:
             context.user_data["last_region"] = outcome.region.code  # for the "I already sent money" button
         reply = replies.verdict_reply(verdict, outcome.ruleset, lang, number_counts=outcome.number_counts,
-                                      text=text, region=outcome.region, numbers=outcome.displayed_numbers)
+                                      text=text, region=outcome.region, numbers=outcome.displayed_numbers,
+                                      picture=picture)
         warn = verdict.scam or verdict.risk == "low"
 
         def sign(action: str) -> str | None:
@@ -176,11 +182,13 @@ class Handlers:
 
     async def help(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         lang = self.language(update, context)
-        await update.effective_message.reply_text(replies.ui("help", lang, region=self.region(update, context, lang)))
+        await update.effective_message.reply_text(picture_texts.help_text(
+            lang, reading=self.guard.ocr is not None, region=self.region(update, context, lang)))
 
     async def privacy(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         lang = self.language(update, context)
-        await update.effective_message.reply_text(replies.ui("privacy", lang, days=self.guard.settings.retention_days))
+        days = self.guard.settings.retention_days
+        await update.effective_message.reply_text(picture_texts.privacy_text(lang, days=days))
 
     async def lang(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         await update.effective_message.reply_text(replies.ui("lang.pick", self.language(update, context)),

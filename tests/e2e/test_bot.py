@@ -13,6 +13,7 @@ import logging
 
 import pytest
 
+from callguard.ocr import replies as picture_texts
 from callguard.telegram.app import COMMANDS
 from tests.e2e.helpers import (
     BENIGN_EN,
@@ -27,6 +28,7 @@ from tests.e2e.helpers import (
     replies_to,
     reply,
     report_id_of,
+    shipped_region,
     ui,
 )
 
@@ -57,14 +59,17 @@ async def test_start_welcomes_in_the_users_language(bot_env, language_code, lang
     assert await rows(guard) == []
 
 
-@pytest.mark.parametrize("command, key, fmt", [("/help", "help", {}), ("/privacy", "privacy", {"days": 365})])
+@pytest.mark.parametrize("command, expected", [
+    ("/help", lambda lang, region: picture_texts.help_text(lang, reading=False, region=region)),  # no pictures
+    ("/privacy", lambda lang, region: picture_texts.privacy_text(lang, days=365)),
+])
 @pytest.mark.parametrize("language_code, lang", [("zh-hans", "zh-Hans"), ("zh-TW", "zh-Hant"), ("en", "en")])
-async def test_help_and_privacy(bot_env, command, key, fmt, language_code, lang):
+async def test_help_and_privacy(bot_env, command, expected, language_code, lang):
     api, app, guard = bot_env
     api.push_command(command, user_id=12, language_code=language_code)
     sent = (await reply(api, 12)).params
     # Help names the police number of the user's region: zh-TW -> Taiwan, else CALLGUARD_REGION (CN).
-    assert sent["text"] == ui(key, lang, region="TW" if language_code == "zh-TW" else "CN", **fmt)
+    assert sent["text"] == expected(lang, shipped_region("TW" if language_code == "zh-TW" else "CN"))
     assert await rows(guard) == []
 
 
@@ -208,14 +213,14 @@ async def test_edited_message_is_judged_again(bot_env):
 
 # ------------------------------------------------------------------ non-text messages
 
-PHOTO = {"photo": [{"file_id": "AgACAgIAAxkBAAI-photo", "file_unique_id": "AQADphoto", "width": 320, "height": 240}]}
 STICKER = {"sticker": {"file_id": "CAACAgIAAxkBAAI-sticker", "file_unique_id": "AgADsticker", "width": 512,
                        "height": 512, "is_animated": False, "is_video": False, "type": "regular"}}
 VOICE = {"voice": {"file_id": "AwACAgIAAxkBAAI-voice", "file_unique_id": "AgADvoice", "duration": 7}}
 LOCATION = {"location": {"latitude": 31.23, "longitude": 121.47}}
 
 
-@pytest.mark.parametrize("extra", [PHOTO, STICKER, VOICE, LOCATION], ids=["photo", "sticker", "voice", "location"])
+# Photos (captioned or not): tests/e2e/test_pictures.py.
+@pytest.mark.parametrize("extra", [STICKER, VOICE, LOCATION], ids=["sticker", "voice", "location"])
 async def test_non_text_messages_ask_for_words(bot_env, extra):
     api, app, guard = bot_env
     api.push_message(None, user_id=25, language_code="zh-TW", extra=extra)
@@ -224,15 +229,6 @@ async def test_non_text_messages_ask_for_words(bot_env, extra):
     await idle(api, app)
     assert api.sent_texts(25) == [ui("need_words", "zh-Hant")]
     assert await rows(guard) == []
-
-
-async def test_photo_caption_is_judged(bot_env):
-    api, app, guard = bot_env
-    api.push_message(None, user_id=26, language_code="en", extra={**PHOTO, "caption": SCAM_HANS})
-    sent = (await reply(api, 26)).params
-    assert sent["parse_mode"] == "HTML" and sent["text"].startswith("<b>" + ui("risk.high", "zh-Hans"))
-    [row] = await rows(guard)
-    assert row["text"] == SCAM_HANS and row["scam"] is True
 
 
 async def test_blank_text_asks_for_words(bot_env):

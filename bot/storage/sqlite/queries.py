@@ -18,8 +18,8 @@ from ..models import NO_CATEGORY, NO_RULE, Report, iso_utc
 # place for the insert and the read. A new Report field goes here (and into a
 # migration step); booleans are stored as 0/1.
 REPORT_FIELDS = ("text", "lang", "scam", "risk", "category", "rule", "score", "ruleset_version",
-                 "chat_type", "source", "money_sent")
-BOOL_FIELDS = frozenset({"scam", "money_sent"})
+                 "chat_type", "source", "money_sent", "from_image")
+BOOL_FIELDS = frozenset({"scam", "money_sent", "from_image"})
 
 _INSERT_REPORT = (f"INSERT INTO reports (created_at, reporter, {', '.join(REPORT_FIELDS)}) "
                   f"VALUES ({', '.join('?' * (len(REPORT_FIELDS) + 2))})")
@@ -243,7 +243,7 @@ def export_rows(conn: sqlite3.Connection, since: float) -> list[dict]:
     with _read(conn):
         reports = conn.execute(
             """SELECT id, created_at, category, rule, risk, score, scam, text, lang,
-                      chat_type, source, money_sent, ruleset_version
+                      chat_type, source, money_sent, ruleset_version, from_image
                FROM reports WHERE created_at >= ? ORDER BY id""", (since,)).fetchall()
         numbers = conn.execute(
             """SELECT n.report_id, n.number FROM report_numbers n JOIN reports r ON r.id = n.report_id
@@ -278,9 +278,10 @@ def export_rows(conn: sqlite3.Connection, since: float) -> list[dict]:
             "feedback": " ".join(values[rid]) or None,
             "feedback_comment": " | ".join(comments[rid]) or None,
             "ruleset_version": version,
+            "from_image": bool(from_image),
         }
         for (rid, created, category, rule, risk, score, scam, text, lang, chat_type, source, money_sent,
-             version) in reports
+             version, from_image) in reports
     ]
 
 

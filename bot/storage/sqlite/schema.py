@@ -107,6 +107,8 @@ MIGRATIONS: list[tuple[str, ...]] = [
            SELECT number, last_day, COUNT(*) FROM number_reporters GROUP BY 1, 2""",
         "DROP TABLE number_tally",
     ),
+    # 3: reports whose text was read from a picture (a screenshot, OCR) say so.
+    ("ALTER TABLE reports ADD COLUMN from_image INTEGER NOT NULL DEFAULT 0 CHECK (from_image IN (0, 1))",),
 ]
 
 
