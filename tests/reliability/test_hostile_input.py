@@ -19,7 +19,6 @@ example's updates are completely handled (no sleeping, no guessing).
 from __future__ import annotations
 
 import itertools
-import re
 
 import pytest
 import pytest_asyncio
@@ -188,13 +187,10 @@ async def test_keywords_split_by_invisible_or_markup_characters_are_still_detect
     expected = live.guard.detector.check(base)
     verdict = live.guard.detector.check(text)
     assert (verdict.risk, verdict.category) == (expected.risk, expected.category)
-    # What we quote back from the message reads exactly as typed (markup included), i.e. escaped,
-    # except for bidi controls, which are left out, and a line break between two Chinese
-    # characters (a phrase wrapped over two lines), which goes.
+    # What we quote back from the message reads exactly as typed (markup included), i.e. escaped;
+    # only whitespace is tidied the way the reply tidies it (a line break inside Chinese goes).
     for ev in verdict.evidence[:1]:
-        typed = "".join(c for c in ev.text if c not in BIDI_CONTROLS)
-        typed = re.sub(r"(?<=[\u2E80-\uFFEF])\s*\n\s*(?=[\u2E80-\uFFEF])", "", typed)
-        quoted = " ".join(typed.split())[:30]
+        quoted = replies._quote(ev.text)[1:-1].rstrip("…")[:30]
         assert quoted in seen, (quoted, seen)
 
 
