@@ -23,9 +23,11 @@ users' p99 from 28 ms to 3.3 s. Threads do not help with CPU work in Python
   applies the same idea to the bot's update slots.)
 
 The workers build each rule set from the live rule file's bytes (validated
-already) the first time a message needs it; until a worker holds the rule set
-a message needs (at start, for a second after each reload), that message is
-judged here, on the event loop, as before. A worker that dies, or takes
+already) the first time a message needs it. Until a worker holds the rule set
+a message needs (at start, for a second after each reload), a cheap message is
+judged here, on the event loop, as before, and an expensive one waits for a
+worker: crafted text sent at that moment must not stall everyone either
+(:meth:`DetectionPool._waits_for_a_worker`). A worker that dies, or takes
 longer than :data:`JOB_TIMEOUT` for one message, is replaced, and that
 message fails (its sender gets the apology and can send it again).
 
@@ -186,6 +188,7 @@ class DetectionPool:
         self._closed = False
         self._latest: RuleSource | None = None
         self._loading = False  # a worker is loading the latest rule set
+        self._starting = 0  # worker processes about to start or starting (not those waiting out a delay)
 
     @property
     def heavy_share(self) -> int:
@@ -239,6 +242,8 @@ class DetectionPool:
         self._idle.clear()
 
     def _spawn_later(self, delay: float, *, expensive_lane: bool) -> None:
+        if not delay:
+            self._starting += 1  # from now: a message that waits for this worker finds it counted
         task = asyncio.get_running_loop().create_task(self._spawn(delay, expensive_lane),
                                                       name="detection-worker-start")
         self._tasks.add(task)
@@ -247,13 +252,17 @@ class DetectionPool:
     async def _spawn(self, delay: float, expensive_lane: bool) -> None:
         if delay:
             await asyncio.sleep(delay)
+            self._starting += 1
         nice = ("--nice", str(EXPENSIVE_NICE)) if expensive_lane else ()
         try:
             proc = await asyncio.create_subprocess_exec(*self.command, *nice, stdin=asyncio.subprocess.PIPE,
                                                         stdout=asyncio.subprocess.PIPE)
         except OSError as exc:
             log.error("cannot start a detection worker (%s): messages are judged on the event loop", exc)
+            self._judge_orphans()  # expensive messages that were waiting for it
             return
+        finally:
+            self._starting -= 1
         worker = _Worker(proc, expensive_lane)
         self._workers.append(worker)
         source = self._latest
@@ -299,11 +308,22 @@ class DetectionPool:
             self._latest = source  # a reload: idle workers load it now (see _dispatch)
         if not any(source.version in worker.versions for worker in self._workers):
             self._dispatch()  # lets idle workers start loading it
-            return self._judge_now(source, text, key, region)
+            if not self._waits_for_a_worker(text, key):
+                return self._judge_now(source, text, key, region)
         job = _Job(key, text, region, source, next(self._seq), asyncio.get_running_loop().create_future())
         self._waiting.append(job)
         self._dispatch()
         return await job.future
+
+    def _waits_for_a_worker(self, text: str, key: object) -> bool:
+        """Whether a message that no worker can judge yet (its rule set is still being loaded)
+        waits for one instead of being judged on the event loop: an expensive one does (long,
+        or from a sender who has cost a lot lately; judged here, crafted text stalled every
+        user), as long as a worker process is running or starting to load it. If none holds it
+        in the end (the worker died, a newer rule set came first), it is judged here after all
+        (:meth:`_judge_orphans`)."""
+        expensive = len(text) > LONG_TEXT or self.is_heavy(key)
+        return expensive and bool(self._workers or self._starting)
 
     async def check(self, source: RuleSource, text: str, key: object) -> Verdict:
         """Only the verdict (no numbers looked for)."""

@@ -12,7 +12,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from callguard.detection_pool import HEAVY_SECONDS, DetectionFailed, DetectionPool, RecentCost
+from callguard.detection_pool import HEAVY_SECONDS, LONG_TEXT, DetectionFailed, DetectionPool, RecentCost
 from callguard.rulebook import RuleBook
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -63,6 +63,62 @@ async def test_workers_judge_exactly_as_the_detector_and_follow_a_reload(loaded)
     finally:
         await pool.close()
     assert pool._workers == []
+
+
+class OnTheLoop:
+    """A detector that notes the texts it judged: what the event loop judged (the workers build
+    their own detectors from the rule file's bytes)."""
+
+    def __init__(self, detector):
+        self.detector = detector
+        self.judged: list[str] = []
+
+    def check(self, text: str):
+        self.judged.append(text)
+        return self.detector.check(text)
+
+    def __getattr__(self, name: str):
+        return getattr(self.detector, name)
+
+
+async def test_expensive_messages_wait_for_a_worker_while_it_loads_the_rules(loaded):
+    """At start, and for a second after a reload, no worker holds the rule set yet: a cheap
+    message is judged on the event loop meanwhile, an expensive one (long, or from a sender who
+    has cost a lot lately) waits for the worker instead of stalling everyone."""
+    long_text = (TEXTS[0] + " ") * (LONG_TEXT // len(TEXTS[0]))
+    assert len(long_text) > LONG_TEXT
+    on_loop = OnTheLoop(loaded.detector)
+    first = SimpleNamespace(detector=on_loop, data=loaded.data, path=loaded.path, version="first")
+    pool = DetectionPool(1)
+    await pool.start(first)
+    try:
+        assert pool.ready_workers == 0  # the worker is only starting
+        verdicts = await asyncio.gather(pool.check(first, long_text, key="a"), pool.check(first, TEXTS[3], key="b"))
+        assert on_loop.judged == [TEXTS[3]]
+        assert list(verdicts) == [loaded.detector.check(long_text), loaded.detector.check(TEXTS[3])]
+
+        reloaded = SimpleNamespace(detector=on_loop, data=loaded.data + b"\n# edited\n", path=loaded.path,
+                                   version="edited")
+        pool.cost.add("costly", 2 * HEAVY_SECONDS)
+        verdicts = await asyncio.gather(pool.check(reloaded, long_text, key="c"),
+                                        pool.check(reloaded, TEXTS[1], key="costly"),
+                                        pool.check(reloaded, TEXTS[4], key="d"))
+        assert on_loop.judged == [TEXTS[3], TEXTS[4]]
+        assert list(verdicts) == [loaded.detector.check(t) for t in (long_text, TEXTS[1], TEXTS[4])]
+    finally:
+        await pool.close()
+
+
+async def test_an_expensive_message_waiting_for_a_worker_that_cannot_start_is_judged_on_the_loop(loaded, tmp_path):
+    pool = DetectionPool(1, command=(str(tmp_path / "no-such-worker"),))
+    await pool.start(loaded)
+    try:
+        long_text = TEXTS[2] * (LONG_TEXT // len(TEXTS[2]) + 1)
+        verdict = await asyncio.wait_for(pool.check(loaded, long_text, key="a"), 30)
+        assert verdict == loaded.detector.check(long_text)
+        assert pool._workers == []
+    finally:
+        await pool.close()
 
 
 async def test_the_cheapest_sender_goes_first_and_expensive_ones_keep_a_worker_free(loaded, slow_env):
