@@ -351,8 +351,9 @@ def handover(path: Path, runs: int) -> dict:
 class Bot:
     """``python -m bot run`` against the fake Bot API, in its own process."""
 
-    def __init__(self, api, workdir: Path, rules: Path):
+    def __init__(self, api, workdir: Path, rules: Path, detect_workers: int | None = None):
         self.api, self.workdir, self.rules = api, workdir, rules
+        self.detect_workers = detect_workers  # None: the bot's default
         self.log = workdir / "callguard.log"
 
     async def start(self, timeout: float = 300) -> None:
@@ -361,6 +362,8 @@ class Bot:
                    CALLGUARD_BOT_FILE_URL=self.api.base_file_url, CALLGUARD_DB=str(self.workdir / "callguard.db"),
                    CALLGUARD_RULES=str(self.rules), CALLGUARD_ADMINS=str(ADMIN), CALLGUARD_SEND_RATE="0",
                    CALLGUARD_RATE_LIMIT="10000", CALLGUARD_SECRET="bench")
+        if self.detect_workers is not None:
+            env["CALLGUARD_DETECT_WORKERS"] = str(self.detect_workers)
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
         self._logfile = open(self.log, "wb")
         self.proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "callguard", "run", env=env,
@@ -479,7 +482,7 @@ def user_texts(path: Path = SHIPPED) -> list[str]:
 
 
 async def online(path: Path, runs: int, rate: float, kinds: tuple[str, ...] = ("same", "new", "edit"),
-                 workdir: Path | None = None, before: float = 3.0) -> dict:
+                 workdir: Path | None = None, before: float = 3.0, detect_workers: int | None = None) -> dict:
     """Part 2: one bot process serving the shipped rules, then ``kinds``
     reloads per run (see the module docstring), each after ``before`` seconds
     of users alone (their latency: the reference)."""
@@ -491,13 +494,13 @@ async def online(path: Path, runs: int, rate: float, kinds: tuple[str, ...] = ("
     gc.collect()
     gc.disable()
     try:
-        return await _online(path, runs, rate, kinds, workdir, before)
+        return await _online(path, runs, rate, kinds, workdir, before, detect_workers)
     finally:
         gc.enable()
 
 
 async def _online(path: Path, runs: int, rate: float, kinds: tuple[str, ...], workdir: Path | None,
-                  before: float) -> dict:
+                  before: float, detect_workers: int | None = None) -> dict:
     from tests.support.fake_bot_api import FakeBotAPI
 
     big = path.read_text(encoding="utf-8")
@@ -510,7 +513,7 @@ async def _online(path: Path, runs: int, rate: float, kinds: tuple[str, ...], wo
         rules = workdir / "rules.yaml"
         rules.write_text(shipped, encoding="utf-8")
         async with FakeBotAPI() as api:
-            bot = Bot(api, workdir, rules)
+            bot = Bot(api, workdir, rules, detect_workers)
             await bot.start()
             try:
                 user = 1_000_000
@@ -602,6 +605,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-bot", action="store_true", help="only part 1")
     parser.add_argument("--no-handover", action="store_true", help="only part 2")
     parser.add_argument("--only-refusals", action="store_true", help="only part 0 (seconds)")
+    parser.add_argument("--detect-workers", type=int, metavar="N",
+                        help="the bot's detection worker processes in part 2 (default: the bot's default)")
     args = parser.parse_args(argv)
     runs = 1 if args.quick else args.runs
     print("hostile files refused...", file=sys.stderr)
@@ -618,7 +623,7 @@ def main(argv: list[str] | None = None) -> int:
     on: dict = {}
     if not args.no_bot:
         print("the bot under load...", file=sys.stderr)
-        on = asyncio.run(online(path, runs, args.rate))
+        on = asyncio.run(online(path, runs, args.rate, detect_workers=args.detect_workers))
     print(report(args.rules, path, off, on, args.rate, runs, refused))
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps({"rules": args.rules, "runs": runs, "rate": args.rate, "refusals": refused,
