@@ -33,6 +33,8 @@ PAID = [
     "我過咗數俾佢",
     "I made the payment",
     "we've done the bank transfer",
+    "the money has gone",
+    "the money is already gone",
 ]
 NOT_PAID = [
     "Should I pay the fee?",
@@ -62,6 +64,7 @@ NOT_PAID = [
     "佢俾咗个电话号码我",
     "They want me to make a payment",
     "should I make the payment",
+    "he needs bail money sent today",  # what they ask for
     "",
 ]
 
