@@ -50,6 +50,9 @@ _URL = re.compile(r"(?:https?://|www\.)[^\s<>\"'，。]+|\b[a-z0-9-]+(?:\.[a-z0-
                   re.IGNORECASE)
 _PHONE_CHARS = re.compile(r"[\d\s+\-().]+")
 SHORT_CHARS = 12  # normalised characters: shorter than this, a message is "one line" to judge
+# An English verdict stays under this many words (issue 11: read on a phone, verdict first); the
+# regulator's warning and its source line give way first, since the steps above them are what to do.
+MAX_WORDS_EN = 120
 
 
 def ui(key: str, lang: str, *, region: Region | None = None, **fmt: object) -> str:
@@ -139,6 +142,7 @@ def verdict_reply(
     region: Region | None = None,
     numbers: Sequence[str] = (),
     picture: str | None = None,
+    _max_steps: int = MAX_STEPS,
 ) -> str:
     """The answer to a description of a call.
 
@@ -146,8 +150,12 @@ def verdict_reply(
     and a telecom story from others); ``numbers`` the phone numbers found in it
     (display form) and ``number_counts`` how often each was reported before.
     ``picture`` (already formatted, see :func:`callguard.ocr.replies.picture_block`)
-    quotes what was read from a screenshot; it comes right after the evidence."""
+    quotes what was read from a screenshot; it comes right after the evidence.
+
+    An English reply stays under ``MAX_WORDS_EN`` words (the quoted picture aside): the
+    regulator's warning and source line give way first, then the rule's third step."""
     lang = i18n.language(lang)
+    budget = MAX_WORDS_EN + (len(picture.split()) if picture else 0) if lang == "en" else None
     values = region_values(region, lang)
     counts = dict(number_counts or {})
     rule = next((r for r in ruleset.rules if r.id == verdict.rule), None)
@@ -160,7 +168,7 @@ def verdict_reply(
         return _esc(filled, html) if filled is not None else None
 
     def advice() -> list[str]:
-        return fill_steps(rule.advice[lang], values)[:MAX_STEPS] if rule is not None else []
+        return fill_steps(rule.advice[lang], values)[:_max_steps] if rule is not None else []
 
     if verdict.scam:
         parts.append(_bold(ui(f"risk.{verdict.risk}", lang), html))
@@ -193,7 +201,11 @@ def verdict_reply(
     for number, count in counts.items():
         if count > 0:
             parts.append(_esc(ui("number.seen", lang, number=number, count=count), html))
-    return _fit([p for p in parts if p], [e for e in extras if e])
+    reply = _fit([p for p in parts if p], [e for e in extras if e], max_words=budget)
+    if budget is not None and len(reply.split()) >= budget and _max_steps > 2 and len(advice()) > 2:
+        return verdict_reply(verdict, ruleset, lang, html=html, number_counts=number_counts, text=text,
+                             region=region, numbers=numbers, picture=picture, _max_steps=_max_steps - 1)
+    return reply
 
 
 def _no_match(text: str, lang: str, html: bool, region: Region | None, numbers: Sequence[str],
@@ -238,11 +250,12 @@ def _type_and_evidence(verdict: Verdict, category, lang: str, html: bool) -> lis
     return lines
 
 
-def _fit(parts: list[str], extras: list[str]) -> str:
-    """Join parts; drop optional extras, then cut, to stay within Telegram's limit."""
+def _fit(parts: list[str], extras: list[str], *, max_words: int | None = None) -> str:
+    """Join parts; drop optional extras, last first, to stay within Telegram's limit (and
+    under ``max_words`` words); then cut parts to stay within the limit."""
     while extras:
         text = "\n\n".join(parts + extras)
-        if len(text) <= MAX_MESSAGE:
+        if len(text) <= MAX_MESSAGE and (max_words is None or len(text.split()) < max_words):
             return text
         extras.pop()
     text = "\n\n".join(parts)

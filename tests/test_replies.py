@@ -183,6 +183,37 @@ def test_english_scam_reply_is_short(story):
     assert len(text.split()) < 120, len(text.split())
 
 
+def _english_scam_examples() -> list[str]:
+    from callguard.detect import detect_language
+
+    return [t for r in RULESET.rules for t in r.examples_match if detect_language(t) == "en"]
+
+
+@pytest.mark.parametrize("region", ["GB", None])
+def test_every_english_scam_reply_is_under_120_words(region):
+    """Issue 11: under 120 words before the buttons, medium risk (with its "how to check")
+    and fake-authority stories (with the regulator's warning) included; what does not fit
+    is the regulator's warning and its source line, dropped before anything else."""
+    longest = (0, "")
+    for story in _english_scam_examples():
+        v = DETECTOR.check(story)
+        if not v.scam:
+            continue
+        text = replies.verdict_reply(v, RULESET, "en", html=False, text=story,
+                                     region=RULESET.regions.get(region or ""))
+        assert text.startswith(replies.ui(f"risk.{v.risk}", "en"))
+        longest = max(longest, (len(text.split()), story))
+    assert longest[0] < 120, longest
+
+
+def test_the_regulators_warning_is_kept_when_it_fits():
+    story = ENGLISH_SCAMS[0]
+    v = DETECTOR.check(story)
+    assert v.risk == "high" and v.category == "impersonate_authority"
+    text = replies.verdict_reply(v, RULESET, "en", html=False, text=story, region=RULESET.regions["GB"])
+    assert RULESET.texts["warning"]["en"] in text
+
+
 def test_advice_steps_follow_the_users_region():
     rule = RULESET.rules[0]
     advice = {**rule.advice, "en": ("Hang up.", "Call the tax office on {tax_office} to check.",
