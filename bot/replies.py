@@ -28,6 +28,7 @@ from typing import Iterable, Mapping, Sequence
 
 from . import i18n
 from .detect import RuleSet, Verdict
+from .detect.entities import find_entity
 from .detect.normalize import fold
 from .detect.regions import Region, fill, fill_steps
 from .i18n import LANGUAGES, MAX_MESSAGE
@@ -45,9 +46,6 @@ TELECOM_WORDS = ("通信管理", "通讯管理", "电信管理", "工信部", "�
                  "中国联通", "中华电信", "运营商", "电讯", "电话卡", "手机卡", "sim卡", "号码将被", "号码要被",
                  "停机", "telecom", "communicationsadministration", "phonecompany", "mobileoperator",
                  "networkprovider", "simcard", "numberwillbe", "linewillbe", "ofcom", "fcc")
-_URL = re.compile(r"(?:https?://|www\.)[^\s<>\"'，。]+|\b[a-z0-9-]+(?:\.[a-z0-9-]+)*\.(?:com|cn|net|org|top|xyz|"
-                  r"vip|cc|info|site|online|shop|club|app|link|icu|hk|tw|sg|my|uk|us|au|io|me|co)(?:/[^\s，。]*)?",
-                  re.IGNORECASE)
 _PHONE_CHARS = re.compile(r"[\d\s+\-().]+")
 SHORT_CHARS = 12  # normalised characters: shorter than this, a message is "one line" to judge
 # An English verdict stays under this many words (issue 11: read on a phone, verdict first); the
@@ -105,12 +103,25 @@ def _compact(text: str) -> str:
     return "".join(fold(text).split())
 
 
+def _links(text: str) -> list[tuple[int, int]]:
+    """The links in ``text``, found as the rules' ``{link}`` finds them (short links such as
+    bit.ly/… included)."""
+    return find_entity(text, "link", {})
+
+
+def _between(spans: list[tuple[int, int]], length: int) -> list[tuple[int, int]]:
+    """The parts of a text of ``length`` characters outside ``spans`` (sorted, not overlapping)."""
+    edges = [0, *(edge for span in spans for edge in span), length]
+    return list(zip(edges[::2], edges[1::2]))
+
+
 def message_kind(text: str, numbers: Sequence[str] = ()) -> str:
     """``link``, ``number`` or ``short`` for a message that is little more than
     a link, a phone number or one short line; ``story`` otherwise."""
     if not text:
         return "story"
-    if _URL.search(text) and len(_compact(_URL.sub(" ", text))) <= 12:
+    links = _links(text)
+    if links and len(_compact("".join(text[a:b] for a, b in _between(links, len(text))))) <= 12:
         return "link"
     if numbers and len(_compact(_PHONE_CHARS.sub(" ", text))) <= 8:
         return "number"
@@ -214,8 +225,8 @@ def _no_match(text: str, lang: str, html: bool, region: Region | None, numbers: 
     kind = message_kind(text, numbers)
     questions = _bold(ui("ask.title", lang), html) + "\n" + _steps([ui("ask.who", lang), ui("ask.what", lang)], html)
     if kind == "link":
-        match = _URL.search(text)
-        link = match.group(0) if match else ""
+        start, end = _links(text)[0]
+        link = text[start:end]
         host = re.sub(r"^(?:https?://)?(?:www\.)?", "", link, flags=re.IGNORECASE).split("/")[0]
         return [_bold(ui("link.title", lang), html),
                 _esc(ui("link.known", lang, host=host), html),

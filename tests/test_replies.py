@@ -56,6 +56,15 @@ def test_bare_link_gets_its_own_answer():
     assert replies.message_kind("請看 www.example.com/x") == "link"
 
 
+@pytest.mark.parametrize("text, host", [("Is this legit? bit.ly/3xYz", "bit.ly"), ("goo.gl/a1B2c3", "goo.gl"),
+                                        ("這個連結安全嗎 https://t.co/AbC", "t.co")])
+def test_a_short_link_with_a_question_gets_the_link_answer(text, host):
+    """Short links (bit.ly, goo.gl, t.co) are links as the rules' {link} finds them."""
+    assert replies.message_kind(text) == "link"
+    out = replies.verdict_reply(replies.Verdict(False, "none", None, None, 0), RULESET, "en", html=False, text=text)
+    assert out.startswith(replies.ui("link.title", "en")) and f"“{host}”" in out
+
+
 def test_bare_number_says_what_we_know():
     verdict = replies.Verdict(False, "none", None, None, 0)
     out = replies.verdict_reply(verdict, RULESET, "en", html=False, text="+86 138 0013 8000",
