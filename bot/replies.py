@@ -183,7 +183,7 @@ def verdict_reply(
 
     if verdict.scam:
         parts.append(_bold(ui(f"risk.{verdict.risk}", lang), html))
-        parts.extend(_type_and_evidence(verdict, category, lang, html))
+        parts.extend(_type_and_evidence(verdict, category, lang, html, text))
         parts.append(picture)
         steps = advice()
         if steps:
@@ -200,7 +200,7 @@ def verdict_reply(
             parts.append(_bold(ui("steps", lang), html) + "\n" + _steps(steps, html))
     elif verdict.risk == "low":  # not clearly a scam: what looked suspicious, and the two checks that settle it
         parts.append(_bold(ui("risk.low", lang), html))
-        parts.extend(_type_and_evidence(verdict, category, lang, html))
+        parts.extend(_type_and_evidence(verdict, category, lang, html, text))
         parts.append(picture)
         checks = [ui("low.check1", lang, region=region), ui("low.check2", lang, region=region)]
         parts.append(_bold(ui("low.checks", lang), html) + "\n" + _steps(checks, html))
@@ -244,15 +244,37 @@ def _no_match(text: str, lang: str, html: bool, region: Region | None, numbers: 
             _esc(ui("none.meanwhile", lang, region=region), html)]
 
 
-def _type_and_evidence(verdict: Verdict, category, lang: str, html: bool) -> list[str]:
+# English words that say nothing quoted alone ("“HMRC” “warrant” “for”"): shown only as part
+# of a longer quote.
+_FUNCTION_WORDS = frozenset("a an the to of for by via in on at as is are was be it its it's i me my you your we "
+                            "us our he him his she her they them their and or with from this that".split())
+
+
+def _evidence_pieces(verdict: Verdict, text: str) -> list[str]:
+    """The matched words as the person reads them: pieces that follow each other in ``text``
+    with only spaces between them are one quote ("put through to the police", not “put”
+    “through to” “the” “police”); a lone function word is left out."""
+    pieces: list[list[int]] = []
+    for ev in sorted(verdict.evidence, key=lambda e: e.start):
+        if text[ev.start:ev.end] != ev.text:  # offsets into another text: quote each as it is
+            return [ev.text for ev in verdict.evidence]
+        if pieces and not text[pieces[-1][1]:ev.start].strip():
+            pieces[-1][1] = max(pieces[-1][1], ev.end)
+        else:
+            pieces.append([ev.start, ev.end])
+    quoted = [text[a:b] for a, b in pieces]
+    return [q for q in quoted if q.strip().casefold() not in _FUNCTION_WORDS] or quoted
+
+
+def _type_and_evidence(verdict: Verdict, category, lang: str, html: bool, text: str = "") -> list[str]:
     """The scam type and the user's own words that matched, quoted."""
     sep = _sep(lang)
     lines = []
     if category is not None and category.scam:
         lines.append(_esc(ui("type", lang), html) + sep + _esc(category.name[lang], html))
     quotes: list[str] = []
-    for ev in verdict.evidence:
-        q = _quote(ev.text)
+    for piece in _evidence_pieces(verdict, text):
+        q = _quote(piece)
         if q not in quotes:
             quotes.append(q)
     if quotes:

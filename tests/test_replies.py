@@ -105,6 +105,32 @@ def test_evidence_is_quoted_and_shortened():
     assert "…" in text
 
 
+def _evidence_line(story: str, *spans: tuple[int, int]) -> str:
+    evidence = tuple(Evidence("p", story[a:b], a, b, "g", 100) for a, b in spans)
+    v = Verdict(True, "high", "impersonate_authority", RULESET.rules[0].id, 90, evidence)
+    text = replies.verdict_reply(v, RULESET, "en", html=False, text=story)
+    return next(line for line in text.splitlines() if line.startswith(replies.ui("evidence", "en")))
+
+
+def test_evidence_pieces_next_to_each_other_are_one_quote_and_lone_function_words_go():
+    story = "HMRC said there is a warrant for my arrest, then put me through to the police"
+
+    def at(word: str, after: int = 0) -> tuple[int, int]:
+        start = story.index(word, after)
+        return start, start + len(word)
+
+    line = _evidence_line(story, at("HMRC"), at("warrant"), at("for"), at("put"), at("through to"),
+                          at("the", 60), at("police"))
+    assert line.endswith("“HMRC” “warrant for” “put”"), line  # at most three quotes, each whole
+    line = _evidence_line(story, at("HMRC"), at("for"), at("through to"), at("the", 60), at("police"))
+    assert line.endswith("“HMRC” “through to the police”"), line  # "for" alone says nothing
+
+
+def test_evidence_from_another_text_is_quoted_as_it_is():
+    line = _evidence_line("something else entirely", (0, 4))
+    assert "“some”" in line
+
+
 def test_reply_never_exceeds_telegram_limit():
     huge_rules = replace(RULESET, texts={**RULESET.texts, "warning": {l: "警" * 5000 for l in LANGS},
                                          "source": {l: "源" * 5000 for l in LANGS}})
