@@ -571,7 +571,13 @@ class _Layer:
                 return
         lists = []
         for cid in p.classes:
-            found = occ.get(cid) or (self.on_demand(scan, cid) if self._on_demand(cid) else None)
+            found = occ.get(cid)
+            if self._on_demand(cid):
+                # A choice of words and an entity, (钱|{amount}): the scan found
+                # the words, the entity is looked for here; either may be the one
+                # in the right place, so both are candidates.
+                extra = self.on_demand(scan, cid)
+                found = found + extra if found and extra else found or extra
             if not found:
                 return
             lists.append(found)
