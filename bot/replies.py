@@ -81,10 +81,16 @@ def _steps(steps: Iterable[str], html: bool) -> str:
     return "\n".join(f"{i}. {_esc(step, html)}" for i, step in enumerate(steps, 1))
 
 
+# Bidirectional-text controls (LRE..RLO, LRI..PDI, LRM, RLM, ALM) in a quoted phrase would
+# reorder the rest of our reply on the user's screen (e.g. "safe" shown where the text says
+# "scam"); what matched is just as readable without them.
+_BIDI_CONTROLS = dict.fromkeys(map(ord, "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f\u061c"))
+
+
 def _quote(text: str) -> str:
-    """The matched words on one line. A line break inside Chinese text (a phrase wrapped
-    over two lines of a screenshot) goes away; elsewhere whitespace becomes one space."""
-    text = re.sub(r"(?<=[\u2E80-\uFFEF])\s*\n\s*(?=[\u2E80-\uFFEF])", "", text)
+    """The matched words on one line, without bidi controls. A line break inside Chinese text (a
+    phrase wrapped over two lines of a screenshot) goes away; elsewhere whitespace becomes one space."""
+    text = re.sub(r"(?<=[\u2E80-\uFFEF])\s*\n\s*(?=[\u2E80-\uFFEF])", "", text.translate(_BIDI_CONTROLS))
     text = " ".join(text.split())
     if len(text) > MAX_EVIDENCE_CHARS:
         text = text[: MAX_EVIDENCE_CHARS - 1] + "…"
