@@ -348,8 +348,8 @@ def chat(detector: Detector, read: Callable[[str], str], write: Callable[[str], 
             return
         if command in ("/help", "/start"):
             write(i18n.text("chat.help", current, codes=codes))
-        elif command == "/privacy":
-            write(replies.ui("privacy", current, days=_settings().retention_days))
+        elif command == "/privacy":  # the console stores nothing (the bot's /privacy would speak of /forget)
+            write(i18n.text("chat.privacy", current))
         elif command == "/lang":
             if rest in replies.LANGUAGES:
                 chosen_lang = current = rest

@@ -92,7 +92,7 @@ def test_chat_conversation():
     assert "96110" in out[2]
     assert "防骗提醒" in out[3] and "冒充公检法" in out[3]
     assert "English" in out[4]
-    assert "365 days" in out[5]
+    assert "keeps nothing" in out[5] and "/forget" not in out[5]  # the console stores nothing
     assert "don't know that command" in out[6]
     assert "/money" in out[7] and "/region" in out[7]
     assert "/report" not in out[7] and "/forget" not in out[7]  # only what works on the console
