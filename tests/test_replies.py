@@ -251,7 +251,7 @@ def test_the_regulators_warning_is_kept_when_it_fits():
 
 def test_advice_steps_follow_the_users_region():
     rule = RULESET.rules[0]
-    advice = {**rule.advice, "en": ("Hang up.", "Call the tax office on {tax_office} to check.",
+    advice = {**rule.advice, "en": ("Hang up.", "Ask {telecom_regulator} to check.",
                                     "Forward the text to {spam_sms}.")}
     rules = tuple(replace(r, advice=advice) if r.id == rule.id else r for r in RULESET.rules)
     ruleset = replace(RULESET, rules=rules)
@@ -259,9 +259,9 @@ def test_advice_steps_follow_the_users_region():
     cn = replies.verdict_reply(v, ruleset, "en", html=False, region=RULESET.regions["CN"])
     tw = replies.verdict_reply(v, ruleset, "en", html=False, region=RULESET.regions["TW"])
     gb = replies.verdict_reply(v, ruleset, "en", html=False, region=RULESET.regions["GB"])
-    assert "Call the tax office on 12366 to check." in cn
-    assert "tax office" not in tw and "Forward the text" not in tw and "1. Hang up." in tw
-    assert "Forward the text to 7726." in gb and "tax office" not in gb
+    assert "Ask the MIIT's 12381 line to check." in cn
+    assert "MIIT" not in tw and "Forward the text" not in tw and "1. Hang up." in tw
+    assert "Forward the text to 7726." in gb and "MIIT" not in gb
 
 
 @pytest.mark.parametrize("code, first", [("CN", "110"), ("TW", "165"), ("HK", "18222"), ("GB", "159"),

@@ -24,8 +24,7 @@ mapping.
 
 **The placeholder contract** (for every text that comes from the rule file:
 global ``texts``, category texts, rule advice): ``{police}``, ``{scam_line}``
-and the names under a region's ``fields`` (e.g. ``{tax_office}``,
-``{social_security}``, ``{spam_sms}``, ``{telecom_regulator}``,
+and the names under a region's ``fields`` (e.g. ``{spam_sms}``, ``{telecom_regulator}``,
 ``{bank_line}``) are filled from the user's region. An advice step (a list
 item) whose placeholder the user's region does not define is LEFT OUT, and
 so is a single paragraph: advice that names an agency exists only where that
