@@ -70,8 +70,9 @@ async def _edit(edit: Awaitable) -> None:
             raise
 
 
-_NO_ZH = ("没", "沒", "未", "不")
-_YES_ZH = ("是", "对", "對", "已", "转了", "轉了", "汇了", "匯了", "付了", "打了")
+_NO_ZH = ("没", "沒", "未", "不", "冇", "唔")  # 冇 / 唔係 / 唔知: Cantonese "no" / "not" / "don't know"
+_YES_ZH = ("是", "对", "對", "已", "转了", "轉了", "汇了", "匯了", "付了", "打了",
+           "係", "有", "轉咗", "转咗", "俾咗", "畀咗")  # Cantonese: 係呀, 有, 轉咗 ("sent it")
 _NO_EN = frozenset({"no", "not", "nope", "never", "didnt", "havent", "hasnt", "dont", "yet"})
 _YES_EN = frozenset({"yes", "y", "yeah", "yep", "sent", "paid", "transferred", "wired", "already", "did"})
 
