@@ -175,3 +175,11 @@ async def test_numbers_are_read_as_the_users_region_writes_them(guard):
     assert judged.numbers == ("+886912345678",)
     outcome = await service.assess(taiwan + "，還有 13800138000", user_id=ALICE, lang="zh-Hant", chat_type="private")
     assert outcome.numbers == ("+886912345678", "+8613800138000")  # a mainland number is still one
+
+
+@pytest.mark.parametrize("lang", ["zh-Hans", "zh-Hant", "en"])
+def test_privacy_says_the_choice_is_kept_until_forget(lang):
+    from callguard.ocr.replies import privacy_text
+
+    line = next(line for line in privacy_text(lang, days=365).splitlines() if "/region" in line)
+    assert "/lang" in line and "/forget" in line
