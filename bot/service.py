@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, TextIO
 from .config import Settings
 from .detect import Detector, RuleSet, Verdict
 from .detect.paid import already_paid
-from .detect.regions import Region, pick_region
+from .detect.regions import Region, number_regions, pick_region
 from .detection_pool import DetectionPool, Judgement
 from .numbers import display_number, extract_numbers, number_region
 from .rulebook import RuleBook
@@ -126,11 +126,9 @@ class CallGuard:
                        language_code: str | None = None) -> tuple[str, ...]:
         """The regions whose way of writing phone numbers is tried, in order: the user's own
         when known (their ``/region``, their Telegram language tag's country, the language
-        they write), then ``CALLGUARD_REGION``. A Taiwan user's "0912-345-678" is no
-        number at all to a mainland reading."""
-        own = pick_region(ruleset.regions, chosen=chosen, lang=lang, language_code=language_code)
-        default = (self.settings.default_region or "").upper()
-        return tuple(dict.fromkeys(code for code in (own.code if own else None, default) if code))
+        they write), then ``CALLGUARD_REGION`` (see ``detect.regions.number_regions``)."""
+        return number_regions(ruleset.regions, chosen=chosen, lang=lang, language_code=language_code,
+                              default=self.settings.default_region)
 
     async def record(
         self,
