@@ -176,6 +176,17 @@ def test_typed_answer_to_money_question(answer, sent):
     assert said_money_sent(answer) is sent
 
 
+@pytest.mark.parametrize("answer, sent", [
+    ("係", True), ("係呀", True), ("有", True), ("有，轉咗五萬", True), ("俾咗佢哋錢", True),
+    ("冇", False), ("唔係", False), ("冇呀，仲未", False), ("唔知", False), ("冇轉", False),
+])
+def test_typed_answer_to_money_question_in_cantonese(answer, sent):
+    """Hong Kong users answer 係呀 / 有 ("yes") and 冇 / 唔係 ("no")."""
+    from callguard.telegram.handlers import said_money_sent
+
+    assert said_money_sent(answer) is sent
+
+
 def test_low_risk_reply_names_what_looked_suspicious_and_the_two_checks():
     rule = RULESET.rules[0]
     v = Verdict(False, "low", rule.category, rule.id, 25, (Evidence("通信管理局", "通信管理局", 0, 5, "claim", 100),))

@@ -44,7 +44,7 @@ from types import MappingProxyType
 from typing import Any, Iterable, Iterator, Mapping, Sequence
 
 __all__ = ["Region", "parse_regions", "placeholder_problems", "fill", "fill_steps", "placeholders",
-           "pick_region", "BUILTIN_FIELDS"]
+           "pick_region", "number_regions", "BUILTIN_FIELDS"]
 
 from .schema import LANGUAGES
 BUILTIN_FIELDS = ("police", "scam_line")
@@ -126,6 +126,16 @@ def pick_region(regions: Mapping[str, Region], *, chosen: str | None = None,
     if default and default.upper() in regions:
         return regions[default.upper()]
     return None
+
+
+def number_regions(regions: Mapping[str, Region], *, chosen: str | None = None, lang: str | None = None,
+                   language_code: str | None = None, default: str | None = None) -> tuple[str, ...]:
+    """The regions whose way of writing phone numbers is tried, in order: the user's own
+    when known (``chosen``, their language tag's country, the language they write), then
+    the deployment's ``default`` (``CALLGUARD_REGION``). A Taiwan user's "0912-345-678"
+    is no number at all to a mainland reading (see ``numbers.extract_numbers``)."""
+    own = pick_region(regions, chosen=chosen, lang=lang, language_code=language_code)
+    return tuple(dict.fromkeys(code for code in (own.code if own else None, (default or "").upper()) if code))
 
 
 def _tag_country(tag: str | None) -> str | None:
