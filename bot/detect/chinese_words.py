@@ -8,12 +8,15 @@ characters is widened to the edge of the word that the segmenter finds there.
 
 Why rjieba: it is jieba's dictionary and algorithm (the standard Chinese
 segmenter) in Rust, a maintained binding of jieba-rs with wheels for every
-platform (abi3, 4.6 MB installed). Measured on this machine: loading its
-dictionary takes about 0.15 s of CPU and ~30 MB, where jieba takes 0.8 s and
-~80 MB (and writes a cache file to /tmp); both cut the same words. A word list
-of our own (the rule file's vocabulary, or "up to the next punctuation mark")
-cuts where the rule author did, or quotes half a sentence: the audit's cut
-words ("用新号", "信贷", "发给我通讯录") are not in the rules at all.
+platform (abi3, 4.6 MB installed). On the 131 Chinese match examples of the
+rule file it gives exactly the quotes jieba gives, and its dictionary loads
+in about 0.15 s of CPU and 30 MB, where jieba's takes 0.95 s and 80 MB (and
+writes a cache file to /tmp). Our own word list, the rule file's vocabulary,
+fixed 8 of the 20 quotes the dictionary fixes ("儿子用新号" stays cut) and
+widened others to pieces of phrases ("要先", "让我"). jieba's HMM for unknown
+words is left off: it makes up words ("我加他微信领", "身份证被盗用办").
+``python bench/bench_words.py`` measures what changes and what it costs;
+bench/README.md has the one-off comparison.
 
 Bounds, so a quote never says more than the user wrote around the match:
 
@@ -87,6 +90,6 @@ def _simplified(run: str) -> str:
 def _words(run: str) -> tuple[tuple[int, int], ...]:
     """Where the words of ``run`` start and end (dictionary words only: the HMM
     for unknown words would make up words from a scammer's odd text)."""
-    import rjieba  # ~0.15 s of CPU on first use: it builds the dictionary as it loads
+    import rjieba  # ~0.15 s of CPU and ~30 MB on first use: it builds the dictionary as it loads
 
     return tuple((begin, stop) for _, begin, stop in rjieba.tokenize(run, "default", False))
