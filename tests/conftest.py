@@ -29,6 +29,23 @@ def _rulebook_once(cls, path) -> RuleBook:
     return RuleBook(_COMPILED_RULES[key])  # a fresh book (reloads stay per test), a shared detector
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _compiled_rules_cache(tmp_path_factory):
+    """The command line's compiled-rules cache (callguard.compiled_cache) in a
+    folder of this test session, never the user's ~/.cache."""
+    import os
+
+    folder = tmp_path_factory.mktemp("compiled-rules-cache")
+    os.chmod(folder, 0o700)
+    previous = os.environ.get("CALLGUARD_CACHE_DIR")
+    os.environ["CALLGUARD_CACHE_DIR"] = str(folder)
+    yield folder
+    if previous is None:
+        os.environ.pop("CALLGUARD_CACHE_DIR", None)
+    else:
+        os.environ["CALLGUARD_CACHE_DIR"] = previous
+
+
 @pytest.fixture
 def settings(tmp_path):
     """Settings for a bot under test: temp database, shipped rules, no flood limit, detection on

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from .. import compiled_cache
 from ..config import ConfigError, Settings
-from ..detect import Detector, RuleFileError, RuleSet, load_rules
+from ..detect import Detector, RuleFileError, RuleSet, load_rules, parse_rules
+from ..detect.load import read_rule_file
 from ..rulefiles import unreadable
 
 
@@ -42,7 +44,13 @@ def load_detector(arg: str | None, model_path: str | None = None) -> Detector:
             raise SystemExit(f"callguard: {exc}") from None
     path = rules_path(arg)
     try:
-        return Detector(load_rules(path), model=model)
+        if model is not None:
+            return Detector(load_rules(path), model=model)
+        data, problems = read_rule_file(path)
+        if data is None:
+            raise RuleFileError(problems)
+        # A one-shot command compiles the same rules every time: keep them compiled (see compiled_cache).
+        return compiled_cache.load_or_build(data, lambda content: Detector(parse_rules(content, str(path))))
     except RuleFileError as exc:
         raise SystemExit(f"callguard: {rules_problem(path, exc, from_command_line=arg is not None)}") from None
 

@@ -1,0 +1,123 @@
+"""Compiled rules kept on disk between runs of a short-lived command.
+
+``callguard check "…"`` is a whole process per question. Compiling the
+shipped rules costs more than everything else it does together (about half a
+second, most of it building the pinyin spellings of the Chinese phrases),
+while reading back the compiled detector takes about a tenth of that. So the
+command line keeps the compiled detector in a cache file and reuses it while
+both the rule file and the detection code are unchanged: the file's name is
+a digest of the rule file's bytes, the detection package's source and the
+Python version, so any change to one of them simply misses the cache.
+
+A cache file is a pickle, and loading a pickle runs code, so a file is used
+only when it and its folder belong to the current user and nobody else may
+write them; anything unexpected (a damaged file, an unwritable folder) is
+skipped quietly and the rules are compiled as if there were no cache. The
+bot itself does not use this: it compiles once at start and keeps the result.
+
+``CALLGUARD_CACHE_DIR`` sets the folder (default ``$XDG_CACHE_HOME/callguard``
+or ``~/.cache/callguard``); ``off`` turns the cache off.
+"""
+
+from __future__ import annotations
+
+import copyreg
+import hashlib
+import io
+import logging
+import os
+import pickle
+import stat
+import sys
+import tempfile
+from functools import lru_cache
+from pathlib import Path
+from types import MappingProxyType
+from typing import Callable
+
+from .detect import Detector
+
+__all__ = ["cache_dir", "load_or_build"]
+
+log = logging.getLogger(__name__)
+
+
+def cache_dir() -> Path | None:
+    """The cache folder, or None when the cache is off."""
+    setting = os.environ.get("CALLGUARD_CACHE_DIR", "").strip()
+    if setting.lower() == "off":
+        return None
+    if setting:
+        return Path(setting)
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "callguard"
+
+
+@lru_cache(maxsize=1)
+def _code_digest() -> bytes:
+    """What the compiled form depends on besides the rule file: the detection code."""
+    digest = hashlib.sha256(sys.version.encode())
+    package = Path(__file__).resolve().parent / "detect"
+    for source in sorted(package.glob("*.py")):
+        digest.update(source.name.encode())
+        digest.update(source.read_bytes())
+    return digest.digest()
+
+
+def _safe(path: Path) -> bool:
+    """Owned by us and writable by nobody else (see the module docstring)."""
+    try:
+        info = path.stat()
+    except OSError:
+        return False
+    return info.st_uid == os.getuid() and not info.st_mode & (stat.S_IWGRP | stat.S_IWOTH)
+
+
+def _mapping_proxy(items: dict) -> MappingProxyType:
+    return MappingProxyType(items)
+
+
+def _dumps(detector: Detector) -> bytes:
+    """Rule sets hold read-only views (MappingProxyType), which pickle cannot
+    copy by itself: store the dict, rebuild the view."""
+    buffer = io.BytesIO()
+    pickler = pickle.Pickler(buffer, pickle.HIGHEST_PROTOCOL)
+    pickler.dispatch_table = copyreg.dispatch_table.copy()
+    pickler.dispatch_table[MappingProxyType] = lambda proxy: (_mapping_proxy, (dict(proxy),))
+    pickler.dump(detector)
+    return buffer.getvalue()
+
+
+def load_or_build(data: bytes, build: Callable[[bytes], Detector]) -> Detector:
+    """The detector for rule-file content ``data``: from the cache when it
+    holds one for exactly this content and code, else ``build(data)`` (whose
+    errors pass through unchanged), stored for next time."""
+    folder = cache_dir()
+    if folder is None:
+        return build(data)
+    key = hashlib.sha256(_code_digest() + hashlib.sha256(data).digest()).hexdigest()[:40]
+    path = folder / f"detector-{key}.pickle"
+    if _safe(folder) and _safe(path):
+        try:
+            with open(path, "rb") as file:
+                cached = pickle.load(file)
+            if isinstance(cached, Detector):
+                return cached
+        except Exception as exc:  # a damaged or foreign file: compile instead
+            log.debug("ignoring the compiled-rules cache %s: %s", path, exc)
+    detector = build(data)
+    try:
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        if _safe(folder):
+            blob = _dumps(detector)
+            fd, tmp = tempfile.mkstemp(dir=folder, prefix=".detector-", suffix=".tmp")  # mode 0600
+            try:
+                with os.fdopen(fd, "wb") as file:
+                    file.write(blob)
+                os.replace(tmp, path)
+            except OSError:
+                os.unlink(tmp)
+                raise
+    except (OSError, pickle.PicklingError) as exc:
+        log.debug("not caching the compiled rules in %s: %s", folder, exc)
+    return detector
