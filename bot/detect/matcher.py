@@ -47,7 +47,7 @@ from __future__ import annotations
 import gc
 import re
 from bisect import bisect_left
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Callable
 
 import ahocorasick
@@ -55,6 +55,8 @@ from rapidfuzz import fuzz
 from rapidfuzz.distance import Levenshtein
 
 from .entities import find_entity
+from .kernels import SPACED_CHARS as _SPACED_CHARS
+from .kernels import chain, gap_cost, one_edit, scan_matches
 from .normalize import SPACED, fold, fold_with_offsets, has_cjk, normalize, normalize_with_offsets, pinyin_alias
 from .schema import Element, Rule, RuleSet
 
@@ -73,7 +75,6 @@ MIN_FUZZY_LATIN = 8
 MIN_FUZZY_WORD = 6  # the longest word of an English phrase that tolerates a typo
 MIN_PINYIN_ALIAS = 8
 
-_SPACED_CHARS = frozenset(c for c in map(chr, range(0x250)) if re.match(f"[{SPACED}]", c))
 
 
 def tolerates_typo(key: str) -> bool:
@@ -139,38 +140,6 @@ def align(key: str, norm: str, edits: int, starts: range,
             if Levenshtein.distance(key, window, score_cutoff=edits) <= edits:
                 found.append((int(fuzz.ratio(key, window)), s, s + length))
     return max(found, key=lambda h: (h[0], -h[1], h[2] - h[1]), default=None)
-
-
-def one_edit(other: str, text: str) -> bool:
-    """Whether ``text`` starts with a string exactly one edit (a wrong,
-    missing or extra character) from ``other``. The edit can be taken at the
-    first difference: any one-edit alignment can be moved there."""
-    m = len(other)
-    i = 0
-    while i < m and i < len(text) and text[i] == other[i]:
-        i += 1
-    if i == m:
-        return False  # ``other`` itself: an exact match, found as such
-    return ((i < len(text) and text[i + 1 : m] == other[i + 1 :])  # wrong character at i
-            or text[i : m - 1] == other[i + 1 :]  # other[i] missing
-            or (i < len(text) and text[i + 1 : m + 1] == other[i:]))  # extra character at i
-
-
-def gap_cost(region: str) -> int:
-    """What a gap of ``region`` costs against a group's ``gap``: one per
-    Chinese (or other unspaced) character, two per English word."""
-    cost = 0
-    in_word = False
-    for ch in region:
-        if ch in _SPACED_CHARS:
-            if not in_word:
-                cost += 2
-                in_word = True
-        else:
-            in_word = False
-            if ch != " ":
-                cost += 1
-    return cost
 
 
 def _bounded(norm: str, start: int, end: int, left: bool = True, right: bool = True) -> bool:
@@ -239,6 +208,7 @@ class _Pattern:
     labels: tuple[str, ...]
     gaps: tuple[bool, ...]
     gap: int  # the group's bound
+    scanned: tuple[int, ...] = ()  # the classes the scan finds (not on demand)
 
 
 def _class_key(element: Element, fuzzy: bool) -> tuple:
@@ -327,8 +297,12 @@ class _Layer:
                     else:
                         patterns.append(_Pattern(gid, order, pattern.source, cids,
                                                  tuple(str(e) for e in pattern.elements), pattern.gaps, group.gap))
-        self.singles = {cid: tuple(v) for cid, v in singles.items()}
-        self.patterns = tuple(patterns)
+        self.class_demand = tuple(self._on_demand(cid) for cid in range(len(self.class_labels)))
+        # A class of plain phrases: its label when evidence names what it matched, and its consumers.
+        self.singles = {cid: (self.class_labels[cid] if self.class_slot[cid] else None, tuple(v))
+                        for cid, v in singles.items()}
+        self.patterns = tuple(replace(p, scanned=tuple(c for c in p.classes if not self.class_demand[c]))
+                              for p in patterns)
         self._build_automaton(class_keys, class_fuzzy)
         self._index_patterns(class_keys, rules)
 
@@ -364,12 +338,12 @@ class _Layer:
         self.always = tuple(always)
 
     def _build_automaton(self, class_keys: list[tuple[str, ...]], class_fuzzy: list[bool]) -> None:
-        exact: dict[str, dict[int, int]] = {}  # key -> {class: similarity}
+        exact: dict[str, dict[int, None]] = {}  # key -> its classes
         pinyin: dict[str, set[int]] = {}  # pinyin spelling, no spaces -> classes
         fuzzy: dict[str, list[int]] = {}  # key that tolerates a typo -> its fuzzy classes
         for cid, keys in enumerate(class_keys):
             for key in keys:
-                exact.setdefault(key, {})[cid] = 100
+                exact.setdefault(key, {})[cid] = None
                 if has_cjk(key) and len(key) >= 3:
                     alias = pinyin_alias(key)
                     if len(alias) >= MIN_PINYIN_ALIAS:
@@ -382,11 +356,12 @@ class _Layer:
         # The scan reads the normalised text with a space on each side, and a
         # key that starts (ends) with a Latin letter or digit is looked for
         # with a space before (after) it: English matches whole words only.
-        words: dict[str, list] = {}  # automaton word -> [length, items, left pad, right pad, fid, lefts, rights]
-        for key, items in exact.items():
+        # The payload of each word is what ``kernels.scan_matches`` reads.
+        words: dict[str, list] = {}  # automaton word -> [length, classes, left pad, right pad, fid, lefts, rights]
+        for key, classes in exact.items():
             left, right = key[0] in _SPACED_CHARS, key[-1] in _SPACED_CHARS
             word = " " * left + key + " " * right
-            words[word] = [len(word), tuple(items.items()), int(left), int(right), fid_of.get(key, -1), [], []]
+            words[word] = [len(word), tuple(classes), int(left), int(right), fid_of.get(key, -1), [], []]
         # Each fuzzy key's two halves are anchors. At a left half, the text
         # after it is compared with the key's right half; at a right half,
         # the text before it, read backward, with the key's left half reversed.
@@ -423,34 +398,7 @@ class _Layer:
             padded = " " + norm + " "  # positions in ``padded`` are one more than in ``norm``
             exact_keys: set[int] = set()
             proposed: set[tuple[int, int]] = set()
-            cap = MAX_OCCURRENCES
-            for end, (length, items, left, right, fid, lefts, rights) in self._automaton.iter(padded):
-                start = end - length + 1
-                if items:
-                    hit = (start + left - 1, end - right, 100)
-                    for cid, sim in items:
-                        found = occ.get(cid)
-                        if found is None:
-                            occ[cid] = [hit if sim == 100 else (hit[0], hit[1], sim)]
-                        elif len(found) < cap:
-                            found.append(hit if sim == 100 else (hit[0], hit[1], sim))
-                    if fid >= 0:
-                        exact_keys.add(fid)
-                # ``head``: the other half's first two characters; a string one
-                # edit from it starts with one of them in one of its first two
-                # places, which rules out most anchors before ``one_edit``.
-                if lefts:
-                    after = padded[end + 1 : end + length + 3]
-                    t0, t1 = after[:1], after[1:2]
-                    for key, other, head in lefts:
-                        if (t0 in head or t1 in head) and one_edit(other, after):
-                            proposed.add((key, start))
-                if rights:
-                    before = padded[max(0, start - length - 1) : start][::-1]
-                    t0, t1 = before[:1], before[1:2]
-                    for key, other, head in rights:
-                        if (t0 in head or t1 in head) and one_edit(other, before):
-                            proposed.add((key, start - len(other)))
+            scan_matches(self._automaton.iter(padded), padded, occ, exact_keys, proposed, MAX_OCCURRENCES)
             if proposed:
                 self._align_proposed(padded, occ, exact_keys, proposed)
         if len(self._pinyin):
@@ -522,85 +470,65 @@ class _Layer:
                 if len(found) < MAX_OCCURRENCES:
                     found.append(hit)
 
-    def best_hits(self, scan: Scan, occ: dict) -> dict[int, tuple[tuple, str, tuple[Part, ...] | None]]:
+    def best_hits(self, scan: Scan, occ: dict) -> dict[int, tuple[tuple, str, tuple | None]]:
         """Each group's best match: layer group id -> (rank, pattern source,
-        parts or None for a phrase); rank is ``_rank``'s."""
+        where) with rank ``_rank``'s and ``where`` None for a phrase, else
+        (labels, spans) of its elements (``_parts`` makes them Parts)."""
         best: dict[int, tuple] = {}
-
-        def offer(gid: int, rank: tuple, source: str, parts) -> None:
-            prev = best.get(gid)
-            if prev is None or rank > prev[0]:
-                best[gid] = (rank, source, parts)
-
+        get = best.get
+        singles, triggers = self.singles, self.triggers
         for cid, found in occ.items():
-            consumers = self.singles.get(cid)
-            if consumers:
-                s, e, sim = max(found, key=lambda o: (o[2], -o[0], o[1] - o[0]))
-                parts = (Part(self.class_labels[cid], s, e, sim),) if self.class_slot[cid] else None
+            single = singles.get(cid)
+            if single is not None:
+                label, consumers = single
+                s, e, sim = found[0] if len(found) == 1 else max(found, key=_occurrence_rank)
+                where = None if label is None else ((label,), ((s, e, sim),))
                 for gid, order, source in consumers:
-                    offer(gid, _rank(sim, s, e, order), source, parts)
-            for pid in self.triggers.get(cid, ()):
-                self._offer_pattern(self.patterns[pid], scan, occ, offer)
+                    rank = (sim, -s, e - s, -order)
+                    prev = get(gid)
+                    if prev is None or rank > prev[0]:
+                        best[gid] = (rank, source, where)
+            pids = triggers.get(cid)
+            if pids is not None:
+                for pid in pids:
+                    self._try_pattern(self.patterns[pid], scan, occ, best)
         for pid in self.always:
-            self._offer_pattern(self.patterns[pid], scan, occ, offer)
+            self._try_pattern(self.patterns[pid], scan, occ, best)
         return best
 
-    def _offer_pattern(self, p: _Pattern, scan: Scan, occ: dict, offer: Callable) -> None:
-        # Scanned classes first, then short ones, then entities: the cheapest
-        # missing element ends the attempt before the dearer ones are looked for.
-        for cid in p.classes:
-            if not self._on_demand(cid) and cid not in occ:
+    def _try_pattern(self, p: _Pattern, scan: Scan, occ: dict, best: dict) -> None:
+        """Chain ``p``'s elements and keep the match if it is its group's best.
+        Scanned classes are checked first: a missing one ends the attempt
+        before any class found on demand is looked for."""
+        for cid in p.scanned:
+            if cid not in occ:
                 return
+        demand = self.class_demand
         lists = []
         for cid in p.classes:
-            found = occ.get(cid) or (self.on_demand(scan, cid) if self._on_demand(cid) else None)
+            found = occ.get(cid) or (self.on_demand(scan, cid) if demand[cid] else None)
             if not found:
                 return
             lists.append(found)
-        match = _chain(scan.norm, lists, p.gaps, p.gap)
+        match = chain(scan.norm, lists, p.gaps, p.gap)
         if match is not None:
             sim, spans = match
-            parts = tuple(Part(label, s, e, psim) for label, (s, e, psim) in zip(p.labels, spans))
-            offer(p.group, _rank(sim, spans[0][0], spans[-1][1], p.order), p.source, parts)
+            rank = (sim, -spans[0][0], spans[-1][1] - spans[0][0], -p.order)
+            prev = best.get(p.group)
+            if prev is None or rank > prev[0]:
+                best[p.group] = (rank, p.source, (p.labels, spans))
 
 
-def _chain(norm: str, lists: list[list[tuple[int, int, int]]], gaps: tuple[bool, ...],
-           bound: int) -> tuple[int, list[tuple[int, int, int]]] | None:
-    """The best way to find the elements in order: each element's occurrence
-    starts where the previous one ends (English: one space later), or after a
-    gap of at most ``bound`` (see ``gap_cost``). Best: the weakest element
-    most similar, then earliest. Returns (similarity, spans) or None."""
-    # A state: (similarity so far, start of the first element, spans); one per end position.
-    states: dict[int, tuple[int, int, list]] = {}
-    for s, e, sim in lists[0]:
-        prev = states.get(e)
-        if prev is None or (sim, -s) > (prev[0], -prev[1]):
-            states[e] = (sim, s, [(s, e, sim)])
-    for found, gap in zip(lists[1:], gaps):
-        nxt: dict[int, tuple[int, int, list]] = {}
-        for s, e, sim in found:
-            chosen = None
-            for pe, (psim, pstart, spans) in states.items():
-                if pe > s:
-                    continue
-                if gap:
-                    if s - pe > bound * 8 or (s > pe and gap_cost(norm[pe:s]) > bound):
-                        continue
-                elif not (s == pe or (s == pe + 1 and norm[pe] == " ")):
-                    continue
-                cand = (min(psim, sim), -pstart)
-                if chosen is None or cand > chosen[0]:
-                    chosen = (cand, spans)
-            if chosen is not None:
-                (csim, neg_start), spans = chosen
-                prev = nxt.get(e)
-                if prev is None or (csim, neg_start) > (prev[0], -prev[1]):
-                    nxt[e] = (csim, -neg_start, spans + [(s, e, sim)])
-        if not nxt:
-            return None
-        states = nxt
-    sim, start, spans = max(states.values(), key=lambda st: (st[0], -st[1], st[2][-1][1] - st[1]))
-    return sim, spans
+def _occurrence_rank(o: tuple[int, int, int]) -> tuple[int, int, int]:
+    """The best occurrence of a class: most similar, earliest, longest."""
+    return o[2], -o[0], o[1] - o[0]
+
+
+def _parts(where: tuple | None) -> tuple[Part, ...]:
+    """The Parts of a best match (see ``_Layer.best_hits``)."""
+    if where is None:
+        return ()
+    return tuple(Part(label, s, e, sim) for label, (s, e, sim) in zip(*where))
 
 
 # ----------------------------------------------------------------- the matcher
@@ -665,7 +593,7 @@ class Matcher:
                 if r < 0:
                     continue
                 sim, neg_start, length, _ = rank
-                out.append(Hit(r, g, source, -neg_start, -neg_start + length, sim, parts or ()))
+                out.append(Hit(r, g, source, -neg_start, -neg_start + length, sim, _parts(parts)))
         return out
 
     def scan(self, norm: str) -> list[Hit]:
@@ -682,6 +610,47 @@ class Matcher:
             by_rule.setdefault(hit.rule, []).append(hit)
         out = [self._rule_score(r, hits) for r, hits in by_rule.items()]
         out.sort(key=lambda s: (-s.score, s.hits[0].rule))
+        return out
+
+    def best_of_each(self, scan: Scan, kind: tuple[int, ...]) -> dict[int, RuleScore]:
+        """What ``scores`` would rank first among the rules of each kind
+        (``kind[r]`` for the rule at index r): the same RuleScores, but only
+        those are built. Scores alone are cheap: the best match's similarity
+        per group; hits with their parts are made for the winners only."""
+        matched: dict[int, list] = {}  # rule index -> [(layer, group id, best entry)]
+        for layer, where in self._layers:
+            groups = layer.groups
+            for gid, entry in layer.best_hits(scan, layer.occurrences(scan)).items():
+                r = where[groups[gid][0]]
+                if r >= 0:
+                    items = matched.get(r)
+                    if items is None:
+                        matched[r] = [(layer, gid, entry)]
+                    else:
+                        items.append((layer, gid, entry))
+        best: dict[int, tuple[tuple[int, int], list]] = {}
+        rules = self.ruleset.rules
+        for r, items in matched.items():
+            rule = rules[r]
+            groups = rule.groups
+            total = 0
+            names = set()
+            for layer, gid, entry in items:
+                group = groups[layer.groups[gid][1]]
+                names.add(group.name)
+                total += group.weight * entry[0][0]
+            key = (-(_clamp(total) if rule.met(names) else 0), r)
+            k = kind[r]
+            if k not in best or key < best[k][0]:
+                best[k] = (key, items)
+        out = {}
+        for k, (key, items) in best.items():
+            r = key[1]
+            hits = []
+            for layer, gid, (rank, source, where) in items:
+                sim, neg_start, length, _ = rank
+                hits.append(Hit(r, layer.groups[gid][1], source, -neg_start, -neg_start + length, sim, _parts(where)))
+            out[k] = self._rule_score(r, hits)
         return out
 
     def _rule_score(self, r: int, hits: list[Hit]) -> RuleScore:
