@@ -3,16 +3,17 @@
 and were built at all."""
 
 import os
+import pickle
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from callguard.detect import kernels, pykernels
-from callguard.detect.matcher import MAX_OCCURRENCES, Matcher
+from callguard.detect.matcher import MAX_OCCURRENCES, Matcher, Scan
 from callguard.detect.normalize import fold, normalize
 from callguard.detect.words import FORMS
-from tests.factories import group, rule, ruleset
+from tests.factories import group, pgroup, rule, ruleset
 
 try:
     from callguard.detect import _kernels as C
@@ -106,6 +107,73 @@ def test_scan_matches_on_a_compiled_rule_set(phrases, text):
     assert results[0] == results[1]
 
 
+@needs_c
+@settings(max_examples=500, deadline=None)
+@given(st.lists(st.tuples(st.text(alphabet="ab通信 \U00020000", min_size=1, max_size=5), st.integers()), max_size=12),
+       st.text(alphabet="ab通信 x\U00020000", max_size=40))
+def test_automaton_finds_what_pyahocorasick_finds_in_the_same_order(entries, text):
+    words, payloads = [w for w, _ in entries], [(p,) for _, p in entries]
+    c, py = C.Automaton(words, payloads), pykernels.Automaton(words, payloads)
+    assert len(c) == len(py)
+    assert c.iter(text) == py.iter(text)
+    again = pickle.loads(pickle.dumps(c))
+    assert again.iter(text) == c.iter(text) and len(again) == len(c)
+
+
+@needs_c
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.text(alphabet="abcd 通信管理局", min_size=1, max_size=9), min_size=1, max_size=10),
+       st.text(alphabet="abcd 通信管理局xy", max_size=60))
+def test_the_automaton_scan_is_the_iterator_scan(phrases, text):
+    phrases = [p for p in phrases if normalize(p)]
+    if not phrases:
+        return
+    layer = Matcher(ruleset(*(rule(f"r{i}", group("g", 10, p)) for i, p in enumerate(phrases))))._layers[0][0]
+    padded = " " + normalize(text) + " "
+    automaton = layer._automaton
+    results = []
+    for method in (lambda *a: automaton.scan_matches(*a),
+                   lambda p, *a: pykernels.scan_matches(automaton.iter(p), p, *a)):
+        occ, exact, proposed = {}, set(), set()
+        method(padded, occ, exact, proposed, MAX_OCCURRENCES)
+        results.append((occ, exact, proposed))
+    assert results[0] == results[1]
+
+
+@needs_c
+@settings(max_examples=500, deadline=None)
+@given(st.lists(st.sampled_from(["的", "我", "a", "ab", "通", "b", "1"]), min_size=1, max_size=4, unique=True),
+       st.text(alphabet="的我ab通 1x", max_size=40), st.integers(0, 30))
+def test_short_occurrences(keys, text, cap):
+    keys = tuple(keys)
+    assert C.short_occurrences(text, keys, cap) == pykernels.short_occurrences(text, keys, cap)
+
+
+PATTERNS = ["通信管理局", "(ab|通信)…局", "{kin}…(转|cd)", "a…b", "(你|我)…{kin}", "(钱|{amount})…给我", "{link}",
+            "(的|ab) cd", "转{amount}", "(x|y)…{code}", "safe account", "{kin}(的)?(钱|账户)", "通信…局",
+            "(通信|xy)管理局", "(ab|cd)"]
+
+
+@needs_c
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.lists(st.sampled_from(PATTERNS), min_size=1, max_size=3), min_size=1, max_size=5),
+       st.text(alphabet="通信管理局ab cd转给我的你钱账户妈妈 5000元xy", max_size=50)
+       | st.lists(st.sampled_from(["通信", "管理局", "局", "ab", " cd", "转", "5000元", "给我", "的", "妈妈", "钱", "xy",
+                                   " http://a.top/x ", "safe account", "验证码 4821 "]), max_size=12).map("".join))
+@example([["通信管理局", "通信…局"]], "通信管理局")  # two patterns of a group with the same span: the first listed wins
+@example([["通信…局", "(通信|xy)管理局"], ["通信管理局"]], "xy通信管理局")
+def test_best_hits(groups, text):
+    rules = [rule(f"r{i}", pgroup("g", 10, *patterns, vocab={"kin": ["妈妈", "ab", "通"]}, gap=4))
+             for i, patterns in enumerate(groups)]
+    layer = Matcher(ruleset(*rules))._layers[0][0]
+    scan = Scan(text)
+    occ = layer.occurrences(scan)
+    results = [kernel.best_hits(dict(occ), layer.plan, layer.pattern_rows, layer.always,
+                                lambda cid: layer.entities_of(scan, cid), layer.demand_plan, scan.norm, MAX_OCCURRENCES)
+               for kernel in (C, pykernels)]
+    assert results[0] == results[1]
+
+
 @st.composite
 def raw_matches(draw):
     """Payloads straight from the generator, anchors of any length (one
@@ -160,6 +228,16 @@ def test_scan_matches_on_any_payload(args):
     lambda: C.scan_matches([(1,)], " a ", {}, set(), set(), 3),
     lambda: C.scan_matches([(1, (1, (1,), 0, 0, -1, (), ()))], " a ", {1: "no list"}, set(), set(), 3),
     lambda: C.scan_matches(5, " a ", {}, set(), set(), 3),
+    lambda: C.Automaton(["a", ""], [1, 2]),  # an empty word
+    lambda: C.Automaton(["a", 5], [1, 2]),
+    lambda: C.Automaton(["a"], [1, 2]),  # one payload too many
+    lambda: C.Automaton(5, []),
+    lambda: C.Automaton(["a"], [1]).iter(b"a"),
+    lambda: C.Automaton(["a"], [(1,)]).scan_matches(" a ", {}, set(), set(), 3),  # a payload of the wrong shape
+    lambda: C.best_hits({1: [(0, 1, 100)]}, {1: (None, ((0, 0, "s"),), (7,))}, (), (), None, (None, None), "ab", 3),
+    lambda: C.best_hits({1: [(0, 1, 100)]}, {1: (None, (), ())}, (), (5,), None, (), "ab", 3),
+    lambda: C.short_occurrences("ab", ("",), 3),
+    lambda: C.short_occurrences("ab", (), 3),
 ])
 def test_malformed_input_raises(call):
     with pytest.raises((TypeError, ValueError, KeyError)):

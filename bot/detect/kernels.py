@@ -17,7 +17,8 @@ import os
 from . import pykernels
 from .pykernels import SPACED, SPACED_CHARS
 
-__all__ = ["NAME", "SPACED", "SPACED_CHARS", "squeeze", "squeeze_words", "scan_matches", "one_edit", "gap_cost", "chain"]
+__all__ = ["NAME", "SPACED", "SPACED_CHARS", "Automaton", "squeeze", "squeeze_words", "scan_matches", "one_edit", "gap_cost", "chain",
+           "short_occurrences", "best_hits"]
 
 
 def _load():
@@ -27,13 +28,18 @@ def _load():
         from . import _kernels
     except ImportError:  # not built (no compiler at install time): the Python twins
         return pykernels, "Python"
+    if not all(hasattr(_kernels, name) for name in __all__ if name not in ("NAME", "SPACED", "SPACED_CHARS")):
+        return pykernels, "Python"  # a stale build of an older version (tests/test_kernels.py says so)
     return _kernels, "C"
 
 
 _chosen, NAME = _load()
+Automaton = _chosen.Automaton
 squeeze = _chosen.squeeze
 squeeze_words = _chosen.squeeze_words
 scan_matches = _chosen.scan_matches
 one_edit = _chosen.one_edit
 gap_cost = _chosen.gap_cost
 chain = _chosen.chain
+best_hits = _chosen.best_hits
+short_occurrences = _chosen.short_occurrences

@@ -50,14 +50,15 @@ from bisect import bisect_left
 from dataclasses import dataclass, replace
 from typing import Callable
 
-import ahocorasick
 from rapidfuzz import fuzz
 from rapidfuzz.distance import Levenshtein
 
 from .entities import find_entity
 from .kernels import SPACED_CHARS as _SPACED_CHARS
-from .kernels import chain, gap_cost, one_edit, scan_matches
-from .normalize import SPACED, fold, fold_with_offsets, has_cjk, normalize, normalize_with_offsets, pinyin_alias
+from .kernels import Automaton, best_hits, gap_cost, one_edit
+from .kernels import squeeze_words
+from .normalize import SPACED, fold, fold_offsets, has_cjk, normalize_folded, pinyin_alias
+from .words import FORMS
 from .schema import Element, Rule, RuleSet
 
 __all__ = ["Part", "Hit", "RuleScore", "Matcher", "MAX_MATCH_CHARS", "tolerates_typo", "align", "one_edit",
@@ -151,31 +152,50 @@ def _bounded(norm: str, start: int, end: int, left: bool = True, right: bool = T
 
 class Scan:
     """One message being matched: its text, normalised text, and what was
-    found in it. Entities are recognised on first need, once."""
+    found in it. The folded text, the offsets and the entities are worked
+    out on first need, once."""
 
-    __slots__ = ("text", "norm", "memo", "_found", "_entities", "_offsets")
+    __slots__ = ("text", "norm", "_folded", "_fold_offsets", "_letters", "_found", "_entities", "_offsets")
 
     def __init__(self, text: str, norm: str | None = None):
         self.text = text
-        self.norm = (normalize(text) if norm is None else norm)[:MAX_MATCH_CHARS]
+        self._folded: str | None = None
+        if norm is None:
+            self._folded = fold(text)
+            norm = normalize_folded(self._folded)
+        self.norm = norm[:MAX_MATCH_CHARS]
+        self._fold_offsets: list[int] | None = None
+        self._letters: list[int] | None = None
         self._found: dict[str, list[tuple[int, int]]] = {}  # entity -> spans in the original text
         self._entities: dict[str, list[tuple[int, int, int]]] = {}  # entity -> occurrences in ``norm``
         self._offsets: list[int] | None = None
-        self.memo: dict = {}  # what compiled layers found on demand in this text
+
+    @property
+    def folded(self) -> str:
+        """``fold(text)``: normalisation's step 1 alone."""
+        if self._folded is None:
+            self._folded = fold(self.text)
+        return self._folded
 
     def from_letters(self, start: int, end: int) -> tuple[int, int] | None:
         """A span of ``fold(text)`` without its spaces, as a span of the
         normalised text (None if it covers no normalised character)."""
-        folded, fold_offsets = fold_with_offsets(self.text)
-        kept = [i for i, c in enumerate(folded) if c != " "]
-        a, b = fold_offsets[kept[start]], fold_offsets[kept[end - 1]] + 1
+        if self._letters is None:
+            folded = self.folded
+            self._fold_offsets = self._fold_offsets or fold_offsets(self.text, folded)
+            self._letters = [self._fold_offsets[i] for i, c in enumerate(folded) if c != " "]
+        a, b = self._letters[start], self._letters[end - 1] + 1
         offsets = self.offsets()
         s, e = bisect_left(offsets, a), bisect_left(offsets, b)
         return (s, e) if s < e <= len(self.norm) else None
 
     def offsets(self) -> list[int]:
+        """Per character of ``norm``, the index of the character of ``text`` it came from."""
         if self._offsets is None:
-            self._offsets = normalize_with_offsets(self.text)[1]
+            folded = self.folded
+            if self._fold_offsets is None:
+                self._fold_offsets = fold_offsets(self.text, folded)
+            self._offsets = squeeze_words(folded, self._fold_offsets, FORMS)[1]
         return self._offsets
 
     def entity(self, name: str) -> list[tuple[int, int, int]]:
@@ -218,15 +238,12 @@ def _class_key(element: Element, fuzzy: bool) -> tuple:
     return (element.kind, element.name if element.kind == "vocab" else "", element.keys, element.entities, fuzzy)
 
 
-def _short_regex(keys: tuple[str, ...]) -> re.Pattern | None:
-    """The expression that finds a short class (see ``_Layer._compile``), or
-    None when one of its keys is long enough to scan for."""
+def _short_keys(keys: tuple[str, ...]) -> tuple[str, ...] | None:
+    """The keys of a short class (see ``_Layer._compile``), or None when one
+    of its keys is long enough to scan for."""
     if not keys or any(len(k) > (1 if has_cjk(k) else 2) for k in keys):
         return None
-    spaced = f"[{SPACED}]"
-    parts = [f"(?<!{spaced})" * (k[0] in _SPACED_CHARS) + re.escape(k) + f"(?!{spaced})" * (k[-1] in _SPACED_CHARS)
-             for k in sorted(keys, key=len, reverse=True)]
-    return re.compile("|".join(parts))
+    return keys
 
 
 def _rank(sim: int, start: int, end: int, order: int) -> tuple[int, int, int, int]:
@@ -255,6 +272,8 @@ class _Layer:
     def _compile(self, rules: tuple[Rule, ...]) -> None:
         self.rules = rules
         self.groups: list[tuple[int, int]] = []  # layer group id -> (rule index, group index)
+        self.group_rule: list[int] = []  # layer group id -> rule index (in ``rules``)
+        self.group_names: list[str] = []
         self.weights: list[int] = []
         class_ids: dict[tuple, int] = {}
         self.class_labels: list[str] = []
@@ -266,7 +285,7 @@ class _Layer:
         # more than looking where a pattern needs them. Such a class never
         # triggers a pattern and is never a plain phrase.
         self.class_entities: list[tuple[str, ...]] = []
-        self.class_short: list[re.Pattern | None] = []
+        self.class_short: list[tuple[str, ...] | None] = []  # the keys of a short class
         class_keys: list[tuple[str, ...]] = []
         class_fuzzy: list[bool] = []
         singles: dict[int, list[tuple[int, int, str]]] = {}  # class -> (group, order, source)
@@ -280,7 +299,7 @@ class _Layer:
                 self.class_labels.append(str(element))
                 self.class_slot.append(element.kind != "text")
                 self.class_entities.append((element.name,) if element.kind == "entity" else element.entities)
-                self.class_short.append(_short_regex(element.keys))
+                self.class_short.append(_short_keys(element.keys))
                 class_keys.append(() if self.class_short[cid] is not None else element.keys)
                 class_fuzzy.append(fuzzy)
             return cid
@@ -289,6 +308,8 @@ class _Layer:
             for g, group in enumerate(rule.groups):
                 gid = len(self.groups)
                 self.groups.append((r, g))
+                self.group_rule.append(r)
+                self.group_names.append(group.name)
                 self.weights.append(group.weight)
                 for order, pattern in enumerate(group.patterns):
                     cids = tuple(intern(e, group.fuzzy) for e in pattern.elements)
@@ -336,6 +357,16 @@ class _Layer:
                 triggers.setdefault(best, []).append(pid)
         self.triggers = {cid: tuple(v) for cid, v in triggers.items()}
         self.always = tuple(always)
+        # What kernels.best_hits reads: per class its label, phrase consumers and
+        # the patterns it triggers; the patterns as plain tuples; the on-demand flags.
+        self.plan = {cid: (self.singles[cid][0] if cid in self.singles else None,
+                           self.singles[cid][1] if cid in self.singles else (), self.triggers.get(cid, ()))
+                     for cid in set(self.singles) | set(self.triggers)}
+        self.pattern_rows = tuple((p.group, p.order, p.source, p.classes, p.labels, p.gaps, p.gap, p.scanned)
+                                  for p in self.patterns)
+        # A class found on demand: (its short keys, or (); whether it has entities). None: scanned.
+        self.demand_plan = tuple((self.class_short[cid] or (), bool(self.class_entities[cid]))
+                                 if self.class_demand[cid] else None for cid in range(len(self.class_labels)))
 
     def _build_automaton(self, class_keys: list[tuple[str, ...]], class_fuzzy: list[bool]) -> None:
         exact: dict[str, dict[int, None]] = {}  # key -> its classes
@@ -370,20 +401,12 @@ class _Layer:
             for half, other, side in ((key[:h], key[h:], 5), (key[h:], key[:h][::-1], 6)):
                 entry = words.setdefault(half, [len(half), (), 0, 0, -1, [], []])
                 entry[side].append((fid, other, other[:2]))
-        automaton = ahocorasick.Automaton()
-        for word, entry in words.items():
+        for entry in words.values():
             entry[5], entry[6] = tuple(entry[5]), tuple(entry[6])
-            automaton.add_word(word, tuple(entry))
-        if len(automaton):
-            automaton.make_automaton()
-        self._automaton = automaton
+        self._automaton = Automaton(list(words), [tuple(entry) for entry in words.values()])
         # Pinyin is written with spaces anywhere ("haoma yao bei dongjie"), so
         # it is looked for in the text's letters with the spaces taken out.
-        self._pinyin = ahocorasick.Automaton()
-        for spelling, cids in pinyin.items():
-            self._pinyin.add_word(spelling, (len(spelling), tuple(sorted(cids))))
-        if len(self._pinyin):
-            self._pinyin.make_automaton()
+        self._pinyin = Automaton(list(pinyin), [(len(spelling), tuple(sorted(cids))) for spelling, cids in pinyin.items()])
 
     # -- matching
 
@@ -398,7 +421,7 @@ class _Layer:
             padded = " " + norm + " "  # positions in ``padded`` are one more than in ``norm``
             exact_keys: set[int] = set()
             proposed: set[tuple[int, int]] = set()
-            scan_matches(self._automaton.iter(padded), padded, occ, exact_keys, proposed, MAX_OCCURRENCES)
+            self._automaton.scan_matches(padded, occ, exact_keys, proposed, MAX_OCCURRENCES)
             if proposed:
                 self._align_proposed(padded, occ, exact_keys, proposed)
         if len(self._pinyin):
@@ -409,7 +432,7 @@ class _Layer:
         """Pinyin spellings of Chinese keys, however the writer spaced the
         syllables (looked for in the letters as typed, unstemmed, spaces
         taken out); a match starts and ends at word boundaries."""
-        letters = fold(scan.text).replace(" ", "")
+        letters = scan.folded.replace(" ", "")
         for end, (length, cids) in self._pinyin.iter(letters):
             span = scan.from_letters(end - length + 1, end + 1)
             if span is None or not _bounded(scan.norm, *span):
@@ -419,21 +442,12 @@ class _Layer:
                 if len(found) < MAX_OCCURRENCES:
                     found.append((*span, PINYIN_SIMILARITY))
 
-    def on_demand(self, scan: Scan, cid: int) -> list[tuple[int, int, int]]:
-        """Occurrences of a class the scan does not look for (see ``_compile``)."""
-        memo = scan.memo.get((id(self), cid))
-        if memo is not None:
-            return memo
+    def entities_of(self, scan: Scan, cid: int) -> list[tuple[int, int, int]]:
+        """The occurrences of the entities class ``cid`` stands for (an
+        entity, or a choice like (钱|{amount})), in the order of its names."""
         found: list[tuple[int, int, int]] = []
-        short = self.class_short[cid]
-        if short is not None:
-            for m in short.finditer(scan.norm):
-                found.append((m.start(), m.end(), 100))
-                if len(found) >= MAX_OCCURRENCES:
-                    break
         for name in self.class_entities[cid]:
             found += scan.entity(name)
-        scan.memo[(id(self), cid)] = found
         return found
 
     def _align_proposed(self, norm: str, occ: dict, exact_keys: set[int], proposed: set[tuple[int, int]]) -> None:
@@ -473,55 +487,10 @@ class _Layer:
     def best_hits(self, scan: Scan, occ: dict) -> dict[int, tuple[tuple, str, tuple | None]]:
         """Each group's best match: layer group id -> (rank, pattern source,
         where) with rank ``_rank``'s and ``where`` None for a phrase, else
-        (labels, spans) of its elements (``_parts`` makes them Parts)."""
-        best: dict[int, tuple] = {}
-        get = best.get
-        singles, triggers = self.singles, self.triggers
-        for cid, found in occ.items():
-            single = singles.get(cid)
-            if single is not None:
-                label, consumers = single
-                s, e, sim = found[0] if len(found) == 1 else max(found, key=_occurrence_rank)
-                where = None if label is None else ((label,), ((s, e, sim),))
-                for gid, order, source in consumers:
-                    rank = (sim, -s, e - s, -order)
-                    prev = get(gid)
-                    if prev is None or rank > prev[0]:
-                        best[gid] = (rank, source, where)
-            pids = triggers.get(cid)
-            if pids is not None:
-                for pid in pids:
-                    self._try_pattern(self.patterns[pid], scan, occ, best)
-        for pid in self.always:
-            self._try_pattern(self.patterns[pid], scan, occ, best)
-        return best
-
-    def _try_pattern(self, p: _Pattern, scan: Scan, occ: dict, best: dict) -> None:
-        """Chain ``p``'s elements and keep the match if it is its group's best.
-        Scanned classes are checked first: a missing one ends the attempt
-        before any class found on demand is looked for."""
-        for cid in p.scanned:
-            if cid not in occ:
-                return
-        demand = self.class_demand
-        lists = []
-        for cid in p.classes:
-            found = occ.get(cid) or (self.on_demand(scan, cid) if demand[cid] else None)
-            if not found:
-                return
-            lists.append(found)
-        match = chain(scan.norm, lists, p.gaps, p.gap)
-        if match is not None:
-            sim, spans = match
-            rank = (sim, -spans[0][0], spans[-1][1] - spans[0][0], -p.order)
-            prev = best.get(p.group)
-            if prev is None or rank > prev[0]:
-                best[p.group] = (rank, p.source, (p.labels, spans))
-
-
-def _occurrence_rank(o: tuple[int, int, int]) -> tuple[int, int, int]:
-    """The best occurrence of a class: most similar, earliest, longest."""
-    return o[2], -o[0], o[1] - o[0]
+        (labels, spans) of its elements (``_parts`` makes them Parts).
+        See ``kernels.best_hits``."""
+        return best_hits(occ, self.plan, self.pattern_rows, self.always, lambda cid: self.entities_of(scan, cid),
+                         self.demand_plan, scan.norm, MAX_OCCURRENCES)
 
 
 def _parts(where: tuple | None) -> tuple[Part, ...]:
@@ -554,6 +523,7 @@ class Matcher:
     def __init__(self, ruleset: RuleSet, previous: "Matcher | None" = None):
         self.ruleset = ruleset
         self._layers = self._compile(ruleset.rules, previous)
+        self._gated = tuple(bool(rule.requires or rule.requires_all) for rule in ruleset.rules)
 
     @staticmethod
     def _compile(rules: tuple[Rule, ...], previous: "Matcher | None") -> tuple[tuple[_Layer, tuple[int, ...]], ...]:
@@ -617,31 +587,28 @@ class Matcher:
         (``kind[r]`` for the rule at index r): the same RuleScores, but only
         those are built. Scores alone are cheap: the best match's similarity
         per group; hits with their parts are made for the winners only."""
-        matched: dict[int, list] = {}  # rule index -> [(layer, group id, best entry)]
+        matched: dict[int, list] = {}  # rule index -> [sum of weight x similarity, [(layer, group id, best entry)]]
         for layer, where in self._layers:
-            groups = layer.groups
+            rule_of, weight_of = layer.group_rule, layer.weights
             for gid, entry in layer.best_hits(scan, layer.occurrences(scan)).items():
-                r = where[groups[gid][0]]
+                r = where[rule_of[gid]]
                 if r >= 0:
-                    items = matched.get(r)
-                    if items is None:
-                        matched[r] = [(layer, gid, entry)]
+                    m = matched.get(r)
+                    if m is None:
+                        matched[r] = [weight_of[gid] * entry[0][0], [(layer, gid, entry)]]
                     else:
-                        items.append((layer, gid, entry))
+                        m[0] += weight_of[gid] * entry[0][0]
+                        m[1].append((layer, gid, entry))
         best: dict[int, tuple[tuple[int, int], list]] = {}
-        rules = self.ruleset.rules
-        for r, items in matched.items():
-            rule = rules[r]
-            groups = rule.groups
-            total = 0
-            names = set()
-            for layer, gid, entry in items:
-                group = groups[layer.groups[gid][1]]
-                names.add(group.name)
-                total += group.weight * entry[0][0]
-            key = (-(_clamp(total) if rule.met(names) else 0), r)
+        rules, gated = self.ruleset.rules, self._gated
+        for r, (total, items) in matched.items():
+            if gated[r] and not rules[r].met({layer.group_names[gid] for layer, gid, _ in items}):
+                key = (0, r)
+            else:
+                key = (-_clamp(total), r)
             k = kind[r]
-            if k not in best or key < best[k][0]:
+            chosen = best.get(k)
+            if chosen is None or key < chosen[0]:
                 best[k] = (key, items)
         out = {}
         for k, (key, items) in best.items():

@@ -40,7 +40,7 @@ import opencc
 from .kernels import SPACED, squeeze, squeeze_words
 from .words import FORMS
 
-__all__ = ["normalize", "normalize_with_offsets", "fold", "fold_with_offsets", "original_spans", "pinyin_alias", "has_cjk", "is_cjk",
+__all__ = ["normalize", "normalize_folded", "normalize_with_offsets", "fold", "fold_with_offsets", "fold_offsets", "original_spans", "pinyin_alias", "has_cjk", "is_cjk",
            "is_spaced", "SPACED"]
 
 _T2S = opencc.OpenCC("t2s")
@@ -105,15 +105,26 @@ def fold(text: str) -> str:
 def fold_with_offsets(text: str) -> tuple[str, list[int]]:
     """``fold(text)`` and, per output character, the original character's index."""
     folded = text.translate(_TABLE)
+    return folded, fold_offsets(text, folded)
+
+
+def fold_offsets(text: str, folded: str) -> list[int]:
+    """Per character of ``folded`` (which is ``fold(text)``), the index of the
+    character of ``text`` it came from."""
     if len(folded) == len(text) and _NOT_ONE.isdisjoint(text):  # one character for one, the usual case
-        return folded, list(range(len(text)))
+        return list(range(len(text)))
     pieces = list(map(_TABLE.__getitem__, map(ord, text)))
-    return folded, list(chain.from_iterable(map(repeat, range(len(text)), map(len, pieces))))
+    return list(chain.from_iterable(map(repeat, range(len(text)), map(len, pieces))))
 
 
 def normalize(text: str) -> str:
     """Return the matching form of ``text`` (see the module docstring)."""
-    parts = _WORDS.split(squeeze(text.translate(_TABLE)))
+    return normalize_folded(text.translate(_TABLE))
+
+
+def normalize_folded(folded: str) -> str:
+    """Steps 2 and 3 (``normalize(text)`` is ``normalize_folded(fold(text))``)."""
+    parts = _WORDS.split(squeeze(folded))
     if len(parts) > 1:
         parts[1::2] = map(FORMS.__getitem__, parts[1::2])
     return "".join(parts)

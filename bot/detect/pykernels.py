@@ -8,19 +8,26 @@ the same results (tests/test_kernels.py compares the two with hypothesis);
 
 * ``squeeze``: normalisation step 2 (:mod:`.normalize`): spaces;
   ``squeeze_words``: steps 2 and 3 with every character's offset.
-* ``scan_matches``: what the matcher does with each key the Aho-Corasick
-  automaton finds: record the occurrence, and try the key's typo anchors.
+* ``Automaton``: every key in a text in one pass (Aho-Corasick);
+  ``scan_matches``: what the matcher does with each key it finds: record
+  the occurrence, and try the key's typo anchors.
 * ``one_edit``: whether a text starts one edit away from a string.
 * ``gap_cost``: what a gap costs against a group's ``gap`` bound.
-* ``chain``: the best way to find a pattern's elements in order.
+* ``chain``: the best way to find a pattern's elements in order;
+  ``best_hits``: each group's best match, from the classes found.
 """
 
 from __future__ import annotations
 
 import re
-from typing import Iterable, Mapping
+from functools import lru_cache
+from itertools import islice
+from typing import Callable, Iterable, Mapping
 
-__all__ = ["SPACED", "SPACED_CHARS", "squeeze", "squeeze_words", "scan_matches", "one_edit", "gap_cost", "chain"]
+import ahocorasick
+
+__all__ = ["SPACED", "SPACED_CHARS", "Automaton", "squeeze", "squeeze_words", "scan_matches", "one_edit", "gap_cost", "chain",
+           "short_occurrences", "best_hits"]
 
 # Characters of spaced scripts (Latin letters and digits): a space between two
 # of them is a word boundary.
@@ -95,6 +102,40 @@ def squeeze_words(folded: str, offsets: list[int], forms: Mapping[str, str]) -> 
             last, last_end = "o", pos + size
         pos += size
     return "".join(out), out_offsets
+
+
+class Automaton:
+    """An Aho-Corasick automaton of ``words``, each with its payload
+    (pyahocorasick underneath): every word in a text in one pass. A word
+    given twice keeps its last payload."""
+
+    def __init__(self, words: Iterable[str], payloads: Iterable[object]):
+        self._words, self._payloads = tuple(words), tuple(payloads)
+        if len(self._words) != len(self._payloads):
+            raise ValueError("Automaton: one payload per word")
+        self._automaton = ahocorasick.Automaton()
+        for word, payload in zip(self._words, self._payloads):
+            if not isinstance(word, str) or not word:
+                raise ValueError("Automaton: words must be non-empty strings")
+            self._automaton.add_word(word, payload)
+        if len(self._automaton):
+            self._automaton.make_automaton()
+
+    def __len__(self) -> int:
+        return len(self._automaton)
+
+    def iter(self, text: str) -> list[tuple[int, object]]:
+        """Every (end, payload) of a word found in ``text``: by end position,
+        and at one end the longest word first."""
+        return list(self._automaton.iter(text)) if len(self._automaton) else []
+
+    def scan_matches(self, padded: str, occ: dict, exact_keys: set, proposed: set, cap: int) -> None:
+        """``scan_matches`` over what this automaton finds in ``padded``."""
+        if len(self._automaton):
+            scan_matches(self._automaton.iter(padded), padded, occ, exact_keys, proposed, cap)
+
+    def __reduce__(self):
+        return Automaton, (self._words, self._payloads)
 
 
 def one_edit(other: str, text: str) -> bool:
@@ -219,3 +260,101 @@ def chain(norm: str, lists: list[list[tuple[int, int, int]]], gaps: tuple[bool, 
         states = nxt
     sim, start, spans = max(states.values(), key=lambda st: (st[0], -st[1], st[2][-1][1] - st[1]))
     return sim, spans
+
+
+def short_occurrences(norm: str, keys: tuple[str, ...], cap: int) -> list[tuple[int, int, int]]:
+    """Occurrences (start, end, 100) of the keys in ``norm``, at most ``cap``,
+    as a regular expression of the keys, longest first, finds them: from the
+    left, not overlapping; a key that starts (ends) with a Latin letter or
+    digit only where no such character is before (after) it."""
+    return [(m.start(), m.end(), 100) for m in islice(_keys_expression(keys).finditer(norm), max(0, cap))]
+
+
+@lru_cache(maxsize=4096)
+def _keys_expression(keys: tuple[str, ...]) -> re.Pattern:
+    if not keys or not all(keys):
+        raise ValueError("short_occurrences: keys must be non-empty strings")
+    spaced = f"[{SPACED}]"
+    parts = [f"(?<!{spaced})" * (k[0] in SPACED_CHARS) + re.escape(k) + f"(?!{spaced})" * (k[-1] in SPACED_CHARS)
+             for k in sorted(keys, key=len, reverse=True)]
+    return re.compile("|".join(parts))
+
+
+def best_hits(occ: dict[int, list[tuple[int, int, int]]], plan: dict[int, tuple], patterns: tuple[tuple, ...],
+              always: tuple[int, ...], entities_of: Callable[[int], list], demand: tuple,
+              norm: str, cap: int) -> dict[int, tuple]:
+    """Each group's best match in ``norm``: group id -> (rank, pattern
+    source, where), rank = (similarity, -start, length, -order) (more
+    similar, earlier, longer, the pattern listed first: a total order, so
+    the result does not depend on the order things are tried in), ``where``
+    None for a phrase, else (labels, spans) of the elements.
+
+    ``occ``: the scanned classes found (``scan_matches``). ``plan[class]`` =
+    (label, consumers, pattern ids): ``label`` names the class in evidence
+    (None: a literal); ``consumers`` (group, order, source) are the groups
+    with the class as a phrase; the patterns are those it triggers.
+    ``patterns[i]`` = (group, order, source, classes, labels, gaps, gap
+    bound, scanned classes); ``always`` the patterns of classes found on
+    demand only. ``demand[class]`` is None for a scanned class, else (short
+    keys, has entities): found on demand, at most ``cap`` short
+    occurrences (``short_occurrences``), then ``entities_of(class)``."""
+    best: dict[int, tuple] = {}
+    get = best.get
+    memo: dict[int, list] = {}  # classes found on demand
+    for cid, found in list(occ.items()):
+        entry = plan.get(cid)
+        if entry is None:
+            continue
+        label, consumers, pids = entry
+        if consumers and found:
+            s, e, sim = max(found, key=_occurrence_rank)
+            where = None if label is None else ((label,), ((s, e, sim),))
+            for gid, order, source in consumers:
+                rank = (sim, -s, e - s, -order)
+                prev = get(gid)
+                if prev is None or rank > prev[0]:
+                    best[gid] = (rank, source, where)
+        for pid in pids:
+            _try_pattern(patterns[pid], occ, memo, entities_of, demand, norm, cap, best)
+    for pid in always:
+        _try_pattern(patterns[pid], occ, memo, entities_of, demand, norm, cap, best)
+    return best
+
+
+def _occurrence_rank(o: tuple[int, int, int]) -> tuple[int, int, int]:
+    """The best occurrence of a class: most similar, earliest, longest."""
+    return o[2], -o[0], o[1] - o[0]
+
+
+def _try_pattern(p: tuple, occ: dict, memo: dict, entities_of: Callable[[int], list], demand: tuple, norm: str,
+                 cap: int, best: dict) -> None:
+    """Chain a pattern's elements and keep the match if it is its group's
+    best. Scanned classes are checked first: a missing one ends the attempt
+    before any class found on demand is looked for."""
+    gid, order, source, classes, labels, gaps, bound, scanned = p
+    for cid in scanned:
+        if cid not in occ:
+            return
+    lists = []
+    for cid in classes:
+        found = occ.get(cid)
+        if not found:
+            if demand[cid] is None:
+                return
+            found = memo.get(cid)
+            if found is None:
+                keys, has_entities = demand[cid]
+                found = short_occurrences(norm, keys, cap) if keys else []
+                if has_entities:
+                    found += entities_of(cid)
+                memo[cid] = found
+            if not found:
+                return
+        lists.append(found)
+    match = chain(norm, lists, gaps, bound)
+    if match is not None:
+        sim, spans = match
+        rank = (sim, -spans[0][0], spans[-1][1] - spans[0][0], -order)
+        prev = best.get(gid)
+        if prev is None or rank > prev[0]:
+            best[gid] = (rank, source, (labels, spans))
