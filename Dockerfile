@@ -9,15 +9,16 @@ RUN apt-get update \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .
-RUN pip wheel --no-cache-dir --wheel-dir /wheels '.[chart,cli]'
+RUN pip wheel --no-cache-dir --wheel-dir /wheels '.[chart,cli,ocr]'
 
 FROM python:3.11-slim
 # fonts-noto-cjk: `callguard stats --chart` draws Chinese category names with it.
+# The ocr extra reads screenshots sent to the bot (OpenCV headless: no system libraries needed).
 RUN apt-get update \
  && apt-get install -y --no-install-recommends fonts-noto-cjk \
  && rm -rf /var/lib/apt/lists/*
 COPY --from=build /wheels /wheels
-RUN pip install --no-cache-dir --no-index --find-links /wheels 'callguard[chart,cli]' \
+RUN pip install --no-cache-dir --no-index --find-links /wheels 'callguard[chart,cli,ocr]' \
  && rm -rf /wheels
 
 # A non-root user that owns the data folder. The folder is made before VOLUME,

@@ -17,7 +17,7 @@ from typing import Iterable, Sequence
 from . import i18n
 from .detect import Explanation, Problem, RuleSet
 from .i18n import MAX_MESSAGE
-from .store import NO_CATEGORY, NO_RULE, Stats
+from .storage import NO_CATEGORY, NO_RULE, Stats
 
 __all__ = ["MAX_MESSAGE", "t", "category_name", "errors_text", "why_text", "stats_text", "fit_lines",
            "split_message", "utc_day", "utc_time"]
@@ -145,7 +145,11 @@ def why_text(explanation: Explanation, ruleset: RuleSet, lang: str, *, html: boo
             group = rule.groups[hit.group]
             found = norm[hit.start:hit.end]
             match = f"“{hit.phrase}”"
-            if normalized_differs(found, hit.phrase):
+            slots = [f"{part.label}=“{norm[part.start:part.end]}”" for part in hit.parts
+                     if part.label.startswith(("{", "("))]
+            if slots:  # which slot of the pattern matched what
+                match += " " + " ".join(slots)
+            elif normalized_differs(found, hit.phrase):
                 match += f" ≈ “{found}”"
             lines.append("   " + _esc(f"{group.name} ({group.weight:+d}){c}{match} {hit.similarity}%", html))
         if not rs.requires_met:

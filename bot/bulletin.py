@@ -3,12 +3,12 @@
 Modelled on section 二 of the Zhejiang telecom service notice (2018 No. 1):
 "全年…共受理…共计7075件。其中：…涉及服务质量259件，占52.64%；…；其他13件，
 占2.64%。", then the hot topics, then the consumer warning. A pure function of
-(:class:`~callguard.store.Stats`, :class:`~callguard.detect.RuleSet`, language), so the
+(:class:`~callguard.storage.Stats`, :class:`~callguard.detect.RuleSet`, language), so the
 bot's ``/bulletin`` and ``callguard bulletin`` print the same text, and it is
 unit-tested without storage or Telegram.
 
 The text is plain (no HTML): it is meant to be copied into a website, a
-newsletter or a chat. Percentages come from :func:`callguard.store.percentages`
+newsletter or a chat. Percentages come from :func:`callguard.storage.percentages`
 (via ``Stats.by_category``), so the ones printed always add up to 100%.
 """
 
@@ -20,7 +20,7 @@ from . import i18n
 from .detect import RuleSet
 from .detect.regions import fill
 from .i18n import LANGUAGES
-from .store import NO_CATEGORY, Stats
+from .storage import NO_CATEGORY, Stats
 
 __all__ = ["bulletin", "HOT_TOPICS"]
 

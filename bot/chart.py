@@ -13,7 +13,7 @@ from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Iterable, Mapping, Sequence
 
-from .store import NO_CATEGORY
+from .storage import NO_CATEGORY
 
 __all__ = ["draw_daily", "cjk_font"]
 
@@ -25,11 +25,32 @@ _CJK_FAMILIES = (
 )
 
 
+# Where Debian's CJK font packages put their files (fonts-noto-cjk, fonts-wqy-microhei, fonts-wqy-zenhei).
+_CJK_FILES = (
+    "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc",
+    "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc",
+    "/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc",
+)
+
+
 def cjk_font() -> str | None:
-    """The name of an installed font family that has Chinese glyphs, or None."""
+    """The name of an installed font family that has Chinese glyphs, or None.
+
+    matplotlib lists the system's fonts once and caches the list; a font package
+    installed after that (``apt-get install fonts-noto-cjk`` on a running server)
+    is not in it, so Debian's CJK font files are added when the list has none."""
     from matplotlib import font_manager
 
-    names = {f.name for f in font_manager.fontManager.ttflist}
+    found = _cjk_family({f.name for f in font_manager.fontManager.ttflist})
+    if found is None:
+        for path in _CJK_FILES:
+            if os.path.isfile(path):
+                font_manager.fontManager.addfont(path)
+        found = _cjk_family({f.name for f in font_manager.fontManager.ttflist})
+    return found
+
+
+def _cjk_family(names: set[str]) -> str | None:
     for family in _CJK_FAMILIES:
         if family in names:
             return family
@@ -53,7 +74,7 @@ def draw_daily(
     font: str | None = None,
 ) -> Path:
     """Write a PNG of ``rows`` (``(YYYY-MM-DD, category, count)`` as from
-    :meth:`callguard.store.Store.daily_counts`) to ``path``; returns the path.
+    :meth:`callguard.storage.ReportStore.daily_counts`) to ``path``; returns the path.
 
     Every one of the ``days`` days up to ``until`` (default: today, UTC) gets
     a bar, empty days included. ``labels`` maps category ids to legend names;

@@ -1,16 +1,18 @@
 """The ``callguard`` command.
 
     callguard check "TEXT"            the reply a chat user would get
+    callguard check --image FILE      the reply for a screenshot (needs callguard[ocr])
     callguard check --jsonl FILE|-    batch: one JSON verdict per input line
     callguard chat                    a console conversation, no token needed
       (check and chat take --region CODE: whose emergency numbers the replies give)
     callguard rules lint [FILE]       schema errors as file:line: message
     callguard rules test [FILE]       run every rule's embedded examples
     callguard rules migrate FILE      a schema-1 rule file rewritten as schema 2
+    callguard train CORPUS.jsonl --out FILE   train the optional learned second opinion
     callguard run [--webhook]         start the Telegram bot
     callguard stats --days N [--chart FILE.png]       reports by category, risk, number, feedback
     callguard bulletin --days N [--lang zh-Hans|zh-Hant|en]   the public bulletin
-    callguard export --since YYYY-MM-DD --out FILE     reports as CSV
+    callguard export --since YYYY-MM-DD --out FILE [--full-numbers]   reports as CSV
 
 Each sub-command is a small function; the heavy lifting lives in the modules
 they call, so the CLI and the bot always give the same answers.
@@ -54,10 +56,18 @@ def _rules_problem(path: Path, exc: RuleFileError, *, from_command_line: bool = 
     return unreadable(path, from_command_line=from_command_line) or f"the rule file has errors:\n{exc}"
 
 
-def _detector(arg: str | None) -> Detector:
+def _detector(arg: str | None, model_path: str | None = None) -> Detector:
+    model = None
+    if model_path:  # the learned second opinion (bot/detect/model.py), opt-in
+        from .detect.model import Model, ModelFileError
+
+        try:
+            model = Model.load(model_path)
+        except ModelFileError as exc:
+            raise SystemExit(f"callguard: {exc}") from None
     path = _rules_path(arg)
     try:
-        return Detector(load_rules(path))
+        return Detector(load_rules(path), model=model)
     except RuleFileError as exc:
         raise SystemExit(f"callguard: {_rules_problem(path, exc, from_command_line=arg is not None)}") from None
 
@@ -97,7 +107,7 @@ def verdict_json(verdict: Verdict, ruleset: RuleSet, text: str, chosen_region: s
 
 
 def batch(detector: Detector, lines: Iterable[str], out: TextIO, *, progress: bool = False, total: int | None = None,
-          region: str | None = None) -> int:
+          region: str | None = None, images_from: Path | None = None) -> int:
     """Judge one JSON object per line; write one line per input, in order.
 
     Other fields of each object are copied through; a line that is not a JSON
@@ -105,6 +115,10 @@ def batch(detector: Detector, lines: Iterable[str], out: TextIO, *, progress: bo
     and the run goes on. Blank lines are skipped. A line may carry ``region``
     (a region code of the rule file); else ``region`` (``--region``) applies.
     Returns the error count.
+
+    A line may carry ``image`` (a picture's path, relative to ``images_from``)
+    instead of, or besides, ``text`` (then its caption): the picture is read, its
+    text added as ``image_text``, and both are judged together (see :func:`read_picture`).
     """
     errors = 0
     for number, line in enumerate(_progress_bar(lines, total) if progress else lines, 1):
@@ -115,7 +129,9 @@ def batch(detector: Detector, lines: Iterable[str], out: TextIO, *, progress: bo
             if not isinstance(record, dict):
                 raise ValueError("each line must be a JSON object")
             text = record.get("text")
-            if not isinstance(text, str):
+            if "image" in record:
+                text = _judge_picture_line(record, images_from)
+            elif not isinstance(text, str):
                 raise ValueError("the object needs a string field 'text'")
             chosen = _known_region(detector.ruleset, record["region"]) if "region" in record else region
         except ValueError as exc:  # json.JSONDecodeError is a ValueError
@@ -126,6 +142,71 @@ def batch(detector: Detector, lines: Iterable[str], out: TextIO, *, progress: bo
         out.write(json.dumps(record, ensure_ascii=False) + "\n")
     out.flush()
     return errors
+
+
+def read_picture(path: Path):
+    """The text in the picture file at ``path``, read in this process (``callguard[ocr]``).
+
+    Raises ValueError with a one-line reason (missing extra, unreadable file, a
+    picture out of bounds or undecodable)."""
+    from . import ocr
+
+    if not ocr.available():
+        raise ValueError(ocr.MISSING)
+    from .ocr.image import MAX_BYTES, ImageRejected
+
+    try:
+        if path.stat().st_size > MAX_BYTES:
+            raise ImageRejected("too_big", f"{path.stat().st_size} bytes, at most {MAX_BYTES}")
+        data = path.read_bytes()
+        from .ocr.engine import read_image
+
+        return read_image(data)
+    except OSError as exc:
+        raise ValueError(f"cannot read the picture {path}: {exc.strerror or exc}") from None
+    except ImageRejected as exc:
+        raise ValueError(f"cannot read the picture {path}: {exc}") from None
+
+
+def _judge_picture_line(record: dict, images_from: Path | None) -> str:
+    """For a batch line with ``image``: read it, add ``image_text``; the text to judge."""
+    from .ocr.text import combine
+
+    image, caption = record["image"], record.get("text")
+    if not isinstance(image, str) or not image:
+        raise ValueError("'image' must be a picture's path (a string)")
+    if caption is not None and not isinstance(caption, str):
+        raise ValueError("'text' must be a string (the picture's caption) when there is an 'image'")
+    picture = read_picture((images_from or Path.cwd()) / image)
+    record["image_text"] = picture.text
+    return combine(caption, picture.lines).text
+
+
+def _check_picture(detector: Detector, args: argparse.Namespace, region: str | None) -> int:
+    """``callguard check --image FILE [CAPTION]``: the reply a chat user sending that picture would get."""
+    from .ocr import replies as picture_texts
+    from .ocr.text import combine
+
+    caption = " ".join(args.text)
+    try:
+        picture = read_picture(Path(args.image))
+    except ValueError as exc:
+        raise SystemExit(f"callguard check: {exc}") from None
+    judged = combine(caption, picture.lines)
+    verdict = detector.check(judged.text)
+    if args.json:
+        record = {"image": args.image, **({"text": caption} if caption else {}), "image_text": picture.text,
+                  "verdict": verdict_json(verdict, detector.ruleset, judged.text, region)}
+        print(json.dumps(record, ensure_ascii=False, indent=2))
+        return 0
+    lang = args.lang or detect_language(judged.text)
+    if not judged.text.strip():
+        print(picture_texts.text("picture.no_text", lang))
+        return 0
+    part = (picture_texts.picture_part(judged, verdict, lang, html=False) if picture.lines
+            else picture_texts.text("picture.caption_only", lang))
+    print(describe(detector, judged.text, lang, region, picture=part))
+    return 0
 
 
 def _progress_bar(lines: Iterable[str], total: int | None) -> Iterable[str]:
@@ -140,25 +221,30 @@ def _progress_bar(lines: Iterable[str], total: int | None) -> Iterable[str]:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    detector = _detector(args.rules)
+    detector = _detector(args.rules, args.model)
     try:
         region = _known_region(detector.ruleset, args.region)
     except ValueError as exc:
         raise SystemExit(f"callguard check: {exc}") from None
+    if args.image:
+        if args.jsonl:
+            raise SystemExit("callguard check: give --image FILE or --jsonl FILE, not both")
+        return _check_picture(detector, args, region)
     if args.jsonl:
         if args.jsonl == "-":
             stream = sys.stdin
-            batch(detector, stream, sys.stdout, progress=sys.stderr.isatty(), region=region)
+            batch(detector, stream, sys.stdout, progress=sys.stderr.isatty(), region=region, images_from=Path.cwd())
         else:
             try:
                 with open(args.jsonl, encoding="utf-8", errors="replace") as fh:
                     lines = fh.readlines()
             except OSError as exc:
                 raise SystemExit(f"callguard: cannot read {args.jsonl}: {exc.strerror}") from None
-            batch(detector, lines, sys.stdout, progress=sys.stderr.isatty(), total=len(lines), region=region)
+            batch(detector, lines, sys.stdout, progress=sys.stderr.isatty(), total=len(lines), region=region,
+                  images_from=Path(args.jsonl).parent)
         return 0
     if not args.text:
-        raise SystemExit('callguard check: give a TEXT to check, or --jsonl FILE (use - for stdin)')
+        raise SystemExit('callguard check: give a TEXT to check, --image FILE, or --jsonl FILE (use - for stdin)')
     text = " ".join(args.text)
     verdict = detector.check(text)
     if args.json:
@@ -168,9 +254,11 @@ def cmd_check(args: argparse.Namespace) -> int:
     return 0
 
 
-def describe(detector: Detector, text: str, lang: str, chosen_region: str | None = None) -> str:
+def describe(detector: Detector, text: str, lang: str, chosen_region: str | None = None, *,
+             picture: str | None = None) -> str:
     """What the bot would send for ``text``: the emergency steps first when the
-    text says money was already sent, then the verdict (plain text)."""
+    text says money was already sent, then the verdict (plain text); ``picture``
+    quotes what was read from a screenshot."""
     ruleset = detector.ruleset
     verdict = detector.check(text)
     region = _region_of(ruleset, text, lang, chosen_region)
@@ -178,7 +266,7 @@ def describe(detector: Detector, text: str, lang: str, chosen_region: str | None
 
     numbers = extract_numbers(text, _settings().default_region)
     reply = replies.verdict_reply(verdict, ruleset, lang, html=False, text=text, region=region,
-                                  numbers=[display_number(n) for n in numbers])
+                                  numbers=[display_number(n) for n in numbers], picture=picture)
     if already_paid(text) and (verdict.scam or verdict.category is None or verdict.risk == "low"):
         return replies.emergency_reply(ruleset, lang, html=False, region=region) + "\n\n" + reply
     return reply
@@ -248,7 +336,7 @@ def chat(detector: Detector, read: Callable[[str], str], write: Callable[[str], 
 
 
 def cmd_chat(args: argparse.Namespace) -> int:
-    detector = _detector(args.rules)
+    detector = _detector(args.rules, args.model)
     try:
         region = _known_region(detector.ruleset, args.region)
     except ValueError as exc:
@@ -313,6 +401,28 @@ def cmd_rules_migrate(args: argparse.Namespace) -> int:
     return 0
 
 
+# --------------------------------------------------------------------------- train
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    try:
+        from .train import TrainError, read_examples, train
+    except ImportError as exc:  # numpy or scipy missing
+        raise SystemExit(f"callguard train: needs numpy and scipy: pip install 'callguard[train]' ({exc})") from None
+    try:
+        examples = read_examples(args.corpus)
+        model = train(examples, log=lambda line: print(f"callguard train: {line}", file=sys.stderr))
+    except TrainError as exc:
+        raise SystemExit(f"callguard train: {exc}") from None
+    try:
+        model.save(args.out)
+    except OSError as exc:
+        raise SystemExit(f"callguard train: cannot write {args.out}: {exc.strerror or exc}") from None
+    print(f"callguard train: {len(model.weights)} weights from {len(examples)} texts written to {args.out} "
+          f"(medium from p >= {model.medium:.4f}, low from p >= {model.low:.4f})", file=sys.stderr)
+    return 0
+
+
 # --------------------------------------------------------------------------- run
 
 
@@ -349,9 +459,8 @@ def _with_store(command: str, work: Callable) -> object:
     read-only: a report never changes the database. A missing or unreadable
     database is one line on stderr and exit status 1, not a traceback."""
     import asyncio
-    import sqlite3
 
-    from .store import Store
+    from .storage import SQLiteStore, StorageError
 
     path = _settings().db_path
     if not path.is_file():
@@ -359,12 +468,12 @@ def _with_store(command: str, work: Callable) -> object:
 
     async def run() -> object:
         try:
-            store = await Store.open_readonly(path)
-        except (sqlite3.Error, RuntimeError) as exc:
+            store = await SQLiteStore.open_readonly(path)
+        except (StorageError, RuntimeError) as exc:
             raise SystemExit(f"callguard {command}: cannot read the database {path}: {exc}") from None
         try:
             return await work(store)
-        except sqlite3.Error as exc:
+        except StorageError as exc:
             raise SystemExit(f"callguard {command}: cannot read the database {path}: {exc}") from None
         finally:
             await store.close()
@@ -442,6 +551,14 @@ def cmd_bulletin(args: argparse.Namespace) -> int:
 def cmd_export(args: argparse.Namespace) -> int:
     import contextlib
 
+    from .storage import mask_row, write_csv
+
+    region = _settings().default_region
+
+    async def work(store, out):
+        rows = await store.export_rows(args.since)
+        return write_csv(rows if args.full_numbers else (mask_row(row, region) for row in rows), out)
+
     @contextlib.contextmanager
     def output():
         if args.out == "-":
@@ -455,7 +572,10 @@ def cmd_export(args: argparse.Namespace) -> int:
             yield fh
 
     with output() as out:
-        count = _with_store("export", lambda store: store.export_csv(args.since, out))
+        count = _with_store("export", lambda store: work(store, out))
+    if args.full_numbers:  # the shell's history and the log say who; this says it happened
+        print(f"callguard export: {count} reports with FULL phone numbers (--full-numbers); "
+              "keep the file as safe as the database", file=sys.stderr)
     if args.out != "-":
         print(f"callguard export: {count} reports written to {args.out}", file=sys.stderr)
     return 0
@@ -470,19 +590,30 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("check", help="judge a text (or a JSONL batch)")
     p.add_argument("text", nargs="*", help="what the caller said, or the SMS")
-    p.add_argument("--jsonl", metavar="FILE", help="batch mode: JSON object per line with a 'text' field; - for stdin")
+    p.add_argument("--jsonl", metavar="FILE",
+                   help="batch mode: JSON object per line with a 'text' field (or 'image', a picture's path "
+                        "relative to FILE's folder); - for stdin")
+    p.add_argument("--image", metavar="FILE", help="read a screenshot and judge its text; TEXT, if given, is "
+                                                   "its caption (needs the ocr extra)")
     p.add_argument("--json", action="store_true", help="print the verdict as JSON instead of the reply")
     p.add_argument("--lang", choices=replies.LANGUAGES, help="reply language (default: the text's)")
     p.add_argument("--region", metavar="CODE", help="the user's region, e.g. TW (default: a number's country, "
                                                     "the language, then CALLGUARD_REGION)")
     p.add_argument("--rules", metavar="FILE", help="rule file (default: CALLGUARD_RULES or the shipped rules)")
+    p.add_argument("--model", metavar="FILE", help="also ask a model from `callguard train` (it can only raise a verdict)")
     p.set_defaults(func=cmd_check)
 
     p = sub.add_parser("chat", help="talk to CallGuard on the console, no Telegram token needed")
     p.add_argument("--lang", choices=replies.LANGUAGES)
     p.add_argument("--region", metavar="CODE", help="the user's region, e.g. GB (its emergency numbers)")
     p.add_argument("--rules", metavar="FILE")
+    p.add_argument("--model", metavar="FILE", help="also ask a model from `callguard train`")
     p.set_defaults(func=cmd_chat)
+
+    p = sub.add_parser("train", help="train the optional learned second opinion (needs callguard[train])")
+    p.add_argument("corpus", nargs="+", metavar="CORPUS.jsonl", help="JSON lines with text, label (scam|benign), source")
+    p.add_argument("--out", required=True, metavar="FILE", help="model file to write")
+    p.set_defaults(func=cmd_train)
 
     rules = sub.add_parser("rules", help="check the rule file").add_subparsers(dest="rules_command", required=True)
     p = rules.add_parser("lint", help="validate the schema; errors as file:line: message")
@@ -510,6 +641,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("export", help="reports as CSV (no reporter identities)")
     p.add_argument("--since", type=_utc_date, required=True, metavar="YYYY-MM-DD", help="from this UTC day on")
     p.add_argument("--out", required=True, metavar="FILE", help="CSV file to write (- for stdout)")
+    p.add_argument("--full-numbers", action="store_true",
+                   help="phone numbers in full (default: masked as in stats, e.g. +86 138******00)")
     p.set_defaults(func=cmd_export)
 
     p = sub.add_parser("run", help="start the Telegram bot (long polling, or --webhook)")

@@ -55,7 +55,8 @@ class Settings:
     webhook_url: str = ""
     webhook_path: str = "telegram"
     webhook_secret: str = ""
-    secret: bytes | None = None  # key for hashing reporter ids
+    secret: bytes | None = None  # key for hashing reporter ids (CALLGUARD_SECRET)
+    secret_file: Path | None = None  # where the key is kept without CALLGUARD_SECRET; None = beside the database
     retention_days: int = 365
     watch_rules: bool = False
     rate_limit: int = 20  # messages per user per minute
@@ -70,6 +71,11 @@ class Settings:
     concurrency: int = 16
     connections: int = 16
     default_region: str = "CN"
+    # Pictures (the ``ocr`` extra): worker processes reading them (0 = do not read pictures),
+    # seconds one picture may take, and pictures per user per minute (tighter than text).
+    ocr_workers: int = 1
+    ocr_timeout: int = 30
+    image_rate_limit: int = 3
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
@@ -112,6 +118,8 @@ class Settings:
             webhook_path=env.get("CALLGUARD_WEBHOOK_PATH", "").strip().strip("/") or "telegram",
             webhook_secret=webhook_secret,
             secret=secret.encode() if secret else None,
+            secret_file=Path(env["CALLGUARD_SECRET_FILE"].strip()) if env.get("CALLGUARD_SECRET_FILE", "").strip()
+            else None,
             retention_days=_int(env, "CALLGUARD_RETENTION_DAYS", 365, 1, 36500),
             watch_rules=_flag(env, "CALLGUARD_WATCH_RULES"),
             rate_limit=_int(env, "CALLGUARD_RATE_LIMIT", 20, 1, 10000),
@@ -119,4 +127,7 @@ class Settings:
             concurrency=concurrency,
             connections=_int(env, "CALLGUARD_CONNECTIONS", concurrency, 1, 10000),
             default_region=region,
+            ocr_workers=_int(env, "CALLGUARD_OCR_WORKERS", 1, 0, 64),
+            ocr_timeout=_int(env, "CALLGUARD_OCR_TIMEOUT", 30, 1, 600),
+            image_rate_limit=_int(env, "CALLGUARD_IMAGE_RATE_LIMIT", 3, 1, 10000),
         )

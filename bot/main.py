@@ -18,7 +18,7 @@ from .detect import RuleFileError
 from .rulebook import RuleBook
 from .rulefiles import unreadable
 from .service import CallGuard
-from .store import ReportWriter, Store
+from .storage import ReportWriter, SQLiteStore, default_key_file
 from .telegram.app import build_application
 
 __all__ = ["build", "run"]
@@ -29,12 +29,34 @@ NO_TOKEN = ("callguard run: TELEGRAM_BOT_TOKEN is not set. Ask @BotFather in Tel
             "(/newbot), then export TELEGRAM_BOT_TOKEN=... ; `callguard chat` works without one.")
 
 
-def build(settings: Settings):
-    """The PTB Application for ``settings``; raises RuleFileError for bad rules."""
+def build(settings: Settings, *, ocr=None):
+    """The PTB Application for ``settings``; raises RuleFileError for bad rules.
+
+    ``ocr``: an :class:`~callguard.ocr.pool.OcrPool` to share (the caller closes it);
+    by default the bot makes its own when it can read pictures (see :func:`ocr_pool`)."""
     rules = RuleBook.load(settings.rules_path)
-    writer = ReportWriter(functools.partial(Store.open, settings.db_path, secret=settings.secret))
-    guard = CallGuard(settings, rules, writer)
+    writer = ReportWriter(functools.partial(SQLiteStore.open, settings.db_path, secret=settings.secret,
+                                            key_file=settings.secret_file or default_key_file(settings.db_path)))
+    owns_ocr = ocr is None
+    guard = CallGuard(settings, rules, writer, ocr=ocr_pool(settings) if owns_ocr else ocr, owns_ocr=owns_ocr)
     return build_application(settings, guard)
+
+
+def ocr_pool(settings: Settings):
+    """The OCR worker pool for pictures, or None when this server does not read them."""
+    from . import ocr
+
+    if settings.ocr_workers == 0:
+        log.info("pictures are not read: CALLGUARD_OCR_WORKERS=0")
+        return None
+    if not ocr.available():
+        log.warning("pictures are not read: %s", ocr.MISSING)
+        return None
+    from .ocr.pool import OcrPool
+
+    max_waiting = max(1, min(8, settings.concurrency // 2))  # pictures never take more than half the update slots
+    log.info("pictures are read by %d OCR worker(s), at most %d at a time queued", settings.ocr_workers, max_waiting)
+    return OcrPool(settings.ocr_workers, timeout=settings.ocr_timeout, max_waiting=max_waiting)
 
 
 def run(settings: Settings, *, webhook: bool = False) -> int:

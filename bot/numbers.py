@@ -12,7 +12,7 @@ import re
 
 import phonenumbers
 
-__all__ = ["extract_numbers", "display_number", "number_region"]
+__all__ = ["extract_numbers", "display_number", "number_region", "mask_number", "mask_numbers_in_text"]
 
 MAX_NUMBERS = 5  # per message; nobody describes a call with more
 MAX_SCAN_CHARS = 5_000
@@ -28,17 +28,21 @@ def extract_numbers(text: str, region: str = "CN", limit: int = MAX_NUMBERS) -> 
     text = text[:MAX_SCAN_CHARS]
     if _DIGIT.search(text) is None:
         return ()
-    try:
-        matcher = phonenumbers.PhoneNumberMatcher(text, region)
-        for match in matcher:
-            e164 = phonenumbers.format_number(match.number, phonenumbers.PhoneNumberFormat.E164)
-            if e164 not in found:
-                found.append(e164)
-            if len(found) >= limit:
-                break
-    except Exception:  # the library must never cost the user their answer
-        return tuple(found)
+    for match in _matches(text, region):  # the library must never cost the user their answer
+        e164 = phonenumbers.format_number(match.number, phonenumbers.PhoneNumberFormat.E164)
+        if e164 not in found:
+            found.append(e164)
+        if len(found) >= limit:
+            break
     return tuple(found)
+
+
+def _matches(text: str, region: str):
+    """phonenumbers' matcher over ``text``; a library failure ends the scan, never the caller."""
+    try:
+        yield from phonenumbers.PhoneNumberMatcher(text, region)
+    except Exception:
+        return
 
 
 def display_number(e164: str) -> str:
@@ -56,3 +60,62 @@ def number_region(e164: str) -> str | None:
     except phonenumbers.NumberParseException:
         return None
     return code if code and code != "ZZ" else None
+
+
+def _country_code_length(digits: str) -> int:
+    """Length of the country calling code that starts ``digits`` (E.164 codes are prefix-free).
+
+    From libphonenumber's own table of codes; an unknown code counts as three digits,
+    the longest there is, so masking hides too little of the country and never too
+    little of the subscriber."""
+    for length in (1, 2, 3):
+        if int(digits[:length]) in phonenumbers.COUNTRY_CODE_TO_REGION_CODE:
+            return length
+    return 3
+
+
+def mask_number(e164: str, sep: str = " ") -> str:
+    """Mask a phone number for display: ``+8613800138000 -> +86 138******00``.
+
+    Format: ``+<country code><sep><first 3 national digits><one * per hidden
+    digit><last 2 digits>``.  Keeping the operator prefix and the last two
+    digits lets staff recognise a campaign without the list being a
+    ready-made dialling list.  Numbers too short to hide at least three digits
+    that way (service numbers) show only their last two digits.  Input that is
+    not E.164 is masked as a bare national number rather than rejected, since
+    this is a display helper.  ``sep=""`` gives a masked E.164 string
+    (``+86138******00``), one token per number, for lists such as the CSV export.
+    """
+    raw = e164.strip()
+    digits = "".join(ch for ch in raw if ch.isdigit())
+    prefix = ""
+    national = digits
+    if raw.startswith("+") and len(digits) > 3:
+        cc_len = _country_code_length(digits)
+        prefix = f"+{digits[:cc_len]}{sep}"
+        national = digits[cc_len:]
+    n = len(national)
+    if n >= 8:
+        return f"{prefix}{national[:3]}{'*' * (n - 5)}{national[-2:]}"
+    if n > 2:
+        return f"{prefix}{'*' * (n - 2)}{national[-2:]}"
+    return f"{prefix}{'*' * n}"
+
+
+def mask_numbers_in_text(text: str, region: str = "CN") -> str:
+    """``text`` with every phone number in it replaced by its masked form.
+
+    People quote the caller's number in their own words ("138 0013 8000 called
+    me"), so masking the export's number column alone would leave the same
+    number readable one column further. The numbers found are the ones
+    :func:`extract_numbers` would find (the whole text is scanned, not only its
+    start); other digits (amounts, dates, codes) are left as they are.
+    """
+    if _DIGIT.search(text) is None:
+        return text
+    out, end = [], 0
+    for match in _matches(text, region):
+        e164 = phonenumbers.format_number(match.number, phonenumbers.PhoneNumberFormat.E164)
+        out += [text[end:match.start], mask_number(e164)]
+        end = match.end
+    return "".join(out) + text[end:] if out else text

@@ -81,6 +81,9 @@ def _steps(steps: Iterable[str], html: bool) -> str:
 
 
 def _quote(text: str) -> str:
+    """The matched words on one line. A line break inside Chinese text (a phrase wrapped
+    over two lines of a screenshot) goes away; elsewhere whitespace becomes one space."""
+    text = re.sub(r"(?<=[\u2E80-\uFFEF])\s*\n\s*(?=[\u2E80-\uFFEF])", "", text)
     text = " ".join(text.split())
     if len(text) > MAX_EVIDENCE_CHARS:
         text = text[: MAX_EVIDENCE_CHARS - 1] + "…"
@@ -135,12 +138,15 @@ def verdict_reply(
     text: str = "",
     region: Region | None = None,
     numbers: Sequence[str] = (),
+    picture: str | None = None,
 ) -> str:
     """The answer to a description of a call.
 
     ``text`` is what the user wrote (to tell a bare link or number from a story,
     and a telecom story from others); ``numbers`` the phone numbers found in it
-    (display form) and ``number_counts`` how often each was reported before."""
+    (display form) and ``number_counts`` how often each was reported before.
+    ``picture`` (already formatted, see :func:`callguard.ocr.replies.picture_block`)
+    quotes what was read from a screenshot; it comes right after the evidence."""
     lang = i18n.language(lang)
     values = region_values(region, lang)
     counts = dict(number_counts or {})
@@ -159,6 +165,7 @@ def verdict_reply(
     if verdict.scam:
         parts.append(_bold(ui(f"risk.{verdict.risk}", lang), html))
         parts.extend(_type_and_evidence(verdict, category, lang, html))
+        parts.append(picture)
         steps = advice()
         if steps:
             parts.append(_bold(ui("steps", lang), html) + "\n" + _steps(steps, html))
@@ -168,16 +175,19 @@ def verdict_reply(
             extras += [rule_text("warning"), rule_text("source")]
     elif category is not None and not category.scam:
         parts.append(_bold(ui("complaint", lang), html))
+        parts.append(picture)
         steps = advice()
         if steps:
             parts.append(_bold(ui("steps", lang), html) + "\n" + _steps(steps, html))
     elif verdict.risk == "low":  # not clearly a scam: what looked suspicious, and the two checks that settle it
         parts.append(_bold(ui("risk.low", lang), html))
         parts.extend(_type_and_evidence(verdict, category, lang, html))
+        parts.append(picture)
         checks = [ui("low.check1", lang, region=region), ui("low.check2", lang, region=region)]
         parts.append(_bold(ui("low.checks", lang), html) + "\n" + _steps(checks, html))
     else:
-        parts.extend(_no_match(text, lang, html, region, numbers, counts))
+        heading, *rest = _no_match(text, lang, html, region, numbers, counts)
+        parts.extend([heading, picture, *rest])
         if message_kind(text, numbers) == "number":
             counts = {}  # already said, with the numbers nobody reported
     for number, count in counts.items():

@@ -3,13 +3,17 @@
 Telegram-agnostic, so the bot handlers stay thin translations between chat and
 this object, and tests can drive it directly. Detection never waits on
 storage: the verdict is computed first, and a storage failure only means the
-report is queued by :class:`~callguard.store.ReportWriter`.
+report is queued by :class:`~callguard.storage.ReportWriter`.
+
+The Telegram handlers reach storage only through this object: what they may
+read or delete is the list of methods below, whatever the backend.
 """
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, TextIO
 
 from .config import Settings
 from .detect import Detector, RuleSet, Verdict
@@ -17,7 +21,11 @@ from .detect.paid import already_paid
 from .detect.regions import Region, pick_region
 from .numbers import display_number, extract_numbers, number_region
 from .rulebook import RuleBook
-from .store import Report, ReportWriter, Store
+from .storage import Report, ReportStore, ReportWriter, Stats, StorageError, mask_row, write_csv
+from .storage.models import utc_day
+
+if TYPE_CHECKING:
+    from .ocr.pool import OcrPool
 
 __all__ = ["Outcome", "CallGuard"]
 
@@ -32,7 +40,7 @@ class Outcome:
     ruleset: RuleSet  # the rule set that judged, for the reply texts (even mid-reload)
     numbers: tuple[str, ...]  # E.164
     report_id: int | None  # None when the report is queued (storage down)
-    number_counts: dict[str, int] = field(default_factory=dict)  # display form -> earlier reports
+    number_counts: dict[str, int] = field(default_factory=dict)  # display form -> other people who reported it
     region: Region | None = None  # whose emergency numbers the reply gives (None: generic texts)
     paid: bool = False  # the text says money was already sent: the emergency steps come first
 
@@ -42,18 +50,31 @@ class Outcome:
 
 
 class CallGuard:
-    def __init__(self, settings: Settings, rules: RuleBook, writer: ReportWriter):
+    def __init__(self, settings: Settings, rules: RuleBook, writer: ReportWriter, *, ocr: OcrPool | None = None,
+                 owns_ocr: bool = True):
         self.settings = settings
         self.rules = rules
         self.writer = writer
+        self.ocr = ocr  # reads pictures; None when this server does not (no ``ocr`` extra, or turned off)
+        # Close it with the bot (tests share one pool between bots). Its worker starts with the first
+        # picture, not with the bot: a server that is sent no pictures never pays for the models.
+        self._owns_ocr = owns_ocr
 
     @property
     def detector(self) -> Detector:
         return self.rules.detector
 
     @property
-    def store(self) -> Store | None:
-        return self.writer.store
+    def ruleset(self) -> RuleSet:
+        """The live rule set (texts, categories) as of now."""
+        return self.rules.detector.ruleset
+
+    def user_tag(self, user_id: int | None) -> str:
+        """How logs name a user: a keyed hash, never the Telegram id (see ReporterKeys.log_tag)."""
+        keys = self.writer.keys
+        if keys is None:  # storage never opened: the key is not known yet
+            return "user#unknown" if user_id is not None else "user#none"
+        return keys.log_tag(user_id)
 
     async def assess(
         self,
@@ -89,11 +110,13 @@ class CallGuard:
         money_sent: bool | None = None,
         chosen_region: str | None = None,
         language_code: str | None = None,
+        from_image: bool = False,
     ) -> Outcome:
         """Log a verdict already computed (group chats judge first, log only what they answer).
 
         A text that says money was already sent ("我已经转了钱") is logged as such
-        unless the caller knows better (``money_sent``)."""
+        unless the caller knows better (``money_sent``). ``from_image``: ``text`` was
+        read from a picture (with its caption, if any)."""
         numbers = extract_numbers(text, self.settings.default_region)
         paid = already_paid(text) and (verdict.scam or verdict.category is None or verdict.risk == "low")
         if money_sent is None and paid:
@@ -102,8 +125,10 @@ class CallGuard:
             text=text, lang=lang, numbers=numbers, scam=verdict.scam, risk=verdict.risk,
             category=verdict.category, rule=verdict.rule, score=verdict.score,
             ruleset_version=detector.version, chat_type=chat_type, source=source, money_sent=money_sent,
+            from_image=from_image,
         )
-        # The counts are read in the same transaction as the write (one trip to the database).
+        # The counts are read in the same transaction as the write (one trip to the database):
+        # how many *other* people reported each number, so nobody can inflate it alone.
         report_id, raw = await self.writer.submit_and_count(report, user_id, days=NUMBER_WINDOW_DAYS)
         counts = {display_number(n): c for n, c in raw.items() if c > 0}
         region = self.region_for(detector.ruleset, numbers=numbers, chosen=chosen_region, lang=lang,
@@ -118,21 +143,91 @@ class CallGuard:
                            lang=lang, language_code=language_code, default=self.settings.default_region)
 
     async def feedback(self, report_id: int, user_id: int, value: str, comment: str | None = None) -> bool:
-        if self.store is None or report_id <= 0:
+        store = self.writer.store
+        if store is None or report_id <= 0:
             return False
         try:
-            return await self.store.set_feedback(report_id, user_id, value, comment)
+            return await store.set_feedback(report_id, user_id, value, comment)
         except Exception:
             log.warning("feedback not stored", exc_info=True)
             return False
 
     async def mark_money_sent(self, report_id: int) -> None:
-        if self.store is None or report_id <= 0:
+        store = self.writer.store
+        if store is None or report_id <= 0:
             return
         try:
-            await self.store.set_money_sent(report_id, True)
+            await store.set_money_sent(report_id, True)
         except Exception:
             log.warning("money_sent not stored", exc_info=True)
+
+    # -- a user's own records (/forget) -------------------------------------------------
+
+    async def count_user_records(self, user_id: int) -> int:
+        """What /forget would delete, reports still queued included. Raises StorageError."""
+        return await self.writer.count_user_records(user_id)
+
+    async def forget(self, user_id: int) -> int:
+        """Delete the user's records, stored and queued; the count. Raises StorageError
+        (the user must learn that nothing was deleted)."""
+        return await self.writer.forget(user_id)
+
+    # -- for admins ------------------------------------------------------------------
+
+    async def _store(self) -> ReportStore:
+        store = self.writer.store
+        if store is None and await self.writer.connect():
+            store = self.writer.store
+        if store is None:
+            raise StorageError("report storage is not available")
+        return store
+
+    async def stats(self, days: int) -> Stats:
+        """Report statistics for the last ``days`` days. Raises StorageError."""
+        return await (await self._store()).stats(days)
+
+    async def daily_counts(self, days: int) -> list[tuple[str, str, int]]:
+        return await (await self._store()).daily_counts(days)
+
+    async def export_csv(self, since: float, out: TextIO, *, admin_id: int, full_numbers: bool = False) -> int:
+        """The reports created since ``since`` (unix time) as CSV; returns how many.
+
+        Phone numbers are masked as /stats shows them unless ``full_numbers``;
+        who asked for full numbers is logged (as a keyed hash). Raises StorageError."""
+        rows = await (await self._store()).export_rows(since)
+        if not full_numbers:
+            rows = [mask_row(row, self.settings.default_region) for row in rows]
+        count = write_csv(rows, out)
+        if full_numbers:
+            log.warning("%s exported %d reports since %s WITH FULL PHONE NUMBERS", self.user_tag(admin_id), count,
+                        utc_day(since))
+        else:
+            log.info("%s exported %d reports since %s (phone numbers masked)", self.user_tag(admin_id), count,
+                     utc_day(since))
+        return count
+
+    async def purge(self) -> int | None:
+        """Delete reports (and number counts) older than the retention period; None when
+        storage is down (logged)."""
+        days = self.settings.retention_days
+        try:
+            removed = await (await self._store()).purge(days)
+        except StorageError as exc:
+            log.warning("retention purge skipped: report storage unavailable (%s)", exc)
+            return None
+        except Exception:
+            log.exception("retention purge failed")
+            return None
+        log.info("retention purge: %d report(s) older than %d days deleted", removed, days)
+        return removed
+
+    async def check_storage(self) -> int:
+        """The periodic job: the storage checks itself (a deleted database file is put
+        back), then the reports queued during an outage are written; how many."""
+        written = await self.writer.check()
+        if written:
+            log.info("wrote %d queued reports", written)
+        return written
 
     async def start(self) -> None:
         """Open storage now so the first user does not pay for it; a database
@@ -141,5 +236,7 @@ class CallGuard:
             log.error("report storage unavailable at start; reports are queued until it returns")
 
     async def close(self) -> None:
-        """Write pending reports and close storage (called at shutdown)."""
+        """Write pending reports and close storage (called at shutdown); stop the OCR workers."""
         await self.writer.close()
+        if self.ocr is not None and self._owns_ocr:
+            await self.ocr.aclose()

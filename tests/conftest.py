@@ -33,12 +33,29 @@ def _rulebook_once(cls, path) -> RuleBook:
 def settings(tmp_path):
     """Settings for a bot under test: temp database, shipped rules, no flood limit."""
     return Settings(token="", db_path=tmp_path / "callguard.db", rules_path=ROOT / "rules" / "scam_patterns.yaml",
-                    admins=frozenset({42}), secret=b"test-secret", send_rate=0)
+                    admins=frozenset({42}), secret=b"test-secret", send_rate=0,
+                    ocr_workers=0)  # a bot reads pictures only when a test hands it the shared pool (ocr_pool)
+
+
+@pytest.fixture(scope="session")
+def ocr_pool():
+    """One OCR worker pool for the whole test session (starting one costs seconds of CPU).
+
+    Skips the test when the ``ocr`` extra is not installed (.ci/run installs it)."""
+    from callguard import ocr
+
+    if not ocr.available():
+        pytest.skip(f"OCR tests need the ocr extra: {ocr.MISSING}")
+    from callguard.ocr.pool import OcrPool
+
+    pool = OcrPool(1, timeout=60.0)
+    yield pool
+    pool.close()
 
 
 @pytest.fixture
 async def make_bot(settings, monkeypatch):
-    """Factory: ``await make_bot(**setting_overrides, webhook=None)`` -> (api, app, guard).
+    """Factory: ``await make_bot(**setting_overrides, webhook=None, ocr=None)`` -> (api, app, guard).
 
     Each call starts a fake Bot API and the real CallGuard application (built by
     ``callguard.main.build``) polling it, or serving ``webhook`` (kwargs for
@@ -49,11 +66,11 @@ async def make_bot(settings, monkeypatch):
 
     monkeypatch.setattr(RuleBook, "load", classmethod(_rulebook_once))
     async with AsyncExitStack() as stack:
-        async def factory(*, webhook: dict | None = None, **overrides):
+        async def factory(*, webhook: dict | None = None, ocr=None, **overrides):
             api = await stack.enter_async_context(FakeBotAPI())
             s = dataclasses.replace(settings, token=api.token, bot_api_url=api.base_url,
                                     bot_file_url=api.base_file_url, **overrides)
-            app = build(s)
+            app = build(s, ocr=ocr)
             await stack.enter_async_context(running_app(app, webhook=webhook))
             return api, app, app.bot_data["guard"]
 

@@ -10,7 +10,7 @@ import pytest
 
 from callguard.bulletin import HOT_TOPICS, bulletin
 from callguard.detect.schema import LANGUAGES, REQUIRED_CATEGORIES, Category
-from callguard.store import NO_CATEGORY, Stats, _ratio_rows, percentages
+from callguard.storage import NO_CATEGORY, Stats, percentages, ratio_rows
 from tests import factories
 
 SINCE = datetime(2026, 10, 1, tzinfo=timezone.utc).timestamp()
@@ -43,7 +43,7 @@ RULES = _ruleset()
 
 
 def stats(counts: dict[str, int]) -> Stats:
-    rows = _ratio_rows(list(counts.items()))
+    rows = ratio_rows(list(counts.items()))
     return Stats(total=sum(counts.values()), by_category=rows, by_risk=[], top_numbers=[], rules_feedback=[],
                  money_sent=0, since=SINCE, until=UNTIL)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import csv
+import io
 import sqlite3
 import time
 from datetime import datetime, timezone
@@ -11,7 +12,7 @@ from datetime import datetime, timezone
 import pytest
 
 from callguard import cli
-from callguard.store import DAY, EXPORT_COLUMNS, Report, Store
+from callguard.storage import DAY, EXPORT_COLUMNS, Report, SQLiteStore, StorageError
 from tests.admin_support import SHIPPED_RULES
 
 NUMBER = "+8613800138000"
@@ -19,7 +20,7 @@ NUMBER = "+8613800138000"
 
 def seed(path, now: float) -> None:
     async def run():
-        store = await Store.open(path, secret=b"cli-test")
+        store = await SQLiteStore.open(path, secret=b"cli-test")
         plan = [("impersonate_authority", 6), ("fake_loan", 3), (None, 1)]
         n = 0
         for category, count in plan:
@@ -117,6 +118,16 @@ def test_export_to_stdout(db, capsys):
     assert code == 0 and out.splitlines()[0] == ",".join(EXPORT_COLUMNS) and len(out.splitlines()) == 12
 
 
+def test_export_masks_phone_numbers_unless_asked_for_them(db, capsys):
+    """Issue 12, item 11: the export carried full numbers while stats masked them."""
+    code, out, err = run(capsys, "export", "--since", "2000-01-01", "--out", "-")
+    assert code == 0 and NUMBER not in out and "FULL" not in err
+    assert {r["numbers"] for r in csv.DictReader(io.StringIO(out))} == {"+86138******00", ""}
+    code, out, err = run(capsys, "export", "--since", "2000-01-01", "--out", "-", "--full-numbers")
+    assert code == 0 and {r["numbers"] for r in csv.DictReader(io.StringIO(out))} == {NUMBER, ""}
+    assert "FULL phone numbers" in err
+
+
 def test_reports_never_change_the_database(db, capsys):
     before = db.read_bytes()
     run(capsys, "stats")
@@ -177,10 +188,10 @@ def test_broken_rule_file_still_gives_stats_with_ids(db, tmp_path, monkeypatch, 
 
 def test_readonly_store_refuses_writes(db):
     async def attempt():
-        store = await Store.open_readonly(db)
+        store = await SQLiteStore.open_readonly(db)
         try:
             assert (await store.stats(30)).total == 10
-            with pytest.raises(sqlite3.OperationalError, match="readonly"):
+            with pytest.raises(StorageError, match="readonly"):
                 await store.purge(1)
         finally:
             await store.close()

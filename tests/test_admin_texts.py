@@ -10,7 +10,7 @@ import pytest
 from callguard.admin_texts import (MAX_MESSAGE, errors_text, fit_lines, split_message, stats_text, t, why_text)
 from callguard.detect import Detector, Problem
 from callguard.detect.schema import LANGUAGES
-from callguard.store import NO_CATEGORY, NO_RULE, Stats
+from callguard.storage import NO_CATEGORY, NO_RULE, Stats
 from tests import factories
 from tests.factories import group, rule
 

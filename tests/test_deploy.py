@@ -78,6 +78,7 @@ def test_installs_the_package_with_the_chart_extra_and_a_cjk_font(final_stage):
     runs = " ".join(args for word, args in final_stage if word == "RUN")
     assert "fonts-noto-cjk" in runs
     assert re.search(r"pip install .*'callguard\[chart[,\]]", runs)
+    assert re.search(r"pip install .*'callguard\[[a-z,]*\bocr\b[a-z,]*\]'", runs)  # the bot reads screenshots
 
 
 def test_dockerignore_keeps_local_environments_out():

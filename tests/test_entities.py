@@ -1,18 +1,62 @@
-"""Entities are found in the text as typed; the shortcuts that make that fast
-never change what is found (hypothesis against the plain expressions)."""
+"""Built-in entities: amounts, links, phone numbers, chat handles, codes.
+They are found in the text as typed; the shortcuts that make that fast never
+change what is found (hypothesis against the plain expressions)."""
 
 import re
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from callguard.detect import entities
 from callguard.detect.entities import find_entities
 
+
+def kinds(text: str) -> dict[str, list[str]]:
+    return {name: [text[s:e] for s, e in spans] for name, spans in find_entities(text).items()}
+
+
+@pytest.mark.parametrize("text, amount", [
+    ("转¥3,000给我", "¥3,000"), ("pay $500 now", "$500"), ("a £1.99 fee", "£1.99"), ("RM 500 only", "RM 500"),
+    ("HK$200", "HK$200"), ("NT$5000", "NT$5000"), ("20,000 yuan", "20,000 yuan"), ("给5000元", "5000元"),
+    ("五千块", "五千块"), ("借两万", "两万"), ("要20萬", "20萬"), ("about 3k", "3k"),
+])
+def test_amounts_in_every_region_s_writing(text, amount):
+    assert amount in kinds(text).get("amount", [])
+
+
+def test_links_and_risky_links():
+    found = kinds("log in at http://icbc-verify.top/login or www.bbc.co.uk/news")
+    assert found["link"] == ["http://icbc-verify.top/login", "www.bbc.co.uk/news"]
+    assert found["risky_link"] == ["http://icbc-verify.top/login"]
+    assert kinds("royalmail-redelivery.com/pay")["risky_link"]
+    assert kinds("go to 192.168.1.1/login")["risky_link"]
+    assert "risky_link" not in kinds("see bit.ly/abc for the menu")  # a shortener alone is not enough
+    assert "link" not in kinds("e.g. this, or a.b@gmail.com")  # abbreviations and e-mail addresses are not links
+
+
+def test_digits_of_a_link_or_phone_number_are_nothing_else():
+    found = kinds("call 138 0013 8000 or visit 10.0.0.1/x")
+    assert found["phone"] == ["138 0013 8000"]
+    assert "code" not in found
+
+
+def test_chat_handles_need_an_id_not_just_an_app_name():
+    assert kinds("加微信号 abc_123")["handle"] == ["微信号 abc_123"]
+    assert kinds("WeChat ID: zhang123")["handle"]
+    assert kinds("my telegram is @john_doe")["handle"] == ["@john_doe"]
+    assert "handle" not in kinds("check it online through our site")
+
+
+def test_a_verification_code():
+    assert kinds("您的验证码是 482913，5分钟内有效")["code"] == ["482913"]
+
+
 # Pieces of every entity and of near misses, so random texts hold many.
 PIECES = ["¥", "$", "£", "RM", "rmb", "HK$", "3", "000", ",", ".", " ", "元", "块", "五千", "万", "k", "K",
           "http://", "www.", "a-verify", ".top", "/x", "bit.ly", "@", "tg", "LINE", "Line id", "微信号", "qq",
-          "wa.me/", "+44", "7700", "-", "ſ", "K", "İ", "é", "通信", "转", "给我", "验证码", "%", "id:"]
+          "wa.me/", "+44", "7700", "-", "ſ", "K", "İ", "é", "通信", "转", "给我", "验证码", "%", "id:",
+          "WeChat", "weixin", "QQ号", "几", "-fee", "Policy.In", "123456"]
 texts = st.one_of(st.text(), st.lists(st.sampled_from(PIECES), max_size=30).map("".join))
 
 
@@ -28,8 +72,8 @@ def test_the_first_character_lookahead_finds_what_the_expression_finds(text):
 @settings(max_examples=500, deadline=None)
 @given(texts)
 def test_the_hints_with_shortcuts_say_what_the_plain_hints_say(text):
-    plain_handle = re.compile(r"@|\.me/|微信|qq|line|whatsapp|telegram|tg|skype|signal|kakao|vx|wx|v信|薇信",
-                              re.IGNORECASE)
+    plain_handle = re.compile(r"@|\.me/|微信|qq|line|whatsapp|telegram|tg|skype|signal|kakao|vx|wx|v信|薇信"
+                              r"|wechat|weixin", re.IGNORECASE)
     assert (entities._HINTS["handle"].search(text) is None) == (plain_handle.search(text) is None)
     if entities._HINTS["link"].search(text) is not None:
         assert any(mark in text for mark in entities._LINK_MARKS)

@@ -84,10 +84,10 @@ def test_rules_commands_name_the_missing_file(command, missing, capsys):
 def test_bulletin_names_the_missing_file(missing, tmp_path, monkeypatch):
     import asyncio
 
-    from callguard.store import Store
+    from callguard.storage import SQLiteStore
 
     async def create(path: Path) -> None:
-        await (await Store.open(path, secret=b"x")).close()
+        await (await SQLiteStore.open(path, secret=b"x")).close()
 
     db = tmp_path / "callguard.db"
     asyncio.run(create(db))

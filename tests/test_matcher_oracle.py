@@ -12,7 +12,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import callguard.detect.matcher as matcher_module
-from callguard.detect.matcher import MAX_OCCURRENCES, Matcher, align, gap_cost, one_edit, tolerates_typo
+from callguard.detect.matcher import (MAX_OCCURRENCES, Matcher, _short_words_intact, align, gap_cost, one_edit,
+                                     tolerates_typo)
 from callguard.detect.normalize import SPACED, normalize
 from tests.factories import group, pgroup, rule, ruleset
 
@@ -49,7 +50,10 @@ def reference(phrase: str, fuzzy: bool, norm: str):
     if exact:
         return max(exact, key=_rank)
     if fuzzy and tolerates_typo(key):
-        return align(key, norm, 1, range(len(norm) + 1), lambda w, a, b: bounded(key, w, a, b))
+        def ok(w, a, b):  # boundaries, and in an English phrase the typo falls in a long word
+            short_intact = key[0] not in SPACED_CHARS or _short_words_intact(key, w[a:b])
+            return bounded(key, w, a, b) and short_intact
+        return align(key, norm, 1, range(len(norm) + 1), ok)
     return None
 
 

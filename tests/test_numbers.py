@@ -1,10 +1,11 @@
-"""Phone numbers in descriptions: the shortcut for texts without digits changes nothing."""
+"""Phone numbers in descriptions: found, normalised, masked for display and export."""
 
 from __future__ import annotations
 
 import re
 
 import phonenumbers
+import pytest
 from hypothesis import given, settings, strategies as st
 
 from callguard import numbers
@@ -46,3 +47,28 @@ def test_without_digits_the_library_finds_nothing_either(text):
 @given(st.text(alphabet="0123456789０１２３４５６７８９ +-()./abc号码电话", max_size=40))
 def test_with_digits_the_result_is_the_library_s(text):
     assert numbers.extract_numbers(text) == _library(text)
+
+
+@pytest.mark.parametrize("number, masked", [
+    ("+8613800138000", "+86 138******00"),
+    ("+12025550123", "+1 202*****23"),
+    ("+79161234567", "+7 916*****67"),
+    ("+85291234567", "+852 912***67"),
+    ("+886912345678", "+886 912****78"),
+    ("+447911123456", "+44 791*****56"),
+    ("+8695588", "+86 ***88"),  # too short to show the head
+    ("13800138000", "138******00"),  # not E.164: masked anyway, never raises
+])
+def test_mask_number(number, masked):
+    assert numbers.mask_number(number) == masked
+    assert numbers.mask_number(number, sep="") == masked.replace(" ", "")  # one token per number
+
+
+def test_mask_numbers_in_text_masks_what_extract_numbers_finds_and_nothing_else():
+    text = "138 0013 8000 打来电话，又用 +1 202-555-0123 发短信，让我转账50000元，验证码 123456，2024-05-10"
+    masked = numbers.mask_numbers_in_text(text, "CN")
+    assert masked == ("+86 138******00 打来电话，又用 +1 202*****23 发短信，让我转账50000元，验证码 123456，2024-05-10")
+    assert numbers.extract_numbers(masked, "CN") == ()
+    assert numbers.mask_numbers_in_text("没有号码", "CN") == "没有号码"
+    far = "x" * 6000 + " 13800138000"  # past extract_numbers' scan window: masked all the same
+    assert numbers.mask_numbers_in_text(far, "CN").endswith("+86 138******00")

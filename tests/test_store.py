@@ -1,104 +1,28 @@
-"""Tests for callguard.store: schema, privacy, counting, statistics, deletion and ReportWriter."""
+"""Tests for the SQLite backend: schema, privacy, counting, statistics, deletion, export."""
 
 from __future__ import annotations
 
 import asyncio
 import csv
-import functools
 import hashlib
 import hmac
 import io
-import logging
 import sqlite3
-import stat
 from fractions import Fraction
 
 import pytest
 from hypothesis import given, strategies as st
 
-from callguard import store as store_mod
-from callguard.store import (
-    DAY,
-    EXPORT_COLUMNS,
-    MIGRATIONS,
-    NO_CATEGORY,
-    Report,
-    ReportWriter,
-    Store,
-    mask_number,
-    percentages,
+from callguard.storage import (
+    DAY, EXPORT_COLUMNS, NO_CATEGORY, Report, ReportWriter, SQLiteStore, StorageError, percentages, write_csv,
 )
-
-T0 = 1715342400.0  # 2024-05-10T12:00:00Z
-A = "+8613800138000"
-B = "+8613900139000"
-C = "+12025550123"
-
-
-class Clock:
-    """A controllable clock: tests move ``now`` by hand."""
-
-    def __init__(self, now: float = T0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-
-def make_report(**overrides) -> Report:
-    values = dict(
-        text="您好，这里是公安局，您的账户涉嫌洗钱",
-        lang="zh-Hans",
-        numbers=(A,),
-        scam=True,
-        risk="high",
-        category="impersonate_authority",
-        rule="police_money_laundering",
-        score=92,
-        ruleset_version="abc123",
-        chat_type="private",
-    )
-    values.update(overrides)
-    return Report(**values)
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
-def db_path(tmp_path):
-    return tmp_path / "callguard.db"
-
-
-@pytest.fixture
-async def open_store():
-    """Store.open that closes at teardown whatever it opened.
-
-    aiosqlite runs a non-daemon thread per connection: a test failing
-    between open and close would otherwise hang the whole pytest process.
-    """
-    opened: list[Store] = []
-
-    async def _open(path, **kwargs) -> Store:
-        s = await Store.open(path, **kwargs)
-        opened.append(s)
-        return s
-
-    yield _open
-    for s in opened:
-        await s.close()
-
-
-@pytest.fixture
-async def store(open_store, db_path, clock):
-    return await open_store(db_path, clock=clock)
-
-
-def raw(path) -> sqlite3.Connection:
-    """A plain sqlite3 connection for looking behind the Store's back."""
-    return sqlite3.connect(path, isolation_level=None, timeout=5)
+from callguard.storage.models import utc_day
+from callguard.storage.sqlite import is_storage_error
+from callguard.storage.sqlite.schema import MIGRATIONS
+from callguard.numbers import mask_number
+from tests.storage_support import (  # noqa: F401  (fixtures)
+    A, B, C, T0, Clock, clock, db_path, locked_db, make_report, on_connection, open_store, raw, store,
+)
 
 
 # --------------------------------------------------------------------------
@@ -111,9 +35,10 @@ async def test_schema_created_and_reopen_is_idempotent(open_store, db_path, cloc
     await s.close()
 
     with raw(db_path) as conn:
-        assert conn.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS) == 1
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
         tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-    assert {"meta", "reports", "report_numbers", "number_tally", "feedback"} <= tables
+    assert {"meta", "reports", "report_numbers", "number_reporters", "feedback"} <= tables
+    assert "number_tally" not in tables
 
     for _ in range(2):  # re-running migrations must neither fail nor touch data
         s = await open_store(db_path, clock=clock)
@@ -121,7 +46,7 @@ async def test_schema_created_and_reopen_is_idempotent(open_store, db_path, cloc
         assert await s.integrity_ok()
         await s.close()
     with raw(db_path) as conn:
-        assert conn.execute("PRAGMA user_version").fetchone()[0] == 1
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
         assert conn.execute("SELECT COUNT(*) FROM reports").fetchone()[0] == 1
 
 
@@ -130,7 +55,7 @@ async def test_wal_and_connection_pragmas(store, db_path):
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     pragmas = {}
     for name in ("synchronous", "busy_timeout", "foreign_keys", "secure_delete"):
-        (pragmas[name],), = await store._db.execute_fetchall(f"PRAGMA {name}")
+        pragmas[name] = await on_connection(store, lambda conn: conn.execute(f"PRAGMA {name}").fetchone()[0])
     assert pragmas == {"synchronous": 1, "busy_timeout": 5000, "foreign_keys": 1, "secure_delete": 1}
 
 
@@ -244,31 +169,32 @@ async def test_number_counts_window_and_exclusion(store, clock):
     await store.add_report(make_report(numbers=(A,), created_at=T0 - 40 * DAY), 1)
     await store.add_report(make_report(numbers=(A, B), created_at=T0 - 10 * DAY), 2)
     await store.add_report(make_report(numbers=(A,), created_at=T0 - 1 * DAY), 3)
-    latest = await store.add_report(make_report(numbers=(A, A, C)), 4)  # duplicate counts once
+    await store.add_report(make_report(numbers=(A, A, C)), 4)  # duplicate counts once
 
     assert await store.number_counts([A, B, C, "+441234567890"]) == {
         A: 3, B: 1, C: 1, "+441234567890": 0}
     assert await store.number_counts([A], days=60) == {A: 4}
     assert await store.number_counts([A, B], days=1) == {A: 1, B: 0}
     assert await store.number_counts([A, B], days=2) == {A: 2, B: 0}
-    assert await store.number_counts([A, C], exclude_report_id=latest) == {A: 2, C: 0}
+    assert await store.number_counts([A, C], exclude_user=4) == {A: 2, C: 0}
     assert await store.number_counts([]) == {}
 
     # Time passes: the window moves with the clock.
     clock.now = T0 + 25 * DAY  # window starts at T0 - 4 days
     assert await store.number_counts([A, B, C]) == {A: 2, B: 0, C: 1}
-    # Excluding a report outside the window must not subtract anything.
+    # Excluding a user who reported only outside the window subtracts nothing.
     clock.now = T0 + 35 * DAY
-    assert await store.number_counts([A], exclude_report_id=latest) == {A: 0}
+    assert await store.number_counts([A], exclude_user=4) == {A: 0}
     assert await store.number_counts([A], days=40) == {A: 2}
-    assert await store.number_counts([A], days=40, exclude_report_id=latest) == {A: 1}
+    assert await store.number_counts([A], days=40, exclude_user=4) == {A: 1}
+    assert await store.number_counts([A], days=40, exclude_user=1) == {A: 2}
 
     with pytest.raises(ValueError):
         await store.number_counts([A], days=0)
 
 
 async def test_add_report_and_count_returns_what_number_counts_says(store, clock):
-    """The counts read inside the write equal number_counts(..., exclude_report_id=the new id)."""
+    """The counts read inside the write equal number_counts(..., exclude_user=the reporter)."""
     await store.add_report(make_report(numbers=(A,), created_at=T0 - 40 * DAY), 1)  # outside 30 days
     await store.add_report(make_report(numbers=(A, B), created_at=T0 - 10 * DAY), 2)
     await store.add_report(make_report(numbers=(A,)), 3)
@@ -281,25 +207,57 @@ async def test_add_report_and_count_returns_what_number_counts_says(store, clock
     ]
     for report, days in cases:
         rid, counts = await store.add_report_and_count(report, 4, days=days)
-        assert counts == await store.number_counts(report.numbers, days=days, exclude_report_id=rid)
+        assert counts == await store.number_counts(report.numbers, days=days, exclude_user=4)
         assert (await store.get_report(rid)).numbers == tuple(dict.fromkeys(report.numbers))
     rid, counts = await store.add_report_and_count(make_report(numbers=(A,)), 5)
-    assert counts == {} and (await store.number_counts([A]))[A] == 6  # days=None: no counts, still tallied
+    assert counts == {} and (await store.number_counts([A]))[A] == 4  # days=None: no counts, still counted
     with pytest.raises(ValueError):
         await store.add_report_and_count(make_report(), 1, days=0)
 
 
-async def test_writer_submit_and_count(locked_db):
-    s, lock = locked_db
-    writer = ReportWriter(s)
-    assert await writer.submit_and_count(make_report(numbers=(A,)), 1, days=30) == (1, {A: 0})
-    assert await writer.submit_and_count(make_report(numbers=(A, B)), 2, days=30) == (2, {A: 1, B: 0})
-    assert await writer.submit_and_count(make_report(numbers=(A,)), 3) == (3, {})
-    lock.hold()
-    assert await writer.submit_and_count(make_report(numbers=(A,)), 4, days=30) == (None, {})  # queued
-    lock.release()
-    assert await writer.flush() == 1
-    assert await s.number_counts([A]) == {A: 4}
+async def test_one_user_reporting_a_number_again_and_again_counts_once(store, clock):
+    """Issue 12, item 5: ten reports of one number by one user made the next user read
+    "reported 10 times" and /stats list it 11 times. Reporters are counted, not reports,
+    and never the one asking."""
+    for _ in range(10):
+        rid, counts = await store.add_report_and_count(make_report(numbers=(A,)), 1, days=30)
+        assert counts == {A: 0}  # the user's own reports never count for them
+    assert (await store.add_report_and_count(make_report(numbers=(A,)), 2, days=30))[1] == {A: 1}
+    assert (await store.add_report_and_count(make_report(numbers=(A,)), 1, days=30))[1] == {A: 1}  # user 2
+    assert await store.number_counts([A]) == {A: 2}
+    assert await store.number_counts([A], exclude_user=2) == {A: 1}
+    clock.now += DAY  # another day, the same user again: still one person
+    await store.add_report(make_report(numbers=(A,)), 1)
+    assert await store.number_counts([A]) == {A: 2}
+    assert (await store.stats(30)).top_numbers == [(mask_number(A), 2)]
+
+
+async def test_version_1_tally_becomes_reporters_of_the_stored_reports(open_store, db_path, clock):
+    """Migration 2: reports still stored count once per reporter; tally counts nobody can be
+    attributed to (purged or forgotten reports) are dropped with the old table."""
+    with raw(db_path) as conn:
+        for sql in MIGRATIONS[0]:
+            conn.execute(sql)
+        conn.execute("PRAGMA user_version = 1")
+        for rid, reporter, created in ((1, "k1", T0), (2, "k1", T0 - DAY), (3, "k2", T0), (4, None, T0)):
+            conn.execute("INSERT INTO reports (id, created_at, reporter, text, lang, scam, risk, score, "
+                         "ruleset_version, chat_type, source) VALUES (?, ?, ?, 't', 'en', 1, 'high', 90, 'v', "
+                         "'private', 'message')", (rid, created, reporter))
+            conn.execute("INSERT INTO report_numbers VALUES (?, ?)", (rid, A))
+        conn.execute("INSERT INTO number_tally VALUES (?, '2024-05-10', 40)", (A,))
+        conn.execute("INSERT INTO number_tally VALUES (?, '2024-05-10', 7)", (B,))
+    s = await open_store(db_path, clock=clock)
+    assert await s.number_counts([A, B]) == {A: 3, B: 0}  # k1, k2 and the report without a reporter
+    with raw(db_path) as conn:
+        assert conn.execute("SELECT COUNT(*) FROM number_reporters").fetchone()[0] == 3  # k1 once
+
+
+async def test_reports_without_a_reporter_count_one_each(store):
+    await store.add_report(make_report(numbers=(A,)), None)
+    await store.add_report(make_report(numbers=(A,)), None)
+    await store.add_report(make_report(numbers=(A,)), 7)
+    assert await store.number_counts([A]) == {A: 3}
+    assert await store.number_counts([A], exclude_user=7) == {A: 2}
 
 
 # --------------------------------------------------------------------------
@@ -357,7 +315,7 @@ async def test_stats_with_known_counts(store, clock):
         ("fake_refund", 3, 33.4), ("impersonate_authority", 3, 33.3), ("telecom_complaint", 3, 33.3)]
     assert round(sum(p for _, _, p in s.by_category), 1) == 100.0
     assert s.by_risk == [("high", 9, 100.0)]
-    assert s.top_numbers == [(mask_number(B), 6), (mask_number(A), 3)]
+    assert s.top_numbers == [(mask_number(A), 3), (mask_number(B), 1)]  # people, not reports
     assert s.rules_feedback == [
         ("r_telecom_complaint", 0, 1, 1.0),
         ("r_fake_refund", 1, 2, pytest.approx(2 / 3)),
@@ -438,20 +396,6 @@ def test_percentages_properties(counts):
             assert t == 0
 
 
-@pytest.mark.parametrize("number, masked", [
-    ("+8613800138000", "+86 138******00"),
-    ("+12025550123", "+1 202*****23"),
-    ("+79161234567", "+7 916*****67"),
-    ("+85291234567", "+852 912***67"),
-    ("+886912345678", "+886 912****78"),
-    ("+447911123456", "+44 791*****56"),
-    ("+8695588", "+86 ***88"),  # too short to show the head
-    ("13800138000", "138******00"),  # not E.164: masked anyway, never raises
-])
-def test_mask_number(number, masked):
-    assert mask_number(number) == masked
-
-
 # --------------------------------------------------------------------------
 # Export
 
@@ -463,7 +407,7 @@ async def test_export_csv(store, clock):
     await store.set_feedback(rid, 123456789, "wrong", comment="-it was fine")
 
     out = io.StringIO(newline="")
-    assert await store.export_csv(T0 - DAY, out) == 1
+    assert write_csv(await store.export_rows(T0 - DAY), out) == 1
     text = out.getvalue()
     rows = list(csv.DictReader(io.StringIO(text, newline="")))
     assert list(rows[0].keys()) == list(EXPORT_COLUMNS)
@@ -473,14 +417,14 @@ async def test_export_csv(store, clock):
         "risk": "high", "score": "92", "scam": "true", "numbers": f"{A} {B}",
         "text": "'=HYPERLINK(\"http://x\")", "lang": "en", "chat_type": "private",
         "source": "message", "money_sent": "true", "feedback": "wrong",
-        "feedback_comment": "'-it was fine", "ruleset_version": "abc123",
+        "feedback_comment": "'-it was fine", "ruleset_version": "abc123", "from_image": "false",
     }]
     assert store.reporter_key(123456789) not in text
     assert "123456789" not in text
     assert "reporter" not in text
 
     out = io.StringIO(newline="")
-    assert await store.export_csv(0, out) == 2
+    assert write_csv(await store.export_rows(0), out) == 2
     assert [r["id"] for r in csv.DictReader(io.StringIO(out.getvalue()))] == [str(old), str(rid)]
     # export_rows keeps raw values for programmatic use
     raw_rows = await store.export_rows(0)
@@ -518,18 +462,23 @@ async def test_forget_removes_exactly_that_users_rows(store, db_path):
     assert feedback == [(b1, "helpful")]
     assert numbers == [(b1,), (anon,)]
     assert await store.count_user_records(bob) == 2
-    # anonymous counts survive
+    # the counts survive, no longer leading to alice
     assert await store.number_counts([A, B]) == {A: 2, B: 1}
+    with raw(db_path) as conn:
+        assert conn.execute("SELECT COUNT(*) FROM number_reporters WHERE reporter = ?",
+                            (store.reporter_key(alice),)).fetchone()[0] == 0
     # secure_delete: the forgotten text is gone from the file itself
     assert "alice one".encode() not in db_path.read_bytes()
 
 
-async def test_purge_by_age_keeps_tallies(store, clock, db_path):
+async def test_purge_by_age_trims_number_counts_too(store, clock, db_path):
+    """Issue 12, item 5: who reported a number is kept no longer than the reports."""
     old = await store.add_report(make_report(numbers=(A,), created_at=T0 - 100 * DAY), 1)
     older = await store.add_report(make_report(numbers=(A, B), created_at=T0 - 91 * DAY), 1)
     edge = await store.add_report(make_report(numbers=(B,), created_at=T0 - 89 * DAY), 1)
     new = await store.add_report(make_report(numbers=(A,)), 2)
     await store.set_feedback(old, 3, "helpful")
+    assert await store.number_counts([A, B], days=365) == {A: 2, B: 1}
 
     assert await store.purge(90) == 2
     assert await store.get_report(old) is None and await store.get_report(older) is None
@@ -538,7 +487,9 @@ async def test_purge_by_age_keeps_tallies(store, clock, db_path):
         assert conn.execute("SELECT COUNT(*) FROM feedback").fetchone()[0] == 0
         assert conn.execute("SELECT COUNT(*) FROM report_numbers WHERE report_id IN (?, ?)",
                             (old, older)).fetchone()[0] == 0
-    assert await store.number_counts([A, B], days=365) == {A: 3, B: 2}
+        days = {day for (day,) in conn.execute("SELECT last_day FROM number_reporters")}
+    assert days == {"2024-02-11", "2024-05-10"}  # the edge report's day and today
+    assert await store.number_counts([A, B], days=365) == {A: 1, B: 1}  # user 1's A only before day 90
     assert await store.purge(90) == 0
     with pytest.raises(ValueError):
         await store.purge(0)
@@ -583,313 +534,23 @@ async def test_concurrent_read_then_write_transactions(open_store, db_path, cloc
         assert conn.execute("SELECT COUNT(*) FROM reports").fetchone()[0] == 61
 
 
-# --------------------------------------------------------------------------
-# ReportWriter
-
-
-class FlakyStore:
-    """Stands in for Store: raises the queued exceptions first, then records writes."""
-
-    def __init__(self) -> None:
-        self.errors: list[Exception] = []
-        self.written: list[str] = []
-        self.closed = False
-
-    async def add_report(self, report: Report, user_id: int | None) -> int:
-        if self.errors:
-            raise self.errors.pop(0)
-        self.written.append(report.text)
-        return len(self.written)
-
-    async def close(self) -> None:
-        self.closed = True
-
-
-async def test_writer_never_lets_a_new_report_overtake_the_queue():
-    flaky = FlakyStore()
-
-    async def opener():
-        return flaky
-
-    writer = ReportWriter(opener)
-    flaky.errors = [sqlite3.OperationalError("disk I/O error")]
-    assert await writer.submit(make_report(text="r1"), 1) is None
-    # The flush of r1 fails again; r2 could be written now but must wait behind r1.
-    flaky.errors = [sqlite3.OperationalError("disk I/O error")]
-    assert await writer.submit(make_report(text="r2"), 1) is None
-    assert flaky.written == [] and writer.pending == 2
-    assert await writer.submit(make_report(text="r3"), 1) == 3
-    assert flaky.written == ["r1", "r2", "r3"]
-    await writer.close()
-    assert flaky.closed and writer.store is None
-
-
-async def test_writer_drops_a_queued_report_that_can_never_be_stored(caplog):
-    flaky = FlakyStore()
-
-    async def opener():
-        return flaky
-
-    writer = ReportWriter(opener)
-    flaky.errors = [sqlite3.OperationalError("database is locked")] * 2
-    assert await writer.submit(make_report(text="poison"), 1) is None
-    assert await writer.submit(make_report(text="fine"), 1) is None
-    assert writer.pending == 2
-    flaky.errors = [sqlite3.IntegrityError("CHECK constraint failed")]
-    assert await writer.flush() == 1  # the poison item does not block the rest
-    assert flaky.written == ["fine"]
-    assert (writer.pending, writer.dropped) == (0, 1)
-    assert any("cannot be stored" in r.getMessage() for r in caplog.records)
-
-
-async def test_writer_connect(open_store, tmp_path, clock, caplog):
-    path = tmp_path / "later" / "callguard.db"
-    writer = ReportWriter(functools.partial(open_store, path, clock=clock))
-    assert await writer.connect() is False and writer.store is None
-    assert await writer.flush() == 0
-    assert not [r for r in caplog.records if "recovered" in r.getMessage()]  # nothing recovered yet
-    path.parent.mkdir()
-    assert await writer.connect() is True and writer.store is not None
-    assert len([r for r in caplog.records if "recovered" in r.getMessage()]) == 1
-    assert await writer.connect() is True
-    await writer.close()
-
-
-async def test_writer_keeps_queue_when_opener_fails_for_a_non_storage_reason():
-    calls = 0
-
-    async def opener():
-        nonlocal calls
-        calls += 1
-        if calls == 1:
-            raise sqlite3.OperationalError("unable to open database file")
-        raise RuntimeError("database schema version 9 is newer than this code")
-
-    writer = ReportWriter(opener)
-    assert await writer.submit(make_report(), 1) is None
-    with pytest.raises(RuntimeError):
-        await writer.flush()
-    assert (writer.pending, writer.dropped) == (1, 0)
-
-
-async def test_writer_forget_includes_queued_reports(locked_db):
-    s, lock = locked_db
-    writer = ReportWriter(s)
-    await writer.submit(make_report(text="alice stored"), 1)
-    await writer.submit(make_report(text="bob stored"), 2)
-    lock.hold()
-    await writer.submit(make_report(text="alice queued"), 1)
-    await writer.submit(make_report(text="bob queued"), 2)
-    await writer.submit(make_report(text="alice queued again"), 1)
-    lock.release()
-    assert writer.pending == 3
-    assert await writer.count_user_records(1) == 3
-    assert await writer.forget(1) == 3
-    assert writer.pending == 1
-    assert await writer.flush() == 1
-    assert [r["text"] for r in await s.export_rows(0)] == ["bob stored", "bob queued"]
-    assert await writer.count_user_records(1) == 0
-
-
-
-@pytest.fixture
-async def locked_db(open_store, db_path, clock):
-    """A store with a tiny busy_timeout plus a helper that locks the file from outside."""
-    s = await open_store(db_path, clock=clock, busy_timeout_ms=20)
-
-    class Lock:
-        conn: sqlite3.Connection | None = None
-
-        def hold(self) -> None:
-            self.conn = raw(db_path)
-            self.conn.execute("BEGIN EXCLUSIVE")
-
-        def release(self) -> None:
-            if self.conn is not None:
-                self.conn.rollback()
-                self.conn.close()
-                self.conn = None
-
-    lock = Lock()
-    yield s, lock
-    lock.release()
-
-
-async def test_writer_queues_while_locked_and_flushes_in_order(locked_db):
-    s, lock = locked_db
-    writer = ReportWriter(s)
-    first = await writer.submit(make_report(text="before"), 1)
-    assert first is not None
-
-    lock.hold()
-    for i in range(5):
-        assert await writer.submit(make_report(text=f"queued {i}"), 1) is None
-    assert writer.pending == 5 and writer.dropped == 0
-    assert await writer.flush() == 0  # still locked: nothing lost, nothing raised
-    assert writer.pending == 5
-
-    lock.release()
-    assert await writer.flush() == 5
-    assert writer.pending == 0
-    texts = [r["text"] for r in await s.export_rows(0)]
-    assert texts == ["before"] + [f"queued {i}" for i in range(5)]
-
-
-async def test_writer_submit_flushes_pending_first(locked_db):
-    s, lock = locked_db
-    writer = ReportWriter(s)
-    lock.hold()
-    assert await writer.submit(make_report(text="one"), 1) is None
-    assert await writer.submit(make_report(text="two"), 1) is None
-    lock.release()
-    rid = await writer.submit(make_report(text="three"), 1)
-    assert rid is not None and writer.pending == 0
-    rows = await s.export_rows(0)
-    assert [r["text"] for r in rows] == ["one", "two", "three"]
-    assert rows[-1]["id"] == rid
-
-
-async def test_writer_logs_once_per_interval(locked_db, caplog):
-    s, lock = locked_db
-    mono = Clock(1000.0)
-    writer = ReportWriter(s, log_every=60.0, clock=mono)
-    caplog.set_level(logging.WARNING, logger="callguard.store")
-
-    def failures():
-        return [r for r in caplog.records if "storage failing" in r.getMessage()]
-
-    lock.hold()
-    for _ in range(4):
-        await writer.submit(make_report(), 1)
-        mono.now += 10
-    assert len(failures()) == 1
-    mono.now += 30  # 70 s after the first log
-    await writer.submit(make_report(), 1)
-    await writer.flush()
-    assert len(failures()) == 2
-    assert "similar failures not logged" in failures()[1].getMessage()
-    assert failures()[1].levelno == logging.WARNING
-
-    def recoveries():
-        return [r for r in caplog.records if "recovered" in r.getMessage()]
-
-    lock.release()
-    assert await writer.flush() == 5
-    assert len(recoveries()) == 1
-
-    # A short outage inside the same interval: neither its failure nor its
-    # end is logged, so a flapping database cannot flood the log.
-    mono.now += 1
-    lock.hold()
-    assert await writer.submit(make_report(), 1) is None
-    lock.release()
-    assert await writer.flush() == 1
-    assert (len(failures()), len(recoveries())) == (2, 1)
-
-
-async def test_writer_bounded_queue_drops_oldest(locked_db):
-    s, lock = locked_db
-    writer = ReportWriter(s, max_pending=3)
-    lock.hold()
-    for i in range(5):
-        assert await writer.submit(make_report(text=f"r{i}"), 1) is None
-    assert writer.pending == 3
-    assert writer.dropped == 2
-    lock.release()
-    assert await writer.flush() == 3
-    assert [r["text"] for r in await s.export_rows(0)] == ["r2", "r3", "r4"]
-
-
-async def test_writer_with_opener_survives_missing_directory(open_store, tmp_path, clock):
-    """A database that cannot even be opened at start-up (real OperationalError, also as root)."""
-    path = tmp_path / "not-yet" / "callguard.db"
-    writer = ReportWriter(functools.partial(open_store, path, clock=clock))
-    assert await writer.submit(make_report(text="early"), 1) is None
-    assert writer.store is None and writer.pending == 1
-
-    path.parent.mkdir()
-    assert await writer.submit(make_report(text="later"), 1) is not None
-    assert writer.pending == 0
-    assert [r["text"] for r in await writer.store.export_rows(0)] == ["early", "later"]
-    await writer.close()
-    assert writer.store is None
-
-
-def permissions_enforced(tmp_path) -> bool:
-    """False when we run as root (CAP_DAC_OVERRIDE): chmod 0444 would not stop writes."""
-    probe = tmp_path / "probe"
-    probe.write_text("x")
-    probe.chmod(stat.S_IRUSR)
-    try:
-        with open(probe, "a"):
-            return False
-    except PermissionError:
-        return True
-    finally:
-        probe.chmod(0o644)
-        probe.unlink()
-
-
-async def test_writer_queues_on_read_only_file(open_store, tmp_path, clock):
-    if not permissions_enforced(tmp_path):
-        pytest.skip("running as root: file modes do not block writes (the lock-based tests cover this)")
-    path = tmp_path / "ro" / "callguard.db"
-    path.parent.mkdir()
-    s = await open_store(path, clock=clock)
-    await s.add_report(make_report(text="before"), 1)
-    await s.close()
-    for p in (path, path.parent):
-        p.chmod(stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH | (stat.S_IXUSR if p.is_dir() else 0))
-    try:
-        writer = ReportWriter(functools.partial(open_store, path, clock=clock))
-        assert await writer.submit(make_report(text="while read-only"), 1) is None
-        assert writer.pending == 1
-    finally:
-        path.parent.chmod(0o755)
-        path.chmod(0o644)
-    assert await writer.flush() == 1
-    assert [r["text"] for r in await writer.store.export_rows(0)] == ["before", "while read-only"]
-    await writer.close()
-
-
-async def test_writer_raises_for_invalid_reports(store):
-    writer = ReportWriter(store)
-    with pytest.raises(ValueError):
-        await writer.submit(make_report(risk="catastrophic"), 1)
-    assert writer.pending == 0
-
-
-async def test_writer_close_flushes_then_closes(locked_db, db_path, caplog):
-    s, lock = locked_db
-    writer = ReportWriter(s)
-    lock.hold()
-    await writer.submit(make_report(text="late"), 1)
-    lock.release()
-    await writer.close()
-    assert writer.pending == 0
-    with raw(db_path) as conn:
-        assert conn.execute("SELECT text FROM reports").fetchall() == [("late",)]
-    with pytest.raises(ValueError):  # the store is closed
-        await s.stats(1)
-
-
 def test_storage_error_classification():
-    assert store_mod.is_storage_error(sqlite3.OperationalError("database is locked"))
-    assert store_mod.is_storage_error(sqlite3.DatabaseError("file is not a database"))
-    assert store_mod.is_storage_error(OSError(28, "No space left on device"))
-    assert not store_mod.is_storage_error(sqlite3.IntegrityError("CHECK constraint failed"))
-    assert not store_mod.is_storage_error(sqlite3.ProgrammingError("closed"))
-    assert not store_mod.is_storage_error(ValueError("bad"))
+    assert is_storage_error(sqlite3.OperationalError("database is locked"))
+    assert is_storage_error(sqlite3.DatabaseError("file is not a database"))
+    assert is_storage_error(OSError(28, "No space left on device"))
+    assert not is_storage_error(sqlite3.IntegrityError("CHECK constraint failed"))
+    assert not is_storage_error(sqlite3.ProgrammingError("closed"))
+    assert not is_storage_error(ValueError("bad"))
 
 
 # --------------------------------------------------------------------------
 # The write of one report
 
 
-async def _trace(s: Store) -> list[str]:
-    """Record every SQL statement the store's connection runs (on aiosqlite's thread)."""
+async def _trace(s: SQLiteStore) -> list[str]:
+    """Record every SQL statement the store's connection runs (on its database thread)."""
     statements: list[str] = []
-    await s._db._execute(s._db._conn.set_trace_callback, statements.append)
+    await on_connection(s, lambda conn: conn.set_trace_callback(statements.append))
     return statements
 
 
@@ -899,7 +560,7 @@ async def test_report_without_numbers_is_one_autocommitted_insert(store, db_path
     rid, counts = await store.add_report_and_count(make_report(numbers=()), 1, days=30)
     assert counts == {}
     assert len(statements) == 1 and statements[0].lstrip().startswith("INSERT INTO reports")
-    assert not await store._db._execute(lambda: store._db._conn.in_transaction)
+    assert not await on_connection(store, lambda conn: conn.in_transaction)
     with raw(db_path) as other:  # committed: another connection sees it at once
         assert other.execute("SELECT text FROM reports WHERE id = ?", (rid,)).fetchone() == (make_report().text,)
     statements.clear()
@@ -912,9 +573,9 @@ async def test_report_without_numbers_waits_for_the_write_lock_then_fails_cleanl
     storage error, leaves nothing behind, and the writer queues the report as before."""
     s, lock = locked_db
     lock.hold()
-    with pytest.raises(sqlite3.OperationalError, match="locked"):
+    with pytest.raises(StorageError, match="locked"):
         await s.add_report_and_count(make_report(numbers=()), 1, days=30)
-    assert not await s._db._execute(lambda: s._db._conn.in_transaction)
+    assert not await on_connection(s, lambda conn: conn.in_transaction)
     writer = ReportWriter(s)
     assert await writer.submit_and_count(make_report(numbers=(), text="queued"), 1, days=30) == (None, {})
     lock.release()
@@ -926,7 +587,7 @@ async def test_report_without_numbers_waits_for_the_write_lock_then_fails_cleanl
 def test_utc_day_is_the_utc_date(ts):
     from datetime import datetime, timezone
 
-    assert store_mod._utc_day(ts) == datetime.fromtimestamp(ts, timezone.utc).strftime("%Y-%m-%d")
+    assert utc_day(ts) == datetime.fromtimestamp(ts, timezone.utc).strftime("%Y-%m-%d")
 
 
 async def test_two_stores_opening_a_new_file_at_once_both_open(tmp_path):
@@ -934,10 +595,69 @@ async def test_two_stores_opening_a_new_file_at_once_both_open(tmp_path):
     it (two processes opening a new file together: two bots, or a bot and ``callguard
     stats``), SQLite refuses one at once, without its busy handler, to avoid a
     deadlock: opening must wait and retry like a busy write, not fail with "database
-    is locked". Each aiosqlite connection has its own thread, so these really race."""
+    is locked". Each store's connection has its own thread, so these really race."""
     for round_ in range(60):
         path = tmp_path / f"new{round_}.db"
-        stores = await asyncio.gather(*(Store.open(path, secret=b"s") for _ in range(3)))
+        stores = await asyncio.gather(*(SQLiteStore.open(path, secret=b"s") for _ in range(3)))
         for store in stores:
-            assert (await store._db.execute_fetchall("PRAGMA journal_mode"))[0][0] == "wal"
+            assert await on_connection(store, lambda conn: conn.execute("PRAGMA journal_mode").fetchone()[0]) == "wal"
             await store.close()
+
+
+# --------------------------------------------------------------------------
+# Number counts against a model (the SQL functions directly, on a plain connection)
+
+_users = st.integers(min_value=0, max_value=3)
+_report = st.tuples(st.just("report"), st.one_of(st.none(), _users, _users, _users),
+                    st.lists(st.sampled_from([A, B, C]), min_size=1, max_size=2),
+                    st.integers(min_value=0, max_value=40))
+_operations = st.lists(st.one_of(  # mostly reports: counting is what is tested
+    _report, _report, _report, _report,
+    st.tuples(st.just("forget"), _users),
+    st.tuples(st.just("purge"), st.integers(min_value=1, max_value=40)),
+), min_size=1, max_size=40)
+
+
+@given(_operations)
+def test_number_counts_are_the_distinct_reporters_of_the_window(operations):
+    """Whatever the order of reports, /forget and purges: "reported by N" is the number of
+    distinct people (each report without a reporter one person) whose reports of the number
+    fall in the window, not counting the one asking."""
+    from callguard.storage.sqlite import queries, schema
+
+    conn = sqlite3.connect(":memory:", isolation_level=None)
+    schema.configure(conn, 1000)
+    schema.migrate(conn)
+    model: dict[str, dict[str, str]] = {n: {} for n in (A, B, C)}  # number -> person -> latest day
+    key = {u: f"key{u}" for u in range(4)}
+    for step, op in enumerate(operations):
+        if op[0] == "report":
+            _, user, numbers, ago = op
+            day = utc_day(T0 - ago * DAY)
+            numbers = list(dict.fromkeys(numbers))
+            rid, _ = queries.insert_report(conn, T0 - ago * DAY, None if user is None else key[user],
+                                           queries.report_values(make_report(numbers=tuple(numbers))), numbers, day,
+                                           None)
+            for n in numbers:
+                person = key[user] if user is not None else f"report:{rid}"
+                model[n][person] = max(model[n].get(person, day), day)
+        elif op[0] == "forget":
+            token = f"forgotten-{step}"  # the store draws a random one
+            queries.forget(conn, key[op[1]], token)
+            for people in model.values():
+                if key[op[1]] in people:
+                    people[token] = people.pop(key[op[1]])
+        else:
+            cutoff_day = utc_day(T0 - op[1] * DAY)
+            queries.purge(conn, T0 - op[1] * DAY, cutoff_day)
+            for people in model.values():
+                for person in [p for p, d in people.items() if d < cutoff_day]:
+                    del people[person]
+    for days in (1, 5, 30, 41):
+        since = utc_day(T0 - (days - 1) * DAY)
+        for exclude in (None, *key.values()):
+            expected = {n: sum(1 for p, d in people.items() if d >= since and p != exclude)
+                        for n, people in model.items()}
+            assert queries.number_counts(conn, [A, B, C], since, exclude) == expected, (days, exclude)
+        everyone = {n: sum(1 for d in people.values() if d >= since) for n, people in model.items()}
+        assert dict(queries.stats_counts(conn, 0.0, since)["numbers"]) == {n: c for n, c in everyone.items() if c}

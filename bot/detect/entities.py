@@ -30,7 +30,7 @@ import re
 __all__ = ["ENTITIES", "find_entities", "find_entity"]
 
 _NUM = r"\d[\d,，. ]{0,12}\d|\d"  # digits with thousands separators or decimals
-_CN_NUM = "[一二两兩三四五六七八九十百千万萬亿億零〇壹贰貳叁參肆伍陆陸柒捌玖拾佰仟]"
+_CN_NUM = "[一二两兩三四五六七八九十百千万萬亿億零〇几幾壹贰貳叁參肆伍陆陸柒捌玖拾佰仟]"
 _CURRENCY_BEFORE = (r"(?:[¥￥$£€₩₹]|rmb|cny|usd|us\$|hk\$|hkd|nt\$|ntd|twd|s\$|sgd|a\$|aud|rm|myr|gbp|eur)")
 _CURRENCY_AFTER = (r"(?:元|块|塊|圆|圓|毛|rmb|yuan|dollars?|bucks|pounds?|quid|ringgit|euros?|usd|hkd|sgd|aud|"
                    r"myr|gbp|港币|港幣|港元|美元|美金|台币|台幣|新台币|新台幣|人民币|人民幣|令吉|新币|新幣|澳元|英镑|英鎊|镑|鎊)")
@@ -44,7 +44,7 @@ _DOMAIN = rf"(?:[a-z0-9](?:[a-z0-9-]{{0,61}}[a-z0-9])?\.){{1,6}}(?:{_TLD})(?![a-
 _URL_CHAR = r"[^\s，。、“”\"'<>()（）]"
 _PATH = rf"(?:[/?#]{_URL_CHAR}*)?"
 _BAIT_WORDS = (r"verify|verif|secure|security|login|log-in|signin|update|account|refund|claim|prize|reward|"
-               r"unlock|support|service|confirm|billing|payment|pay|delivery|parcel|redeliver|toll|fine|tax|"
+               r"unlock|support|service|confirm|billing|payment|pay|delivery|parcel|redeliver|redelivery|toll|fine|tax|fee|postage|"
                r"gift|bonus|wallet|bank|kyc")
 
 # Each entity's expression, and (below) the characters a match can start with.
@@ -57,8 +57,10 @@ _BODIES = {
              rf"|(?<![\w.])(?:\d{{1,3}}\.){{3}}\d{{1,3}}(?::\d{{2,5}})?/{_URL_CHAR}*", re.IGNORECASE),
     "phone": (r"(?<![\d\w])\+?\d(?:[\d -]{5,17})\d(?![\d\w])", 0),
     "handle": (r"(?<![\w@])@[a-z][a-z0-9_]{3,31}\b|\b(?:wa\.me|t\.me)/[\w+]+"
-               r"|(?:微信号?|微信號|vx|wx|v信|薇信|qq号?|qq號|line\s?id|line|whatsapp|telegram|tg|skype|signal|kakao)"
-               r"\s*(?:号|號|id)?\s*[:：]?\s*[a-z0-9][a-z0-9_.-]{3,29}", re.IGNORECASE),
+               r"|(?:微信号?|微信號|v信号?|薇信号?|vx号?|wx号?)\s*[:：]?\s*[a-z0-9][a-z0-9_.-]{3,29}"
+               r"|(?<![a-z0-9])qq(?:号|號)?\s*[:：]?\s*\d{5,12}"
+               r"|(?<![a-z0-9])(?:wechat|weixin|line|whatsapp|telegram|tg|skype|signal|kakao|微信)\s*"
+               r"(?:id|号|號|帳號|账号|:|：)\s*[:：]?\s*[a-z0-9][a-z0-9_.-]{3,29}", re.IGNORECASE),
     "code": (r"(?<![\d\w.,$¥£€])\d{4,8}(?![\d\w.,%]|\s?(?:元|块|塊|万|萬|千))", 0),
 }
 # A match of each expression starts with one of these characters (under the
@@ -78,7 +80,7 @@ _RISKY = re.compile(
     rf"(?:https?://)?(?:\d{{1,3}}\.){{3}}\d{{1,3}}"  # a bare IP address
     rf"|xn--"
     rf"|\.(?:{_TLD_RISKY})(?![a-z0-9-])"
-    rf"|[a-z0-9]-(?:[a-z0-9-]*-)?(?:{_BAIT_WORDS})|(?:{_BAIT_WORDS})-[a-z0-9]",
+    rf"|(?<![a-z0-9-])(?=[a-z0-9]*-)[a-z0-9-]*(?:{_BAIT_WORDS})[a-z0-9-]*\.",  # a hyphenated label with a bait word
     re.IGNORECASE)
 
 ENTITIES = ("amount", "link", "risky_link", "phone", "handle", "code")
@@ -88,10 +90,10 @@ ENTITIES = ("amount", "link", "risky_link", "phone", "handle", "code")
 # scheme for a link, and so on.
 _HINTS = {
     "amount": re.compile(r"[\d元块塊万萬千亿億镑鎊$£€¥￥₩₹]"),
-    "link": re.compile(r"https?:|www\.|[a-z0-9]\.[a-z]", re.IGNORECASE),
+    "link": re.compile(r"https?:|www\.|[a-z0-9]\.[a-z0-9]", re.IGNORECASE),
     "phone": re.compile(r"\d[\d -]{5,}\d"),
-    "handle": re.compile(r"(?=[@.微qltswvk薇])(?:@|\.me/|微信|qq|line|whatsapp|telegram|tg|skype|signal|kakao|vx|wx|v信|薇信)",
-                         re.IGNORECASE),  # the lookahead as in _FIRST
+    "handle": re.compile(r"(?=[@.微qltswvk薇])(?:@|\.me/|微信|qq|line|whatsapp|telegram|tg|skype|signal|kakao|vx|wx|v信|薇信"
+                         r"|wechat|weixin)", re.IGNORECASE),  # the lookahead as in _FIRST
     "code": re.compile(r"\d{4}"),
 }
 # Text without any of these has no hint of a link (the hint holds a ':' or a '.').
@@ -114,6 +116,8 @@ def find_entity(text: str, name: str, cache: dict[str, list[tuple[int, int]]]) -
         found = []
     else:
         found = [_trimmed(text, *m.span()) for m in _PATTERNS[name].finditer(text)]
+        if name == "link":
+            found = [span for span in found if not _sentence_break(text, *span)]
         for outer in _INSIDE.get(name, ()):
             if found:
                 spans = find_entity(text, outer, cache)
@@ -127,6 +131,16 @@ def find_entities(text: str) -> dict[str, list[tuple[int, int]]]:
     left out."""
     cache: dict[str, list[tuple[int, int]]] = {}
     return {name: spans for name in ENTITIES if (spans := find_entity(text, name, cache))}
+
+
+def _sentence_break(text: str, start: int, end: int) -> bool:
+    """A bare "domain" whose last part is capitalised is two sentences
+    typed without a space ("policy.In", "month.To")."""
+    piece = text[start:end]
+    if piece[:4].lower() in ("http", "www."):
+        return False
+    tld = piece.split("/", 1)[0].rsplit(".", 1)[-1]
+    return tld[:1].isupper() and not tld.isupper()
 
 
 def _trimmed(text: str, start: int, end: int) -> tuple[int, int]:

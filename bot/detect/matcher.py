@@ -143,6 +143,23 @@ def align(key: str, norm: str, edits: int, starts: range,
     return max(found, key=lambda h: (h[0], -h[1], h[2] - h[1]), default=None)
 
 
+def _short_words_intact(key: str, window: str) -> bool:
+    """Whether ``window``, one edit from the English ``key``, keeps the key's
+    words and every short one exactly (or with a doubled letter written once),
+    so the typo is in a long word: "safe acount" is "safe account" with a
+    typo, "save account" is another phrase."""
+    kw, ww = key.split(" "), window.split(" ")
+    return len(kw) == len(ww) and all(k == w or _doubled(k, w) for k, w in zip(kw, ww) if len(k) < MIN_FUZZY_WORD)
+
+
+def _doubled(a: str, b: str) -> bool:
+    """Whether two words differ only by a doubled letter written once ("wil",
+    "will"): the one typo a short word may have."""
+    if len(a) < len(b):
+        a, b = b, a
+    return len(a) == len(b) + 1 and any(a[i] == a[i + 1] and a[:i] + a[i + 1:] == b for i in range(len(a) - 1))
+
+
 def _bounded(norm: str, start: int, end: int, left: bool = True, right: bool = True) -> bool:
     """Whether norm[start:end] meets a word boundary on its ``left`` and
     ``right`` side (a side that starts or ends with a Latin letter or digit)."""
@@ -470,10 +487,11 @@ class _Layer:
                     break
                 left, right = key[0] in _SPACED_CHARS, key[-1] in _SPACED_CHARS
                 # A window never takes in the padding spaces at either end of
-                # the text, and a Latin edge meets a word boundary.
+                # the text, a Latin edge meets a word boundary, and in an
+                # English phrase the typo falls in a long word.
                 first, last = (1 if memo[2] else 0), len(memo[1]) - (1 if memo[3] else 0)
                 edge_ok = (lambda w, a, b: first <= a and b <= last and (a > 0 or memo[2]) and (b < len(w) or memo[3])
-                           and _bounded(w, a, b, left, right))
+                           and _bounded(w, a, b, left, right) and (not left or _short_words_intact(key, w[a:b])))
                 seen[memo] = align(key, memo[1], 1, range(s - 1 - lo, s + 2 - lo), edge_ok)
             rel = seen[memo]
             if rel is None:

@@ -12,7 +12,7 @@ in. It is text with three kinds of holes::
   a built-in entity (:data:`.entities.ENTITIES`: amount, link, risky_link,
   phone, handle, code).
 * ``(a|b|c)``: one of these alternatives; an alternative may be a slot,
-  as in ``(钱|{amount})``.
+  as in ``(钱|{amount})``, and choices may nest: ``(open (your|an) account)``.
 * ``(…)?`` or ``{…}?``: optional, as in ``(the )?`` or ``(的)?``.
 * ``…`` (or ``...``): a gap of at most the group's ``gap`` (12 by default:
   twelve Chinese characters, an English word counting two, so six words).
@@ -65,12 +65,8 @@ def _tokens(source: str) -> list[tuple[str, str, bool]]:
             while i < n and source[i] == ".":
                 i += 1
         elif ch in "{(":
-            close = "}" if ch == "{" else ")"
-            end = source.find(close, i + 1)
+            end = _closing(source, i)
             inner = source[i + 1 : end]
-            if end < 0 or "(" in inner or (ch == "{" and "{" in inner):
-                raise PatternError(f"'{ch}' at character {i + 1} is not closed by '{close}' "
-                                   "(choices cannot be nested: list every alternative)")
             flush()
             optional = source.startswith("?", end + 1)
             out.append(("slot" if ch == "{" else "choice", inner, optional))
@@ -83,6 +79,64 @@ def _tokens(source: str) -> list[tuple[str, str, bool]]:
             literal.append(ch)
             i += 1
     flush()
+    return out
+
+
+def _closing(source: str, i: int) -> int:
+    """Where the '{' or '(' at ``i`` closes (choices may nest; slots may not)."""
+    if source[i] == "{":
+        end = source.find("}", i + 1)
+        if end < 0 or "{" in source[i + 1 : end]:
+            raise PatternError(f"'{{' at character {i + 1} is not closed by '}}'")
+        return end
+    depth = 0
+    for j in range(i, len(source)):
+        if source[j] == "(":
+            depth += 1
+        elif source[j] == ")":
+            depth -= 1
+            if depth == 0:
+                return j
+    raise PatternError(f"'(' at character {i + 1} is not closed by ')'")
+
+
+MAX_ALTERNATIVES = 200  # literal alternatives one choice may spell out
+
+
+def _alternatives(text: str) -> list[str]:
+    """The alternatives of a choice's inside, nested choices spelled out:
+    "open (your|an) account|forex program" -> open your account, open an
+    account, forex program. A nested (…)? may be left out."""
+    parts: list[str] = []
+    depth = start = 0
+    for j, ch in enumerate(text):
+        if ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth -= 1
+        elif ch == "|" and depth == 0:
+            parts.append(text[start:j])
+            start = j + 1
+    parts.append(text[start:])
+    out: list[str] = []
+    for part in parts:
+        variants = [""]
+        j = 0
+        while j < len(part):
+            if part[j] == "(":
+                end = _closing(part, j)
+                inner = _alternatives(part[j + 1 : end])
+                if part.startswith("?", end + 1):
+                    inner.append("")
+                    end += 1
+                variants = [v + alt for v in variants for alt in inner]
+                j = end + 1
+            else:
+                variants = [v + part[j] for v in variants]
+                j += 1
+            if len(variants) > MAX_ALTERNATIVES:
+                raise PatternError(f"({text}) spells out more than {MAX_ALTERNATIVES} alternatives")
+        out += variants
     return out
 
 
@@ -154,7 +208,7 @@ def _element(kind: str, text: str, vocab: Mapping[str, tuple[str, ...]], optiona
         key = normalize(text)
         return Element("text", text.strip(), (key,)) if key else None
     if kind == "choice":
-        alternatives = text.split("|")
+        alternatives = _alternatives(text) if "(" in text else text.split("|")
         keys: list[str] = []
         entities: list[str] = []
         for alternative in alternatives:
@@ -168,10 +222,10 @@ def _element(kind: str, text: str, vocab: Mapping[str, tuple[str, ...]], optiona
             else:
                 key = normalize(alternative)
                 if not key:
-                    raise PatternError(f"({text}): write two or more alternatives separated by '|', none empty")
+                    what = f"the alternative '{alternative}' is empty after normalisation (punctuation and spaces do not count)" \
+                        if alternative.strip() else "an alternative is empty"
+                    raise PatternError(f"({text}): {what}")
                 keys.append(key)
-        if len(alternatives) < 2 and not optional:
-            raise PatternError(f"({text}): write two or more alternatives separated by '|', none empty")
         return Element("choice", f"({text})", tuple(dict.fromkeys(keys)), tuple(dict.fromkeys(entities)))
     return _slot(text, vocab)
 

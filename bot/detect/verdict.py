@@ -23,6 +23,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .matcher import Matcher, RuleScore, Scan
+from .model import Model, second_opinion
 from .normalize import is_spaced
 from .schema import RuleSet, Thresholds
 
@@ -84,7 +85,7 @@ class Detector:
     """A rule set compiled once per load; ``check`` is a pure function of
     (rule set, text). Safe to share between tasks: nothing mutates."""
 
-    def __init__(self, ruleset: RuleSet, previous: "Detector | None" = None):
+    def __init__(self, ruleset: RuleSet, previous: "Detector | None" = None, *, model: Model | None = None):
         """``previous``: the live detector, on a reload, so rules that did not
         change are not compiled again (see ``Matcher``); verdicts are the same
         either way."""
@@ -93,6 +94,9 @@ class Detector:
         # Each rule's kind, by its index in the rule set.
         self._kinds = tuple(_OTHER if not ruleset.categories[rule.category].scam
                             else _FALLBACK if rule.fallback else _SPECIFIC for rule in ruleset.rules)
+        # --- learned second opinion (bot/detect/model.py), opt-in: None = rules only.
+        # It can only raise a verdict; a reload keeps the previous detector's model.
+        self.model = model if model is not None else (previous.model if previous is not None else None)
 
     @property
     def version(self) -> str:
@@ -103,7 +107,10 @@ class Detector:
         scoring in full the rules that do not decide it."""
         scan = Scan(text)
         best = self.matcher.best_of_each(scan, self._kinds)
-        return self._decide(scan, best.get(_SPECIFIC), best.get(_FALLBACK), best.get(_OTHER))
+        verdict = self._decide(scan, best.get(_SPECIFIC), best.get(_FALLBACK), best.get(_OTHER))
+        if self.model is not None:  # model hook, as in explain()
+            verdict = second_opinion(verdict, text, self.model)
+        return verdict
 
     def explain(self, text: str) -> Explanation:
         scan = Scan(text)
@@ -112,6 +119,8 @@ class Detector:
         for s in scores:  # best first
             best.setdefault(self._kinds[s.hits[0].rule], s)
         verdict = self._decide(scan, best.get(_SPECIFIC), best.get(_FALLBACK), best.get(_OTHER))
+        if self.model is not None:  # model hook: may only raise the rules' verdict
+            verdict = second_opinion(verdict, text, self.model)
         return Explanation(verdict, tuple(scores), self.ruleset.thresholds, scan.norm)
 
     def _decide(self, scan: Scan, specific: RuleScore | None, fallback: RuleScore | None,

@@ -37,6 +37,7 @@ from ..detect.load import MAX_FILE_BYTES
 from ..rulebook import Loaded
 from ..rulefiles import open_error
 from ..service import CallGuard
+from ..storage import StorageError
 from .handlers import MAX_TEXT, Handlers
 
 __all__ = ["AdminHandlers", "ADMIN_COMMANDS"]
@@ -49,6 +50,7 @@ MAX_DAYS = 36_500
 PURGE_EVERY = 24 * 3600.0  # seconds between retention purges
 WATCH_EVERY = 2.0  # seconds between checks of the rule file when watching it
 MAX_DOCUMENT = 49 * 1024 * 1024  # Telegram bots may send files up to 50 MB
+FULL_NUMBERS = ("full", "--full-numbers")  # /export argument for unmasked phone numbers
 
 Callback = Callable[[Update, ContextTypes.DEFAULT_TYPE], Awaitable[None]]
 _PRIVATE = filters.ChatType.PRIVATE
@@ -150,16 +152,17 @@ class AdminHandlers:
             user = update.effective_user
             chat = update.effective_chat
             private = chat is not None and chat.type == ChatType.PRIVATE
+            who = self.guard.user_tag(user.id if user else None)  # logs never carry Telegram ids
             if not self.is_admin(user.id if user else None):
-                log.warning("refused admin command /%s from non-admin user %s (chat %s)", name,
-                            user.id if user else None, chat.id if chat else None)
+                log.warning("refused admin command /%s from non-admin %s (%s chat)", name, who,
+                            chat.type if chat else "no")
                 if private and update.effective_message is not None:
                     await self.refuse(update, context)
                 return
             if not private:
-                log.info("admin %s used /%s outside a private chat: ignored", user.id, name)
+                log.info("admin %s used /%s outside a private chat: ignored", who, name)
                 return
-            log.info("admin %s: /%s", user.id, name)
+            log.info("admin %s: /%s", who, name)
             await callback(update, context)
 
         return guarded
@@ -199,7 +202,8 @@ class AdminHandlers:
 
     async def cmd_reload(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         lang = Handlers.language(update, context)
-        loaded, before, error = await self.reload_rules(f"/reload by {update.effective_user.id}")
+        who = self.guard.user_tag(update.effective_user.id)
+        loaded, before, error = await self.reload_rules(f"/reload by {who}")
         unreadable = open_error(before.path) if isinstance(error, RuleFileError) else None
         if unreadable is not None:  # a missing file did not "fail validation": name the file and the setting
             text = errors_text(_unreadable_text(before, unreadable, lang), [], lang)
@@ -232,14 +236,15 @@ class AdminHandlers:
             file = await context.bot.get_file(document.file_id)
             data = bytes(await file.download_as_bytearray())
         except Exception as exc:
-            log.warning("could not download rule file %r from admin %s: %s", name, update.effective_user.id, exc)
+            log.warning("could not download rule file %r from admin %s: %s", name,
+                        self.guard.user_tag(update.effective_user.id), exc)
             await message.reply_html(errors_text(t("upload.download_failed", lang, error=str(exc)), [], lang))
             return
         try:
             loaded = await book.install(data, filename=name)
         except RuleFileError as exc:
             log.warning("uploaded rule file %r from admin %s refused; rules %s keep serving:\n%s", name,
-                        update.effective_user.id, before.version, exc)
+                        self.guard.user_tag(update.effective_user.id), before.version, exc)
             text = errors_text(t("upload.failed", lang, name=name, version=before.version, n=len(exc.problems)),
                                exc.problems, lang)
         except Exception as exc:
@@ -247,7 +252,8 @@ class AdminHandlers:
             text = errors_text(t("reload.crashed", lang, error=f"{type(exc).__name__}: {exc}",
                                  version=before.version), [], lang)
         else:
-            log.info("admin %s installed rule file %r: %s -> %s, %d rules", update.effective_user.id, name,
+            log.info("admin %s installed rule file %r: %s -> %s, %d rules",
+                     self.guard.user_tag(update.effective_user.id), name,
                      before.version, loaded.version, loaded.rule_count)
             text = errors_text(t("upload.ok", lang, name=name, old=before.version, new=loaded.version,
                                  count=loaded.rule_count, seconds=loaded.seconds, path=loaded.path), [], lang)
@@ -281,7 +287,8 @@ class AdminHandlers:
         if loaded is None:
             text = t("rollback.none", lang)
         else:
-            log.info("admin %s rolled the rules back: %s -> %s (file backup: %s)", update.effective_user.id,
+            log.info("admin %s rolled the rules back: %s -> %s (file backup: %s)",
+                     self.guard.user_tag(update.effective_user.id),
                      before.version, loaded.version, loaded.backup)
             backup = t("rollback.backup", lang, path=loaded.backup.name) if loaded.backup else ""
             text = t("rollback.ok", lang, old=before.version, new=loaded.version, count=loaded.rule_count,
@@ -298,7 +305,7 @@ class AdminHandlers:
         if not text.strip():
             await message.reply_text(t("usage.why", lang))
             return
-        detector = self.guard.rules.detector  # one rule set for the whole explanation
+        detector = self.guard.detector  # one rule set for the whole explanation
         explanation = detector.explain(text[:MAX_TEXT])
         await message.reply_html(why_text(explanation, detector.ruleset, lang))
 
@@ -316,11 +323,9 @@ class AdminHandlers:
         days = int(numbers[0])
         return days if 1 <= days <= MAX_DAYS else None
 
-    async def _store_or_say(self, update: Update, lang: str):
-        store = self.guard.store
-        if store is None:
-            await update.effective_message.reply_text(t("storage.down", lang))
-        return store
+    async def _storage_down(self, update: Update, lang: str, exc: StorageError) -> None:
+        log.warning("admin command without storage: %s", exc)
+        await update.effective_message.reply_text(t("storage.down", lang))
 
     async def cmd_stats(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         lang = Handlers.language(update, context)
@@ -330,12 +335,12 @@ class AdminHandlers:
             await update.effective_message.reply_text(t("usage.days", lang, command="stats", max=MAX_DAYS,
                                                         default=DEFAULT_DAYS))
             return
-        store = await self._store_or_say(update, lang)
-        if store is None:
+        try:
+            stats = await self.guard.stats(days)
+        except StorageError as exc:
+            await self._storage_down(update, lang, exc)
             return
-        stats = await store.stats(days)
-        await update.effective_message.reply_html(stats_text(stats, self.guard.rules.detector.ruleset, lang,
-                                                             days=days))
+        await update.effective_message.reply_html(stats_text(stats, self.guard.ruleset, lang, days=days))
 
     @staticmethod
     def _bulletin_lang(args: list[str]) -> str | None:
@@ -358,55 +363,48 @@ class AdminHandlers:
         if days is None or lang is None:
             await update.effective_message.reply_text(t("usage.bulletin", ui_lang))
             return
-        store = await self._store_or_say(update, ui_lang)
-        if store is None:
+        try:
+            stats = await self.guard.stats(days)
+        except StorageError as exc:
+            await self._storage_down(update, ui_lang, exc)
             return
-        stats = await store.stats(days)
-        text = bulletin(stats, self.guard.rules.detector.ruleset, lang)
+        text = bulletin(stats, self.guard.ruleset, lang)
         for part in split_message(text):  # plain text: ready to copy
             await update.effective_message.reply_text(part)
 
     async def cmd_export(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """``/export [days] [full]``: phone numbers masked unless ``full`` (logged)."""
         lang = Handlers.language(update, context)
         args = context.args or []
-        days = self._days(args)
-        if days is None:
-            await update.effective_message.reply_text(t("usage.days", lang, command="export", max=MAX_DAYS,
-                                                        default=DEFAULT_DAYS))
-            return
-        store = await self._store_or_say(update, lang)
-        if store is None:
+        full = [a for a in args if a.lower() in FULL_NUMBERS]
+        days = self._days([a for a in args if a.lower() not in FULL_NUMBERS])
+        if days is None or len(full) > 1:
+            await update.effective_message.reply_text(t("usage.export", lang, max=MAX_DAYS, default=DEFAULT_DAYS))
             return
         since = time.time() - days * 86_400
         buffer = io.StringIO(newline="")
-        count = await store.export_csv(since, buffer)
+        try:
+            count = await self.guard.export_csv(since, buffer, admin_id=update.effective_user.id,
+                                                full_numbers=bool(full))
+        except StorageError as exc:
+            await self._storage_down(update, lang, exc)
+            return
         data = buffer.getvalue().encode("utf-8-sig")  # the BOM lets Excel read the Chinese correctly
         if len(data) > MAX_DOCUMENT:
             await update.effective_message.reply_text(t("export.too_big", lang, size=len(data) // (1024 * 1024),
                                                         since=utc_day(since)))
             return
-        log.info("admin %s exported %d reports (%d days)", update.effective_user.id, count, days)
         filename = f"callguard-reports-{utc_day(since)}-{days}d.csv"
+        numbers = t("export.numbers_full", lang) if full else t("export.numbers_masked", lang, days=days)
         await update.effective_message.reply_document(
             document=io.BytesIO(data), filename=filename,
-            caption=t("export.caption", lang, days=days, since=utc_day(since), count=count))
+            caption=t("export.caption", lang, days=days, since=utc_day(since), count=count) + "\n" + numbers)
 
     # ------------------------------------------------------------------ jobs
 
     async def purge(self) -> int | None:
         """Delete reports older than the retention period; None when storage is down."""
-        store = self.guard.store
-        if store is None:
-            log.warning("retention purge skipped: report storage unavailable")
-            return None
-        days = self.guard.settings.retention_days
-        try:
-            removed = await store.purge(days)
-        except Exception:
-            log.exception("retention purge failed")
-            return None
-        log.info("retention purge: %d report(s) older than %d days deleted", removed, days)
-        return removed
+        return await self.guard.purge()
 
     async def _purge_job(self, context: ContextTypes.DEFAULT_TYPE) -> None:
         await self.purge()

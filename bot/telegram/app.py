@@ -23,7 +23,7 @@ __all__ = ["build_application", "application_builder", "COMMANDS"]
 log = logging.getLogger(__name__)
 
 COMMANDS = ("start", "help", "report", "lang", "region", "privacy", "forget", "cancel")
-FLUSH_EVERY = 30.0  # seconds between retries of reports queued while storage was down
+FLUSH_EVERY = 30.0  # seconds between storage checks and retries of reports queued while it was down
 
 
 async def _set_commands(app: Application) -> None:
@@ -87,10 +87,7 @@ def build_application(settings: Settings, guard: CallGuard, *, limiter: RateLimi
         await guard.close()  # pending reports are written before exit
 
     async def _flush(context: ContextTypes.DEFAULT_TYPE) -> None:
-        if guard.writer.pending:
-            written = await guard.writer.flush()
-            if written:
-                log.info("wrote %d queued reports", written)
+        await guard.check_storage()  # a deleted database file is noticed here; queued reports written
 
     builder = application_builder(settings).concurrent_updates(PerUserUpdateProcessor(settings.concurrency))
     if settings.send_rate:  # 0 = off: no flood control at all (e.g. a local Bot API server, benchmarks)

@@ -39,6 +39,7 @@ from ..detect import detect_language, from_language_code
 from ..detect.normalize import normalize
 from ..detect.paid import already_paid, sounds_worried
 from ..detect.regions import Region
+from ..ocr import replies as picture_texts
 from ..ratelimit import ALLOW, WARN, RateLimiter
 from ..service import CallGuard, Outcome
 from . import keyboards as kb
@@ -89,8 +90,11 @@ def said_money_sent(answer: str) -> bool:
 
 class Handlers:
     def __init__(self, guard: CallGuard, limiter: RateLimiter):
+        from .pictures import Pictures  # it uses this module's helpers
+
         self.guard = guard
         self.limiter = limiter
+        self.pictures = Pictures(self, rate_limit=guard.settings.image_rate_limit)
 
     def register(self, app) -> None:
         """Add every handler to a PTB Application, in priority order."""
@@ -103,6 +107,7 @@ class Handlers:
             app.add_handler(CommandHandler(name, callback))
         app.add_handler(CallbackQueryHandler(self.button))
         app.add_handler(MessageHandler(MESSAGES & PRIVATE & filters.TEXT & ~filters.COMMAND, self.describe))
+        self.pictures.register(app)  # before the caption handlers: a photo's caption is read with the photo
         app.add_handler(MessageHandler(MESSAGES & PRIVATE & filters.CAPTION, self.describe))
         app.add_handler(MessageHandler(MESSAGES & filters.ChatType.GROUPS & (filters.TEXT | filters.CAPTION)
                                        & ~filters.COMMAND, self.group_message))
@@ -136,12 +141,14 @@ class Handlers:
         return {"chosen_region": chosen, "language_code": user.language_code if user else None}
 
     async def _reply_verdict(self, message: Message, outcome: Outcome, lang: str, text: str, *,
-                             quote: bool = False, context: ContextTypes.DEFAULT_TYPE | None = None) -> None:
+                             quote: bool = False, context: ContextTypes.DEFAULT_TYPE | None = None,
+                             picture: str | None = None) -> None:
         verdict = outcome.verdict
         if context is not None and context.user_data is not None and outcome.region is not None:
             context.user_data["last_region"] = outcome.region.code  # for the "I already sent money" button
         reply = replies.verdict_reply(verdict, outcome.ruleset, lang, number_counts=outcome.number_counts,
-                                      text=text, region=outcome.region, numbers=outcome.displayed_numbers)
+                                      text=text, region=outcome.region, numbers=outcome.displayed_numbers,
+                                      picture=picture)
         warn = verdict.scam or verdict.risk == "low"
         keyboard = kb.verdict_markup(outcome.report_id, verdict.category, lang, scam=warn)
         await send_reply(message, reply, keyboard, quote=quote)
@@ -177,11 +184,13 @@ class Handlers:
 
     async def help(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         lang = self.language(update, context)
-        await update.effective_message.reply_text(replies.ui("help", lang, region=self.region(update, context, lang)))
+        await update.effective_message.reply_text(picture_texts.help_text(
+            lang, reading=self.guard.ocr is not None, region=self.region(update, context, lang)))
 
     async def privacy(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         lang = self.language(update, context)
-        await update.effective_message.reply_text(replies.ui("privacy", lang, days=self.guard.settings.retention_days))
+        days = self.guard.settings.retention_days
+        await update.effective_message.reply_text(picture_texts.privacy_text(lang, days=days))
 
     async def lang(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         await update.effective_message.reply_text(replies.ui("lang.pick", self.language(update, context)),
@@ -190,14 +199,14 @@ class Handlers:
     async def region_command(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         lang = self.language(update, context)
         await update.effective_message.reply_text(
-            replies.ui("region.pick", lang), reply_markup=kb.region_keyboard(self.guard.detector.ruleset.regions, lang))
+            replies.ui("region.pick", lang), reply_markup=kb.region_keyboard(self.guard.ruleset.regions, lang))
 
     async def forget(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Asks before deleting; in a group the question goes to the user privately
         (the group should not see it, nor be able to press its buttons)."""
         lang = self.language(update, context)
         user = update.effective_user
-        count = await self.guard.writer.count_user_records(user.id)
+        count = await self.guard.count_user_records(user.id)
         confirm = replies.ui("forget.confirm", lang, count=count)
         if update.effective_chat.type == ChatType.PRIVATE:
             await update.effective_message.reply_text(confirm, reply_markup=kb.forget_keyboard(lang))
@@ -305,12 +314,12 @@ class Handlers:
         if action == kb.SENT_MONEY:
             await query.answer()
             await context.bot.send_message(chat_id, replies.emergency_reply(
-                self.guard.rules.detector.ruleset, lang, region=self.region(update, context, lang)), parse_mode="HTML")
+                self.guard.ruleset, lang, region=self.region(update, context, lang)), parse_mode="HTML")
             await self.guard.mark_money_sent(int(arg))
         elif action == kb.WARN_FAMILY:
             await query.answer()
             await context.bot.send_message(chat_id, replies.family_warning(
-                self.guard.rules.detector.ruleset, arg or None, lang, region=self.region(update, context, lang)),
+                self.guard.ruleset, arg or None, lang, region=self.region(update, context, lang)),
                 parse_mode="HTML")
         elif action in (kb.HELPFUL, kb.WRONG):
             await self._feedback(query, context, action, int(arg), user_id, lang)
@@ -322,10 +331,10 @@ class Handlers:
                 await _edit(query.edit_message_text(replies.ui("lang.set", arg)))
                 if changed and not context.user_data.get("region"):  # then offer the region, once
                     await context.bot.send_message(chat_id, replies.ui("region.pick", arg), reply_markup=kb.region_keyboard(
-                        self.guard.detector.ruleset.regions, arg))
+                        self.guard.ruleset.regions, arg))
         elif action == kb.REGION:
             await query.answer()
-            region = self.guard.detector.ruleset.regions.get(arg)
+            region = self.guard.ruleset.regions.get(arg)
             if region is not None:
                 context.user_data["region"] = arg
             if query.message and region is not None:
@@ -333,8 +342,8 @@ class Handlers:
                                                                name=region.name[lang])))
         elif action == kb.FORGET:
             await query.answer()
-            if arg == "y":  # the writer also drops this user's reports still queued in memory
-                count = await self.guard.writer.forget(user_id)
+            if arg == "y":  # also drops this user's reports still queued in memory
+                count = await self.guard.forget(user_id)
                 context.user_data.clear()
                 text = replies.ui("forget.done", lang, count=count)
             else:

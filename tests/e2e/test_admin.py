@@ -21,7 +21,7 @@ import pytest
 from callguard import rulebook
 from callguard.admin_texts import t
 from callguard.replies import ui
-from callguard.store import DAY, EXPORT_COLUMNS, Report, Store
+from callguard.storage import DAY, EXPORT_COLUMNS, Report, SQLiteStore
 from callguard.telegram import admin as admin_module
 from callguard.telegram.admin import ADMIN_COMMANDS
 from tests.admin_support import (ADMIN, USER, Gate, bad_yaml, copy_rules, failing_example, good_variant,
@@ -295,7 +295,8 @@ async def test_non_admin_gets_the_unknown_command_reply_and_is_logged(admin_bot,
     assert [c.method for c in api.requests[mark:] if c.method != "getUpdates"] == ["sendMessage"]
     assert guard.rules.live is live
     refused = [r for r in caplog.records if r.levelno == logging.WARNING and "non-admin" in r.getMessage()]
-    assert len(refused) == 1 and f"/{command}" in refused[0].getMessage() and str(USER) in refused[0].getMessage()
+    assert len(refused) == 1 and f"/{command}" in refused[0].getMessage()
+    assert guard.user_tag(USER) in refused[0].getMessage() and not raw_id_in(USER, refused[0].getMessage())
 
 
 async def test_admin_commands_stay_silent_in_groups(admin_bot, caplog):
@@ -306,7 +307,35 @@ async def test_admin_commands_stay_silent_in_groups(admin_bot, caplog):
         api.push_command("/stats", user_id=ADMIN, chat_id=-100, chat_type="group")
         await idle(api, app)
     assert not [c for c in api.requests[mark:] if c.method.startswith("send")]
-    assert any("non-admin" in r.getMessage() and str(USER) in r.getMessage() for r in caplog.records)
+    assert any("non-admin" in r.getMessage() and guard.user_tag(USER) in r.getMessage() for r in caplog.records)
+
+
+def raw_id_in(user_id: int, text: str) -> bool:
+    """Whether ``text`` names ``user_id`` the way the log did ("user 1001", "admin 42", "(chat 42)")."""
+    return re.search(rf"(?:user|admin|by|from|chat)\W+{user_id}(?!\w)", text) is not None
+
+
+async def test_logs_name_users_by_a_keyed_hash_never_their_telegram_id(admin_bot, caplog):
+    """Issue 12, item 11: "refused admin command ... from non-admin user 1001" put raw
+    Telegram ids in the log. Every log line now names users by a keyed hash."""
+    api, app, guard = admin_bot
+    stranger, someone = 1001, 987654321
+    with caplog.at_level(logging.DEBUG, logger="callguard"):
+        for command in ("/stats", "/rules", "/reload"):
+            await admin_says(api, command)
+        await export_rows(api, "/export")
+        for user_id, command in ((stranger, "/stats"), (someone, "/export")):
+            mark = api.mark()
+            api.push_command(command, user_id=user_id)
+            await reply(api, user_id, since=mark)
+        api.push_command("/stats", user_id=stranger, chat_id=-100, chat_type="group")
+        await idle(api, app)
+    text = "\n".join(r.getMessage() for r in caplog.records)
+    for user_id in (stranger, ADMIN, someone):
+        assert guard.user_tag(user_id) in text
+        assert not raw_id_in(user_id, text), [line for line in text.splitlines() if str(user_id) in line]
+    assert "1001" not in text and "987654321" not in text
+    assert guard.user_tag(stranger) != guard.user_tag(someone)
 
 
 async def test_nobody_is_admin_without_admins(make_bot, rules):
@@ -364,7 +393,7 @@ async def test_why_of_a_huge_text_fits_one_message(admin_bot):
 NUMBER = "+8613800138000"
 
 
-async def seed(store: Store, now: float) -> dict[str, int]:
+async def seed(store: SQLiteStore, now: float) -> dict[str, int]:
     """10 reports in the last 30 days (5/3/2 by category), 1 older; returns ids by label."""
     def report(category, rule, *, risk="high", days_ago=1.0, numbers=(), money=None, lang="zh-Hans"):
         return Report(text=f"{category} text", lang=lang, numbers=numbers, scam=category != "telecom_complaint",
@@ -395,7 +424,7 @@ def names(guard, lang: str) -> dict[str, str]:
 
 async def test_stats_on_a_seeded_database(admin_bot):
     api, app, guard = admin_bot
-    await seed(guard.store, time.time())
+    await seed(guard.writer.store, time.time())
     en, zh = names(guard, "en"), names(guard, "zh-Hans")
     text = await admin_says(api, "/stats")
     assert "Last 30 days" in text and ": 10 reports" in text
@@ -414,7 +443,7 @@ async def test_stats_on_a_seeded_database(admin_bot):
 
 async def test_bulletin_on_a_seeded_database(admin_bot):
     api, app, guard = admin_bot
-    await seed(guard.store, time.time())
+    await seed(guard.writer.store, time.time())
     zh = names(guard, "zh-Hans")
     text = await admin_says(api, "/bulletin")
     assert f"共收到用户举报 10 件。其中：涉及{zh['impersonate_authority']}的 5 件，占 50.0%；" in text
@@ -434,9 +463,39 @@ async def test_bulletin_on_a_seeded_database(admin_bot):
     assert text.startswith("Usage: /bulletin")
 
 
+async def export_rows(api, command: str) -> tuple[list[dict], str]:
+    mark = api.mark()
+    api.push_command(command, user_id=ADMIN)
+    call = await reply(api, ADMIN, since=mark, method="sendDocument")
+    return list(csv.DictReader(io.StringIO(call.params["document"].content.decode("utf-8-sig")))), \
+        call.params["caption"]
+
+
+async def test_export_masks_phone_numbers_unless_the_admin_asks_and_logs_who_did(admin_bot, caplog):
+    """Issue 12, item 11: /export carried full phone numbers while /stats masked them."""
+    api, app, guard = admin_bot
+    store = guard.writer.store
+    await store.add_report(Report(text="刚才 138 0013 8000 打来电话，让我转账5000元", lang="zh-Hans", numbers=(NUMBER,),
+                                  scam=True, risk="high", category="phishing", rule="r", score=90,
+                                  ruleset_version="v", chat_type="private"), user_id=USER)
+    rows, caption = await export_rows(api, "/export")
+    assert [(r["numbers"], r["text"]) for r in rows] == [("+86138******00", "刚才 +86 138******00 打来电话，让我转账5000元")]
+    assert "/export 30 full" in caption
+    with caplog.at_level(logging.INFO, logger="callguard"):
+        rows, caption = await export_rows(api, "/export full")
+    assert [(r["numbers"], r["text"]) for r in rows] == [(NUMBER, "刚才 138 0013 8000 打来电话，让我转账5000元")]
+    assert "Full phone numbers" in caption
+    full = [r for r in caplog.records if "WITH FULL PHONE NUMBERS" in r.getMessage()]
+    assert len(full) == 1 and full[0].levelno == logging.WARNING
+    assert guard.user_tag(ADMIN) in full[0].getMessage() and not raw_id_in(ADMIN, full[0].getMessage())
+    assert (await export_rows(api, "/export 7 full"))[0][0]["numbers"] == NUMBER
+    assert (await admin_says(api, "/export full full")).startswith("Usage: /export [days] [full]")
+    assert (await admin_says(api, "/export all")).startswith("Usage: /export")
+
+
 async def test_export_sends_a_csv_without_reporter_identities(admin_bot):
     api, app, guard = admin_bot
-    ids = await seed(guard.store, time.time())
+    ids = await seed(guard.writer.store, time.time())
     mark = api.mark()
     api.push_command("/export", user_id=ADMIN)
     call = await reply(api, ADMIN, since=mark, method="sendDocument")
@@ -469,7 +528,7 @@ async def test_forget_removes_exactly_that_users_rows(admin_bot):
     other_report = max(ids)
     await guard.feedback(other_report, USER, "wrong")  # USER's feedback on OTHER's report goes too
     await guard.feedback(other_report, OTHER, "helpful")  # OTHER's own feedback stays
-    tally_before = await guard.store.number_counts([NUMBER])
+    tally_before = await guard.writer.store.number_counts([NUMBER])
 
     mark = api.mark()
     api.push_command("/forget", user_id=USER)
@@ -484,7 +543,7 @@ async def test_forget_removes_exactly_that_users_rows(admin_bot):
     assert [r["id"] for r in rows] == [other_report]
     assert [tuple(r) for r in db_rows(db, "SELECT report_id, value FROM feedback")] == [(other_report, "helpful")]
     assert db_rows(db, "SELECT COUNT(*) AS n FROM report_numbers WHERE report_id != ?", (other_report,))[0]["n"] == 0
-    assert await guard.store.number_counts([NUMBER]) == tally_before  # numbers stay only as counts
+    assert await guard.writer.store.number_counts([NUMBER]) == tally_before  # numbers stay only as counts
 
     mark = api.mark()
     api.push_command("/forget", user_id=USER)
@@ -493,11 +552,12 @@ async def test_forget_removes_exactly_that_users_rows(admin_bot):
 
 async def test_retention_purge_at_start_and_scheduled_daily(make_bot, settings, rules):
     now = time.time()
-    store = await Store.open(settings.db_path, secret=settings.secret)
+    store = await SQLiteStore.open(settings.db_path, secret=settings.secret)
     for days_ago in (40, 31, 29, 1):
         await store.add_report(Report(text=f"{days_ago} days ago", lang="en", numbers=(NUMBER,), scam=True,
                                       risk="high", category="phishing", rule="r", score=90, ruleset_version="v",
-                                      chat_type="private", created_at=now - days_ago * DAY), user_id=5)
+                                      chat_type="private", created_at=now - days_ago * DAY),
+                               user_id=days_ago)
     await store.close()
 
     api, app, guard = await make_bot(rules_path=rules, retention_days=30)
@@ -507,7 +567,8 @@ async def test_retention_purge_at_start_and_scheduled_daily(make_bot, settings, 
 
     await eventually(lambda: len(texts()) == 2, what="the purge at start")
     assert texts() == ["29 days ago", "1 days ago"]
-    assert (await guard.store.number_counts([NUMBER], days=60))[NUMBER] == 4  # the tally keeps the counts
+    # who reported the number goes with the reports: the two kept reporters remain
+    assert (await guard.writer.store.number_counts([NUMBER], days=60))[NUMBER] == 2
     (job,) = app.job_queue.get_jobs_by_name("purge-reports")
     assert job.job.trigger.interval.total_seconds() == 24 * 3600
 

@@ -12,6 +12,7 @@ import logging
 
 import pytest
 
+from callguard.ocr import replies as picture_texts
 from callguard.telegram.app import COMMANDS
 from tests.e2e.helpers import (
     BENIGN_EN,
@@ -26,6 +27,7 @@ from tests.e2e.helpers import (
     replies_to,
     reply,
     report_id_of,
+    shipped_region,
     ui,
 )
 
@@ -37,7 +39,7 @@ def category_name(guard, lang: str, category: str = CATEGORY) -> str:
 
 
 async def rows(guard) -> list[dict]:
-    return await guard.store.export_rows(0)
+    return await guard.writer.store.export_rows(0)
 
 
 # ------------------------------------------------------------------ commands
@@ -56,14 +58,17 @@ async def test_start_welcomes_in_the_users_language(bot_env, language_code, lang
     assert await rows(guard) == []
 
 
-@pytest.mark.parametrize("command, key, fmt", [("/help", "help", {}), ("/privacy", "privacy", {"days": 365})])
+@pytest.mark.parametrize("command, expected", [
+    ("/help", lambda lang, region: picture_texts.help_text(lang, reading=False, region=region)),  # no pictures
+    ("/privacy", lambda lang, region: picture_texts.privacy_text(lang, days=365)),
+])
 @pytest.mark.parametrize("language_code, lang", [("zh-hans", "zh-Hans"), ("zh-TW", "zh-Hant"), ("en", "en")])
-async def test_help_and_privacy(bot_env, command, key, fmt, language_code, lang):
+async def test_help_and_privacy(bot_env, command, expected, language_code, lang):
     api, app, guard = bot_env
     api.push_command(command, user_id=12, language_code=language_code)
     sent = (await reply(api, 12)).params
     # Help names the police number of the user's region: zh-TW -> Taiwan, else CALLGUARD_REGION (CN).
-    assert sent["text"] == ui(key, lang, region="TW" if language_code == "zh-TW" else "CN", **fmt)
+    assert sent["text"] == expected(lang, shipped_region("TW" if language_code == "zh-TW" else "CN"))
     assert await rows(guard) == []
 
 
@@ -205,14 +210,14 @@ async def test_edited_message_is_judged_again(bot_env):
 
 # ------------------------------------------------------------------ non-text messages
 
-PHOTO = {"photo": [{"file_id": "AgACAgIAAxkBAAI-photo", "file_unique_id": "AQADphoto", "width": 320, "height": 240}]}
 STICKER = {"sticker": {"file_id": "CAACAgIAAxkBAAI-sticker", "file_unique_id": "AgADsticker", "width": 512,
                        "height": 512, "is_animated": False, "is_video": False, "type": "regular"}}
 VOICE = {"voice": {"file_id": "AwACAgIAAxkBAAI-voice", "file_unique_id": "AgADvoice", "duration": 7}}
 LOCATION = {"location": {"latitude": 31.23, "longitude": 121.47}}
 
 
-@pytest.mark.parametrize("extra", [PHOTO, STICKER, VOICE, LOCATION], ids=["photo", "sticker", "voice", "location"])
+# Photos (captioned or not): tests/e2e/test_pictures.py.
+@pytest.mark.parametrize("extra", [STICKER, VOICE, LOCATION], ids=["sticker", "voice", "location"])
 async def test_non_text_messages_ask_for_words(bot_env, extra):
     api, app, guard = bot_env
     api.push_message(None, user_id=25, language_code="zh-TW", extra=extra)
@@ -221,15 +226,6 @@ async def test_non_text_messages_ask_for_words(bot_env, extra):
     await idle(api, app)
     assert api.sent_texts(25) == [ui("need_words", "zh-Hant")]
     assert await rows(guard) == []
-
-
-async def test_photo_caption_is_judged(bot_env):
-    api, app, guard = bot_env
-    api.push_message(None, user_id=26, language_code="en", extra={**PHOTO, "caption": SCAM_HANS})
-    sent = (await reply(api, 26)).params
-    assert sent["parse_mode"] == "HTML" and sent["text"].startswith("<b>" + ui("risk.high", "zh-Hans"))
-    [row] = await rows(guard)
-    assert row["text"] == SCAM_HANS and row["scam"] is True
 
 
 async def test_blank_text_asks_for_words(bot_env):
@@ -522,6 +518,21 @@ async def test_number_reported_before_is_counted_never_who(bot_env):
     text = (await reply(api, 53, mark)).params["text"]
     assert ui("number.seen", "en", number="+86 138 0013 8000", count=2) in text
     assert [r["numbers"] for r in await rows(guard)] == ["+8613800138000"] * 3
+
+
+async def test_one_user_reporting_a_number_many_times_is_one_person(bot_env):
+    """Issue 12, item 5: ten reports by one user made the next one read "reported 10 times"."""
+    api, app, guard = bot_env
+    text = "13800138000 打来电话，" + SCAM_HANS
+    for _ in range(5):
+        mark = api.mark()
+        api.push_message(text, user_id=61, language_code="zh-hans")
+        own = (await reply(api, 61, mark)).params["text"]
+        assert "138 0013 8000" not in own  # never counted for themselves
+    mark = api.mark()
+    api.push_message(text, user_id=62, language_code="zh-hans")
+    seen = ui("number.seen", "zh-Hans", number="+86 138 0013 8000", count=1)
+    assert seen in (await reply(api, 62, mark)).params["text"]
 
 
 # ------------------------------------------------------------------ robustness

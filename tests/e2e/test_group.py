@@ -6,8 +6,9 @@ from __future__ import annotations
 import pytest
 
 from callguard.detect.normalize import normalize
+from callguard.ocr import replies as picture_texts
 from callguard.telegram.handlers import GROUP_MIN_CHARS
-from tests.e2e.helpers import BENIGN_HANS, SCAM_HANS, idle, reply, ui
+from tests.e2e.helpers import BENIGN_HANS, SCAM_HANS, idle, reply, shipped_region, ui
 from tests.support.fake_bot_api import BOT_USERNAME
 
 GROUP = -100_777
@@ -33,7 +34,7 @@ def push_group(api, text, *, user_id=201, chat_type="group", **kwargs):
 
 
 async def rows(guard):
-    return await guard.store.export_rows(0)
+    return await guard.writer.store.export_rows(0)
 
 
 async def test_preconditions_of_the_group_texts(bot_env):
@@ -126,5 +127,7 @@ async def test_group_commands(bot_env, command, expected):
     if expected is None:
         assert sent == []
     else:
-        assert sent == [ui(expected, "en", region="CN", **({"days": 365} if expected == "privacy" else {}))]
+        wanted = {"privacy": picture_texts.privacy_text("en", days=365),
+                  "help": picture_texts.help_text("en", reading=False, region=shipped_region("CN"))}
+        assert sent == [wanted.get(expected) or ui(expected, "en", region="CN")]
     assert await rows(guard) == []

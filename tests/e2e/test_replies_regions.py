@@ -22,6 +22,7 @@ from pathlib import Path
 import pytest
 
 from callguard.detect import load_rules
+from callguard.ocr import replies as picture_texts
 from tests.e2e.helpers import SCAM_EN, buttons, eventually, idle, replies_to, reply, shipped_region, ui
 from tests.reliability.support import visible_text
 from tests.support.fake_bot_api import BOT_USERNAME
@@ -83,7 +84,7 @@ async def test_bot(make_bot, rules_file):
 
 
 async def rows(guard) -> list[dict]:
-    return await guard.store.export_rows(0)
+    return await guard.writer.store.export_rows(0)
 
 
 def words(text: str) -> int:
@@ -245,7 +246,8 @@ async def test_region_buttons_are_stored_and_used(test_bot):
     assert "18222" in emergency and "999" in emergency and "96110" not in emergency
     mark = api.mark()
     api.push_command("/help", user_id=uid, language_code="en")
-    assert (await reply(api, uid, mark)).params["text"] == ui("help", "en", region="HK")
+    assert (await reply(api, uid, mark)).params["text"] == picture_texts.help_text(
+        "en", reading=False, region=shipped_region("HK"))
 
 
 async def test_region_from_a_phone_number_in_the_message(test_bot):

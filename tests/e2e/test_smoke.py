@@ -4,5 +4,5 @@ async def test_scam_description_gets_verdict(bot_env):
     call = await api.wait_for("sendMessage", lambda c: c.params["chat_id"] == 7)
     assert "很可能是诈骗" in call.params["text"]
     assert call.params["parse_mode"] == "HTML"
-    rows = await guard.store.export_rows(0)
+    rows = await guard.writer.store.export_rows(0)
     assert len(rows) == 1 and rows[0]["category"] == "impersonate_authority"

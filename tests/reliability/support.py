@@ -28,7 +28,7 @@ import pytest
 from callguard import replies
 from callguard.rulebook import RuleBook
 from callguard.service import CallGuard
-from callguard.store import ReportWriter, Store
+from callguard.storage import ReportWriter, SQLiteStore
 from callguard.telegram.app import build_application
 from tests.support.fake_bot_api import Call, FakeBotAPI
 from tests.support.ptb import running_app
@@ -182,7 +182,7 @@ async def live_bot(settings, *, busy_timeout_ms: int | None = None, webhook: dic
 
             app = build(s)
         else:
-            opener = functools.partial(Store.open, s.db_path, secret=s.secret)
+            opener = functools.partial(SQLiteStore.open, s.db_path, secret=s.secret)
             if busy_timeout_ms is not None:
                 opener = functools.partial(opener, busy_timeout_ms=busy_timeout_ms)
             writer = ReportWriter(opener, **(writer_options or {}))

@@ -140,10 +140,10 @@ async def test_two_bot_processes_write_one_database_concurrently(tmp_path):
 
 WRITER = textwrap.dedent("""
     import asyncio, sys
-    from callguard.store import Report, Store
+    from callguard.storage import Report, SQLiteStore
 
     async def main(path, tag, n):
-        store = await Store.open(path, secret=b"s")
+        store = await SQLiteStore.open(path, secret=b"s")
         for i in range(n):
             # every other report has no number: a lone autocommitted INSERT instead of BEGIN IMMEDIATE
             numbers = ("+8613800138000",) if i % 2 == 0 else ()
@@ -179,5 +179,7 @@ async def test_two_processes_hammering_writes_never_see_database_is_locked(tmp_p
     check, stored = db_state(db)
     assert check == "ok"
     assert sorted(stored) == sorted(f"{tag}-{i}" for tag in ("p1", "p2") for i in range(n))
-    with sqlite3.connect(db) as con:  # the per-number tally saw every write too
-        assert con.execute("SELECT SUM(count) FROM number_tally").fetchone() == (n,)  # half had a number
+    with sqlite3.connect(db) as con:  # the numbers and their reporters saw every write too
+        assert con.execute("SELECT COUNT(*) FROM report_numbers").fetchone() == (n,)  # half had a number
+        # both processes reported for users 0, 2, 4, ...: each counts once per number
+        assert con.execute("SELECT COUNT(DISTINCT reporter) FROM number_reporters").fetchone() == (n // 2,)

@@ -80,7 +80,7 @@ async def test_hundreds_of_users_at_once_are_all_answered_and_forgotten(settings
         texts = [c.params["text"] for c in api.requests if c.method == "sendMessage"]
         assert not any(t.startswith(replies.ui("rate_limited", "en").split(";")[0]) for t in texts)  # nobody throttled
         assert all(visible_text(t).split("\n", 1)[0] in HEADINGS for t in texts)
-        rows = await live.guard.store.export_rows(0)
+        rows = await live.guard.writer.store.export_rows(0)
         assert len(rows) == len(users)
         # Per-user bookkeeping is released once users are idle: memory does not grow with users seen.
         await api.wait_until(lambda: app.update_processor.current_concurrent_updates == 0, timeout=10)

@@ -18,7 +18,7 @@ import time
 import pytest
 
 from callguard import replies
-from callguard.store import Store
+from callguard.storage import SQLiteStore
 from tests.reliability.support import (
     SCAM_EN,
     SCAM_HANS,
@@ -121,14 +121,14 @@ async def test_read_only_mount_verdicts_still_sent_reports_written_after_remount
     read-write again, without a restart."""
     caplog.set_level(logging.INFO, logger="callguard")
     db = mnt / "callguard.db"
-    store = await Store.open(db, secret=settings.secret)
+    store = await SQLiteStore.open(db, secret=settings.secret)
     await store.close()
     remount(mnt, "ro")
     with pytest.raises(OSError):  # root included: the mount, not file modes, refuses
         (mnt / "probe").write_text("x")
 
     async with live_bot(settings, db_path=db) as live:
-        assert live.guard.store is None  # could not be opened for writing
+        assert live.guard.writer.store is None  # could not be opened for writing
         texts = {200 + i: f"{SCAM_HANS} #ro-{i}" for i in range(6)}
         sent = await ask_all(live, texts)
         assert_verdicts(sent)
@@ -137,7 +137,7 @@ async def test_read_only_mount_verdicts_still_sent_reports_written_after_remount
 
         remount(mnt, "rw")
         await live.flush_job()
-        assert live.guard.writer.pending == 0 and live.guard.store is not None
+        assert live.guard.writer.pending == 0 and live.guard.writer.store is not None
         assert len(log_lines(caplog, RECOVERED)) == 1
         after = await ask_all(live, {3: SCAM_EN})
         assert report_id_of(after[3]) > 0
@@ -210,3 +210,26 @@ async def test_flood_while_storage_is_down_keeps_memory_bounded(settings, mnt, c
         await live.flush_job()
         assert writer.pending == 0 and live.errors.errors == []
     assert len(stored_texts(db)) == 5 and set(stored_texts(db)) <= set(texts.values())
+
+
+async def test_database_deleted_under_the_running_bot_loses_no_report(settings, caplog):
+    """``rm callguard.db*`` while the bot runs (issue 12, item 8): the reports acknowledged
+    after it went to the deleted file and were lost at the next restart. The flush job now
+    notices (device and inode of the path against the open file) and puts the database back
+    from the open connection; every report, before and after, is in the file at the path."""
+    caplog.set_level(logging.INFO, logger="callguard")
+    db = settings.db_path
+    async with live_bot(settings) as live:
+        before = await ask_all(live, {1: SCAM_HANS + " #before"})
+        for p in (db, db.with_name(db.name + "-wal"), db.with_name(db.name + "-shm")):
+            p.unlink(missing_ok=True)
+        during = await ask_all(live, {2: SCAM_HANS + " #deleted"})
+        await live.flush_job()
+        after = await ask_all(live, {3: SCAM_HANS + " #after"})
+        ids = [report_id_of(r[uid]) for r, uid in ((before, 1), (during, 2), (after, 3))]
+        assert all(i > 0 for i in ids) and ids == sorted(ids)
+        assert len(log_lines(caplog, "was deleted while the bot was running")) == 1
+        assert live.errors.errors == []
+    assert stored_texts(db) == [SCAM_HANS + " #before", SCAM_HANS + " #deleted", SCAM_HANS + " #after"]
+    with sqlite3.connect(db) as con:
+        assert con.execute("PRAGMA integrity_check").fetchone() == ("ok",)

@@ -8,10 +8,9 @@ these pin the writer's rules down with a store whose every call takes a set time
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 import time
 
-from callguard.store import Report, ReportWriter
+from callguard.storage import Report, ReportWriter, StorageError
 
 
 def report(text: str) -> Report:
@@ -21,6 +20,8 @@ def report(text: str) -> Report:
 
 class SlowStore:
     """While ``failing``, each add_report takes ``delay`` seconds, then fails (a lock past busy_timeout)."""
+
+    keys = None
 
     def __init__(self, delay: float):
         self.delay = delay
@@ -32,10 +33,13 @@ class SlowStore:
         self.calls += 1
         if self.failing:
             await asyncio.sleep(self.delay)
-            raise sqlite3.OperationalError("database is locked")
+            raise StorageError("OperationalError: database is locked")
         await asyncio.sleep(0)
         self.written.append(r.text)
         return len(self.written)
+
+    async def check(self):
+        pass
 
     async def close(self):
         pass

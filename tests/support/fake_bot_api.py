@@ -1121,6 +1121,25 @@ class FakeBotAPI:
         :meth:`push_message`."""
         return self.push_update(self.make_document(file_name, content, **kwargs))
 
+    def make_photo(self, *sizes: tuple[bytes, int, int], caption: str | None = None, **kwargs: Any) -> dict:
+        """A message with a photo: one ``PhotoSize`` per ``(content, width, height)``, smallest
+        first as Telegram sends them, each one downloadable (getFile + file URL)."""
+        photo = []
+        for content, width, height in sizes:
+            fields = self.register_file(content, file_name=f"photo_{width}x{height}.jpg", kind="photos")
+            fields.pop("file_name", None)  # a PhotoSize has no name or MIME type
+            photo.append({**fields, "width": width, "height": height})
+        extra = dict(kwargs.pop("extra", None) or {})
+        extra["photo"] = photo
+        if caption is not None:
+            extra["caption"] = caption
+        return self.make_message(None, extra=extra, **kwargs)
+
+    def push_photo(self, *sizes: tuple[bytes, int, int], **kwargs: Any) -> dict:
+        """Queue a message with a photo the bot can download (see :meth:`make_photo`).
+        Extra kwargs: ``caption``, plus those of :meth:`push_message`."""
+        return self.push_update(self.make_photo(*sizes, **kwargs))
+
     def _new_update_id(self) -> int:
         self._last_update_id = next(self._update_ids)
         return self._last_update_id
