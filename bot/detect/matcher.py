@@ -468,10 +468,10 @@ class _Layer:
         return found
 
     def _align_proposed(self, norm: str, occ: dict, exact_keys: set[int], proposed: set[tuple[int, int]]) -> None:
-        """(``norm`` here is the padded text the scan read.)"""
         """Align the keys the anchors proposed (those not found exactly).
         The same key in the same surroundings is aligned once, so a crafted
-        repetition costs one alignment, and at most MAX_ALIGNS are made."""
+        repetition costs one alignment, and at most MAX_ALIGNS are made.
+        (``norm`` here is the padded text the scan read.)"""
         keys, classes = self.fuzzy_keys, self.fuzzy_classes
         seen: dict[tuple, tuple[int, int, int] | None] = {}
         for fid, s in sorted(proposed):
