@@ -199,8 +199,10 @@ def serve_dispatch(variant: str, n: int) -> int:
 
     async def run() -> dict:
         with tempfile.TemporaryDirectory() as tmp:
+            # Detection in this process (no workers): scenario 3 counts all the work one message costs.
             settings = Settings.from_env({"CALLGUARD_DB": str(Path(tmp) / "d.db"), "CALLGUARD_SEND_RATE": "0",
                                           "CALLGUARD_RATE_LIMIT": "10000", "CALLGUARD_SECRET": "bench",
+                                          "CALLGUARD_DETECT_WORKERS": "0",
                                           "TELEGRAM_BOT_TOKEN": "1:bench",
                                           # a request that slips past the no-ops fails at once, here
                                           "CALLGUARD_BOT_API_URL": "http://127.0.0.1:9/bot"})

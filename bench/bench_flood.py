@@ -82,10 +82,12 @@ class Run:
                         CALLGUARD_SECRET="bench", CALLGUARD_SEND_RATE="0", CALLGUARD_RATE_LIMIT=str(self.rate_limit))
         self.bot = BotProcess(env, self.workdir, "bench-bot")
         await self.bot.start()
-        # Warm up: the bot is up once it answers; its memory now is the baseline.
+        # Warm up: the bot is up once it answers, and its detection workers have compiled the
+        # rules (they take a core each meanwhile); its memory now is the baseline.
         self.api.push_message("hello", user_id=1)
-        await self.bot.until(self.api, lambda: any(c.method == "sendMessage" for c in self.api.requests),
-                             timeout=START_TIMEOUT, description="the warm-up reply")
+        await self.bot.until(self.api, lambda: any(c.method == "sendMessage" for c in self.api.requests)
+                             and "detection workers ready" in self.bot.log(),
+                             timeout=START_TIMEOUT, description="the warm-up reply and the detection workers")
         await asyncio.sleep(0.5)
         self.rss_before_kb = self.bot.rss_kb()
         self.cpu_before = cpu_seconds(self.bot.proc.pid)

@@ -106,15 +106,63 @@ def verdict_json(verdict: Verdict, ruleset: RuleSet, text: str, chosen_region: s
 # --------------------------------------------------------------------------- check
 
 
+def _reject_constant(name: str) -> float:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _finite(raw: str) -> float:
+    value = float(raw)
+    if value != value or value in (float("inf"), float("-inf")):
+        raise ValueError(f"the number {raw[:20]} is too large for JSON")
+    return value
+
+
+# Strict JSON both ways: NaN, Infinity and numbers too large for a double are
+# refused when reading, so nothing that is not JSON can be copied through.
+_decode = json.JSONDecoder(parse_constant=_reject_constant, parse_float=_finite).decode
+_encode = json.JSONEncoder(ensure_ascii=False, allow_nan=False).encode
+
+
+def _judge_line(detector: Detector, line: str, region: str | None, images_from: Path | None) -> str:
+    """One output line for one input line; raises ValueError with the reason
+    a line cannot be judged or copied through."""
+    try:
+        record = _decode(line)
+    except RecursionError:
+        raise ValueError("the line is nested too deeply") from None
+    if not isinstance(record, dict):
+        raise ValueError("each line must be a JSON object")
+    text = record.get("text")
+    try:
+        if isinstance(text, str):
+            text.encode("utf-8")  # a lone surrogate in the text: refused before it is judged
+        if "image" in record:
+            text = _judge_picture_line(record, images_from)
+        elif not isinstance(text, str):
+            raise ValueError("the object needs a string field 'text'")
+        chosen = _known_region(detector.ruleset, record["region"]) if "region" in record else region
+        record["verdict"] = verdict_json(detector.check(text), detector.ruleset, text, chosen)
+        out = _encode(record)
+        out.encode("utf-8")  # a lone surrogate (\ud800) decodes fine but is no Unicode text
+    except UnicodeEncodeError as exc:
+        raise ValueError(f"the line holds a lone surrogate (\\u{ord(exc.object[exc.start]):04x}), "
+                         "which is not valid Unicode text") from None
+    except RecursionError:
+        raise ValueError("the line is nested too deeply") from None
+    return out
+
+
 def batch(detector: Detector, lines: Iterable[str], out: TextIO, *, progress: bool = False, total: int | None = None,
           region: str | None = None, images_from: Path | None = None) -> int:
     """Judge one JSON object per line; write one line per input, in order.
 
     Other fields of each object are copied through; a line that is not a JSON
-    object with a string ``text`` gets an ``error`` field instead of a verdict,
-    and the run goes on. Blank lines are skipped. A line may carry ``region``
-    (a region code of the rule file); else ``region`` (``--region``) applies.
-    Returns the error count.
+    object with a string ``text`` (or holds what is not valid JSON or Unicode
+    text: NaN, Infinity, a lone surrogate, nesting deeper than Python can
+    follow) gets an ``error`` record instead of a verdict, and the run goes on:
+    one hostile line in a million must not cost the other 999,999. Blank lines
+    are skipped. A line may carry ``region`` (a region code of the rule file);
+    else ``region`` (``--region``) applies. Returns the error count.
 
     A line may carry ``image`` (a picture's path, relative to ``images_from``)
     instead of, or besides, ``text`` (then its caption): the picture is read, its
@@ -125,21 +173,11 @@ def batch(detector: Detector, lines: Iterable[str], out: TextIO, *, progress: bo
         if not line.strip():
             continue
         try:
-            record = json.loads(line)
-            if not isinstance(record, dict):
-                raise ValueError("each line must be a JSON object")
-            text = record.get("text")
-            if "image" in record:
-                text = _judge_picture_line(record, images_from)
-            elif not isinstance(text, str):
-                raise ValueError("the object needs a string field 'text'")
-            chosen = _known_region(detector.ruleset, record["region"]) if "region" in record else region
+            result = _judge_line(detector, line, region, images_from)
         except ValueError as exc:  # json.JSONDecodeError is a ValueError
             errors += 1
-            record = {"line": number, "error": str(exc)}
-        else:
-            record["verdict"] = verdict_json(detector.check(text), detector.ruleset, text, chosen)
-        out.write(json.dumps(record, ensure_ascii=False) + "\n")
+            result = _encode({"line": number, "error": str(exc)})
+        out.write(result + "\n")
     out.flush()
     return errors
 
@@ -233,6 +271,8 @@ def cmd_check(args: argparse.Namespace) -> int:
     if args.jsonl:
         if args.jsonl == "-":
             stream = sys.stdin
+            if hasattr(stream, "reconfigure"):  # bytes that are not UTF-8 become U+FFFD, as in a file
+                stream.reconfigure(errors="replace")
             batch(detector, stream, sys.stdout, progress=sys.stderr.isatty(), region=region, images_from=Path.cwd())
         else:
             try:
@@ -306,8 +346,8 @@ def chat(detector: Detector, read: Callable[[str], str], write: Callable[[str], 
             return
         if command in ("/help", "/start"):
             write(i18n.text("chat.help", current, codes=codes))
-        elif command == "/privacy":
-            write(replies.ui("privacy", current, days=_settings().retention_days))
+        elif command == "/privacy":  # the console stores nothing (the bot's /privacy would speak of /forget)
+            write(i18n.text("chat.privacy", current))
         elif command == "/lang":
             if rest in replies.LANGUAGES:
                 chosen_lang = current = rest

@@ -50,7 +50,7 @@ class Settings:
     admins: frozenset[int] = field(default_factory=frozenset)
     bot_api_url: str = TELEGRAM_API_URL
     bot_file_url: str = ""
-    webhook_listen: str = "0.0.0.0"
+    webhook_listen: str = "127.0.0.1"  # behind the TLS proxy on the same host; 0.0.0.0 only on purpose
     webhook_port: int = 8443
     webhook_url: str = ""
     webhook_path: str = "telegram"
@@ -70,6 +70,10 @@ class Settings:
     # update never waits for a connection (PTB's pool_timeout is 1 s).
     concurrency: int = 16
     connections: int = 16
+    # Processes that judge messages, so an expensive message never stops the event loop (and one
+    # is kept free from expensive senders; see callguard/detection_pool.py). Each holds the compiled
+    # rules (~115 MB with the shipped ones). 0 = judge on the event loop.
+    detect_workers: int = 2
     default_region: str = "CN"
     # Pictures (the ``ocr`` extra): worker processes reading them (0 = do not read pictures),
     # seconds one picture may take, and pictures per user per minute (tighter than text).
@@ -112,7 +116,7 @@ class Settings:
             admins=frozenset(admins),
             bot_api_url=api_url,
             bot_file_url=file_url,
-            webhook_listen=env.get("CALLGUARD_WEBHOOK_LISTEN", "").strip() or "0.0.0.0",
+            webhook_listen=env.get("CALLGUARD_WEBHOOK_LISTEN", "").strip() or cls.webhook_listen,
             webhook_port=_int(env, "CALLGUARD_WEBHOOK_PORT", 8443, 1, 65535),
             webhook_url=webhook_url,
             webhook_path=env.get("CALLGUARD_WEBHOOK_PATH", "").strip().strip("/") or "telegram",
@@ -126,6 +130,7 @@ class Settings:
             send_rate=_int(env, "CALLGUARD_SEND_RATE", 30, 0, 10000),
             concurrency=concurrency,
             connections=_int(env, "CALLGUARD_CONNECTIONS", concurrency, 1, 10000),
+            detect_workers=_int(env, "CALLGUARD_DETECT_WORKERS", cls.detect_workers, 0, 64),
             default_region=region,
             ocr_workers=_int(env, "CALLGUARD_OCR_WORKERS", 1, 0, 64),
             ocr_timeout=_int(env, "CALLGUARD_OCR_TIMEOUT", 30, 1, 600),

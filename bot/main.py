@@ -15,6 +15,7 @@ from telegram import Update
 
 from .config import Settings
 from .detect import RuleFileError
+from .detection_pool import DetectionPool
 from .rulebook import RuleBook
 from .rulefiles import unreadable
 from .service import CallGuard
@@ -38,7 +39,8 @@ def build(settings: Settings, *, ocr=None):
     writer = ReportWriter(functools.partial(SQLiteStore.open, settings.db_path, secret=settings.secret,
                                             key_file=settings.secret_file or default_key_file(settings.db_path)))
     owns_ocr = ocr is None
-    guard = CallGuard(settings, rules, writer, ocr=ocr_pool(settings) if owns_ocr else ocr, owns_ocr=owns_ocr)
+    guard = CallGuard(settings, rules, writer, DetectionPool(settings.detect_workers),
+                      ocr=ocr_pool(settings) if owns_ocr else ocr, owns_ocr=owns_ocr)
     return build_application(settings, guard)
 
 
@@ -83,10 +85,7 @@ def run(settings: Settings, *, webhook: bool = False) -> int:
     # the event loop, more under a backlog). Freeze them out of it (see docs/reliability.md).
     gc.collect()
     gc.freeze()
-    if webhook:
-        from .telegram.webhook import limit_webhook_server
-
-        limit_webhook_server()  # tornado's defaults buffer 100 MB bodies before the secret is checked
+    if webhook:  # served by callguard.telegram.webhook through the intake (app.updater)
         app.run_webhook(
             listen=settings.webhook_listen,
             port=settings.webhook_port,

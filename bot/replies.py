@@ -28,6 +28,7 @@ from typing import Iterable, Mapping, Sequence
 
 from . import i18n
 from .detect import RuleSet, Verdict
+from .detect.entities import find_entity
 from .detect.normalize import fold
 from .detect.regions import Region, fill, fill_steps
 from .i18n import LANGUAGES, MAX_MESSAGE
@@ -45,11 +46,11 @@ TELECOM_WORDS = ("通信管理", "通讯管理", "电信管理", "工信部", "�
                  "中国联通", "中华电信", "运营商", "电讯", "电话卡", "手机卡", "sim卡", "号码将被", "号码要被",
                  "停机", "telecom", "communicationsadministration", "phonecompany", "mobileoperator",
                  "networkprovider", "simcard", "numberwillbe", "linewillbe", "ofcom", "fcc")
-_URL = re.compile(r"(?:https?://|www\.)[^\s<>\"'，。]+|\b[a-z0-9-]+(?:\.[a-z0-9-]+)*\.(?:com|cn|net|org|top|xyz|"
-                  r"vip|cc|info|site|online|shop|club|app|link|icu|hk|tw|sg|my|uk|us|au|io|me|co)(?:/[^\s，。]*)?",
-                  re.IGNORECASE)
 _PHONE_CHARS = re.compile(r"[\d\s+\-().]+")
 SHORT_CHARS = 12  # normalised characters: shorter than this, a message is "one line" to judge
+# An English verdict stays under this many words (issue 11: read on a phone, verdict first); the
+# regulator's warning and its source line give way first, since the steps above them are what to do.
+MAX_WORDS_EN = 120
 
 
 def ui(key: str, lang: str, *, region: Region | None = None, **fmt: object) -> str:
@@ -80,10 +81,16 @@ def _steps(steps: Iterable[str], html: bool) -> str:
     return "\n".join(f"{i}. {_esc(step, html)}" for i, step in enumerate(steps, 1))
 
 
+# Bidirectional-text controls (LRE..RLO, LRI..PDI, LRM, RLM, ALM) in a quoted phrase would
+# reorder the rest of our reply on the user's screen (e.g. "safe" shown where the text says
+# "scam"); what matched is just as readable without them.
+_BIDI_CONTROLS = dict.fromkeys(map(ord, "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f\u061c"))
+
+
 def _quote(text: str) -> str:
-    """The matched words on one line. A line break inside Chinese text (a phrase wrapped
-    over two lines of a screenshot) goes away; elsewhere whitespace becomes one space."""
-    text = re.sub(r"(?<=[\u2E80-\uFFEF])\s*\n\s*(?=[\u2E80-\uFFEF])", "", text)
+    """The matched words on one line, without bidi controls. A line break inside Chinese text (a
+    phrase wrapped over two lines of a screenshot) goes away; elsewhere whitespace becomes one space."""
+    text = re.sub(r"(?<=[\u2E80-\uFFEF])\s*\n\s*(?=[\u2E80-\uFFEF])", "", text.translate(_BIDI_CONTROLS))
     text = " ".join(text.split())
     if len(text) > MAX_EVIDENCE_CHARS:
         text = text[: MAX_EVIDENCE_CHARS - 1] + "…"
@@ -102,12 +109,25 @@ def _compact(text: str) -> str:
     return "".join(fold(text).split())
 
 
+def _links(text: str) -> list[tuple[int, int]]:
+    """The links in ``text``, found as the rules' ``{link}`` finds them (short links such as
+    bit.ly/… included)."""
+    return find_entity(text, "link", {})
+
+
+def _between(spans: list[tuple[int, int]], length: int) -> list[tuple[int, int]]:
+    """The parts of a text of ``length`` characters outside ``spans`` (sorted, not overlapping)."""
+    edges = [0, *(edge for span in spans for edge in span), length]
+    return list(zip(edges[::2], edges[1::2]))
+
+
 def message_kind(text: str, numbers: Sequence[str] = ()) -> str:
     """``link``, ``number`` or ``short`` for a message that is little more than
     a link, a phone number or one short line; ``story`` otherwise."""
     if not text:
         return "story"
-    if _URL.search(text) and len(_compact(_URL.sub(" ", text))) <= 12:
+    links = _links(text)
+    if links and len(_compact("".join(text[a:b] for a, b in _between(links, len(text))))) <= 12:
         return "link"
     if numbers and len(_compact(_PHONE_CHARS.sub(" ", text))) <= 8:
         return "number"
@@ -139,6 +159,7 @@ def verdict_reply(
     region: Region | None = None,
     numbers: Sequence[str] = (),
     picture: str | None = None,
+    _max_steps: int = MAX_STEPS,
 ) -> str:
     """The answer to a description of a call.
 
@@ -146,8 +167,12 @@ def verdict_reply(
     and a telecom story from others); ``numbers`` the phone numbers found in it
     (display form) and ``number_counts`` how often each was reported before.
     ``picture`` (already formatted, see :func:`callguard.ocr.replies.picture_block`)
-    quotes what was read from a screenshot; it comes right after the evidence."""
+    quotes what was read from a screenshot; it comes right after the evidence.
+
+    An English reply stays under ``MAX_WORDS_EN`` words (the quoted picture aside): the
+    regulator's warning and source line give way first, then the rule's third step."""
     lang = i18n.language(lang)
+    budget = MAX_WORDS_EN + (len(picture.split()) if picture else 0) if lang == "en" else None
     values = region_values(region, lang)
     counts = dict(number_counts or {})
     rule = next((r for r in ruleset.rules if r.id == verdict.rule), None)
@@ -160,11 +185,11 @@ def verdict_reply(
         return _esc(filled, html) if filled is not None else None
 
     def advice() -> list[str]:
-        return fill_steps(rule.advice[lang], values)[:MAX_STEPS] if rule is not None else []
+        return fill_steps(rule.advice[lang], values)[:_max_steps] if rule is not None else []
 
     if verdict.scam:
         parts.append(_bold(ui(f"risk.{verdict.risk}", lang), html))
-        parts.extend(_type_and_evidence(verdict, category, lang, html))
+        parts.extend(_type_and_evidence(verdict, category, lang, html, text))
         parts.append(picture)
         steps = advice()
         if steps:
@@ -181,7 +206,7 @@ def verdict_reply(
             parts.append(_bold(ui("steps", lang), html) + "\n" + _steps(steps, html))
     elif verdict.risk == "low":  # not clearly a scam: what looked suspicious, and the two checks that settle it
         parts.append(_bold(ui("risk.low", lang), html))
-        parts.extend(_type_and_evidence(verdict, category, lang, html))
+        parts.extend(_type_and_evidence(verdict, category, lang, html, text))
         parts.append(picture)
         checks = [ui("low.check1", lang, region=region), ui("low.check2", lang, region=region)]
         parts.append(_bold(ui("low.checks", lang), html) + "\n" + _steps(checks, html))
@@ -193,7 +218,11 @@ def verdict_reply(
     for number, count in counts.items():
         if count > 0:
             parts.append(_esc(ui("number.seen", lang, number=number, count=count), html))
-    return _fit([p for p in parts if p], [e for e in extras if e])
+    reply = _fit([p for p in parts if p], [e for e in extras if e], max_words=budget)
+    if budget is not None and len(reply.split()) >= budget and _max_steps > 2 and len(advice()) > 2:
+        return verdict_reply(verdict, ruleset, lang, html=html, number_counts=number_counts, text=text,
+                             region=region, numbers=numbers, picture=picture, _max_steps=_max_steps - 1)
+    return reply
 
 
 def _no_match(text: str, lang: str, html: bool, region: Region | None, numbers: Sequence[str],
@@ -202,8 +231,8 @@ def _no_match(text: str, lang: str, html: bool, region: Region | None, numbers: 
     kind = message_kind(text, numbers)
     questions = _bold(ui("ask.title", lang), html) + "\n" + _steps([ui("ask.who", lang), ui("ask.what", lang)], html)
     if kind == "link":
-        match = _URL.search(text)
-        link = match.group(0) if match else ""
+        start, end = _links(text)[0]
+        link = text[start:end]
         host = re.sub(r"^(?:https?://)?(?:www\.)?", "", link, flags=re.IGNORECASE).split("/")[0]
         return [_bold(ui("link.title", lang), html),
                 _esc(ui("link.known", lang, host=host), html),
@@ -221,15 +250,37 @@ def _no_match(text: str, lang: str, html: bool, region: Region | None, numbers: 
             _esc(ui("none.meanwhile", lang, region=region), html)]
 
 
-def _type_and_evidence(verdict: Verdict, category, lang: str, html: bool) -> list[str]:
+# English words that say nothing quoted alone ("“HMRC” “warrant” “for”"): shown only as part
+# of a longer quote.
+_FUNCTION_WORDS = frozenset("a an the to of for by via in on at as is are was be it its it's i me my you your we "
+                            "us our he him his she her they them their and or with from this that".split())
+
+
+def _evidence_pieces(verdict: Verdict, text: str) -> list[str]:
+    """The matched words as the person reads them: pieces that follow each other in ``text``
+    with only spaces between them are one quote ("put through to the police", not “put”
+    “through to” “the” “police”); a lone function word is left out."""
+    pieces: list[list[int]] = []
+    for ev in sorted(verdict.evidence, key=lambda e: e.start):
+        if text[ev.start:ev.end] != ev.text:  # offsets into another text: quote each as it is
+            return [ev.text for ev in verdict.evidence]
+        if pieces and not text[pieces[-1][1]:ev.start].strip():
+            pieces[-1][1] = max(pieces[-1][1], ev.end)
+        else:
+            pieces.append([ev.start, ev.end])
+    quoted = [text[a:b] for a, b in pieces]
+    return [q for q in quoted if q.strip().casefold() not in _FUNCTION_WORDS] or quoted
+
+
+def _type_and_evidence(verdict: Verdict, category, lang: str, html: bool, text: str = "") -> list[str]:
     """The scam type and the user's own words that matched, quoted."""
     sep = _sep(lang)
     lines = []
     if category is not None and category.scam:
         lines.append(_esc(ui("type", lang), html) + sep + _esc(category.name[lang], html))
     quotes: list[str] = []
-    for ev in verdict.evidence:
-        q = _quote(ev.text)
+    for piece in _evidence_pieces(verdict, text):
+        q = _quote(piece)
         if q not in quotes:
             quotes.append(q)
     if quotes:
@@ -238,11 +289,12 @@ def _type_and_evidence(verdict: Verdict, category, lang: str, html: bool) -> lis
     return lines
 
 
-def _fit(parts: list[str], extras: list[str]) -> str:
-    """Join parts; drop optional extras, then cut, to stay within Telegram's limit."""
+def _fit(parts: list[str], extras: list[str], *, max_words: int | None = None) -> str:
+    """Join parts; drop optional extras, last first, to stay within Telegram's limit (and
+    under ``max_words`` words); then cut parts to stay within the limit."""
     while extras:
         text = "\n\n".join(parts + extras)
-        if len(text) <= MAX_MESSAGE:
+        if len(text) <= MAX_MESSAGE and (max_words is None or len(text.split()) < max_words):
             return text
         extras.pop()
     text = "\n\n".join(parts)

@@ -11,6 +11,9 @@ read or delete is the list of methods below, whatever the backend.
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import logging
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, TextIO
@@ -19,6 +22,7 @@ from .config import Settings
 from .detect import Detector, RuleSet, Verdict
 from .detect.paid import already_paid
 from .detect.regions import Region, pick_region
+from .detection_pool import DetectionPool, Judgement
 from .numbers import display_number, extract_numbers, number_region
 from .rulebook import RuleBook
 from .storage import Report, ReportStore, ReportWriter, Stats, StorageError, mask_row, write_csv
@@ -32,6 +36,7 @@ __all__ = ["Outcome", "CallGuard"]
 log = logging.getLogger(__name__)
 
 NUMBER_WINDOW_DAYS = 30
+BUTTON_SIGNATURE_CHARS = 16  # base64url characters: 96 bits
 
 
 @dataclass(frozen=True)
@@ -50,11 +55,12 @@ class Outcome:
 
 
 class CallGuard:
-    def __init__(self, settings: Settings, rules: RuleBook, writer: ReportWriter, *, ocr: OcrPool | None = None,
-                 owns_ocr: bool = True):
+    def __init__(self, settings: Settings, rules: RuleBook, writer: ReportWriter, pool: DetectionPool | None = None,
+                 *, ocr: OcrPool | None = None, owns_ocr: bool = True):
         self.settings = settings
         self.rules = rules
         self.writer = writer
+        self.pool = pool or DetectionPool(0)  # detection workers; 0 workers: judged on the event loop
         self.ocr = ocr  # reads pictures; None when this server does not (no ``ocr`` extra, or turned off)
         # Close it with the bot (tests share one pool between bots). Its worker starts with the first
         # picture, not with the bot: a server that is sent no pictures never pays for the models.
@@ -92,10 +98,20 @@ class CallGuard:
 
         ``chosen_region`` (the user's ``/region``) and ``language_code`` (their
         client's language tag) help pick the region whose help the reply gives."""
-        detector = self.rules.detector  # one rule set for the whole message, even mid-reload
-        return await self.record(text, detector.check(text), detector, user_id=user_id, lang=lang,
+        judgement, detector = await self.judge(text, user_id=user_id)
+        return await self.record(text, judgement.verdict, detector, user_id=user_id, lang=lang,
                                  chat_type=chat_type, source=source, money_sent=money_sent,
-                                 chosen_region=chosen_region, language_code=language_code)
+                                 chosen_region=chosen_region, language_code=language_code,
+                                 numbers=judgement.numbers)
+
+    async def judge(self, text: str, *, user_id: int | None) -> tuple[Judgement, Detector]:
+        """The live rule set's verdict on ``text`` (and the phone numbers in it), with the
+        detector that gave it (one rule set for the whole message, even mid-reload). Worked
+        out in the detection pool, where the sender's turn depends on how much detection they
+        have cost lately."""
+        loaded = self.rules.live
+        judgement = await self.pool.judge(loaded, text, user_id, self.settings.default_region)
+        return judgement, loaded.detector
 
     async def record(
         self,
@@ -111,13 +127,16 @@ class CallGuard:
         chosen_region: str | None = None,
         language_code: str | None = None,
         from_image: bool = False,
+        numbers: tuple[str, ...] | None = None,
     ) -> Outcome:
-        """Log a verdict already computed (group chats judge first, log only what they answer).
+        """Log a verdict already computed (group chats judge first, log only what they answer);
+        ``numbers``: the phone numbers in ``text`` if already found (:meth:`judge`).
 
         A text that says money was already sent ("我已经转了钱") is logged as such
         unless the caller knows better (``money_sent``). ``from_image``: ``text`` was
         read from a picture (with its caption, if any)."""
-        numbers = extract_numbers(text, self.settings.default_region)
+        if numbers is None:
+            numbers = extract_numbers(text, self.settings.default_region)
         paid = already_paid(text) and (verdict.scam or verdict.category is None or verdict.risk == "low")
         if money_sent is None and paid:
             money_sent = True
@@ -141,6 +160,24 @@ class CallGuard:
         message, their language, and ``CALLGUARD_REGION`` (see ``detect.regions.pick_region``)."""
         return pick_region(ruleset.regions, chosen=chosen, numbers=[number_region(n) for n in numbers],
                            lang=lang, language_code=language_code, default=self.settings.default_region)
+
+    def button_signature(self, action: str, report_id: int, user_id: int) -> str | None:
+        """A keyed hash of (action, report, user): what a button that writes to report
+        ``report_id`` carries, so that only ``user_id`` (its reporter) can press it with
+        effect. Report ids are sequential; without this, anyone could send feedback on,
+        or mark as "money sent", everyone else's reports. None while storage has never
+        opened (the key comes with it); such a report has no id anyway."""
+        keys = self.writer.keys
+        if keys is None:
+            return None
+        mac = hmac.new(keys.derived_key("buttons"), f"{action}:{report_id}:{user_id}".encode(), hashlib.sha256)
+        return base64.urlsafe_b64encode(mac.digest()).decode()[:BUTTON_SIGNATURE_CHARS]
+
+    def button_pressed_by_reporter(self, action: str, report_id: int, user_id: int, signature: str | None) -> bool:
+        """Whether a press of ``action`` on ``report_id`` carrying ``signature`` comes from
+        that report's own reporter (see :meth:`button_signature`)."""
+        expected = self.button_signature(action, report_id, user_id) if signature else None
+        return expected is not None and hmac.compare_digest(expected, signature)
 
     async def feedback(self, report_id: int, user_id: int, value: str, comment: str | None = None) -> bool:
         store = self.writer.store
@@ -230,13 +267,18 @@ class CallGuard:
         return written
 
     async def start(self) -> None:
-        """Open storage now so the first user does not pay for it; a database
-        that cannot be opened is retried later, the bot answers meanwhile."""
+        """Start the detection workers and open storage now so the first user does not pay
+        for it; a database that cannot be opened is retried later, the bot answers meanwhile."""
+        await self.pool.start(self.rules.live)
         if not await self.writer.connect():
             log.error("report storage unavailable at start; reports are queued until it returns")
 
     async def close(self) -> None:
-        """Write pending reports and close storage (called at shutdown); stop the OCR workers."""
-        await self.writer.close()
-        if self.ocr is not None and self._owns_ocr:
-            await self.ocr.aclose()
+        """Write pending reports and close storage (called at shutdown); stop the OCR and
+        detection workers."""
+        try:
+            await self.writer.close()
+        finally:
+            if self.ocr is not None and self._owns_ocr:
+                await self.ocr.aclose()
+            await self.pool.close()

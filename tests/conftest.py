@@ -31,9 +31,10 @@ def _rulebook_once(cls, path) -> RuleBook:
 
 @pytest.fixture
 def settings(tmp_path):
-    """Settings for a bot under test: temp database, shipped rules, no flood limit."""
+    """Settings for a bot under test: temp database, shipped rules, no flood limit, detection on
+    the event loop (worker processes cost a second of start-up; their own tests use them)."""
     return Settings(token="", db_path=tmp_path / "callguard.db", rules_path=ROOT / "rules" / "scam_patterns.yaml",
-                    admins=frozenset({42}), secret=b"test-secret", send_rate=0,
+                    admins=frozenset({42}), secret=b"test-secret", send_rate=0, detect_workers=0,
                     ocr_workers=0)  # a bot reads pictures only when a test hands it the shared pool (ocr_pool)
 
 

@@ -92,7 +92,7 @@ def test_chat_conversation():
     assert "96110" in out[2]
     assert "防骗提醒" in out[3] and "冒充公检法" in out[3]
     assert "English" in out[4]
-    assert "365 days" in out[5]
+    assert "keeps nothing" in out[5] and "/forget" not in out[5]  # the console stores nothing
     assert "don't know that command" in out[6]
     assert "/money" in out[7] and "/region" in out[7]
     assert "/report" not in out[7] and "/forget" not in out[7]  # only what works on the console
@@ -226,3 +226,44 @@ def test_verdicts_do_not_depend_on_the_process_hash_seed(tmp_path):
         outputs.append(proc.stdout)
     assert outputs[0] == outputs[1]
     assert len(outputs[0].splitlines()) == len(texts)
+
+
+def _strict_json(line: str) -> object:
+    """json.loads that refuses NaN/Infinity, which are not JSON (Python writes them by default)."""
+    def refuse(name):
+        raise AssertionError(f"{name} in the output: not valid JSON")
+    return json.loads(line, parse_constant=refuse)
+
+
+def test_batch_hostile_lines_each_get_an_error_record_and_the_run_goes_on(capsys, monkeypatch):
+    good = json.dumps({"id": "ok", "text": SCAM}, ensure_ascii=False)
+    hostile = [
+        '{"text": "\\ud800"}',                              # a lone surrogate: not Unicode text
+        '{"text": "ok", "name": "\\udfff x"}',              # ... in a field that would be copied through
+        "[" * 100_000 + "]" * 100_000,                      # nested deeper than the parser can follow
+        '{"text": "ok", "x": NaN}',                         # not JSON, but Python reads (and writes) it
+        '{"text": "ok", "x": -Infinity}',
+        '{"text": "ok", "x": 1e999}',                       # a float that becomes infinity
+        '{"text": "ok", "x": ' + "9" * 5000 + "}",          # an int past Python's conversion limit
+    ]
+    lines = [x for bad in hostile for x in (bad, good)]
+    code, out, _ = run(capsys, "check", "--jsonl", "-", stdin="\n".join(lines) + "\n", monkeypatch=monkeypatch)
+    assert code == 0
+    rows = [_strict_json(line) for line in out.splitlines()]
+    assert len(rows) == len(lines)
+    for number, row in enumerate(rows, 1):
+        if number % 2:  # a hostile line: its own error record, with its line number
+            assert set(row) == {"line", "error"} and row["line"] == number and row["error"], row
+        else:  # the good line after it was judged as usual
+            assert row["id"] == "ok" and row["verdict"]["scam"] is True
+    out.encode("utf-8")  # the whole output is valid UTF-8
+
+
+def test_batch_from_stdin_with_bytes_that_are_not_utf8():
+    payload = b'{"text": "\xff\xfe bad bytes"}\n' + json.dumps({"text": SCAM}).encode() + b"\n"
+    proc = subprocess.run([sys.executable, "-m", "callguard", "check", "--jsonl", "-"], input=payload,
+                          capture_output=True, cwd=ROOT, timeout=60)
+    assert proc.returncode == 0, proc.stderr.decode(errors="replace")
+    first, second = (_strict_json(line) for line in proc.stdout.decode("utf-8").splitlines())
+    assert first["text"] == "\ufffd\ufffd bad bytes" and "verdict" in first
+    assert second["verdict"]["scam"] is True

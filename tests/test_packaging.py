@@ -10,6 +10,7 @@ so the test proves that files added later ship without a packaging change.
 from __future__ import annotations
 
 import json
+import re
 import os
 import shutil
 import subprocess
@@ -102,3 +103,38 @@ def test_sdist_and_wheel_ship_the_data_files_and_the_wheel_runs_from_an_empty_fo
     assert json.loads(check.stdout)["category"] == "impersonate_authority"
     rule_test = callguard("-m", "callguard", "rules", "test")
     assert rule_test.returncode == 0 and " 0 failed" in rule_test.stderr, rule_test.stdout + rule_test.stderr
+
+
+def _requirement_name(requirement: str) -> str:
+    """``"rapidocr>=3.10,<3.11"`` -> ``"rapidocr"`` (normalised as pip compares names)."""
+    name = re.split(r"[\s<>=!~;\[(]", requirement.strip(), maxsplit=1)[0]
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def test_the_ocr_extra_installs_everything_reading_a_picture_imports():
+    """``pip install 'callguard[ocr]'`` must give a server that reads pictures: every module
+    ``callguard.ocr.available()`` looks for comes from the extra or what it depends on.
+    (rapidocr 3 does not depend on an inference engine: without onnxruntime listed, the
+    Docker image and CI installed the extra and still could not read a single picture.)"""
+    from importlib import metadata
+
+    from callguard.ocr import ENGINE_MODULES
+
+    pytest.importorskip("rapidocr", reason="the ocr extra is not installed here")
+    extra = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]["optional-dependencies"]["ocr"]
+    reachable: set[str] = set()
+    todo = [_requirement_name(r) for r in extra]
+    while todo:  # the extra's requirements and, as installed here, theirs
+        name = todo.pop()
+        if name in reachable:
+            continue
+        reachable.add(name)
+        try:
+            requires = metadata.requires(name) or []
+        except metadata.PackageNotFoundError:
+            continue
+        todo += [_requirement_name(r) for r in requires if "extra ==" not in r]
+    providers = metadata.packages_distributions()
+    missing = [module for module in ENGINE_MODULES
+               if not {_requirement_name(d) for d in providers.get(module, [])} & reachable]
+    assert missing == [], f"the ocr extra does not install {missing}"

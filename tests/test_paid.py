@@ -19,6 +19,22 @@ PAID = [
     "钱已经转过去了，怎么办",
     "我被骗了五千块",
     "他让我转了五千",
+    # "to whom" between the verb and 了, and "over/out" without 已经
+    "刚刚转账给他了",
+    "我转给他五千了",
+    "我剛剛匯給他了",
+    "已經匯款給對方了",
+    "我轉帳給他了，怎麼辦",
+    "我转过去了",
+    "我按他说的转到安全账户了",
+    # Cantonese (Hong Kong): 咗 marks what is done
+    "我付咗錢點算",
+    "我已經俾咗錢佢",
+    "我過咗數俾佢",
+    "I made the payment",
+    "we've done the bank transfer",
+    "the money has gone",
+    "the money is already gone",
 ]
 NOT_PAID = [
     "Should I pay the fee?",
@@ -35,6 +51,20 @@ NOT_PAID = [
     "差点就转了五千",
     "打了电话给银行",
     "对方要我交保证金",
+    "我打给他了",  # a phone call, not a payment
+    "我打过去了，没人接",
+    "他把电话转给了公安局",
+    "接着电话被转给他们了",
+    "电话转过去了",
+    "他叫我转给他了吗",  # a question
+    "你转了吗",
+    "您的退款已经转到您的账户了",  # money said to be coming to the reader
+    "你唔好俾钱佢",
+    "我冇俾钱",
+    "佢俾咗个电话号码我",
+    "They want me to make a payment",
+    "should I make the payment",
+    "he needs bail money sent today",  # what they ask for
     "",
 ]
 

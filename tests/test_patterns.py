@@ -52,6 +52,12 @@ def test_choices_nest_and_may_be_optional():
     assert matches("(钱|{amount})…给我", text="拿两万给我")
 
 
+def test_a_choice_of_words_and_an_entity_finds_either_wherever_they_are():
+    # The word occurring elsewhere in the text must not hide the entity after the anchor.
+    assert matches("call…(claim|{phone})", text="Claim it now: call us on 08002986030")
+    assert matches("(拿|给)…(钱|{amount})", text="钱的事以后再说，你先给两万")
+
+
 def test_english_is_matched_as_whole_words_in_any_inflection():
     assert matches("transfer money", text="they made me transferring money")
     assert not matches("pay", text="I will repay you next week")

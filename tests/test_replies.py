@@ -56,6 +56,15 @@ def test_bare_link_gets_its_own_answer():
     assert replies.message_kind("請看 www.example.com/x") == "link"
 
 
+@pytest.mark.parametrize("text, host", [("Is this legit? bit.ly/3xYz", "bit.ly"), ("goo.gl/a1B2c3", "goo.gl"),
+                                        ("這個連結安全嗎 https://t.co/AbC", "t.co")])
+def test_a_short_link_with_a_question_gets_the_link_answer(text, host):
+    """Short links (bit.ly, goo.gl, t.co) are links as the rules' {link} finds them."""
+    assert replies.message_kind(text) == "link"
+    out = replies.verdict_reply(replies.Verdict(False, "none", None, None, 0), RULESET, "en", html=False, text=text)
+    assert out.startswith(replies.ui("link.title", "en")) and f"“{host}”" in out
+
+
 def test_bare_number_says_what_we_know():
     verdict = replies.Verdict(False, "none", None, None, 0)
     out = replies.verdict_reply(verdict, RULESET, "en", html=False, text="+86 138 0013 8000",
@@ -94,6 +103,32 @@ def test_evidence_is_quoted_and_shortened():
     text = replies.verdict_reply(v, RULESET, "en", html=False)
     assert "x" * replies.MAX_EVIDENCE_CHARS not in text
     assert "…" in text
+
+
+def _evidence_line(story: str, *spans: tuple[int, int]) -> str:
+    evidence = tuple(Evidence("p", story[a:b], a, b, "g", 100) for a, b in spans)
+    v = Verdict(True, "high", "impersonate_authority", RULESET.rules[0].id, 90, evidence)
+    text = replies.verdict_reply(v, RULESET, "en", html=False, text=story)
+    return next(line for line in text.splitlines() if line.startswith(replies.ui("evidence", "en")))
+
+
+def test_evidence_pieces_next_to_each_other_are_one_quote_and_lone_function_words_go():
+    story = "HMRC said there is a warrant for my arrest, then put me through to the police"
+
+    def at(word: str, after: int = 0) -> tuple[int, int]:
+        start = story.index(word, after)
+        return start, start + len(word)
+
+    line = _evidence_line(story, at("HMRC"), at("warrant"), at("for"), at("put"), at("through to"),
+                          at("the", 60), at("police"))
+    assert line.endswith("“HMRC” “warrant for” “put”"), line  # at most three quotes, each whole
+    line = _evidence_line(story, at("HMRC"), at("for"), at("through to"), at("the", 60), at("police"))
+    assert line.endswith("“HMRC” “through to the police”"), line  # "for" alone says nothing
+
+
+def test_evidence_from_another_text_is_quoted_as_it_is():
+    line = _evidence_line("something else entirely", (0, 4))
+    assert "“some”" in line
 
 
 def test_reply_never_exceeds_telegram_limit():
@@ -181,6 +216,37 @@ def test_english_scam_reply_is_short(story):
     text = replies.verdict_reply(v, RULESET, "en", html=False, text=story, region=RULESET.regions["GB"])
     assert text.startswith(replies.ui(f"risk.{v.risk}", "en"))
     assert len(text.split()) < 120, len(text.split())
+
+
+def _english_scam_examples() -> list[str]:
+    from callguard.detect import detect_language
+
+    return [t for r in RULESET.rules for t in r.examples_match if detect_language(t) == "en"]
+
+
+@pytest.mark.parametrize("region", ["GB", None])
+def test_every_english_scam_reply_is_under_120_words(region):
+    """Issue 11: under 120 words before the buttons, medium risk (with its "how to check")
+    and fake-authority stories (with the regulator's warning) included; what does not fit
+    is the regulator's warning and its source line, dropped before anything else."""
+    longest = (0, "")
+    for story in _english_scam_examples():
+        v = DETECTOR.check(story)
+        if not v.scam:
+            continue
+        text = replies.verdict_reply(v, RULESET, "en", html=False, text=story,
+                                     region=RULESET.regions.get(region or ""))
+        assert text.startswith(replies.ui(f"risk.{v.risk}", "en"))
+        longest = max(longest, (len(text.split()), story))
+    assert longest[0] < 120, longest
+
+
+def test_the_regulators_warning_is_kept_when_it_fits():
+    story = ENGLISH_SCAMS[0]
+    v = DETECTOR.check(story)
+    assert v.risk == "high" and v.category == "impersonate_authority"
+    text = replies.verdict_reply(v, RULESET, "en", html=False, text=story, region=RULESET.regions["GB"])
+    assert RULESET.texts["warning"]["en"] in text
 
 
 def test_advice_steps_follow_the_users_region():

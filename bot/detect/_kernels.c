@@ -657,24 +657,37 @@ try_pattern(const Plan *plan, PyObject *pid)
             PyErr_SetString(PyExc_TypeError, "best_hits: occ values must be lists");
             goto fail;
         }
-        if (found != NULL && PyList_GET_SIZE(found) > 0) {
-            Py_INCREF(found);
-        } else {
-            Py_ssize_t c = PyLong_AsSsize_t(cid);
-            if (c == -1 && PyErr_Occurred()) goto fail;
-            if (c < 0 || c >= PyTuple_GET_SIZE(plan->demand)) {
-                PyErr_SetString(PyExc_ValueError, "best_hits: no such class");
-                goto fail;
-            }
-            PyObject *how = PyTuple_GET_ITEM(plan->demand, c);
-            if (how == Py_None) {
+        int scanned_some = found != NULL && PyList_GET_SIZE(found) > 0;
+        Py_ssize_t c = PyLong_AsSsize_t(cid);
+        if (c == -1 && PyErr_Occurred()) goto fail;
+        if (c < 0 || c >= PyTuple_GET_SIZE(plan->demand)) {
+            PyErr_SetString(PyExc_ValueError, "best_hits: no such class");
+            goto fail;
+        }
+        PyObject *how = PyTuple_GET_ITEM(plan->demand, c);
+        if (how == Py_None) {
+            if (!scanned_some) {
                 Py_DECREF(lists);
                 return 0;
             }
-            found = on_demand(plan, cid, how);
-            if (found == NULL) goto fail;
-            if (PyList_GET_SIZE(found) == 0) {
-                Py_DECREF(found);
+            Py_INCREF(found);
+        } else {
+            /* A choice of words and an entity: the words scanned and the
+             * entity found on demand are all candidates (scanned first). */
+            PyObject *extra = on_demand(plan, cid, how);
+            if (extra == NULL) goto fail;
+            if (scanned_some && PyList_GET_SIZE(extra) > 0) {
+                PyObject *both = PySequence_Concat(found, extra);
+                Py_DECREF(extra);
+                if (both == NULL) goto fail;
+                found = both;
+            } else if (scanned_some) {
+                Py_DECREF(extra);
+                Py_INCREF(found);
+            } else if (PyList_GET_SIZE(extra) > 0) {
+                found = extra;
+            } else {
+                Py_DECREF(extra);
                 Py_DECREF(lists);
                 return 0;
             }

@@ -20,12 +20,12 @@ from dataclasses import replace
 from types import MappingProxyType
 from typing import Any
 
-from .entities import ENTITIES
-from .normalize import has_cjk, normalize
+from .loadvocab import MAX_TERMS, VocabChecks
+from .normalize import has_cjk
 from .patterns import PatternError, literal, parse_pattern
 from .regions import parse_regions, placeholder_problems
 from .schema import (LANGUAGES, REQUIRED_CATEGORIES, REQUIRED_TEXTS, SCHEMA_VERSIONS, Category, Group, Pattern,
-                     Problem, Rule, RuleFileError, RuleSet, Thresholds, Vocab)
+                     Problem, Rule, RuleFileError, RuleSet, Thresholds)
 from .yamlsafe import LineDict, LineList, line_of, load_yaml, show
 
 __all__ = ["parse_rules", "load_rules", "load_and_lint", "lint_text", "lint_file", "read_rule_file",
@@ -35,7 +35,6 @@ MAX_FILE_BYTES = 20 * 1024 * 1024
 MAX_RULES = 50_000
 MAX_PATTERNS = 60_000  # in the whole file: what compiling and checking may cost on a reload
 MAX_PATTERNS_PER_GROUP = 2_000
-MAX_TERMS = 20_000  # vocab terms in the whole file
 MAX_PATTERN_CHARS = 400
 MAX_GAP = 60
 DEFAULT_GAP = 12
@@ -43,16 +42,15 @@ MIN_MATCH_EXAMPLES = 8
 MIN_NO_MATCH_EXAMPLES = 5
 
 _ID_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]{1,80}$")
-_NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,40}$")
 _SLOT_RE = re.compile(r"\{\s*([a-z][a-z0-9_]*)\s*\}")
 _TOP_KEYS = ("schema", "version", "thresholds", "texts", "regions", "categories", "vocab", "rules")
 _RULE_KEYS = ("id", "category", "title", "advice", "requires", "requires_all", "groups", "examples", "note", "fallback")
 _GROUP_KEYS = ("name", "weight", "phrases", "patterns", "fuzzy", "gap", "note")
-_VOCAB_LANGS = ("zh", "en", *LANGUAGES)
 
 
-class _Checker:
-    """Walks the loaded document, collecting problems and building the model."""
+class _Checker(VocabChecks):
+    """Walks the loaded document, collecting problems and building the model
+    (the ``vocab:`` block: :class:`~.loadvocab.VocabChecks`)."""
 
     def __init__(self, source: str):
         self.source = source
@@ -194,103 +192,6 @@ class _Checker:
         return out
 
     # -- vocab
-
-    def vocab(self, top: dict) -> dict[str, Vocab]:
-        """Named word lists. A list is terms, or {zh: [...], en: [...]}; a
-        term written ``{other}`` includes the list ``other``."""
-        if "vocab" not in top:
-            return {}
-        line = line_of(top, "vocab")
-        if self.schema == 1:
-            self.error(line, "vocab needs schema 2 (run `callguard rules migrate FILE`)")
-            return {}
-        raw = self.mapping(top.get("vocab"), "vocab", line)
-        if raw is None:
-            return {}
-        written: dict[str, tuple[list[str], int]] = {}
-        for name, body in raw.items():
-            vline = line_of(raw, name, line)
-            if not isinstance(name, str) or not _NAME_RE.match(name):
-                self.error(vline, f"vocab name {show(name)} must be lower-case letters, digits and '_'")
-                continue
-            if name in ENTITIES:
-                self.error(vline, f"vocab '{name}' has the name of a built-in entity")
-                continue
-            terms = self.terms(body, f"vocab '{name}'", vline)
-            if terms:
-                written[name] = (terms, vline)
-        total = 0
-        out: dict[str, Vocab] = {}
-        for name, (terms, vline) in written.items():
-            expanded = self.expand(name, written, vline)
-            keys = tuple(dict.fromkeys(k for k in map(normalize, expanded) if k))
-            total += len(keys)
-            out[name] = Vocab(name, tuple(expanded), vline)
-            self.vocab_keys[name] = keys
-        if total > MAX_TERMS:
-            self.error(line, f"vocab lists hold {total:,} terms in all; at most {MAX_TERMS:,}")
-        return out
-
-    def terms(self, body: Any, where: str, line: int) -> list[str]:
-        items: list[tuple[Any, int]] = []
-        if isinstance(body, list):
-            items = list(zip(body, body.item_lines if isinstance(body, LineList) else [line] * len(body)))
-        elif isinstance(body, dict):
-            for lang, value in body.items():
-                lline = line_of(body, lang, line)
-                if lang not in _VOCAB_LANGS:
-                    self.warn(lline, f"{where}: unknown language {show(lang)} (use zh or en)")
-                if not isinstance(value, list):
-                    self.error(lline, f"{where}.{lang} must be a list of terms")
-                    continue
-                lines = value.item_lines if isinstance(value, LineList) else [lline] * len(value)
-                items += list(zip(value, lines))
-        else:
-            self.error(line, f"{where} must be a list of terms, or {{zh: [...], en: [...]}}")
-            return []
-        out: list[str] = []
-        seen: set[str] = set()
-        for term, tline in items:
-            if not isinstance(term, str) or not term.strip():
-                self.error(tline, f"{where}: term {show(term)} must be text")
-                continue
-            if len(term) > MAX_PATTERN_CHARS:
-                self.error(tline, f"{where}: term longer than {MAX_PATTERN_CHARS} characters")
-                continue
-            if not (term.startswith("{") and term.endswith("}")):
-                if any(c in term for c in "{}()|…"):
-                    self.error(tline, f"{where}: term {show(term)}: a term is literal text (only a whole "
-                                      "'{other_list}' includes another list)")
-                    continue
-                key = normalize(term)
-                if not key:
-                    self.error(tline, f"{where}: term {show(term)} is empty after normalisation")
-                    continue
-                if key in seen:
-                    self.warn(tline, f"{where}: term {show(term)} repeats another one after normalisation")
-                seen.add(key)
-            out.append(term)
-        if not out:
-            self.error(line, f"{where} has no terms")
-        return out
-
-    def expand(self, name: str, written: dict, line: int, path: tuple[str, ...] = ()) -> list[str]:
-        """The terms of ``name`` with included lists spelled out."""
-        if name in path:
-            self.error(line, f"vocab '{name}' includes itself ({' -> '.join(path + (name,))})")
-            return []
-        out: list[str] = []
-        for term in written[name][0]:
-            if term.startswith("{") and term.endswith("}"):
-                other = term[1:-1].strip()
-                if other not in written:
-                    self.error(written[name][1], f"vocab '{name}' includes unknown list {show(other)}")
-                    continue
-                self.used_vocab.add(other)
-                out += self.expand(other, written, written[other][1], path + (name,))
-            else:
-                out.append(term)
-        return out
 
     # -- rules
 

@@ -338,18 +338,20 @@ def _try_pattern(p: tuple, occ: dict, memo: dict, entities_of: Callable[[int], l
     lists = []
     for cid in classes:
         found = occ.get(cid)
-        if not found:
-            if demand[cid] is None:
-                return
-            found = memo.get(cid)
-            if found is None:
+        if demand[cid] is not None:
+            # A choice of words and an entity, (钱|{amount}): the scan found
+            # the words, the entity is looked for here; either may be the one
+            # in the right place, so both are candidates.
+            extra = memo.get(cid)
+            if extra is None:
                 keys, has_entities = demand[cid]
-                found = short_occurrences(norm, keys, cap) if keys else []
+                extra = short_occurrences(norm, keys, cap) if keys else []
                 if has_entities:
-                    found += entities_of(cid)
-                memo[cid] = found
-            if not found:
-                return
+                    extra += entities_of(cid)
+                memo[cid] = extra
+            found = found + extra if found and extra else found or extra
+        if not found:
+            return
         lists.append(found)
     match = chain(norm, lists, gaps, bound)
     if match is not None:

@@ -49,6 +49,9 @@ SMS_SPELLINGS = {
     "grandfather": "grandpa", "granddad": "grandpa", "grandad": "grandpa",
     "daddy": "dad", "papa": "dad", "im": "i am", "ive": "i have", "dont": "do not",
     "didnt": "did not", "cant": "cannot", "wont": "will not", "isnt": "is not", "youre": "you are",
+    "frm": "from", "lnk": "link", "bnk": "bank", "verfy": "verify", "verfiy": "verify", "pswd": "password",
+    "paswd": "password", "passwrd": "password", "acout": "account", "accout": "account", "someone1": "someone",
+    "some1": "someone", "any1": "anyone", "every1": "everyone", "2nite": "tonight", "tonite": "tonight",
 }
 
 # Irregular forms a stemmer leaves alone, mapped to their base form.

@@ -20,12 +20,16 @@ from __future__ import annotations
 
 import importlib.util
 
-__all__ = ["available", "MISSING"]
+__all__ = ["available", "MISSING", "ENGINE_MODULES"]
 
 MISSING = "this installation cannot read pictures: install the extra with pip install 'callguard[ocr]'"
 
 
+# What reading a picture imports; the ``ocr`` extra must install every one of them
+# (rapidocr 3 leaves the choice of inference engine to us: onnxruntime is listed itself).
+ENGINE_MODULES = ("rapidocr", "onnxruntime", "pebble", "PIL", "numpy")
+
+
 def available() -> bool:
     """Whether the OCR engine and the worker pool are installed (nothing is imported)."""
-    return all(importlib.util.find_spec(name) is not None
-               for name in ("rapidocr", "onnxruntime", "pebble", "PIL", "numpy"))
+    return all(importlib.util.find_spec(name) is not None for name in ENGINE_MODULES)

@@ -52,6 +52,7 @@ class ReporterKeys:
         # Keyed once; each hash copies the state instead of setting the key up again.
         self._reporter = hmac.new(secret, digestmod=hashlib.sha256)
         self._log = hmac.new(secret, b"log-tag:", hashlib.sha256)
+        self._derived = hmac.new(secret, b"callguard-derived-key:", hashlib.sha256)
         self.fingerprint = hmac.new(secret, b"callguard-secret-check", hashlib.sha256).hexdigest()[:16]
 
     def reporter(self, user_id: int) -> str:
@@ -59,6 +60,13 @@ class ReporterKeys:
         mac = self._reporter.copy()
         mac.update(str(int(user_id)).encode())
         return mac.hexdigest()[:_REPORTER_HEX]
+
+    def derived_key(self, purpose: str) -> bytes:
+        """A 32-byte key for ``purpose`` (e.g. signing buttons), derived from the secret: one
+        secret to keep, and no use of it reveals another's key."""
+        mac = self._derived.copy()
+        mac.update(purpose.encode())
+        return mac.digest()
 
     def log_tag(self, user_id: int | None) -> str:
         """How logs name a user: ``user#`` and 12 hex digits of a keyed hash, never the id."""

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Sequence
 
+from ..i18n import LANGUAGES
 from ..numbers import mask_number
 
 __all__ = [
@@ -24,7 +25,7 @@ __all__ = [
 
 DAY = 86_400.0
 
-LANGS = frozenset({"zh-Hans", "zh-Hant", "en"})
+LANGS = frozenset(LANGUAGES)  # a report's language is one the bot speaks (callguard.i18n owns the list)
 RISKS = frozenset({"high", "medium", "low", "none"})
 CHAT_TYPES = frozenset({"private", "group", "supergroup", "channel", "console"})
 SOURCES = frozenset({"message", "report", "console"})

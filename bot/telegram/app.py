@@ -16,6 +16,8 @@ from ..service import CallGuard
 from .admin import AdminHandlers
 from .concurrency import PerUserUpdateProcessor
 from .handlers import Handlers
+from .intake import Intake
+from .journal import journal_path
 from .request import JSONRequest
 
 __all__ = ["build_application", "application_builder", "COMMANDS"]
@@ -72,7 +74,7 @@ def application_builder(settings: Settings) -> ApplicationBuilder:
 
 def build_application(settings: Settings, guard: CallGuard, *, limiter: RateLimiter | None = None) -> Application:
     """The whole bot, wired to ``guard``; start it with polling or a webhook."""
-    handlers = Handlers(guard, limiter or RateLimiter(settings.rate_limit))
+    handlers = Handlers(guard)
     admin = AdminHandlers(guard, refuse=handlers.unknown_command)  # non-admins get the very same reply
 
     async def post_init(app: Application) -> None:
@@ -89,7 +91,8 @@ def build_application(settings: Settings, guard: CallGuard, *, limiter: RateLimi
     async def _flush(context: ContextTypes.DEFAULT_TYPE) -> None:
         await guard.check_storage()  # a deleted database file is noticed here; queued reports written
 
-    builder = application_builder(settings).concurrent_updates(PerUserUpdateProcessor(settings.concurrency))
+    processor = PerUserUpdateProcessor(settings.concurrency, heavy=guard.pool.is_heavy)
+    builder = application_builder(settings).concurrent_updates(processor)
     if settings.send_rate:  # 0 = off: no flood control at all (e.g. a local Bot API server, benchmarks)
         builder.rate_limiter(AIORateLimiter(overall_max_rate=settings.send_rate, overall_time_period=1, max_retries=3))
     app = (
@@ -98,6 +101,9 @@ def build_application(settings: Settings, guard: CallGuard, *, limiter: RateLimi
         .post_shutdown(post_shutdown)
         .build()
     )
+    # Updates come in through the intake: rate limit on the raw JSON, journal, completion (intake.py).
+    app.updater = Intake(app, limiter=limiter or RateLimiter(settings.rate_limit),
+                         journal_path=journal_path(settings.db_path), notice=handlers.rate_limited)
     app.bot_data["guard"] = guard
     app.bot_data["admin"] = admin
     app.bot_data["handlers"] = handlers

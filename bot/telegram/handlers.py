@@ -3,7 +3,9 @@
 Handlers hold no business logic. Each one reads what the person sent, asks the
 service, and sends back the texts from :mod:`callguard.replies`. Order of the day:
 
-* the rate-limit gate runs first (handler group -1) for every update;
+* the rate limit is applied before updates reach the handlers, on the raw
+  JSON (:mod:`callguard.telegram.intake`), which calls :meth:`Handlers.rate_limited`
+  for the one update per window that crosses it;
 * ``/report`` is a guided conversation (question by question);
 * any other text in a private chat is a description of a suspicious call;
 * a description that says money was already sent ("我已经转了钱怎么办") gets
@@ -24,13 +26,11 @@ from telegram.constants import ChatType, MessageEntityType
 from telegram.error import BadRequest, Forbidden
 from telegram.warnings import PTBUserWarning
 from telegram.ext import (
-    ApplicationHandlerStop,
     CallbackQueryHandler,
     CommandHandler,
     ContextTypes,
     ConversationHandler,
     MessageHandler,
-    TypeHandler,
     filters,
 )
 
@@ -40,7 +40,6 @@ from ..detect.normalize import normalize
 from ..detect.paid import already_paid, sounds_worried
 from ..detect.regions import Region
 from ..ocr import replies as picture_texts
-from ..ratelimit import ALLOW, WARN, RateLimiter
 from ..service import CallGuard, Outcome
 from . import keyboards as kb
 from .request import send_reply
@@ -89,16 +88,14 @@ def said_money_sent(answer: str) -> bool:
 
 
 class Handlers:
-    def __init__(self, guard: CallGuard, limiter: RateLimiter):
+    def __init__(self, guard: CallGuard):
         from .pictures import Pictures  # it uses this module's helpers
 
         self.guard = guard
-        self.limiter = limiter
         self.pictures = Pictures(self, rate_limit=guard.settings.image_rate_limit)
 
     def register(self, app) -> None:
         """Add every handler to a PTB Application, in priority order."""
-        app.add_handler(TypeHandler(Update, self.gate), group=-1)
         app.add_handler(self.report_conversation())
         app.add_handler(CommandHandler("report", self.report_in_group, filters=filters.ChatType.GROUPS))
         for name, callback in (("start", self.start), ("help", self.help), ("privacy", self.privacy),
@@ -142,7 +139,9 @@ class Handlers:
 
     async def _reply_verdict(self, message: Message, outcome: Outcome, lang: str, text: str, *,
                              quote: bool = False, context: ContextTypes.DEFAULT_TYPE | None = None,
-                             picture: str | None = None) -> None:
+                             picture: str | None = None, user_id: int | None = None) -> None:
+        """``user_id``: the reporter, the only one whose presses of the buttons that write to
+        the report take effect (see keyboards.py)."""
         verdict = outcome.verdict
         if context is not None and context.user_data is not None and outcome.region is not None:
             context.user_data["last_region"] = outcome.region.code  # for the "I already sent money" button
@@ -150,31 +149,30 @@ class Handlers:
                                       text=text, region=outcome.region, numbers=outcome.displayed_numbers,
                                       picture=picture)
         warn = verdict.scam or verdict.risk == "low"
-        keyboard = kb.verdict_markup(outcome.report_id, verdict.category, lang, scam=warn)
+
+        def sign(action: str) -> str | None:
+            return self.guard.button_signature(action, outcome.report_id, user_id) if user_id is not None else None
+
+        keyboard = kb.verdict_markup(outcome.report_id, verdict.category, lang, scam=warn, sign=sign)
         await send_reply(message, reply, keyboard, quote=quote)
 
     async def _send_emergency(self, chat_id: int, outcome: Outcome, lang: str, context) -> None:
         await context.bot.send_message(chat_id, replies.emergency_reply(outcome.ruleset, lang, region=outcome.region),
                                        parse_mode="HTML")
 
-    # ------------------------------------------------------------------ gate
+    # ------------------------------------------------------------------ rate limit
 
-    async def gate(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        """Per-user rate limit: one polite notice, then silence until the window passes."""
-        user = update.effective_user
-        if user is None or not (update.message or update.edited_message or update.callback_query):
-            return
-        decision = self.limiter.check(user.id)
-        if decision == ALLOW:
-            return
+    async def rate_limited(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """The update that crossed the user's rate limit (the intake calls this instead of the
+        handlers): one polite notice in a private chat, and a button press answered. Updates
+        after it in the same window are dropped by the intake without a word."""
         chat = update.effective_chat
-        if decision == WARN and chat is not None and chat.type == ChatType.PRIVATE:
+        if chat is not None and chat.type == ChatType.PRIVATE:
             lang = self.language(update, context)
             await context.bot.send_message(chat.id, replies.ui("rate_limited", lang,
                                                                region=self.region(update, context, lang)))
         if update.callback_query:
             await update.callback_query.answer()
-        raise ApplicationHandlerStop
 
     # ------------------------------------------------------------------ commands
 
@@ -247,7 +245,7 @@ class Handlers:
                                           chat_type=update.effective_chat.type, **self._assess_kwargs(update, context))
         if outcome.paid:  # the emergency path comes first, before any explanation
             await self._send_emergency(message.chat_id, outcome, lang, context)
-        await self._reply_verdict(message, outcome, lang, text, context=context)
+        await self._reply_verdict(message, outcome, lang, text, context=context, user_id=update.effective_user.id)
 
     async def group_message(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """In groups: answer when addressed; unasked only for a clear, high-risk scam, or for
@@ -255,8 +253,9 @@ class Handlers:
         message = update.effective_message
         text = (message.text or message.caption or "")[:MAX_TEXT]
         addressed, text = self._addressed(message, context, text)
-        detector = self.guard.detector
-        verdict = detector.check(text)
+        user = update.effective_user
+        judgement, detector = await self.guard.judge(text, user_id=user.id if user else None)
+        verdict = judgement.verdict
         worried_payer = already_paid(text) and sounds_worried(text)
         if not addressed and not worried_payer and not (
                 verdict.risk == "high" and len(normalize(text)) >= GROUP_MIN_CHARS):
@@ -265,12 +264,13 @@ class Handlers:
             await self.need_words(update, context)
             return
         lang = self.language(update, context, text)
-        user = update.effective_user
         outcome = await self.guard.record(text, verdict, detector, user_id=user.id if user else None, lang=lang,
-                                          chat_type=update.effective_chat.type, **self._assess_kwargs(update, context))
+                                          chat_type=update.effective_chat.type, numbers=judgement.numbers,
+                                          **self._assess_kwargs(update, context))
         if outcome.paid:
             await self._send_emergency(message.chat_id, outcome, lang, context)
-        await self._reply_verdict(message, outcome, lang, text, quote=True, context=context)
+        await self._reply_verdict(message, outcome, lang, text, quote=True, context=context,
+                                  user_id=user.id if user else None)
 
     @staticmethod
     def _addressed(message: Message, context: ContextTypes.DEFAULT_TYPE, text: str) -> tuple[bool, str]:
@@ -311,18 +311,26 @@ class Handlers:
         lang = self.language(update, context)
         chat_id = query.message.chat.id if query.message else query.from_user.id
         user_id = query.from_user.id
+        if action in kb.SIGNED:
+            report_id, signature = kb.signed(arg)
+            own = self.guard.button_pressed_by_reporter(action, report_id, user_id, signature)
         if action == kb.SENT_MONEY:
+            # The emergency steps go to whoever asks (a relative in a group, an old button): they
+            # help and reveal nothing. Only the report's own reporter marks it "money sent".
             await query.answer()
             await context.bot.send_message(chat_id, replies.emergency_reply(
                 self.guard.ruleset, lang, region=self.region(update, context, lang)), parse_mode="HTML")
-            await self.guard.mark_money_sent(int(arg))
+            if own:
+                await self.guard.mark_money_sent(report_id)
+        elif action in (kb.HELPFUL, kb.WRONG) and not own:
+            await query.answer()  # someone else's report, or forged data: a neutral answer, nothing stored
         elif action == kb.WARN_FAMILY:
             await query.answer()
             await context.bot.send_message(chat_id, replies.family_warning(
                 self.guard.ruleset, arg or None, lang, region=self.region(update, context, lang)),
                 parse_mode="HTML")
         elif action in (kb.HELPFUL, kb.WRONG):
-            await self._feedback(query, context, action, int(arg), user_id, lang)
+            await self._feedback(query, context, action, report_id, user_id, lang)
         elif action == kb.LANGUAGE:
             changed = context.user_data.get("lang") != arg
             context.user_data["lang"] = arg
@@ -439,7 +447,8 @@ class Handlers:
         outcome = await self.guard.assess(text or "-", user_id=update.effective_user.id, lang=lang,
                                           chat_type=chat.type, source="report", money_sent=money_sent,
                                           **self._assess_kwargs(update, context))
-        await self._reply_verdict(update.effective_message, outcome, lang, text, context=context)
+        await self._reply_verdict(update.effective_message, outcome, lang, text, context=context,
+                                  user_id=update.effective_user.id)
         if money_sent:
             await self._send_emergency(chat.id, outcome, lang, context)
         return ConversationHandler.END

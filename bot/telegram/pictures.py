@@ -129,8 +129,8 @@ class Pictures:
         judged = await self._read(update, context, caption, lang, answer=addressed)
         if judged is None:
             return
-        detector = self.guard.detector
-        verdict = detector.check(judged.text)
+        judgement, detector = await self.guard.judge(judged.text, user_id=user.id if user else None)
+        verdict = judgement.verdict  # (judged by the detection workers, off the event loop)
         worried_payer = already_paid(caption) and sounds_worried(caption)  # "I paid them, what now?" + a picture
         if addressed or worried_payer or (verdict.risk == "high" and len(normalize(judged.text)) >= GROUP_MIN_CHARS):
             await self._judge(update, context, judged, quote=True, judged_by=(detector, verdict))
@@ -152,9 +152,9 @@ class Pictures:
             note = "picture.caption_only"
         lang = self.handlers.language(update, context, judged.text)
         user = update.effective_user
-        if judged_by is None:
-            detector = self.guard.detector  # one rule set for the whole picture, even mid-reload
-            judged_by = detector, detector.check(judged.text)
+        if judged_by is None:  # one rule set for the whole picture, even mid-reload; off the event loop
+            judgement, detector = await self.guard.judge(judged.text, user_id=user.id if user else None)
+            judged_by = detector, judgement.verdict
         detector, verdict = judged_by
         outcome = await self.guard.record(judged.text, verdict, detector, user_id=user.id if user else None,
                                           lang=lang, chat_type=update.effective_chat.type,
@@ -164,7 +164,7 @@ class Pictures:
             await self.handlers._send_emergency(message.chat_id, outcome, lang, context)
         picture = html.escape(texts.text(note, lang), quote=False) if note else picture_part(judged, verdict, lang)
         await self.handlers._reply_verdict(message, outcome, lang, judged.text, quote=quote, context=context,
-                                           picture=picture)
+                                           picture=picture, user_id=user.id if user else None)
 
     # ------------------------------------------------------------------ reading
 

@@ -22,9 +22,11 @@ import warnings
 import httpx
 from telegram import Message
 from telegram._utils.defaultvalue import DefaultValue
-from telegram.error import NetworkError, TimedOut
+from telegram.error import NetworkError, TelegramError, TimedOut
 from telegram.request import BaseRequest, HTTPXRequest, RequestData
 from telegram.warnings import PTBUserWarning
+
+from . import rawupdates
 
 __all__ = ["JSONRequest", "send_reply"]
 
@@ -77,6 +79,15 @@ class JSONRequest(HTTPXRequest):
         except httpx.HTTPError as err:  # the base class of httpx's errors: last
             raise NetworkError(f"httpx.{type(err).__name__}: {err}") from err
         return res.status_code, res.content
+
+    @staticmethod
+    def parse_json_payload(payload: bytes) -> dict:
+        """PTB's parsing (UTF-8 with replacement, ``json.loads``), but a lone surrogate in a
+        text becomes U+FFFD (see :mod:`callguard.telegram.rawupdates`)."""
+        try:
+            return rawupdates.loads(payload, errors="replace")
+        except (ValueError, RecursionError) as exc:
+            raise TelegramError("Invalid server response") from exc
 
 
 # ``do_api_request`` warns when the method has a typed PTB method too; here the raw call is the point.

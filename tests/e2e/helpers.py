@@ -54,7 +54,7 @@ def button_data(params: dict, prefix: str) -> str:
 
 def report_id_of(params: dict) -> int:
     """The report id carried by a verdict's feedback buttons."""
-    return int(button_data(params, "h:").split(":", 1)[1])
+    return int(button_data(params, "h:").split(":")[1])  # h:<report id>:<signature>
 
 
 def ui(key: str, lang: str, region: str | None = None, **fmt: object) -> str:
@@ -78,13 +78,13 @@ _SHIPPED = None
 async def idle(api: FakeBotAPI, app: Application, timeout: float = 5.0) -> None:
     """Wait until every pushed update was fetched and fully processed by the bot.
 
-    Fetched = confirmed by a later getUpdates offset; processed = PTB's queue is
-    empty and no update is being handled. Used to assert *silence* without sleeping
-    for an arbitrary time."""
+    Fetched = confirmed by a later getUpdates offset; processed = the intake holds
+    no update it has not finished (``Intake.in_hand``) and none is being handled.
+    Used to assert *silence* without sleeping for an arbitrary time."""
     processor = app.update_processor
 
     def done() -> bool:
-        return (api.pending_update_count == 0 and app.update_queue.empty()
+        return (api.pending_update_count == 0 and app.updater.in_hand == 0
                 and processor.current_concurrent_updates == 0)
 
     await eventually(done, timeout=timeout, what="the bot to become idle")

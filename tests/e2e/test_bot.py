@@ -7,6 +7,7 @@ mode, buttons) and what it stored."""
 from __future__ import annotations
 
 import asyncio
+import functools
 import html
 import logging
 
@@ -151,10 +152,11 @@ async def test_scam_description_gets_verdict_buttons_and_a_report_row(bot_env):
 
     [row] = await rows(guard)
     rid = row["id"]
+    sig = functools.partial(guard.button_signature, report_id=rid, user_id=21)  # only user 21 can use them
     assert buttons(sent) == [
-        [("🚨 我已经转了钱", f"m:{rid}")],
+        [("🚨 我已经转了钱", f"m:{rid}:{sig('m')}")],
         [("👪 提醒家人", f"f:{CATEGORY}")],
-        [("👍 有帮助", f"h:{rid}"), ("👎 判断有误", f"w:{rid}")],
+        [("👍 有帮助", f"h:{rid}:{sig('h')}"), ("👎 判断有误", f"w:{rid}:{sig('w')}")],
     ]
     assert row["text"] == SCAM_HANS and row["scam"] is True and row["risk"] == "high"
     assert row["category"] == CATEGORY and row["rule"] and row["score"] >= 70
@@ -176,7 +178,8 @@ async def test_benign_description_gets_calm_reply(bot_env, text, lang):
     assert row["scam"] is False and row["risk"] == "none" and row["category"] is None and row["lang"] == lang
     rid = row["id"]
     # No "warn my family" for a call that is not a scam; the emergency path stays.
-    assert [[data for _, data in r] for r in buttons(sent)] == [[f"m:{rid}"], [f"h:{rid}", f"w:{rid}"]]
+    assert [[data.rsplit(":", 1)[0] for _, data in r] for r in buttons(sent)] == [
+        [f"m:{rid}"], [f"h:{rid}", f"w:{rid}"]]
 
 
 @pytest.mark.parametrize("text, language_code, lang", [
@@ -249,7 +252,7 @@ async def test_emergency_button_sends_steps_at_once_and_marks_money_sent(bot_env
     verdict = await _scam_verdict(api, 31)
     rid = report_id_of(verdict.params)
     mark = api.mark()
-    api.push_callback(f"m:{rid}", user_id=31, message=verdict, language_code="zh-hans")
+    api.push_callback(button_data(verdict.params, "m:"), user_id=31, message=verdict, language_code="zh-hans")
     emergency = await reply(api, 31, mark)
     # Nothing else comes first: the steps are the very next message to the user.
     assert [c.method for c in api.requests[mark:] if c.method != "getUpdates"][:2] == [
@@ -301,14 +304,13 @@ async def test_warn_family_sends_a_forwardable_warning_naming_the_scam(bot_env):
 async def test_feedback_helpful_is_stored_and_the_feedback_row_removed(bot_env):
     api, app, guard = bot_env
     verdict = await _scam_verdict(api, 34)
-    rid = report_id_of(verdict.params)
     mark = api.mark()
-    api.push_callback(f"h:{rid}", user_id=34, message=verdict, language_code="zh-hans")
+    api.push_callback(button_data(verdict.params, "h:"), user_id=34, message=verdict, language_code="zh-hans")
     answer = await api.wait_for("answerCallbackQuery", since=mark)
     assert answer.params["text"] == ui("feedback.thanks", "zh-Hans")
     edit = await api.wait_for("editMessageReplyMarkup", since=mark)
     kept = [[b["callback_data"] for b in row] for row in edit.params["reply_markup"]["inline_keyboard"]]
-    assert kept == [[f"m:{rid}"], [f"f:{CATEGORY}"]]
+    assert kept == [[button_data(verdict.params, "m:")], [f"f:{CATEGORY}"]]
     message = api.message_for(verdict)
     assert api.get_message(34, message["message_id"])["reply_markup"] == edit.params["reply_markup"]
     await idle(api, app)
@@ -320,15 +322,14 @@ async def test_feedback_helpful_is_stored_and_the_feedback_row_removed(bot_env):
 async def test_feedback_wrong_asks_why_and_the_answer_is_a_comment_not_a_report(bot_env):
     api, app, guard = bot_env
     verdict = await _scam_verdict(api, 35)
-    rid = report_id_of(verdict.params)
     mark = api.mark()
-    api.push_callback(f"w:{rid}", user_id=35, message=verdict, language_code="zh-hans")
+    api.push_callback(button_data(verdict.params, "w:"), user_id=35, message=verdict, language_code="zh-hans")
     prompt = await reply(api, 35, mark)
     assert prompt.params["text"] == ui("feedback.ask", "zh-Hans")
     assert prompt.params["reply_markup"] == {"force_reply": True, "selective": True}
     edit = await api.wait_for("editMessageReplyMarkup", since=mark)
     assert [[b["callback_data"] for b in r] for r in edit.params["reply_markup"]["inline_keyboard"]] == [
-        [f"m:{rid}"], [f"f:{CATEGORY}"]]
+        [button_data(verdict.params, "m:")], [f"f:{CATEGORY}"]]
 
     # The reply to the prompt is stored as the comment; it is not judged as a new report
     # (judged, its "safe account" would earn it a scam verdict).
@@ -365,9 +366,8 @@ async def test_double_tap_on_a_button_is_harmless(bot_env):
     nothing, which Telegram refuses; that must not turn into an apology."""
     api, app, guard = bot_env
     verdict = await _scam_verdict(api, 38)
-    rid = report_id_of(verdict.params)
-    api.push_callback(f"h:{rid}", user_id=38, message=verdict)
-    api.push_callback(f"h:{rid}", user_id=38, message=verdict)
+    api.push_callback(button_data(verdict.params, "h:"), user_id=38, message=verdict)
+    api.push_callback(button_data(verdict.params, "h:"), user_id=38, message=verdict)
     await eventually(lambda: len(api.calls("answerCallbackQuery")) == 2, what="both presses answered")
     await idle(api, app)
     assert api.sent_messages(38) == [verdict.params]  # no "sorry, something went wrong"
@@ -388,10 +388,9 @@ async def test_buttons_on_a_message_too_old_to_read(bot_env):
     """Telegram sends an "inaccessible message" (date 0, no keyboard) for old messages."""
     api, app, guard = bot_env
     verdict = await _scam_verdict(api, 39)
-    rid = report_id_of(verdict.params)
     old = {"message_id": api.message_for(verdict)["message_id"], "chat": {"id": 39, "type": "private"}, "date": 0}
     mark = api.mark()
-    api.push_callback(f"w:{rid}", user_id=39, message=old)
+    api.push_callback(button_data(verdict.params, "w:"), user_id=39, message=old)
     answer = await api.wait_for("answerCallbackQuery", since=mark)
     assert answer.params["text"] == ui("feedback.thanks", "en")
     await idle(api, app)
@@ -399,8 +398,55 @@ async def test_buttons_on_a_message_too_old_to_read(bot_env):
     [row] = await rows(guard)
     assert row["feedback"] == "wrong"
     mark = api.mark()
-    api.push_callback(f"m:{rid}", user_id=39, message=old)
+    api.push_callback(button_data(verdict.params, "m:"), user_id=39, message=old)
     assert (await reply(api, 39, mark)).params["text"].startswith("<b>" + ui("emergency.title", "en"))
+
+
+async def test_nobody_can_press_the_buttons_of_someone_elses_report(bot_env):
+    """Report ids are sequential: user B can type A's callback data (or copy it exactly) into a
+    press of their own. B gets a neutral answer, and A's report gets no feedback and no
+    "money sent"; A's own presses still work."""
+    api, app, guard = bot_env
+    a, b = 71, 72
+    a_verdict = await _scam_verdict(api, a)
+    b_verdict = await _scam_verdict(api, b)
+    rid_a = report_id_of(a_verdict.params)
+    forged = [button_data(a_verdict.params, prefix) for prefix in ("h:", "w:", "m:")]  # A's exact data
+    forged += [f"h:{rid_a}", f"w:{rid_a}", f"m:{rid_a}"]                               # unsigned, as before
+    b_sig = button_data(b_verdict.params, "w:").rsplit(":", 1)[1]
+    forged += [f"w:{rid_a}:{b_sig}", f"h:{rid_a}:{b_sig}"]                             # B's own signature
+    forged += [f"w:{rid_a}:{button_data(a_verdict.params, 'h:').rsplit(':', 1)[1]}"]  # A's, of another button
+    mark = api.mark()
+    for data in forged:
+        api.push_callback(data, user_id=b, message=b_verdict, language_code="zh-hans")
+    await eventually(lambda: len(api.calls("answerCallbackQuery")) == len(forged), what="every press answered")
+    await idle(api, app)
+    answers = [c.params for c in api.requests[mark:] if c.method == "answerCallbackQuery"]
+    assert all("text" not in answer for answer in answers), answers  # neutral: no "thanks for your feedback"
+    assert not [c for c in api.requests[mark:] if c.method.startswith("edit")]  # B's keyboard stays as it was
+    # "I already sent money" still shows B the emergency steps (they help anyone), nothing else.
+    assert {t.split("\n", 1)[0] for t in api.sent_texts(b)[1:]} == {f"<b>{ui('emergency.title', 'zh-Hans')}</b>"}
+    row_a, row_b = await rows(guard)
+    assert row_a["id"] == rid_a
+    assert (row_a["feedback"], row_a["feedback_comment"], row_a["money_sent"]) == (None, None, None)
+    assert (row_b["feedback"], row_b["money_sent"]) == (None, None)
+    # B never got the "what was wrong?" prompt, so B's next message is a description, not A's comment.
+    mark = api.mark()
+    api.push_message("其实是我自己的银行打来的", user_id=b, language_code="zh-hans")
+    assert (await reply(api, b, mark)).params["text"].startswith("<b>")
+    assert (await rows(guard))[0]["feedback_comment"] is None
+
+    # A's own buttons work.
+    mark = api.mark()
+    api.push_callback(button_data(a_verdict.params, "m:"), user_id=a, message=a_verdict)
+    api.push_callback(button_data(a_verdict.params, "h:"), user_id=a, message=a_verdict)
+    answer = await api.wait_for("answerCallbackQuery", lambda c: c.params.get("text"), since=mark)
+    assert answer.params["text"] == ui("feedback.thanks", "en")
+
+    async def a_marked():
+        row = (await rows(guard))[0]
+        return row["money_sent"] is True and row["feedback"] == "helpful"
+    await eventually(a_marked, what="A's report marked by A's own presses")
 
 
 @pytest.mark.parametrize("data", [
@@ -551,11 +597,12 @@ async def test_per_user_rate_limit(make_bot):
     assert all(t.startswith("<b>" + ui("risk.none", "zh-Hans")) for t in texts[:3])
     assert texts[3] == ui("rate_limited", "zh-Hans", region="CN")
     assert len(await rows(guard)) == 4  # user 61's three + user 62's one
-    # Buttons are limited too: answered (so the client stops spinning) but not acted on.
+    # Buttons are limited too: the notice was sent for this window, so a press is dropped
+    # unanswered (a flood of presses must not become a flood of answerCallbackQuery calls).
     mark = api.mark()
     api.push_callback(button_data(api.sent_messages(61)[0], "m:"), user_id=61, message=api.sent_messages(61)[0])
-    await api.wait_for("answerCallbackQuery", since=mark)
     await idle(api, app)
+    assert [c.method for c in api.requests[mark:] if c.method != "getUpdates"] == []
     assert api.sent_texts(61) == texts
 
 

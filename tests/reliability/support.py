@@ -26,6 +26,7 @@ from typing import Any, AsyncIterator, Iterator
 import pytest
 
 from callguard import replies
+from callguard.detection_pool import DetectionPool
 from callguard.rulebook import RuleBook
 from callguard.service import CallGuard
 from callguard.storage import ReportWriter, SQLiteStore
@@ -168,16 +169,17 @@ class Live:
 
 @contextlib.asynccontextmanager
 async def live_bot(settings, *, busy_timeout_ms: int | None = None, webhook: dict | None = None,
-                   writer_options: dict | None = None, **overrides: Any) -> AsyncIterator[Live]:
+                   writer_options: dict | None = None, pool: DetectionPool | None = None,
+                   **overrides: Any) -> AsyncIterator[Live]:
     """The real CallGuard application (``callguard.main.build``'s wiring) polling a fake Bot API.
 
-    ``busy_timeout_ms`` / ``writer_options`` build the same composition with a
-    shorter SQLite busy timeout or other ReportWriter limits (so "locked longer
-    than busy_timeout" does not take 5 s per test)."""
+    ``busy_timeout_ms`` / ``writer_options`` / ``pool`` build the same composition with a
+    shorter SQLite busy timeout, other ReportWriter limits (so "locked longer than
+    busy_timeout" does not take 5 s per test) or another detection pool."""
     async with FakeBotAPI() as api:
         s = dataclasses.replace(settings, token=api.token, bot_api_url=api.base_url,
                                 bot_file_url=api.base_file_url, **overrides)
-        if busy_timeout_ms is None and not writer_options:
+        if busy_timeout_ms is None and not writer_options and pool is None:
             from callguard.main import build
 
             app = build(s)
@@ -186,7 +188,7 @@ async def live_bot(settings, *, busy_timeout_ms: int | None = None, webhook: dic
             if busy_timeout_ms is not None:
                 opener = functools.partial(opener, busy_timeout_ms=busy_timeout_ms)
             writer = ReportWriter(opener, **(writer_options or {}))
-            app = build_application(s, CallGuard(s, RuleBook.load(s.rules_path), writer))
+            app = build_application(s, CallGuard(s, RuleBook.load(s.rules_path), writer, pool))
         errors = ErrorLog()
         app.add_error_handler(errors)
         async with running_app(app, webhook=webhook):
@@ -209,7 +211,7 @@ def report_id_of(params: dict) -> int:
         for button in row:
             data = button.get("callback_data", "")
             if data.startswith("h:"):
-                return int(data[2:])
+                return int(data.split(":")[1])  # h:<report id>:<signature>
     raise AssertionError(f"no feedback button in {params!r}")
 
 
@@ -232,6 +234,7 @@ class BotProcess:
         self.args = args
         self.proc: asyncio.subprocess.Process | None = None
         self.runs = 0
+        self.preexec: Any = None  # run in the child before exec (e.g. to lower its resource limits)
 
     @property
     def log_path(self) -> Path:
@@ -242,7 +245,7 @@ class BotProcess:
         with open(self.log_path, "wb") as log:
             self.proc = await asyncio.create_subprocess_exec(
                 sys.executable, "-m", "callguard", "run", *self.args, env=self.env, cwd=self.workdir,
-                stdin=asyncio.subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
+                stdin=asyncio.subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, preexec_fn=self.preexec)
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""

@@ -64,7 +64,8 @@ _users = itertools.count(1_000_000)
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def live(tmp_path_factory):
     settings = Settings(token="", db_path=tmp_path_factory.mktemp("hostile") / "callguard.db", rules_path=RULES,
-                        admins=frozenset({42}), secret=b"hostile-input", send_rate=0, ocr_workers=0)
+                        admins=frozenset({42}), secret=b"hostile-input", send_rate=0, detect_workers=0,
+                        ocr_workers=0)
     async with live_bot(settings) as live:
         yield live
 
@@ -84,14 +85,20 @@ async def exchange(live, uid: int, *updates: dict, language_code: str = "en") ->
     return [c for c in api.requests[since:end] if c.method != "getUpdates"]
 
 
+BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f\u061c")
+
+
 def check_calls(live, calls: list[Call]) -> None:
-    """No error handler call, every API call accepted, every HTML text valid and ours."""
+    """No error handler call, every API call accepted, every HTML text valid and ours, and no
+    bidi control from the user's text in what we send (it would reorder our reply on screen)."""
     assert live.errors.errors == [], live.errors.errors
     for call in calls:
         assert call.ok, call
         text = call.params.get("text")
         if text is not None and call.params.get("parse_mode") == "HTML":
             assert not html_problems(text), (html_problems(text), text)
+        if text is not None:
+            assert not BIDI_CONTROLS & set(text), text
 
 
 def messages(calls: list[Call], chat_id: int | None = None) -> list[dict]:
@@ -195,6 +202,20 @@ async def test_any_text_gets_one_sensible_reply(live, text, language_code):
     check_calls(live, calls)
     [params] = messages(calls, uid)
     assert_sensible_reply(text, params)
+
+
+@EXAMPLES
+@given(text=any_text, surrogates=st.lists(st.integers(0xD800, 0xDFFF).map(chr), min_size=1, max_size=3),
+       at=st.integers(0, 300))
+async def test_lone_surrogates_are_read_as_replacement_characters(live, text, surrogates, at):
+    """JSON can carry a lone surrogate ("\\ud800"); Python decodes it into text it cannot
+    encode again (to store the report, to send the reply). Read as U+FFFD: a normal reply."""
+    text = SCAM_HANS + text[:at] + "".join(surrogates) + text[at:]
+    uid = next(_users)
+    calls = await exchange(live, uid, live.api.make_message(text, user_id=uid))
+    check_calls(live, calls)
+    [params] = messages(calls, uid)
+    assert_verdict(params)
 
 
 @EXAMPLES

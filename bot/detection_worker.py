@@ -1,0 +1,119 @@
+"""A detection worker process: ``python -m callguard.detection_worker``.
+
+Started by :class:`callguard.detection_pool.DetectionPool`; reads requests on
+stdin and writes answers on stdout, one at a time, each a frame: a 4-byte
+big-endian length, then a pickle. (Both ends are this program; pickle is
+fine between a process and the child it started.)
+
+Requests and answers::
+
+    ("rules", version, data, source)  ->  ("ready", version, seconds)   build a rule set from the rule
+                                                                         file's bytes (already validated)
+    ("check", version, text, region)  ->  ("verdict", verdict, numbers, cpu_seconds)
+                                          the verdict and the phone numbers in the text (both are
+                                          CPU work on what the user wrote: see detection_pool.judge)
+    any failure                       ->  ("error", "ExceptionType: message")
+
+The two most recent rule sets are kept, so messages still being judged by
+the previous one after a reload find it here. End of stdin (the bot stopped,
+or died) ends the worker. ``--nice N`` lowers its CPU priority (the pool
+starts the workers that judge expensive messages so).
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import struct
+import sys
+import time
+from typing import BinaryIO, Callable
+
+__all__ = ["main", "serve", "setup", "read_frame", "write_frame"]
+
+KEEP_VERSIONS = 2
+_LENGTH = struct.Struct(">I")
+
+
+def read_frame(stream: BinaryIO) -> object | None:
+    """The next message, or None at end of input."""
+    head = stream.read(_LENGTH.size)
+    if len(head) < _LENGTH.size:
+        return None
+    (size,) = _LENGTH.unpack(head)
+    body = stream.read(size)
+    if len(body) < size:
+        return None
+    return pickle.loads(body)
+
+
+def write_frame(stream: BinaryIO, message: object) -> None:
+    body = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
+    stream.write(_LENGTH.pack(len(body)) + body)
+    stream.flush()
+
+
+def judge(detector, text: str, region: str) -> tuple[object, tuple[str, ...]]:
+    """The verdict on ``text`` and the phone numbers in it (E.164; none looked for without a
+    ``region``): all the CPU work on a message."""
+    from .numbers import extract_numbers
+
+    return detector.check(text), (extract_numbers(text, region) if region else ())
+
+
+def _build(data: bytes, source: str):
+    from .detect import Detector, parse_rules
+
+    return Detector(parse_rules(data, source))
+
+
+def serve(stdin: BinaryIO, stdout: BinaryIO, build: Callable[[bytes, str], object] = _build) -> None:
+    """Answer requests until stdin ends. ``build(data, source)`` makes a detector (an
+    object with ``check(text)``); tests pass one that is artificially slow."""
+    detectors: dict[str, object] = {}  # version -> detector, oldest first
+    while True:
+        request = read_frame(stdin)
+        if request is None:
+            return
+        try:
+            kind = request[0]
+            if kind == "rules":
+                _, version, data, source = request
+                started = time.perf_counter()
+                detectors.pop(version, None)
+                detectors[version] = build(data, source)
+                while len(detectors) > KEEP_VERSIONS:
+                    del detectors[next(iter(detectors))]
+                answer = ("ready", version, time.perf_counter() - started)
+            elif kind == "check":
+                _, version, text, region = request
+                started = time.process_time()
+                verdict, numbers = judge(detectors[version], text, region)
+                answer = ("verdict", verdict, numbers, time.process_time() - started)
+            else:
+                answer = ("error", f"unknown request {kind!r}")
+        except Exception as exc:  # reported to the bot, which fails that one message
+            answer = ("error", f"{type(exc).__name__}: {exc}"[:500])
+        try:
+            write_frame(stdout, answer)
+        except BrokenPipeError:  # the bot is gone (killed, or stopped while this was judged)
+            return
+
+
+def setup(argv: list[str]) -> BinaryIO:
+    """Apply the command line (``--nice N``: lower this process's CPU priority by N) and take
+    stdout as the channel to the bot, so nothing printed by accident can corrupt it."""
+    if "--nice" in argv:
+        os.nice(int(argv[argv.index("--nice") + 1]))
+    channel = sys.stdout.buffer
+    sys.stdout = sys.stderr
+    return channel
+
+
+def main() -> None:
+    channel = setup(sys.argv[1:])
+    serve(sys.stdin.buffer, channel)
+
+
+if __name__ == "__main__":
+    main()
