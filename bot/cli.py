@@ -32,7 +32,7 @@ from .config import ConfigError, Settings
 from .detect import Detector, RuleFileError, RuleSet, Verdict, detect_language, load_and_lint, load_rules
 from .detect.examples import run_examples
 from .detect.paid import already_paid
-from .detect.regions import Region, pick_region
+from .detect.regions import Region, number_regions, pick_region
 from .rulefiles import unreadable
 from . import i18n, replies
 
@@ -91,7 +91,8 @@ def _region_of(ruleset: RuleSet, text: str, lang: str | None, chosen: str | None
     from .numbers import extract_numbers, number_region  # phonenumbers: only when a text is judged
 
     default = _settings().default_region
-    numbers = [number_region(n) for n in extract_numbers(text, default)]
+    read_as = number_regions(ruleset.regions, chosen=chosen, lang=lang, default=default)
+    numbers = [number_region(n) for n in extract_numbers(text, read_as)]
     return pick_region(ruleset.regions, chosen=chosen, numbers=numbers, lang=lang, default=default)
 
 
@@ -243,7 +244,7 @@ def _check_picture(detector: Detector, args: argparse.Namespace, region: str | N
         return 0
     part = (picture_texts.picture_part(judged, verdict, lang, html=False) if picture.lines
             else picture_texts.text("picture.caption_only", lang))
-    print(describe(detector, judged.text, lang, region, picture=part))
+    print(describe(detector, judged.text, lang, region, picture=part, command_line=True))
     return 0
 
 
@@ -290,25 +291,28 @@ def cmd_check(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(verdict_json(verdict, detector.ruleset, text, region), ensure_ascii=False, indent=2))
     else:
-        print(describe(detector, text, args.lang or detect_language(text), region))
+        print(describe(detector, text, args.lang or detect_language(text), region, command_line=True))
     return 0
 
 
 def describe(detector: Detector, text: str, lang: str, chosen_region: str | None = None, *,
-             picture: str | None = None) -> str:
+             picture: str | None = None, command_line: bool = False) -> str:
     """What the bot would send for ``text``: the emergency steps first when the
     text says money was already sent, then the verdict (plain text); ``picture``
-    quotes what was read from a screenshot."""
+    quotes what was read from a screenshot. ``command_line``: for ``callguard check``,
+    whose region is changed with ``--region CODE``, not ``/region``."""
     ruleset = detector.ruleset
     verdict = detector.check(text)
     region = _region_of(ruleset, text, lang, chosen_region)
     from .numbers import display_number, extract_numbers
 
-    numbers = extract_numbers(text, _settings().default_region)
+    numbers = extract_numbers(text, number_regions(ruleset.regions, chosen=chosen_region, lang=lang,
+                                                   default=_settings().default_region))
     reply = replies.verdict_reply(verdict, ruleset, lang, html=False, text=text, region=region,
                                   numbers=[display_number(n) for n in numbers], picture=picture)
     if already_paid(text) and (verdict.scam or verdict.category is None or verdict.risk == "low"):
-        return replies.emergency_reply(ruleset, lang, html=False, region=region) + "\n\n" + reply
+        return replies.emergency_reply(ruleset, lang, html=False, region=region,
+                                       command_line=command_line) + "\n\n" + reply
     return reply
 
 

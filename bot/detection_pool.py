@@ -129,7 +129,7 @@ class Judgement:
 class _Job:
     key: object
     text: str
-    region: str
+    region: str | tuple[str, ...]  # how local numbers are read, in order (numbers.extract_numbers)
     source: RuleSource
     seq: int
     future: asyncio.Future = field(repr=False)
@@ -298,7 +298,7 @@ class DetectionPool:
 
     # ------------------------------------------------------------------ judging
 
-    async def judge(self, source: RuleSource, text: str, key: object, region: str) -> Judgement:
+    async def judge(self, source: RuleSource, text: str, key: object, region: str | tuple[str, ...]) -> Judgement:
         """The verdict on ``text`` by ``source``'s rule set and its phone numbers (``region``:
         for numbers written without a country code); ``key`` (the sender) decides the turn.
         Raises :class:`DetectionFailed` if its worker died on it."""
@@ -329,7 +329,7 @@ class DetectionPool:
         """Only the verdict (no numbers looked for)."""
         return (await self.judge(source, text, key, "")).verdict
 
-    def _judge_now(self, source: RuleSource, text: str, key: object, region: str) -> Judgement:
+    def _judge_now(self, source: RuleSource, text: str, key: object, region: str | tuple[str, ...]) -> Judgement:
         """On the event loop (no worker for it)."""
         started = time.process_time()
         verdict, numbers = judge(source.detector, text, region)

@@ -53,7 +53,7 @@ def write_frame(stream: BinaryIO, message: object) -> None:
     stream.flush()
 
 
-def judge(detector, text: str, region: str) -> tuple[object, tuple[str, ...]]:
+def judge(detector, text: str, region: str | tuple[str, ...]) -> tuple[object, tuple[str, ...]]:
     """The verdict on ``text`` and the phone numbers in it (E.164; none looked for without a
     ``region``): all the CPU work on a message."""
     from .numbers import extract_numbers

@@ -9,6 +9,7 @@ is what reports count.
 from __future__ import annotations
 
 import re
+from typing import Sequence
 
 import phonenumbers
 
@@ -25,19 +26,33 @@ MAX_CANDIDATES = 10
 _DIGIT = re.compile(r"\d")
 
 
-def extract_numbers(text: str, region: str = "CN", limit: int = MAX_NUMBERS) -> tuple[str, ...]:
-    """Valid phone numbers in ``text`` as E.164 strings, first occurrence order."""
-    found: list[str] = []
+def extract_numbers(text: str, region: str | Sequence[str] = "CN", limit: int = MAX_NUMBERS) -> tuple[str, ...]:
+    """Valid phone numbers in ``text`` as E.164 strings, first occurrence order.
+
+    ``region`` says how a number without a country code is read ("0912-345-678" is
+    a Taiwan mobile, not a mainland number). Several regions are tried in order:
+    the user's own first, then the deployment's; a stretch of text is read by the
+    first region for which it is a valid number, so a Taiwan user's local number
+    and a mainland number in the same message are both found."""
+    regions = [region] if isinstance(region, str) else list(region)
     text = text[:MAX_SCAN_CHARS]
-    if _DIGIT.search(text) is None:
+    if not regions or _DIGIT.search(text) is None:
         return ()
-    for tried, match in enumerate(_matches(text, region), 1):  # the library must never cost the user their answer
-        e164 = phonenumbers.format_number(match.number, phonenumbers.PhoneNumberFormat.E164)
+    spans: list[tuple[int, int, str]] = []  # (start, end, E.164) of the numbers read so far
+    for code in regions:
+        if len({e164 for _, _, e164 in spans}) >= limit:
+            break
+        for tried, match in enumerate(_matches(text, code), 1):  # the library must never cost the user their answer
+            if not any(match.start < end and start < match.end for start, end, _ in spans):
+                spans.append((match.start, match.end,
+                              phonenumbers.format_number(match.number, phonenumbers.PhoneNumberFormat.E164)))
+            if tried >= MAX_CANDIDATES or len({e164 for _, _, e164 in spans}) >= limit:
+                break
+    found: list[str] = []
+    for _, _, e164 in sorted(spans):
         if e164 not in found:
             found.append(e164)
-        if len(found) >= limit or tried >= MAX_CANDIDATES:
-            break
-    return tuple(found)
+    return tuple(found[:limit])
 
 
 def _matches(text: str, region: str):

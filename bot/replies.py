@@ -307,17 +307,20 @@ def _fit(parts: list[str], extras: list[str], *, max_words: int | None = None) -
 # --------------------------------------------------------------------------- emergency and family
 
 
-def emergency_reply(ruleset: RuleSet, lang: str, *, html: bool = True, region: Region | None = None) -> str:
+def emergency_reply(ruleset: RuleSet, lang: str, *, html: bool = True, region: Region | None = None,
+                    command_line: bool = False) -> str:
     """What to do at once when money has already been sent: the region's own
     steps (the rule file's generic ones when the region is unknown), then
-    which region they are for and how to change it."""
+    which region they are for and how to change it: ``/region`` in a chat,
+    ``--region CODE`` on the command line (``command_line``)."""
     lang = i18n.language(lang)
+    how = "_cli" if command_line else ""
     if region is not None:
         steps = region.emergency[lang]
-        where = ui("emergency.region", lang, region=region, name=region.name[lang])
+        where = ui(f"emergency.region{how}", lang, region=region, name=region.name[lang])
     else:
         steps = fill_steps(ruleset.texts["emergency"][lang], region_values(None, lang))
-        where = ui("emergency.no_region", lang)
+        where = ui(f"emergency.no_region{how}", lang)
     return _fit([_bold(ui("emergency.title", lang), html) + "\n" + _steps(steps, html), _esc(where, html)], [])
 
 

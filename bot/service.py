@@ -12,6 +12,7 @@ read or delete is the list of methods below, whatever the backend.
 from __future__ import annotations
 
 import base64
+import collections
 import hashlib
 import hmac
 import logging
@@ -21,11 +22,11 @@ from typing import TYPE_CHECKING, TextIO
 from .config import Settings
 from .detect import Detector, RuleSet, Verdict
 from .detect.paid import already_paid
-from .detect.regions import Region, pick_region
+from .detect.regions import Region, number_regions, pick_region
 from .detection_pool import DetectionPool, Judgement
 from .numbers import display_number, extract_numbers, number_region
 from .rulebook import RuleBook
-from .storage import Report, ReportStore, ReportWriter, Stats, StorageError, mask_row, write_csv
+from .storage import Preferences, Report, ReportStore, ReportWriter, Stats, StorageError, mask_row, write_csv
 from .storage.models import utc_day
 
 if TYPE_CHECKING:
@@ -36,6 +37,7 @@ __all__ = ["Outcome", "CallGuard"]
 log = logging.getLogger(__name__)
 
 NUMBER_WINDOW_DAYS = 30
+PREFERENCES_CACHED = 100_000  # users whose /lang and /region are kept in memory (a few hundred bytes each)
 BUTTON_SIGNATURE_CHARS = 16  # base64url characters: 96 bits
 
 
@@ -65,6 +67,8 @@ class CallGuard:
         # Close it with the bot (tests share one pool between bots). Its worker starts with the first
         # picture, not with the bot: a server that is sent no pictures never pays for the models.
         self._owns_ocr = owns_ocr
+        # user id -> their /lang and /region, read from storage once per user (least recently used dropped)
+        self._preferences: collections.OrderedDict[int, Preferences] = collections.OrderedDict()
 
     @property
     def detector(self) -> Detector:
@@ -98,20 +102,33 @@ class CallGuard:
 
         ``chosen_region`` (the user's ``/region``) and ``language_code`` (their
         client's language tag) help pick the region whose help the reply gives."""
-        judgement, detector = await self.judge(text, user_id=user_id)
+        judgement, detector = await self.judge(text, user_id=user_id, chosen_region=chosen_region, lang=lang,
+                                               language_code=language_code)
         return await self.record(text, judgement.verdict, detector, user_id=user_id, lang=lang,
                                  chat_type=chat_type, source=source, money_sent=money_sent,
                                  chosen_region=chosen_region, language_code=language_code,
                                  numbers=judgement.numbers)
 
-    async def judge(self, text: str, *, user_id: int | None) -> tuple[Judgement, Detector]:
+    async def judge(self, text: str, *, user_id: int | None, chosen_region: str | None = None,
+                    lang: str | None = None, language_code: str | None = None) -> tuple[Judgement, Detector]:
         """The live rule set's verdict on ``text`` (and the phone numbers in it), with the
         detector that gave it (one rule set for the whole message, even mid-reload). Worked
         out in the detection pool, where the sender's turn depends on how much detection they
-        have cost lately."""
+        have cost lately. Local numbers are read as the user's region writes them
+        (:meth:`number_regions`)."""
         loaded = self.rules.live
-        judgement = await self.pool.judge(loaded, text, user_id, self.settings.default_region)
+        regions = self.number_regions(loaded.detector.ruleset, chosen=chosen_region, lang=lang,
+                                      language_code=language_code)
+        judgement = await self.pool.judge(loaded, text, user_id, regions)
         return judgement, loaded.detector
+
+    def number_regions(self, ruleset: RuleSet, *, chosen: str | None = None, lang: str | None = None,
+                       language_code: str | None = None) -> tuple[str, ...]:
+        """The regions whose way of writing phone numbers is tried, in order: the user's own
+        when known (their ``/region``, their Telegram language tag's country, the language
+        they write), then ``CALLGUARD_REGION`` (see ``detect.regions.number_regions``)."""
+        return number_regions(ruleset.regions, chosen=chosen, lang=lang, language_code=language_code,
+                              default=self.settings.default_region)
 
     async def record(
         self,
@@ -136,7 +153,8 @@ class CallGuard:
         unless the caller knows better (``money_sent``). ``from_image``: ``text`` was
         read from a picture (with its caption, if any)."""
         if numbers is None:
-            numbers = extract_numbers(text, self.settings.default_region)
+            numbers = extract_numbers(text, self.number_regions(detector.ruleset, chosen=chosen_region, lang=lang,
+                                                                language_code=language_code))
         paid = already_paid(text) and (verdict.scam or verdict.category is None or verdict.risk == "low")
         if money_sent is None and paid:
             money_sent = True
@@ -198,6 +216,52 @@ class CallGuard:
         except Exception:
             log.warning("money_sent not stored", exc_info=True)
 
+    # -- a user's /lang and /region ---------------------------------------------------
+
+    async def preferences(self, user_id: int) -> Preferences:
+        """What the user chose with /lang and /region, kept across restarts.
+
+        Read from storage the first time a user is seen, then from memory: no query
+        per message. While storage is down the answer is "nothing chosen" and is
+        not cached, so the stored choice is read once storage is back."""
+        cached = self._preferences.get(user_id)
+        if cached is not None:
+            self._preferences.move_to_end(user_id)
+            return cached
+        store = self.writer.store
+        if store is None:
+            return Preferences()
+        try:
+            prefs = await store.get_preferences(user_id)
+        except StorageError as exc:
+            log.warning("preferences of %s not read: %s", self.user_tag(user_id), exc)
+            return Preferences()
+        self._cache_preferences(user_id, prefs)
+        return prefs
+
+    async def set_preferences(self, user_id: int, *, lang: str | None = None, region: str | None = None) -> None:
+        """Remember the user's /lang (``lang``) or /region (``region``) choice; None keeps
+        the other. In use at once; stored for the next restart when storage is up (a
+        failure is logged, and the choice still holds until this process ends)."""
+        choice = Preferences(lang=lang, region=region)
+        choice.validate()
+        known = self._preferences.get(user_id) or Preferences()
+        self._cache_preferences(user_id, Preferences(lang=lang or known.lang, region=region or known.region))
+        store = self.writer.store
+        if store is None:
+            log.warning("preferences of %s not stored: report storage unavailable", self.user_tag(user_id))
+            return
+        try:
+            await store.set_preferences(user_id, choice)
+        except StorageError as exc:
+            log.warning("preferences of %s not stored: %s", self.user_tag(user_id), exc)
+
+    def _cache_preferences(self, user_id: int, prefs: Preferences) -> None:
+        self._preferences[user_id] = prefs
+        self._preferences.move_to_end(user_id)
+        while len(self._preferences) > PREFERENCES_CACHED:
+            self._preferences.popitem(last=False)
+
     # -- a user's own records (/forget) -------------------------------------------------
 
     async def count_user_records(self, user_id: int) -> int:
@@ -207,7 +271,9 @@ class CallGuard:
     async def forget(self, user_id: int) -> int:
         """Delete the user's records, stored and queued; the count. Raises StorageError
         (the user must learn that nothing was deleted)."""
-        return await self.writer.forget(user_id)
+        count = await self.writer.forget(user_id)
+        self._preferences.pop(user_id, None)  # their /lang and /region went with the rest
+        return count
 
     # -- for admins ------------------------------------------------------------------
 

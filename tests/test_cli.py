@@ -144,6 +144,23 @@ def test_check_region_and_paid(capsys):
     assert "unknown region" in str(info.value) and "TW" in str(info.value)
 
 
+@pytest.mark.parametrize("lang, region", [("en", "GB"), ("zh-Hans", "CN"), ("zh-Hant", "TW")])
+def test_check_says_to_change_the_region_with_the_option_not_the_bot_command(capsys, lang, region):
+    """On the command line the region is ``--region CODE``; ``/region`` works only in the bot and chat."""
+    _, out, _ = run(capsys, "check", "--lang", lang, "--region", region, "I already sent the money, what now?")
+    assert "--region" in out and "/region" not in out
+    _, out, _ = run(capsys, "check", "--lang", lang, "我已经转了钱怎么办")  # no --region: the language's region
+    assert "--region" in out and "/region" not in out
+    assert "/region" in chat_lines("/money", lang=lang)[1]  # the console chat has /region
+
+
+def test_check_reads_local_numbers_as_the_chosen_region_writes_them(capsys):
+    _, out, _ = run(capsys, "check", "--region", "TW", "0912-345-678")
+    assert out.startswith(cli.replies.ui("number.title", "en")) and "+886 912 345 678" in out
+    _, out, _ = run(capsys, "check", "0912-345-678")  # CALLGUARD_REGION=CN: no number, too short to judge
+    assert "+886" not in out and not out.startswith(cli.replies.ui("number.title", "en"))
+
+
 def test_check_region_from_a_phone_number(capsys):
     _, out, _ = run(capsys, "check", "--json", "+886 912 345 678 打來說我的帳戶涉案")
     assert json.loads(out)["region"] == "TW"

@@ -49,6 +49,23 @@ def test_with_digits_the_result_is_the_library_s(text):
     assert numbers.extract_numbers(text) == _library(text)
 
 
+def test_a_local_number_is_read_as_the_first_region_that_has_it():
+    text = "0912-345-678 打來，後來又用 13800138000 打"
+    assert numbers.extract_numbers(text, "CN") == ("+8613800138000",)  # 0912-345-678 is no mainland number
+    assert numbers.extract_numbers(text, ("TW", "CN")) == ("+886912345678", "+8613800138000")  # in text order
+    assert numbers.extract_numbers(text, ("CN", "TW")) == ("+886912345678", "+8613800138000")
+    assert numbers.extract_numbers("call 2345 6789", ("HK", "CN")) == ("+85223456789",)  # HK's reading first
+    assert numbers.extract_numbers(text, ()) == ()
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.text(alphabet="0123456789 +-()号码", max_size=40))
+def test_more_regions_only_add_numbers_the_first_region_does_not_read(text):
+    alone = numbers.extract_numbers(text, "CN")
+    both = numbers.extract_numbers(text, ("CN", "TW"))
+    assert set(alone) <= set(both) and len(both) <= numbers.MAX_NUMBERS
+
+
 @pytest.mark.parametrize("number, masked", [
     ("+8613800138000", "+86 138******00"),
     ("+12025550123", "+1 202*****23"),

@@ -176,6 +176,17 @@ def test_typed_answer_to_money_question(answer, sent):
     assert said_money_sent(answer) is sent
 
 
+@pytest.mark.parametrize("answer, sent", [
+    ("係", True), ("係呀", True), ("有", True), ("有，轉咗五萬", True), ("俾咗佢哋錢", True),
+    ("冇", False), ("唔係", False), ("冇呀，仲未", False), ("唔知", False), ("冇轉", False),
+])
+def test_typed_answer_to_money_question_in_cantonese(answer, sent):
+    """Hong Kong users answer 係呀 / 有 ("yes") and 冇 / 唔係 ("no")."""
+    from callguard.telegram.handlers import said_money_sent
+
+    assert said_money_sent(answer) is sent
+
+
 def test_low_risk_reply_names_what_looked_suspicious_and_the_two_checks():
     rule = RULESET.rules[0]
     v = Verdict(False, "low", rule.category, rule.id, 25, (Evidence("通信管理局", "通信管理局", 0, 5, "claim", 100),))
@@ -251,7 +262,7 @@ def test_the_regulators_warning_is_kept_when_it_fits():
 
 def test_advice_steps_follow_the_users_region():
     rule = RULESET.rules[0]
-    advice = {**rule.advice, "en": ("Hang up.", "Call the tax office on {tax_office} to check.",
+    advice = {**rule.advice, "en": ("Hang up.", "Ask {telecom_regulator} to check.",
                                     "Forward the text to {spam_sms}.")}
     rules = tuple(replace(r, advice=advice) if r.id == rule.id else r for r in RULESET.rules)
     ruleset = replace(RULESET, rules=rules)
@@ -259,9 +270,9 @@ def test_advice_steps_follow_the_users_region():
     cn = replies.verdict_reply(v, ruleset, "en", html=False, region=RULESET.regions["CN"])
     tw = replies.verdict_reply(v, ruleset, "en", html=False, region=RULESET.regions["TW"])
     gb = replies.verdict_reply(v, ruleset, "en", html=False, region=RULESET.regions["GB"])
-    assert "Call the tax office on 12366 to check." in cn
-    assert "tax office" not in tw and "Forward the text" not in tw and "1. Hang up." in tw
-    assert "Forward the text to 7726." in gb and "tax office" not in gb
+    assert "Ask the MIIT's 12381 line to check." in cn
+    assert "MIIT" not in tw and "Forward the text" not in tw and "1. Hang up." in tw
+    assert "Forward the text to 7726." in gb and "MIIT" not in gb
 
 
 @pytest.mark.parametrize("code, first", [("CN", "110"), ("TW", "165"), ("HK", "18222"), ("GB", "159"),

@@ -57,5 +57,5 @@ async def test_a_database_from_before_the_flag_is_migrated_in_place(tmp_path):
     finally:
         await store.close()
     conn = sqlite3.connect(path)
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS) == 3
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS) >= 3  # and any later step
     conn.close()

@@ -24,8 +24,7 @@ mapping.
 
 **The placeholder contract** (for every text that comes from the rule file:
 global ``texts``, category texts, rule advice): ``{police}``, ``{scam_line}``
-and the names under a region's ``fields`` (e.g. ``{tax_office}``,
-``{social_security}``, ``{spam_sms}``, ``{telecom_regulator}``,
+and the names under a region's ``fields`` (e.g. ``{spam_sms}``, ``{telecom_regulator}``,
 ``{bank_line}``) are filled from the user's region. An advice step (a list
 item) whose placeholder the user's region does not define is LEFT OUT, and
 so is a single paragraph: advice that names an agency exists only where that
@@ -45,7 +44,7 @@ from types import MappingProxyType
 from typing import Any, Iterable, Iterator, Mapping, Sequence
 
 __all__ = ["Region", "parse_regions", "placeholder_problems", "fill", "fill_steps", "placeholders",
-           "pick_region", "BUILTIN_FIELDS"]
+           "pick_region", "number_regions", "BUILTIN_FIELDS"]
 
 from .schema import LANGUAGES
 BUILTIN_FIELDS = ("police", "scam_line")
@@ -127,6 +126,16 @@ def pick_region(regions: Mapping[str, Region], *, chosen: str | None = None,
     if default and default.upper() in regions:
         return regions[default.upper()]
     return None
+
+
+def number_regions(regions: Mapping[str, Region], *, chosen: str | None = None, lang: str | None = None,
+                   language_code: str | None = None, default: str | None = None) -> tuple[str, ...]:
+    """The regions whose way of writing phone numbers is tried, in order: the user's own
+    when known (``chosen``, their language tag's country, the language they write), then
+    the deployment's ``default`` (``CALLGUARD_REGION``). A Taiwan user's "0912-345-678"
+    is no number at all to a mainland reading (see ``numbers.extract_numbers``)."""
+    own = pick_region(regions, chosen=chosen, lang=lang, language_code=language_code)
+    return tuple(dict.fromkeys(code for code in (own.code if own else None, (default or "").upper()) if code))
 
 
 def _tag_country(tag: str | None) -> str | None:

@@ -1,6 +1,6 @@
 """Everything CallGuard remembers, behind one interface.
 
-* ``models``  the values: Report, Stats, day windows, percentages
+* ``models``  the values: Report, Preferences (/lang, /region), Stats, day windows, percentages
 * ``backend`` what the application needs from a database (ReportStore, StorageError)
 * ``keys``    reporter pseudonyms and where their secret lives (never in the database)
 * ``writer``  ReportWriter: reports wait in memory while the storage is down
@@ -11,12 +11,12 @@
 from .backend import ReportStore, StorageError
 from .export import EXPORT_COLUMNS, mask_row, write_csv
 from .keys import ReporterKeys, default_key_file
-from .models import DAY, NO_CATEGORY, NO_RULE, Report, Stats, percentages, ratio_rows
+from .models import DAY, NO_CATEGORY, NO_RULE, Preferences, Report, Stats, percentages, ratio_rows
 from .sqlite import SQLiteStore
 from .writer import ReportWriter
 
 __all__ = [
-    "DAY", "EXPORT_COLUMNS", "NO_CATEGORY", "NO_RULE", "Report", "ReportStore", "ReportWriter", "ReporterKeys",
-    "SQLiteStore", "Stats", "StorageError", "default_key_file", "mask_row", "percentages", "ratio_rows",
+    "DAY", "EXPORT_COLUMNS", "NO_CATEGORY", "NO_RULE", "Preferences", "Report", "ReportStore", "ReportWriter",
+    "ReporterKeys", "SQLiteStore", "Stats", "StorageError", "default_key_file", "mask_row", "percentages", "ratio_rows",
     "write_csv",
 ]

@@ -27,7 +27,7 @@ from __future__ import annotations
 from typing import Iterable, Protocol, runtime_checkable
 
 from .keys import ReporterKeys
-from .models import Report, Stats
+from .models import Preferences, Report, Stats
 
 __all__ = ["ReportStore", "StorageError"]
 
@@ -68,6 +68,13 @@ class ReportStore(Protocol):
 
     async def set_money_sent(self, report_id: int, sent: bool = True) -> None: ...
 
+    async def get_preferences(self, user_id: int) -> Preferences:
+        """The user's /lang and /region choice (``Preferences()`` when none)."""
+
+    async def set_preferences(self, user_id: int, prefs: Preferences) -> None:
+        """Store the fields of ``prefs`` that are not None (committed before returning);
+        the others keep their stored value. Raises ValueError for an invalid value."""
+
     async def stats(self, days: int) -> Stats:
         """Aggregates over the last ``days`` * 24 h (numbers: the last ``days`` UTC days)."""
 
@@ -82,7 +89,7 @@ class ReportStore(Protocol):
         """How many records :meth:`forget` would delete."""
 
     async def forget(self, user_id: int) -> int:
-        """Delete the user's reports and feedback (and feedback on their reports); their
+        """Delete the user's reports, preferences and feedback (and feedback on their reports); their
         number counts stay, no longer linked to them. Returns the records deleted."""
 
     async def purge(self, retention_days: int) -> int:

@@ -11,6 +11,7 @@ and, if staff should see it, to ``export.EXPORT_COLUMNS``.
 from __future__ import annotations
 
 import functools
+import re
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Sequence
@@ -20,7 +21,7 @@ from ..numbers import mask_number
 
 __all__ = [
     "CHAT_TYPES", "DAY", "FEEDBACK_VALUES", "LANGS", "NO_CATEGORY", "NO_RULE", "RISKS", "SOURCES",
-    "Report", "Stats", "check_days", "day_start", "iso_utc", "percentages", "ratio_rows", "utc_day",
+    "Preferences", "Report", "Stats", "check_days", "day_start", "iso_utc", "percentages", "ratio_rows", "utc_day",
 ]
 
 DAY = 86_400.0
@@ -87,6 +88,30 @@ class Report:
             problems.append(f"from_image {self.from_image!r}")
         if problems:
             raise ValueError("invalid report: " + ", ".join(problems))
+
+
+_REGION_CODE = re.compile(r"[A-Z]{2}")
+
+
+@dataclass(frozen=True)
+class Preferences:
+    """What a user chose with /lang and /region (None: not chosen), kept until /forget so
+    that a restart of the bot does not send them back to another country's emergency
+    numbers. The region is a code of the rule file's ``regions:`` block; one the file no
+    longer has is ignored when the region is picked, not an error here."""
+
+    lang: str | None = None
+    region: str | None = None
+
+    def validate(self) -> None:
+        """Raise ValueError for values the schema must never hold (see Report.validate)."""
+        problems = []
+        if self.lang is not None and self.lang not in LANGS:
+            problems.append(f"lang {self.lang!r}")
+        if self.region is not None and not (isinstance(self.region, str) and _REGION_CODE.fullmatch(self.region)):
+            problems.append(f"region {self.region!r} (two capital letters, e.g. 'TW')")
+        if problems:
+            raise ValueError("invalid preferences: " + ", ".join(problems))
 
 
 @dataclass(frozen=True)

@@ -31,6 +31,7 @@ from telegram.ext import (
     ContextTypes,
     ConversationHandler,
     MessageHandler,
+    TypeHandler,
     filters,
 )
 
@@ -70,8 +71,9 @@ async def _edit(edit: Awaitable) -> None:
             raise
 
 
-_NO_ZH = ("没", "沒", "未", "不")
-_YES_ZH = ("是", "对", "對", "已", "转了", "轉了", "汇了", "匯了", "付了", "打了")
+_NO_ZH = ("没", "沒", "未", "不", "冇", "唔")  # 冇 / 唔係 / 唔知: Cantonese "no" / "not" / "don't know"
+_YES_ZH = ("是", "对", "對", "已", "转了", "轉了", "汇了", "匯了", "付了", "打了",
+           "係", "有", "轉咗", "转咗", "俾咗", "畀咗")  # Cantonese: 係呀, 有, 轉咗 ("sent it")
 _NO_EN = frozenset({"no", "not", "nope", "never", "didnt", "havent", "hasnt", "dont", "yet"})
 _YES_EN = frozenset({"yes", "y", "yeah", "yep", "sent", "paid", "transferred", "wired", "already", "did"})
 
@@ -96,6 +98,7 @@ class Handlers:
 
     def register(self, app) -> None:
         """Add every handler to a PTB Application, in priority order."""
+        app.add_handler(TypeHandler(Update, self.load_preferences), group=-1)  # before any other handler
         app.add_handler(self.report_conversation())
         app.add_handler(CommandHandler("report", self.report_in_group, filters=filters.ChatType.GROUPS))
         for name, callback in (("start", self.start), ("help", self.help), ("privacy", self.privacy),
@@ -112,6 +115,23 @@ class Handlers:
         app.add_handler(MessageHandler(MESSAGES & PRIVATE, self.need_words))
 
     # ------------------------------------------------------------------ helpers
+
+    async def load_preferences(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """Put the user's stored /lang and /region into ``user_data``, where the handlers
+        read them, so a restart of the bot does not forget them (the service caches
+        them: one query per user, not per message). A choice made in this process wins."""
+        user = update.effective_user if isinstance(update, Update) else None
+        if user is None or context.user_data is None:
+            return
+        try:
+            prefs = await self.guard.preferences(user.id)
+        except Exception:  # never let this keep the update from its handler
+            log.exception("preferences of %s not loaded", self.guard.user_tag(user.id))
+            return
+        if prefs.lang:
+            context.user_data.setdefault("lang", prefs.lang)
+        if prefs.region:
+            context.user_data.setdefault("region", prefs.region)
 
     @staticmethod
     def language(update: Update, context: ContextTypes.DEFAULT_TYPE, text: str | None = None) -> str:
@@ -254,7 +274,8 @@ class Handlers:
         text = (message.text or message.caption or "")[:MAX_TEXT]
         addressed, text = self._addressed(message, context, text)
         user = update.effective_user
-        judgement, detector = await self.guard.judge(text, user_id=user.id if user else None)
+        judgement, detector = await self.guard.judge(text, user_id=user.id if user else None,
+                                                     **self._assess_kwargs(update, context))
         verdict = judgement.verdict
         worried_payer = already_paid(text) and sounds_worried(text)
         if not addressed and not worried_payer and not (
@@ -334,6 +355,8 @@ class Handlers:
         elif action == kb.LANGUAGE:
             changed = context.user_data.get("lang") != arg
             context.user_data["lang"] = arg
+            if changed:
+                await self.guard.set_preferences(user_id, lang=arg)
             await query.answer()
             if query.message:
                 await _edit(query.edit_message_text(replies.ui("lang.set", arg)))
@@ -345,6 +368,7 @@ class Handlers:
             region = self.guard.ruleset.regions.get(arg)
             if region is not None:
                 context.user_data["region"] = arg
+                await self.guard.set_preferences(user_id, region=arg)
             if query.message and region is not None:
                 await _edit(query.edit_message_text(replies.ui("region.set", lang, region=region,
                                                                name=region.name[lang])))

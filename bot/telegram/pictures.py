@@ -129,7 +129,8 @@ class Pictures:
         judged = await self._read(update, context, caption, lang, answer=addressed)
         if judged is None:
             return
-        judgement, detector = await self.guard.judge(judged.text, user_id=user.id if user else None)
+        judgement, detector = await self.guard.judge(judged.text, user_id=user.id if user else None,
+                                                     **self.handlers._assess_kwargs(update, context))
         verdict = judgement.verdict  # (judged by the detection workers, off the event loop)
         worried_payer = already_paid(caption) and sounds_worried(caption)  # "I paid them, what now?" + a picture
         if addressed or worried_payer or (verdict.risk == "high" and len(normalize(judged.text)) >= GROUP_MIN_CHARS):
@@ -153,7 +154,8 @@ class Pictures:
         lang = self.handlers.language(update, context, judged.text)
         user = update.effective_user
         if judged_by is None:  # one rule set for the whole picture, even mid-reload; off the event loop
-            judgement, detector = await self.guard.judge(judged.text, user_id=user.id if user else None)
+            judgement, detector = await self.guard.judge(judged.text, user_id=user.id if user else None, lang=lang,
+                                                         **self.handlers._assess_kwargs(update, context))
             judged_by = detector, judgement.verdict
         detector, verdict = judged_by
         outcome = await self.guard.record(judged.text, verdict, detector, user_id=user.id if user else None,

@@ -36,9 +36,9 @@ TEST_RULES = """
     category: impersonate_authority
     title: {zh-Hans: 测试：冒充通信管理局, zh-Hant: 測試：冒充通信管理局, en: "Test: fake regulator"}
     advice:
-      zh-Hans: [立刻挂断。, "打{tax_office}核实。", "把短信转发到{spam_sms}。"]
-      zh-Hant: [立刻掛斷。, "打{tax_office}查證。", "把簡訊轉寄到{spam_sms}。"]
-      en: [Hang up now., "Call the tax office on {tax_office} to check.", "Forward the text to {spam_sms}."]
+      zh-Hans: [立刻挂断。, "向{telecom_regulator}核实。", "把短信转发到{spam_sms}。"]
+      zh-Hant: [立刻掛斷。, "向{telecom_regulator}查證。", "把簡訊轉寄到{spam_sms}。"]
+      en: [Hang up now., "Ask {telecom_regulator} to check.", "Forward the text to {spam_sms}."]
     requires: [claim]
     groups:
       - {name: claim, weight: 30, phrases: [通信管理局, communications administration]}
@@ -277,9 +277,9 @@ async def test_emergency_button_uses_the_region_of_the_verdict(test_bot):
 
 
 @pytest.mark.parametrize("language_code, region, shown, hidden", [
-    ("zh-hans", "CN", ["打12366核实。", "把短信转发到12381。"], []),
-    ("zh-TW", "TW", ["立刻掛斷。"], ["12366", "{tax_office}", "{spam_sms}"]),
-    ("en-GB", "GB", ["Forward the text to 7726."], ["tax office", "{tax_office}"]),
+    ("zh-hans", "CN", ["向工信部12381热线核实。", "把短信转发到12381。"], []),
+    ("zh-TW", "TW", ["立刻掛斷。"], ["12381", "{telecom_regulator}", "{spam_sms}"]),
+    ("en-GB", "GB", ["Forward the text to 7726."], ["MIIT", "{telecom_regulator}"]),
 ])
 async def test_advice_that_names_an_agency_follows_the_region(test_bot, language_code, region, shown, hidden):
     api, app, guard = test_bot

@@ -12,7 +12,7 @@ import contextlib
 import sqlite3
 from typing import Iterable, Iterator, Sequence
 
-from ..models import NO_CATEGORY, NO_RULE, Report, iso_utc
+from ..models import NO_CATEGORY, NO_RULE, Preferences, Report, iso_utc
 
 # The columns of ``reports`` that hold a Report's fields (same names), in one
 # place for the insert and the read. A new Report field goes here (and into a
@@ -201,6 +201,27 @@ def set_money_sent(conn: sqlite3.Connection, report_id: int, sent: bool) -> None
         conn.execute("UPDATE reports SET money_sent = ? WHERE id = ?", (int(sent), report_id))
 
 
+# -- a user's /lang and /region -------------------------------------------------------
+
+
+def get_preferences(conn: sqlite3.Connection, reporter: str) -> Preferences:
+    row = conn.execute("SELECT lang, region FROM preferences WHERE reporter = ?", (reporter,)).fetchone()
+    return Preferences() if row is None else Preferences(lang=row[0], region=row[1])
+
+
+def set_preferences(conn: sqlite3.Connection, reporter: str, prefs: Preferences, now: float) -> None:
+    """Store what ``prefs`` sets; a None field keeps the value stored before."""
+    with _write(conn):
+        conn.execute(
+            """INSERT INTO preferences (reporter, lang, region, updated_at) VALUES (?, ?, ?, ?)
+               ON CONFLICT (reporter) DO UPDATE SET
+                   lang = COALESCE(excluded.lang, preferences.lang),
+                   region = COALESCE(excluded.region, preferences.region),
+                   updated_at = excluded.updated_at""",
+            (reporter, prefs.lang, prefs.region, now),
+        )
+
+
 # -- statistics and export ---------------------------------------------------------
 
 
@@ -291,6 +312,7 @@ def export_rows(conn: sqlite3.Connection, since: float) -> list[dict]:
 def _user_records(conn: sqlite3.Connection, reporter: str) -> int:
     (count,), = conn.execute(
         """SELECT (SELECT COUNT(*) FROM reports WHERE reporter = :k)
+                + (SELECT COUNT(*) FROM preferences WHERE reporter = :k)
                 + (SELECT COUNT(*) FROM feedback
                    WHERE reporter = :k
                       OR report_id IN (SELECT id FROM reports WHERE reporter = :k))""",
@@ -305,10 +327,11 @@ def count_user_records(conn: sqlite3.Connection, reporter: str) -> int:
 
 
 def forget(conn: sqlite3.Connection, reporter: str, anonymous: str) -> int:
-    """Delete the reporter's reports and feedback; their number counts go to ``anonymous``,
-    a random token: still one person per number, no longer this one."""
+    """Delete the reporter's reports, feedback and preferences; their number counts go to
+    ``anonymous``, a random token: still one person per number, no longer this one."""
     with _write(conn):
         count = _user_records(conn, reporter)
+        conn.execute("DELETE FROM preferences WHERE reporter = ?", (reporter,))
         conn.execute("DELETE FROM feedback WHERE reporter = ?", (reporter,))
         # report_numbers and feedback on these reports go by ON DELETE CASCADE.
         conn.execute("DELETE FROM reports WHERE reporter = ?", (reporter,))

@@ -109,6 +109,16 @@ MIGRATIONS: list[tuple[str, ...]] = [
     ),
     # 3: reports whose text was read from a picture (a screenshot, OCR) say so.
     ("ALTER TABLE reports ADD COLUMN from_image INTEGER NOT NULL DEFAULT 0 CHECK (from_image IN (0, 1))",),
+    # 4: what a user chose with /lang and /region, so a restart does not forget it. Keyed by
+    # the reporter pseudonym like everything else; deleted by /forget.
+    (
+        """CREATE TABLE preferences (
+            reporter   TEXT PRIMARY KEY,     -- HMAC of the user id (keys.ReporterKeys.reporter)
+            lang       TEXT,                 -- NULL: not chosen
+            region     TEXT,                 -- NULL: not chosen
+            updated_at REAL NOT NULL
+        ) WITHOUT ROWID""",
+    ),
 ]
 
 

@@ -24,7 +24,7 @@ from urllib.parse import quote
 
 from ..backend import StorageError
 from ..keys import ReporterKeys, SecretChoice, choose_secret, default_key_file
-from ..models import DAY, FEEDBACK_VALUES, Report, Stats, check_days, day_start, utc_day
+from ..models import DAY, FEEDBACK_VALUES, Preferences, Report, Stats, check_days, day_start, utc_day
 from . import queries, relocate
 from .schema import MIGRATIONS, configure, migrate, schema_version
 from .thread import DatabaseThread
@@ -240,6 +240,17 @@ class SQLiteStore:
         """Mark whether the victim already paid (asked after a scam verdict)."""
         await self._run(queries.set_money_sent, report_id, sent)
 
+    # -- a user's /lang and /region ---------------------------------------------------
+
+    async def get_preferences(self, user_id: int) -> Preferences:
+        """What the user chose with /lang and /region (all None when nothing)."""
+        return await self._run(queries.get_preferences, self.keys.reporter(user_id))
+
+    async def set_preferences(self, user_id: int, prefs: Preferences) -> None:
+        """Store the fields ``prefs`` sets (committed before returning); None fields stay as they were."""
+        prefs.validate()
+        await self._run(queries.set_preferences, self.keys.reporter(user_id), prefs, self._clock())
+
     # -- statistics and export ----------------------------------------------------
 
     async def stats(self, days: int) -> Stats:
@@ -272,7 +283,7 @@ class SQLiteStore:
     async def forget(self, user_id: int) -> int:
         """Delete everything this user gave us; returns the number of records deleted.
 
-        Records are the user's reports plus feedback rows: the user's own
+        Records are the user's reports, their /lang and /region choice, plus feedback rows: the user's own
         feedback anywhere, and any feedback on the user's reports (it cannot
         outlive the report). The numbers they reported keep counting them as
         one anonymous person, until the retention period."""
