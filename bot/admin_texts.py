@@ -16,10 +16,11 @@ from typing import Iterable, Sequence
 
 from . import i18n
 from .detect import Explanation, Problem, RuleSet
+from .detect.compare import Comparison, Outcome
 from .i18n import MAX_MESSAGE
 from .storage import NO_CATEGORY, NO_RULE, Stats
 
-__all__ = ["MAX_MESSAGE", "t", "category_name", "errors_text", "why_text", "stats_text", "fit_lines",
+__all__ = ["MAX_MESSAGE", "t", "category_name", "errors_text", "changes_lines", "why_text", "stats_text", "fit_lines",
            "split_message", "utc_day", "utc_time"]
 
 MAX_ERRORS = 30  # problems listed in a reload failure; the rest are counted
@@ -101,6 +102,40 @@ def errors_text(title: str, problems: Sequence[Problem] | str, lang: str, *, htm
     # A single enormous line (a YAML error quoting a huge scalar) is shortened, never split mid-entity.
     shown = [line if len(line) <= 1000 else _esc(_html.unescape(line)[:900] + "…", html) for line in shown]
     return fit_lines([_esc(title, html)], shown, lang)
+
+
+# --------------------------------------------------------------------------- changed verdicts
+
+SAMPLE_CHARS = 90  # of a changed text shown to the admin
+
+
+def outcome_label(outcome: Outcome, ruleset: RuleSet | None, lang: str) -> str:
+    """"scam: fake police (high)", "not a scam: billing complaint", "no scam"."""
+    if outcome.scam:
+        return t("changes.scam", lang, category=category_name(ruleset, outcome.category, lang),
+                 risk=t(f"risk.{outcome.risk}", lang))
+    if outcome.category:
+        return t("changes.not_scam_kind", lang, category=category_name(ruleset, outcome.category, lang))
+    return t("changes.no_scam", lang)
+
+
+def changes_lines(comparison: Comparison, live: RuleSet | None, candidate: RuleSet | None, lang: str, *,
+                  html: bool = True) -> list[str]:
+    """What a candidate would change: one summary line, then the worst few
+    changes as "text: before -> after" (each verdict named by its own rule set)."""
+    lang = _lang(lang)
+    n = len(comparison.changes)
+    if not n:
+        return [_esc(t("changes.none", lang, checked=comparison.checked), html)]
+    missed = t("changes.missed", lang, n=comparison.missed_scams) if comparison.missed_scams else ""
+    lines = [_esc(t("changes.some", lang, n=n, checked=comparison.checked, missed=missed), html)]
+    for change in comparison.samples():
+        text = " ".join(change.probe.text.split())
+        if len(text) > SAMPLE_CHARS:
+            text = text[: SAMPLE_CHARS - 1] + "…"
+        lines.append(_esc(t("changes.sample", lang, text=text, before=outcome_label(change.before, live, lang),
+                            after=outcome_label(change.after, candidate, lang), source=change.probe.source), html))
+    return lines
 
 
 # --------------------------------------------------------------------------- /why

@@ -8,6 +8,8 @@
     callguard rules lint [FILE]       schema errors as file:line: message
     callguard rules test [FILE]       run every rule's embedded examples
     callguard rules migrate FILE      a schema-1 rule file rewritten as schema 2
+    callguard rules check FILE        what a reload of FILE would do: problems, or changed verdicts
+    callguard rules apply FILE [--force]   check FILE, then install it as the rule file
     callguard train CORPUS.jsonl --out FILE   train the optional learned second opinion
     callguard run [--webhook]         start the Telegram bot
     callguard stats --days N [--chart FILE.png]       reports by category, risk, number, feedback
@@ -425,6 +427,70 @@ def cmd_rules_test(args: argparse.Namespace) -> int:
     return 1 if failures else 0
 
 
+def _checked_update(args: argparse.Namespace, command: str) -> tuple[bytes, Path, bool] | int:
+    """FILE checked against the live rule file, its report printed: (its
+    content, the live path, whether a reload would ask for a confirmation),
+    or the exit status when it cannot be used."""
+    from .admin_texts import changes_lines
+    from .rulebuild import check_update
+
+    path, live_path = Path(args.file), _rules_path(args.live)
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        print(f"callguard rules {command}: cannot read {path}: {exc.strerror or exc}", file=sys.stderr)
+        return 1
+    checked, note = check_update(data, str(path), live_path)
+    if checked.problems:
+        for problem in checked.problems:
+            print(problem)
+        print(f"{path}: {len(checked.problems)} problem(s); a reload would refuse it", file=sys.stderr)
+        return 1
+    if note:
+        print(note)
+    comparison = checked.comparison
+    if comparison is not None:
+        names = checked.detector.ruleset  # names the categories of both verdicts (an unknown one by its id)
+        print("\n".join(changes_lines(comparison, names, names, args.lang, html=False)))
+    return data, live_path, comparison is not None and comparison.needs_confirmation
+
+
+def cmd_rules_check(args: argparse.Namespace) -> int:
+    checked = _checked_update(args, "check")
+    if isinstance(checked, int):
+        return checked
+    if checked[2]:
+        print(f"{args.file}: passes every check, but a reload would ask for a confirmation "
+              "(Telegram: Apply anyway; here: callguard rules apply --force)", file=sys.stderr)
+        return 3
+    print(f"{args.file}: passes every check; a reload would apply it", file=sys.stderr)
+    return 0
+
+
+def cmd_rules_apply(args: argparse.Namespace) -> int:
+    from .rulebook import approve, save_with_backup
+
+    checked = _checked_update(args, "apply")
+    if isinstance(checked, int):
+        return checked
+    data, live_path, ask = checked
+    if ask:
+        if not args.force:
+            print("callguard rules apply: not applied: it changes too many verdicts. Add --force to apply it "
+                  "anyway.", file=sys.stderr)
+            return 3
+        approve(live_path, data)  # so that the running bot's SIGHUP or file watch takes exactly this content
+    try:
+        backup = save_with_backup(live_path, data)
+    except OSError as exc:
+        print(f"callguard rules apply: cannot write {live_path}: {exc.strerror or exc}", file=sys.stderr)
+        return 1
+    kept = f" (the old file is kept as {backup.name})" if backup else ""
+    print(f"{args.file} installed as {live_path}{kept}. A running bot takes it with /reload, kill -HUP <pid>, "
+          "or by itself within 2 s with CALLGUARD_WATCH_RULES=1.", file=sys.stderr)
+    return 0
+
+
 def cmd_rules_migrate(args: argparse.Namespace) -> int:
     from .detect.migrate import migrate
 
@@ -670,6 +736,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("file")
     p.add_argument("--out", metavar="FILE", help="write here instead of standard output")
     p.set_defaults(func=cmd_rules_migrate)
+    for name, func, text in (("check", cmd_rules_check, "what a reload of FILE would do: its problems, or the "
+                              "verdicts it changes against the live rule file"),
+                             ("apply", cmd_rules_apply, "check FILE like a reload, then install it as the live rule "
+                              "file (backup kept)")):
+        p = rules.add_parser(name, help=text)
+        p.add_argument("file")
+        p.add_argument("--live", metavar="FILE", help="the live rule file (default: CALLGUARD_RULES or the shipped "
+                                                      "rules)")
+        p.add_argument("--lang", choices=replies.LANGUAGES, default="en")
+        if name == "apply":
+            p.add_argument("--force", action="store_true", help="apply even when many verdicts change (approves "
+                                                                "exactly this content for the bot's SIGHUP/watch)")
+        p.set_defaults(func=func)
 
     p = sub.add_parser("stats", help="report statistics from the bot's database (CALLGUARD_DB)")
     p.add_argument("--days", type=_positive_days, default=30, help="the last N days (default 30)")

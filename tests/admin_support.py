@@ -82,3 +82,55 @@ class Gate:
 
     def release(self) -> None:
         self._go.set()
+
+
+# --------------------------------------------------------------------------- the rule-file attacks of issue 12
+
+POLICE_STORY = "有人自称通信管理局，说我的号码要被冻结，让我转到安全账户"
+MOTHER_CALLS = "妈妈打电话问我什么时候回家吃饭"
+
+
+def own_examples_only() -> str:
+    """Passes lint and every example, yet detects almost nothing: each rule's
+    only phrases are its own match examples, word for word."""
+    doc = _doc()
+    for rule in doc["rules"]:
+        phrases = list(dict.fromkeys(rule["examples"]["match"]))
+        rule["groups"] = [{"name": "own", "weight": 100, "fuzzy": False, "phrases": phrases}]
+        rule.pop("requires", None)
+        rule.pop("requires_all", None)
+    doc.pop("vocab", None)
+    return _dump(doc)
+
+
+def common_characters_rule() -> str:
+    """Passes lint and every example, yet calls ordinary Chinese a scam: a
+    phishing rule gives weight 45 (the medium threshold) to 的/我/了/是 (as a
+    fallback rule, so that it takes few other rules' examples away; the
+    examples it does take are edited out, as an attacker would)."""
+    doc = _doc()
+    title = {"zh-Hans": "常用字", "zh-Hant": "常用字", "en": "Common characters"}
+    advice = {"zh-Hans": ["不要点击链接。", "不要提供验证码。"], "zh-Hant": ["不要點擊連結。", "不要提供驗證碼。"],
+              "en": ["Do not click the link.", "Do not give the code."]}
+    doc["rules"].append({
+        "id": "phishing-common-characters", "category": "phishing", "fallback": True, "title": title,
+        "advice": advice,
+        "groups": [{"name": "hook", "weight": 45, "fuzzy": False, "phrases": ["的", "我", "了", "是"]}],
+        "examples": {"match": ["我的", "是我", "好了", "我是", "的是", "我了", "来了", "真的"],
+                     "no_match": ["今天天气很好", "明天见", "谢谢你", "晚安", "早上好"]},
+    })
+    return _dump(_without_failing_examples(doc))
+
+
+def _without_failing_examples(doc: dict) -> dict:
+    """``doc`` with the examples its rules fail removed, each rule's lists
+    padded back to the minimum with copies of its passing ones."""
+    from callguard.detect import Detector, parse_rules
+    from callguard.detect.examples import run_examples
+
+    failing = {(f.rule, f.kind, f.text) for f in run_examples(Detector(parse_rules(_dump(doc))))}
+    for rule in doc["rules"]:
+        for kind, minimum in (("match", 8), ("no_match", 5)):
+            kept = [x for x in rule["examples"][kind] if (rule["id"], kind, x) not in failing]
+            rule["examples"][kind] = kept + [f"{kept[i % len(kept)]} {i}" for i in range(max(0, minimum - len(kept)))]
+    return doc

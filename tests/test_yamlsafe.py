@@ -3,6 +3,8 @@
 import subprocess
 import sys
 
+import pytest
+
 from callguard.detect.yamlsafe import MAX_NODES, expanded_size, load_yaml
 
 
@@ -50,6 +52,18 @@ def test_values_from_the_file_are_never_repr_d_whole():
 
     text = "schema: 2\nrules: [[" + ", ".join(["long value"] * 5000) + "]]\n"
     assert all(len(str(p)) < 400 for p in lint_text(text, "r.yaml"))
+
+
+@pytest.mark.parametrize("number", ["1" * 5_000, ":".join(["59"] * 20_000), "1." + "5" * 5_000],
+                         ids=["5,000 digits", "base-60 with 20,000 parts", "5,000-digit float"])
+def test_a_long_number_is_refused_with_its_line(number):
+    """Python refuses to read an integer of more than 4,300 digits (a ValueError that
+    crashed `rules lint`), and a base-60 integer costs quadratic time to build."""
+    from callguard.detect.load import lint_text
+
+    problems = lint_text(f"schema: 2\nthresholds:\n  high: {number}\n", "r.yaml")
+    assert [str(p) for p in problems if p.severity == "error"][0].startswith(
+        f"r.yaml:3: invalid YAML: a number {len(number):,} characters long; at most 100")
 
 
 def test_the_node_limit_is_generous_for_real_files():

@@ -10,11 +10,13 @@ Pure and self-contained: nothing here imports Telegram or storage, and
     matcher.py   one Aho-Corasick scan, typo tolerance, pattern chaining, scores
     verdict.py   Detector: scores -> Verdict with evidence
     examples.py  every rule's embedded examples
-    build.py     lint + compile + examples: the one way rules go into service
+    build.py     lint + compile + examples: the one way rules go into service;
+                 check_candidate adds the comparison a reload makes before a swap
+    compare.py   a candidate's verdicts against the live rules' on outside texts
     migrate.py   schema 1 -> schema 2
 """
 
-from .build import build
+from .build import build, check_candidate
 from .language import LANGUAGES, detect_language, from_language_code
 from .load import lint_file, lint_text, load_and_lint, load_rules, parse_rules
 from .schema import Problem, RuleFileError, RuleSet
@@ -22,6 +24,6 @@ from .verdict import Detector, Evidence, Explanation, Verdict
 
 __all__ = [
     "LANGUAGES", "Problem", "RuleFileError", "RuleSet", "lint_file", "lint_text", "load_and_lint",
-    "load_rules", "parse_rules", "build", "Detector", "Evidence", "Explanation", "Verdict",
+    "load_rules", "parse_rules", "build", "check_candidate", "Detector", "Evidence", "Explanation", "Verdict",
     "detect_language", "from_language_code",
 ]

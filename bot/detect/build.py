@@ -6,19 +6,26 @@ rules test``. A file is used only when it parses without errors *and* every
 embedded example holds (:mod:`.examples`); otherwise :class:`RuleFileError`
 lists every problem as ``file:line: message`` and the caller keeps what it
 had.
+
+A candidate that would replace live rules is also judged on texts it did not
+write (:func:`check_candidate`, :mod:`.compare`). Where that runs (a worker
+process, so users never wait) is the caller's business
+(:mod:`callguard.rulebuild`); what is checked is decided here.
 """
 
 from __future__ import annotations
 
 import gc
 import time
+from typing import Callable, Sequence
 
+from .compare import Comparison, Judge, Probe, compare, example_probes
 from .examples import run_examples
 from .load import check_bytes
 from .schema import Problem, RuleFileError
 from .verdict import Detector
 
-__all__ = ["build"]
+__all__ = ["build", "check_candidate"]
 
 
 def build(data: bytes | str, source: str = "<rules>", *, previous: Detector | None = None,
@@ -55,3 +62,32 @@ def build(data: bytes | str, source: str = "<rules>", *, previous: Detector | No
     if failures:
         raise RuleFileError([Problem(source, f.line, str(f)) for f in failures])
     return detector
+
+
+def check_candidate(data: bytes | str, source: str, *, live: Detector | Callable[[], Detector | None] | None,
+                    regression: Sequence[Probe] = (), previous: Detector | None = None,
+                    live_judge: Callable[[Detector], Judge] | None = None,
+                    timings: dict[str, float] | None = None) -> tuple[Detector, Comparison | None]:
+    """Everything a reload checks before a swap: :func:`build` (lint, compile,
+    the file's own examples; raises :class:`RuleFileError`), then the
+    candidate's verdicts against ``live``'s on the live rules' examples and
+    ``regression`` (:func:`.compare.compare`). The comparison is None when
+    there are no live rules.
+
+    ``live`` may be a function returning the live detector: it is called only
+    for a candidate that passes, so a refused file costs no more than its own
+    check. ``previous``: a detector whose compiled rules may be reused.
+    ``live_judge(live)`` judges for ``live`` (e.g. remembering its verdicts
+    across checks). ``timings`` also receives ``compare``."""
+    candidate = build(data, source, previous=previous, timings=timings)
+    t0 = time.perf_counter()
+    if callable(live):
+        live = live()
+    if live is None:
+        return candidate, None
+    probes = example_probes(live.ruleset) + list(regression)
+    judge = live_judge(live) if live_judge is not None else live
+    comparison = compare(judge, candidate, probes, live_version=live.version, candidate_version=candidate.version)
+    if timings is not None:
+        timings["compare"] = time.perf_counter() - t0
+    return candidate, comparison

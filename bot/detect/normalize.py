@@ -156,7 +156,8 @@ def is_cjk(ch: str) -> bool:
     return 0x4E00 <= o <= 0x9FFF or 0x3400 <= o <= 0x4DBF or 0x20000 <= o <= 0x2FFFF or 0xF900 <= o <= 0xFAFF
 
 
-_CJK = re.compile("[\u4e00-\u9fff\u3400-\u4dbf\U00020000-\U0002ffff\uf900-\ufaff]")
+CJK_CLASS = "\u4e00-\u9fff\u3400-\u4dbf\U00020000-\U0002ffff\uf900-\ufaff"  # the blocks of ``is_cjk``, for a regex class
+_CJK = re.compile(f"[{CJK_CLASS}]")
 
 
 def has_cjk(text: str) -> bool:

@@ -15,7 +15,8 @@ an admin reading ``/why``:
   complaint for the telecom regulator), the verdict names that category
   with ``scam=False`` so the user gets the right advice;
 * evidence is the deciding rules' matched words, in the text the user
-  wrote: whole words, each span once, overlaps merged.
+  wrote: whole words (Chinese ones by a dictionary, :mod:`.chinese_words`),
+  each span once, overlaps merged.
 """
 
 from __future__ import annotations
@@ -24,7 +25,8 @@ from dataclasses import dataclass
 
 from .matcher import Matcher, RuleScore, Scan
 from .model import Model, second_opinion
-from .normalize import is_spaced
+from .chinese_words import whole_chinese_words
+from .normalize import has_cjk, is_spaced
 from .schema import RuleSet, Thresholds
 
 __all__ = ["Evidence", "Verdict", "Explanation", "Detector"]
@@ -149,7 +151,7 @@ class Detector:
 def _evidence(scan: Scan, scores: list[RuleScore]) -> list[Evidence]:
     """The words behind ``scores`` in the user's text: positive groups only,
     a short pattern match whole and a long one element by element, widened
-    to whole English words, overlaps merged, in reading order."""
+    to whole English and Chinese words, overlaps merged, in reading order."""
     raw: list[tuple[int, int, str, str, int, str | None]] = []  # (start, end, phrase, group, similarity, slot)
     seen_rules = set()
     for s in scores:
@@ -177,7 +179,19 @@ def _evidence(scan: Scan, scores: list[RuleScore]) -> list[Evidence]:
     for start, end, phrase, group, sim, slot in raw:
         a, b = offsets[start], offsets[end - 1] + 1
         a, b = _whole_words(text, a, b)
-        spans.append((a, b, phrase, group, sim, slot))
+        spans.append([a, b, phrase, group, sim, slot])
+    # Whole Chinese words after a first merge (fewer spans to widen), then merge what now overlaps.
+    merged = _merge(spans)
+    if has_cjk(text):
+        for span in merged:
+            span[0], span[1] = whole_chinese_words(text, span[0], span[1])
+        merged = _merge(merged)
+    return [Evidence(phrase, text[a:b], a, b, group, sim, slot) for a, b, phrase, group, sim, slot in merged]
+
+
+def _merge(spans: list[list]) -> list[list]:
+    """``[start, end, phrase, group, similarity, slot]`` spans in reading order, overlapping
+    ones made one (named by the longer of the two)."""
     spans.sort(key=lambda x: (x[0], -(x[1] - x[0])))
     merged: list[list] = []
     for item in spans:
@@ -188,7 +202,7 @@ def _evidence(scan: Scan, scores: list[RuleScore]) -> list[Evidence]:
             last[1] = max(last[1], item[1])
             continue
         merged.append(list(item))
-    return [Evidence(phrase, text[a:b], a, b, group, sim, slot) for a, b, phrase, group, sim, slot in merged]
+    return merged
 
 
 def _whole_words(text: str, start: int, end: int) -> tuple[int, int]:

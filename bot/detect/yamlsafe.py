@@ -6,6 +6,10 @@ back as ``file:line``. Hostile input is refused cheaply, before it can cost
 time or memory:
 
 * nesting depth and the number of aliases are counted on the token stream;
+* a number is at most :data:`MAX_NUMBER_CHARS` characters long: Python
+  refuses to read an integer of more than 4,300 digits (a crash, not a
+  message), and YAML 1.1's base-60 integers (``1:2:3``) cost quadratic time
+  (a 600 kB one took 27 s);
 * the document's **expanded size** is counted on the composed node graph
   before anything is built. Aliases make a document a graph: 70 aliases, each
   a list repeating the previous one ten times, fit in 500 bytes and stand for
@@ -28,11 +32,13 @@ try:  # libyaml is bundled with PyYAML wheels; it makes big files fast
 except AttributeError:  # pragma: no cover - pure-Python fallback
     _BaseLoader = yaml.SafeLoader
 
-__all__ = ["LineDict", "LineList", "load_yaml", "line_of", "show", "MAX_DEPTH", "MAX_ALIASES", "MAX_NODES"]
+__all__ = ["LineDict", "LineList", "load_yaml", "line_of", "show", "MAX_DEPTH", "MAX_ALIASES", "MAX_NODES",
+           "MAX_NUMBER_CHARS"]
 
 MAX_DEPTH = 32
 MAX_ALIASES = 200
 MAX_NODES = 2_000_000  # values in the document with every alias spelled out
+MAX_NUMBER_CHARS = 100  # a rule file's numbers are weights, thresholds and gaps
 
 
 class LineDict(dict):
@@ -113,8 +119,23 @@ def _construct_sequence(loader: _Loader, node: yaml.SequenceNode) -> LineList:
     return out
 
 
+def _number_constructor(construct):
+    """``construct`` (YAML's int or float) for numbers of at most MAX_NUMBER_CHARS characters."""
+
+    def construct_number(loader: _Loader, node: yaml.ScalarNode):
+        if isinstance(node, yaml.ScalarNode) and len(node.value) > MAX_NUMBER_CHARS:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"a number {len(node.value):,} characters long; at most {MAX_NUMBER_CHARS}",
+                node.start_mark)
+        return construct(loader, node)
+
+    return construct_number
+
+
 _Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
 _Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG, _construct_sequence)
+_Loader.add_constructor("tag:yaml.org,2002:int", _number_constructor(_BaseLoader.construct_yaml_int))
+_Loader.add_constructor("tag:yaml.org,2002:float", _number_constructor(_BaseLoader.construct_yaml_float))
 
 _OPENERS = (yaml.BlockMappingStartToken, yaml.BlockSequenceStartToken,
             yaml.FlowMappingStartToken, yaml.FlowSequenceStartToken)

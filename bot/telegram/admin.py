@@ -30,15 +30,17 @@ from telegram.constants import ChatType
 from telegram.ext import Application, CommandHandler, ContextTypes, MessageHandler, filters
 
 from .. import replies
-from ..admin_texts import errors_text, split_message, stats_text, t, utc_day, utc_time, why_text
+from ..admin_texts import changes_lines, errors_text, split_message, stats_text, t, utc_day, utc_time, why_text
 from ..bulletin import bulletin
 from ..detect import LANGUAGES, RuleFileError
 from ..detect.load import MAX_FILE_BYTES
-from ..rulebook import Loaded
+from ..rulebook import ConfirmationNeeded, Loaded
+from ..rulebuild import BuildFailed
 from ..rulefiles import open_error
 from ..service import CallGuard
 from ..storage import StorageError
 from .handlers import MAX_TEXT, Handlers
+from .rule_changes import RuleConfirmations, applied_text
 
 __all__ = ["AdminHandlers", "ADMIN_COMMANDS"]
 
@@ -50,6 +52,7 @@ MAX_DAYS = 36_500
 PURGE_EVERY = 24 * 3600.0  # seconds between retention purges
 WATCH_EVERY = 2.0  # seconds between checks of the rule file when watching it
 MAX_DOCUMENT = 49 * 1024 * 1024  # Telegram bots may send files up to 50 MB
+MAX_NAME = 80  # characters of an uploaded file's name kept for messages and logs
 FULL_NUMBERS = ("full", "--full-numbers")  # /export argument for unmasked phone numbers
 
 Callback = Callable[[Update, ContextTypes.DEFAULT_TYPE], Awaitable[None]]
@@ -73,6 +76,18 @@ def _unreadable_text(live: Loaded, error: OSError, lang: str) -> str:
              setting=t("reload.rules_env", lang, value=setting) if setting else t("reload.rules_default", lang))
 
 
+def _short_name(name: str) -> str:
+    """An uploaded file's name as shown and logged: one line, at most MAX_NAME characters."""
+    name = " ".join(name.split()) or "upload.yaml"
+    return name if len(name) <= MAX_NAME else name[: MAX_NAME - 1] + "…"
+
+
+def _error_text(error: BaseException) -> str:
+    """A failed check or a bug, in one short line for the admin."""
+    text = str(error) if isinstance(error, BuildFailed) else f"{type(error).__name__}: {error}"
+    return text if len(text) <= 300 else text[:299] + "…"
+
+
 class AdminHandlers:
     def __init__(self, guard: CallGuard, *, refuse: Callback | None = None):
         """``refuse`` answers a non-admin: pass the user handlers' unknown-command
@@ -81,6 +96,7 @@ class AdminHandlers:
         self.refuse = refuse or self._unknown_command
         self._watched: tuple[int, int, int] | None = None
         self._sighup_loop: asyncio.AbstractEventLoop | None = None
+        self.confirmations = RuleConfirmations(guard, self.is_admin, self._remember_file)
 
     @property
     def admins(self) -> frozenset[int]:
@@ -99,6 +115,7 @@ class AdminHandlers:
         only_admins = filters.User(user_id=self.admins)  # empty admin list: matches nobody
         app.add_handler(MessageHandler(_MESSAGES & _PRIVATE & only_admins & rule_file,
                                        self._guarded("upload", self.upload)))
+        self.confirmations.register(app)
 
     async def start(self, app: Application) -> None:
         """From ``post_init``: retention purge (now and daily), rule-file watch, SIGHUP."""
@@ -180,16 +197,32 @@ class AdminHandlers:
         if self.guard.settings.watch_rules:
             self._watched = _file_signature(self.guard.rules.path)
 
-    async def reload_rules(self, trigger: str) -> tuple[Loaded | None, Loaded, Exception | None]:
+    async def reload_rules(self, trigger: str, *, owner: int | None = None
+                           ) -> tuple[Loaded | None, Loaded, Exception | None]:
         """Reload the rule file; returns (new or None, the rules live before, error).
 
-        Never raises: on any failure the old rules keep serving and it is logged."""
+        ``owner``: the admin who asked (a /reload); without one (SIGHUP, the
+        file watch) nobody can confirm, so a file that changes too many
+        verdicts is refused with the report in the log. Never raises: on any
+        failure the old rules keep serving and it is logged."""
         book = self.guard.rules
         before = book.live
         try:
-            loaded = await book.reload()
+            loaded = await book.reload(owner=owner, hold=owner is not None)
         except RuleFileError as exc:
             log.warning("rule reload (%s) refused; rules %s keep serving:\n%s", trigger, before.version, exc)
+            return None, before, exc
+        except ConfirmationNeeded as exc:
+            if exc.pending is None:  # nobody to ask: the report goes to the log
+                names = before.detector.ruleset
+                log.warning("rule reload (%s) held back; rules %s keep serving. %s\n%s\nTo apply it: /reload in "
+                            "Telegram (and confirm), or approve this content with `callguard rules apply --force`.",
+                            trigger, before.version, exc,
+                            "\n".join(changes_lines(exc.comparison, names, names, "en", html=False)))
+            return None, before, exc
+        except BuildFailed as exc:
+            log.error("rule reload (%s) could not check the file; rules %s keep serving: %s", trigger,
+                      before.version, exc)
             return None, before, exc
         except Exception as exc:  # a bug must not take the live rules down either
             log.exception("rule reload (%s) failed; rules %s keep serving", trigger, before.version)
@@ -202,30 +235,33 @@ class AdminHandlers:
 
     async def cmd_reload(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         lang = Handlers.language(update, context)
-        who = self.guard.user_tag(update.effective_user.id)
-        loaded, before, error = await self.reload_rules(f"/reload by {who}")
+        user = update.effective_user.id
+        loaded, before, error = await self.reload_rules(f"/reload by {self.guard.user_tag(user)}", owner=user)
         unreadable = open_error(before.path) if isinstance(error, RuleFileError) else None
+        if isinstance(error, ConfirmationNeeded):
+            await self.confirmations.ask(update.effective_message, context, error.pending, before, lang)
+            return
         if unreadable is not None:  # a missing file did not "fail validation": name the file and the setting
             text = errors_text(_unreadable_text(before, unreadable, lang), [], lang)
         elif isinstance(error, RuleFileError):
             text = errors_text(t("reload.failed", lang, version=before.version, n=len(error.problems)),
                                error.problems, lang)
         elif error is not None:
-            text = errors_text(t("reload.crashed", lang, error=f"{type(error).__name__}: {error}",
-                                 version=before.version), [], lang)
+            text = errors_text(t("reload.crashed", lang, error=_error_text(error), version=before.version), [], lang)
         elif loaded is before:
             text = errors_text(t("reload.same", lang, version=loaded.version, count=loaded.rule_count), [], lang)
         else:
-            text = errors_text(t("reload.ok", lang, old=before.version, new=loaded.version,
-                                 count=loaded.rule_count, seconds=loaded.seconds), [], lang)
+            text = applied_text(t("reload.ok", lang, old=before.version, new=loaded.version,
+                                        count=loaded.rule_count, seconds=loaded.seconds), loaded, before, lang)
         await update.effective_message.reply_html(text)
 
     async def upload(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        """An admin sent a rule file: validate it like a reload, then install it."""
+        """An admin sent a rule file: check it like a reload, then install it."""
         message = update.effective_message
         lang = Handlers.language(update, context)
         document = message.document
-        name = document.file_name or "upload.yaml"
+        name = _short_name(document.file_name or "upload.yaml")
+        user = update.effective_user.id
         book = self.guard.rules
         before = book.live
         if document.file_size and document.file_size > MAX_FILE_BYTES:
@@ -236,27 +272,32 @@ class AdminHandlers:
             file = await context.bot.get_file(document.file_id)
             data = bytes(await file.download_as_bytearray())
         except Exception as exc:
-            log.warning("could not download rule file %r from admin %s: %s", name,
-                        self.guard.user_tag(update.effective_user.id), exc)
+            log.warning("could not download rule file %r from admin %s: %s", name, self.guard.user_tag(user), exc)
             await message.reply_html(errors_text(t("upload.download_failed", lang, error=str(exc)), [], lang))
             return
         try:
-            loaded = await book.install(data, filename=name)
+            loaded = await book.install(data, filename=name, owner=user)
         except RuleFileError as exc:
             log.warning("uploaded rule file %r from admin %s refused; rules %s keep serving:\n%s", name,
-                        self.guard.user_tag(update.effective_user.id), before.version, exc)
+                        self.guard.user_tag(user), before.version, exc)
             text = errors_text(t("upload.failed", lang, name=name, version=before.version, n=len(exc.problems)),
                                exc.problems, lang)
-        except Exception as exc:
-            log.exception("installing rule file %r failed; rules %s keep serving", name, before.version)
-            text = errors_text(t("reload.crashed", lang, error=f"{type(exc).__name__}: {exc}",
-                                 version=before.version), [], lang)
+        except ConfirmationNeeded as exc:
+            await self.confirmations.ask(message, context, exc.pending, before, lang)
+            return
+        except Exception as exc:  # BuildFailed (the check could not be done), or a bug
+            if isinstance(exc, BuildFailed):
+                log.error("uploaded rule file %r could not be checked; rules %s keep serving: %s", name,
+                          before.version, exc)
+            else:
+                log.exception("installing rule file %r failed; rules %s keep serving", name, before.version)
+            text = errors_text(t("reload.crashed", lang, error=_error_text(exc), version=before.version), [], lang)
         else:
-            log.info("admin %s installed rule file %r: %s -> %s, %d rules",
-                     self.guard.user_tag(update.effective_user.id), name,
+            log.info("admin %s installed rule file %r: %s -> %s, %d rules", self.guard.user_tag(user), name,
                      before.version, loaded.version, loaded.rule_count)
-            text = errors_text(t("upload.ok", lang, name=name, old=before.version, new=loaded.version,
-                                 count=loaded.rule_count, seconds=loaded.seconds, path=loaded.path), [], lang)
+            text = applied_text(t("upload.ok", lang, name=name, old=before.version, new=loaded.version,
+                                        count=loaded.rule_count, seconds=loaded.seconds, path=loaded.path),
+                                      loaded, before, lang)
         finally:
             self._remember_file()
         await message.reply_html(text)

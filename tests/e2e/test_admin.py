@@ -71,8 +71,8 @@ async def test_reload_serves_users_during_and_keeps_old_rules_on_failure(admin_b
     assert "很可能是诈骗" in await user_verdict(api)  # judged by the old rules
 
     rules.write_text(variant(), encoding="utf-8")
-    gate = Gate(rulebook.build)  # hold the reload in validation
-    monkeypatch.setattr(rulebook, "build", gate)
+    gate = Gate(guard.rules.builder.check)  # hold the reload while the worker process checks the file
+    monkeypatch.setattr(guard.rules.builder, "check", gate)
     mark = api.mark()
     api.push_command("/reload", user_id=ADMIN)
     assert await asyncio.to_thread(gate.entered.wait, 10)
@@ -186,7 +186,7 @@ async def test_rollback_that_cannot_write_the_file_keeps_the_live_rules(admin_bo
     def refuse(path, data):
         raise PermissionError(13, "Permission denied")
 
-    monkeypatch.setattr(rulebook, "_save_with_backup", refuse)
+    monkeypatch.setattr(rulebook, "save_with_backup", refuse)
     text = await admin_says(api, "/rollback")
     assert "Could not write the rule file" in text and "Permission denied" in text and second in text
     assert guard.rules.live.version == second
@@ -229,8 +229,8 @@ async def test_upload_of_bad_rules_changes_nothing(admin_bot, rules, variant):
 
 async def test_upload_during_which_users_are_answered(admin_bot, rules, monkeypatch):
     api, app, guard = admin_bot
-    gate = Gate(rulebook.validate)
-    monkeypatch.setattr(rulebook, "validate", gate)
+    gate = Gate(guard.rules.builder.check)
+    monkeypatch.setattr(guard.rules.builder, "check", gate)
     mark = api.mark()
     api.push_document("rules.yaml", good_variant().encode(), user_id=ADMIN)
     assert await asyncio.to_thread(gate.entered.wait, 10)

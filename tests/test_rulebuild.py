@@ -1,0 +1,194 @@
+"""The rule builder process and the handover of its result (issue 12, item 2).
+
+A candidate is checked in a worker process and handed back in small pickles;
+a worker that crashes, hangs or runs out of memory must leave the live rules
+serving and say what happened.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import os
+import pickle
+import signal
+import threading
+import time
+import weakref
+
+import pytest
+import yaml
+
+from callguard import handover
+from callguard.detect import Detector, build, lint_text
+from callguard.detect.compare import Probe
+from callguard.rulebook import RuleBook
+from callguard.rulebuild import BuildFailed, BuildWorker, shipped_regression
+from tests.admin_support import SHIPPED_RULES, copy_rules, good_variant, schema_error
+
+
+@pytest.fixture(scope="module")
+def worker():
+    w = BuildWorker()
+    yield w
+    w.close()
+
+
+@pytest.fixture(scope="module")
+def live_data() -> bytes:
+    return SHIPPED_RULES.read_bytes()
+
+
+def test_the_candidate_comes_back_with_the_same_verdicts(worker, live_data):
+    data = good_variant("worker").encode()
+    checked = worker.check(data, "candidate.yaml", live_data, "live.yaml")
+    assert checked.problems == () and checked.comparison.changes == ()
+    assert checked.timings["pickle_mb"] > 0.1
+    candidate = checked.load()
+    here = build(data, "candidate.yaml")
+    assert candidate.version == here.version
+    for probe in shipped_regression():
+        assert candidate.check(probe.text) == here.check(probe.text), probe.source
+    assert worker.pid is not None and worker.pid != os.getpid()
+
+
+def test_a_refused_file_gets_the_problems_lint_gives(worker, live_data):
+    data = schema_error().encode()
+    checked = worker.check(data, "bad.yaml", live_data, "live.yaml")
+    errors = [p for p in lint_text(data, "bad.yaml") if p.severity == "error"]
+    assert checked.problems == tuple(errors) and checked.blob == b""
+
+
+def test_a_worker_that_takes_too_long_is_killed_and_replaced(live_data):
+    worker = BuildWorker()
+    try:
+        worker.check(b"schema: 2\n", "warm-up.yaml")  # started: the timeout counts the check alone
+        first = worker.pid
+        worker.timeout = 0.05
+        with pytest.raises(BuildFailed, match="longer than"):
+            worker.check(good_variant("slow").encode(), "slow.yaml", live_data, "live.yaml")
+        assert worker.pid is None
+        _wait_gone(first)
+        worker.timeout = 300
+        assert worker.check(good_variant("after").encode(), "after.yaml", live_data, "live.yaml").problems == ()
+        assert worker.pid not in (None, first)
+    finally:
+        worker.close()
+
+
+def test_a_worker_that_dies_mid_check_is_reported_and_replaced(live_data):
+    worker = BuildWorker()
+    try:
+        worker.check(b"schema: 2\n", "warm-up.yaml")
+        pid = worker.pid
+        killer = threading.Timer(0.2, os.kill, (pid, signal.SIGKILL))
+        killer.start()
+        with pytest.raises(BuildFailed, match=r"stopped unexpectedly \(exit code -9\)"):
+            worker.check(good_variant("killed").encode(), "killed.yaml", live_data, "live.yaml")
+        killer.join()
+        assert worker.check(good_variant("after").encode(), "after.yaml", live_data, "live.yaml").problems == ()
+    finally:
+        worker.close()
+
+
+def test_a_file_that_needs_too_much_memory_is_refused_with_that_reason():
+    """The worker caps its own address space; a file past it is a clear message, not a dead bot."""
+    doc = yaml.safe_load(SHIPPED_RULES.read_text(encoding="utf-8"))
+    body = doc["rules"][0]
+    for r in range(29):  # 58,000 patterns: nearly as many as a file may have
+        doc["rules"].append({**body, "id": f"big-{r}", "requires_all": [], "requires": [], "groups": [
+            {"name": "a", "weight": 50, "phrases": [f"短语{r:02d}{i:05d}号" for i in range(2000)]}]})
+    data = yaml.safe_dump(doc, allow_unicode=True, sort_keys=False).encode()
+    worker = BuildWorker(memory_limit=200 * 2**20)
+    try:
+        with pytest.raises(BuildFailed, match="more than the 200 MB"):
+            worker.check(data, "huge.yaml")
+        assert worker.check(b"schema: 2\n", "small.yaml").problems  # and it still answers
+    finally:
+        worker.close()
+
+
+async def test_live_rules_keep_serving_when_the_check_fails(tmp_path):
+    rules = copy_rules(tmp_path)
+    book = RuleBook(RuleBook.load(rules).live, builder=BuildWorker())
+    live = book.live
+    rules.write_text(good_variant("never"), encoding="utf-8")
+    try:
+        book.builder.check(b"schema: 2\n", "warm-up.yaml")
+        book.builder.timeout = 0.05
+        with pytest.raises(BuildFailed):
+            await book.reload()
+        assert book.live is live and book.previous is None and book.pending is None
+        book.builder.timeout = 300
+        assert (await book.reload()).version != live.version
+    finally:
+        book.builder.close()
+
+
+def _wait_gone(pid: int, timeout: float = 10) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.05)
+    pytest.fail(f"process {pid} still runs")
+
+
+# --------------------------------------------------------------------------- the handover
+
+
+def Node(value) -> Probe:
+    """Any object of callguard's own (walked by the handover) holding ``value``."""
+    return Probe(value, "test")
+
+
+def test_dumps_loads_is_pickle_with_sharing_kept_in_small_steps():
+    shared = ("shared", [1, 2, 3])
+    root = {"a": [Node(shared) for _ in range(300)], "b": shared, "c": {str(i): (i, str(i)) for i in range(2000)}}
+    data = handover.dumps(root, chunk=100)
+    assert data.count(pickle.STOP) > 20  # many small pickles
+    frozen = gc.get_freeze_count()
+    back = handover.loads(data)
+    assert gc.get_freeze_count() > frozen  # the objects read are out of the collector's way
+    gc.unfreeze()
+    assert back["c"] == root["c"] and back["b"] == shared
+    assert all(node.text is back["b"] for node in back["a"])  # shared once, as pickle.loads would
+
+
+def test_dumps_loads_a_compiled_rule_set():
+    detector = build(SHIPPED_RULES.read_bytes(), "live.yaml")
+    from callguard.rulebuild import _reduce_mapping_proxy
+    import copyreg
+    from types import MappingProxyType
+
+    copyreg.pickle(MappingProxyType, _reduce_mapping_proxy)
+    try:
+        back = handover.loads(handover.dumps(detector))
+    finally:
+        copyreg.dispatch_table.pop(MappingProxyType, None)
+        gc.unfreeze()
+    assert isinstance(back, Detector) and back.version == detector.version
+    for probe in shipped_regression()[:60]:
+        assert back.check(probe.text) == detector.check(probe.text)
+
+
+def test_release_frees_what_nothing_else_holds_and_leaves_the_rest():
+    kept = [Node("kept")]
+    tree = Node([Node(i) for i in range(20_000)] + [kept])
+    canary = weakref.ref(tree.text[0])
+    box = [tree]
+    del tree
+    handover.release(box, batch=100)
+    assert box == [] and canary() is None
+    assert kept[0].text == "kept"  # referenced from here: untouched
+
+
+async def test_release_runs_beside_the_event_loop():
+    tree = [[Node(i) for i in range(100)] for _ in range(2_000)]
+    canary = weakref.ref(tree[0][0])
+    box = [tree]
+    del tree
+    await asyncio.to_thread(handover.release, box)
+    assert canary() is None
