@@ -54,9 +54,9 @@ from rapidfuzz import fuzz
 from rapidfuzz.distance import Levenshtein
 
 from .entities import find_entity
-from .kernels import SPACED_CHARS as _SPACED_CHARS
-from .kernels import Automaton, best_hits, gap_cost, one_edit
-from .kernels import squeeze_words
+from .inner_loops import SPACED_CHARS as _SPACED_CHARS
+from .inner_loops import Automaton, best_hits, gap_cost, one_edit
+from .inner_loops import squeeze_words
 from .normalize import SPACED, fold, fold_offsets, has_cjk, normalize_folded, pinyin_alias
 from .words import FORMS
 from .schema import Element, Rule, RuleSet
@@ -374,7 +374,7 @@ class _Layer:
                 triggers.setdefault(best, []).append(pid)
         self.triggers = {cid: tuple(v) for cid, v in triggers.items()}
         self.always = tuple(always)
-        # What kernels.best_hits reads: per class its label, phrase consumers and
+        # What inner_loops.best_hits reads: per class its label, phrase consumers and
         # the patterns it triggers; the patterns as plain tuples; the on-demand flags.
         self.plan = {cid: (self.singles[cid][0] if cid in self.singles else None,
                            self.singles[cid][1] if cid in self.singles else (), self.triggers.get(cid, ()))
@@ -404,7 +404,7 @@ class _Layer:
         # The scan reads the normalised text with a space on each side, and a
         # key that starts (ends) with a Latin letter or digit is looked for
         # with a space before (after) it: English matches whole words only.
-        # The payload of each word is what ``kernels.scan_matches`` reads.
+        # The payload of each word is what ``inner_loops.scan_matches`` reads.
         words: dict[str, list] = {}  # automaton word -> [length, classes, left pad, right pad, fid, lefts, rights]
         for key, classes in exact.items():
             left, right = key[0] in _SPACED_CHARS, key[-1] in _SPACED_CHARS
@@ -506,7 +506,7 @@ class _Layer:
         """Each group's best match: layer group id -> (rank, pattern source,
         where) with rank ``_rank``'s and ``where`` None for a phrase, else
         (labels, spans) of its elements (``_parts`` makes them Parts).
-        See ``kernels.best_hits``."""
+        See ``inner_loops.best_hits``."""
         return best_hits(occ, self.plan, self.pattern_rows, self.always, lambda cid: self.entities_of(scan, cid),
                          self.demand_plan, scan.norm, MAX_OCCURRENCES)
 

@@ -37,7 +37,7 @@ from itertools import chain, repeat
 
 import opencc
 
-from .kernels import SPACED, squeeze, squeeze_words
+from .inner_loops import SPACED, squeeze, squeeze_words
 from .words import FORMS
 
 __all__ = ["normalize", "normalize_folded", "normalize_with_offsets", "fold", "fold_with_offsets", "fold_offsets", "original_spans", "pinyin_alias", "has_cjk", "is_cjk",
@@ -49,7 +49,7 @@ _T2S = opencc.OpenCC("t2s")
 _VARIANTS = {"帐": "账"}
 _APOSTROPHES = frozenset("'\u2019\u02bc\u2018`\u00b4")
 
-_SPACED_RE = re.compile(f"[{SPACED}]")  # SPACED: characters of spaced scripts (kernels.py)
+_SPACED_RE = re.compile(f"[{SPACED}]")  # SPACED: characters of spaced scripts (inner_loops.py)
 
 
 def _fold_char(ch: str) -> str:
@@ -132,7 +132,7 @@ def normalize_folded(folded: str) -> str:
 
 def normalize_with_offsets(text: str) -> tuple[str, list[int]]:
     """Normalise ``text`` and return, for every output character, the index of
-    the original character it came from (:func:`.pykernels.squeeze_words`
+    the original character it came from (:func:`.inner_loops.squeeze_words`
     says which). ``normalize(text)`` is always the same string (the tests
     hold the two to that, and this function to the steps of the module
     docstring applied one by one)."""

@@ -1,10 +1,11 @@
-"""The detection core's inner loops, in Python: the reference for their C twins.
+"""The detection core's inner loops: the code that runs once per character,
+per key found or per chained occurrence, kept apart and written for speed.
 
-Each function here runs once per character, per key found or per chained
-occurrence, which makes them the hot spots of a check (bench/README.md,
-"Matcher"). ``_kernels.c`` has each of them in C with the same arguments and
-the same results (tests/test_kernels.py compares the two with hypothesis);
-:mod:`.kernels` picks one set, once. Read these to know what the C does.
+These are the hot spots of a check (bench/README.md, "Matcher"); the matcher
+(:mod:`.matcher`) and normalisation (:mod:`.normalize`) call them, and
+tests/test_matcher_oracle.py and tests/test_inner_loops.py hold them to
+brute-force searches. (A C version of them was measured and left out: it saved
+too little to be worth a second implementation; bench/README.md says how much.)
 
 * ``squeeze``: normalisation step 2 (:mod:`.normalize`): spaces;
   ``squeeze_words``: steps 2 and 3 with every character's offset.
