@@ -208,20 +208,9 @@ def environment() -> dict:
     except OSError:
         pass
     return {"python": platform.python_version(), "platform": platform.platform(), "cpu": cpu,
-            "kernels": kernels_name(), "callguard": str(Path(callguard.__file__).parent),
+            "callguard": str(Path(callguard.__file__).parent),
             "rapidfuzz": rapidfuzz.__version__, "commit": commit + ("+dirty bot/detect" if dirty else ""),
             "date": time.strftime("%Y-%m-%d %H:%M:%S %z")}
-
-
-def kernels_name() -> str:
-    """Which inner loops detection runs: "C", "Python" (the twins, when the
-    C module is not built or CALLGUARD_KERNELS=python), or none at all for a
-    matcher older than bot/detect/kernels.py (a "before" run)."""
-    try:
-        from callguard.detect import kernels
-    except ImportError:
-        return "none (no kernels module: an older matcher)"
-    return kernels.NAME
 
 
 def print_table(results: list[dict]) -> None:
@@ -267,7 +256,7 @@ def main(argv: list[str] | None = None) -> int:
     results = []
     corpora = {}
     print(f"matcher benchmark ({'quick' if args.quick else 'full'}): {passes} timed pass(es), {pinned}, "
-          f"{args.clock} clock, python {platform.python_version()}, kernels: {kernels_name()}")
+          f"{args.clock} clock, python {platform.python_version()}, callguard {Path(callguard.__file__).parent}")
     worst: dict[str, list[dict]] = {}
 
     # (a) the shipped rules, as they are on disk right now
