@@ -11,6 +11,7 @@ import pytest
 import yaml
 
 from callguard import cli
+from callguard.cli.loading import load_detector
 
 ROOT = Path(__file__).resolve().parent.parent
 SCAM = "有人自称通信管理局，说我的号码要被冻结，让我把钱转到安全账户"
@@ -84,7 +85,7 @@ def test_batch_missing_file(capsys):
 def test_chat_conversation():
     inputs = iter(["", SCAM, "/money", "/family", "/lang en", "/privacy", "/nope", "/help", "/quit"])
     out: list[str] = []
-    detector = cli._detector(None)
+    detector = load_detector(None)
     cli.chat(detector, lambda prompt: next(inputs), out.append)
     text = "\n".join(out)
     assert "CallGuard" in out[0]
@@ -102,7 +103,7 @@ def test_chat_conversation():
 def chat_lines(*lines, **kwargs) -> list[str]:
     inputs = iter([*lines, "/quit"])
     out: list[str] = []
-    cli.chat(cli._detector(None), lambda prompt: next(inputs), out.append, **kwargs)
+    cli.chat(load_detector(None), lambda prompt: next(inputs), out.append, **kwargs)
     return out
 
 
@@ -183,7 +184,7 @@ def test_chat_ends_on_eof():
         raise EOFError
 
     out: list[str] = []
-    cli.chat(cli._detector(None), read, out.append)
+    cli.chat(load_detector(None), read, out.append)
     assert len(out) == 2
 
 

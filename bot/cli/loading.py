@@ -1,0 +1,57 @@
+"""What every ``callguard`` command needs first: the settings, the rule file, a detector.
+
+One place for it so that every command reads CALLGUARD_* the same way and says
+the same thing when the rule file (or a model file) cannot be used: one line on
+stderr and an exit status, never a traceback.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..config import ConfigError, Settings
+from ..detect import Detector, RuleFileError, RuleSet, load_rules
+from ..rulefiles import unreadable
+
+
+def settings() -> Settings:
+    try:
+        return Settings.from_env()
+    except ConfigError as exc:
+        raise SystemExit(f"callguard: {exc}") from None
+
+
+def rules_path(arg: str | None) -> Path:
+    return Path(arg) if arg else settings().rules_path
+
+
+def rules_problem(path: Path, exc: RuleFileError, *, from_command_line: bool = False) -> str:
+    """Why the rule file cannot be used: it cannot be read (the path tried and
+    the CALLGUARD_RULES setting), or it has errors (file:line lines)."""
+    return unreadable(path, from_command_line=from_command_line) or f"the rule file has errors:\n{exc}"
+
+
+def load_detector(arg: str | None, model_path: str | None = None) -> Detector:
+    model = None
+    if model_path:  # the learned second opinion (bot/detect/model.py), opt-in
+        from ..detect.model import Model, ModelFileError
+
+        try:
+            model = Model.load(model_path)
+        except ModelFileError as exc:
+            raise SystemExit(f"callguard: {exc}") from None
+    path = rules_path(arg)
+    try:
+        return Detector(load_rules(path), model=model)
+    except RuleFileError as exc:
+        raise SystemExit(f"callguard: {rules_problem(path, exc, from_command_line=arg is not None)}") from None
+
+
+def known_region(ruleset: RuleSet, code: str | None) -> str | None:
+    """``code`` upper-cased when the rule file has that region; a clear error otherwise."""
+    if code is None:
+        return None
+    if not isinstance(code, str) or code.upper() not in ruleset.regions:
+        known = ", ".join(ruleset.regions) or "none"
+        raise ValueError(f"unknown region {code!r} (the rule file has: {known})")
+    return code.upper()
