@@ -399,6 +399,19 @@ class Bot:
         return {}
 
 
+def worker_loads(log: Path) -> str:
+    """How the bot's detection workers took each rule set (its log): after a reload they read
+    the rule builder's compiled candidate ("compiled"); at start they build it ("built")."""
+    found: dict[str, list[float]] = {}
+    pattern = re.compile(r"detection worker \d+ took rules \w+ \((\w+), ([\d.]+) s\)")
+    for how, seconds in pattern.findall(log.read_text(encoding="utf-8", errors="replace")):
+        found.setdefault(how, []).append(float(seconds))
+    if not found:
+        return "detection workers: none (judged on the event loop)"
+    return "detection workers took the rules: " + ", ".join(
+        f"{len(v)} {how} (max {max(v):.2f} s)" for how, v in sorted(found.items()))
+
+
 def _pct(data: list[float], p: float) -> float:
     data = sorted(data)
     return data[min(len(data) - 1, int(round(p * (len(data) - 1))))] if data else float("nan")
@@ -533,6 +546,7 @@ async def _online(path: Path, runs: int, rate: float, kinds: tuple[str, ...], wo
                               f"({r['during']['count']} replies)", file=sys.stderr)
             finally:
                 await bot.stop()
+                print(f"  {worker_loads(bot.log)}", file=sys.stderr)
 
     def median(rows: list[dict]) -> dict:
         out = {"reload_wall_s": statistics.median(r["reload_wall_s"] for r in rows), "answer": rows[-1]["answer"],

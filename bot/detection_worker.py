@@ -7,12 +7,20 @@ fine between a process and the child it started.)
 
 Requests and answers::
 
-    ("rules", version, data, source)  ->  ("ready", version, seconds)   build a rule set from the rule
-                                                                         file's bytes (already validated)
+    ("rules", version, data, source, compiled)
+                                      ->  ("ready", version, seconds, how)  take a rule set: read the file
+                                          ``compiled`` (the rule builder's candidate, pickled by
+                                          callguard.handover) when given, else (or when it cannot be
+                                          read) build it from the rule file's bytes (already
+                                          validated); ``how`` says which ("compiled" or "built")
     ("check", version, text, region)  ->  ("verdict", verdict, numbers, cpu_seconds)
                                           the verdict and the phone numbers in the text (both are
                                           CPU work on what the user wrote: see detection_pool.judge)
     any failure                       ->  ("error", "ExceptionType: message")
+
+Reading the compiled candidate costs about a tenth of building it again
+(0.5 s against 10-35 s of CPU for 1,000 rules): after a reload the workers no
+longer compete with the users' event loop for the CPU for half a minute.
 
 The two most recent rule sets are kept, so messages still being judged by
 the previous one after a reload find it here. End of stdin (the bot stopped,
@@ -27,6 +35,7 @@ import pickle
 import struct
 import sys
 import time
+from pathlib import Path
 from typing import BinaryIO, Callable
 
 __all__ = ["main", "serve", "setup", "read_frame", "write_frame"]
@@ -67,6 +76,20 @@ def _build(data: bytes, source: str):
     return Detector(parse_rules(data, source))
 
 
+def _read_compiled(path: str, version: str):
+    """The rule builder's compiled candidate from the file at ``path``, or None when it cannot
+    be used (missing, unreadable, another version): the caller builds from the bytes instead."""
+    from .handover import loads
+
+    try:
+        detector = loads(Path(path).read_bytes())
+    except Exception as exc:  # a file that is gone or damaged only costs the build it would have saved
+        print(f"detection worker: cannot read the compiled rules {path} ({type(exc).__name__}: {exc}); "
+              "building them from the rule file", file=sys.stderr)
+        return None
+    return detector if getattr(detector, "version", None) == version else None
+
+
 def serve(stdin: BinaryIO, stdout: BinaryIO, build: Callable[[bytes, str], object] = _build) -> None:
     """Answer requests until stdin ends. ``build(data, source)`` makes a detector (an
     object with ``check(text)``); tests pass one that is artificially slow."""
@@ -78,13 +101,15 @@ def serve(stdin: BinaryIO, stdout: BinaryIO, build: Callable[[bytes, str], objec
         try:
             kind = request[0]
             if kind == "rules":
-                _, version, data, source = request
+                _, version, data, source, compiled = request
                 started = time.perf_counter()
                 detectors.pop(version, None)
-                detectors[version] = build(data, source)
+                detector = _read_compiled(compiled, version) if compiled else None
+                how = "compiled" if detector is not None else "built"
+                detectors[version] = detector if detector is not None else build(data, source)
                 while len(detectors) > KEEP_VERSIONS:
                     del detectors[next(iter(detectors))]
-                answer = ("ready", version, time.perf_counter() - started)
+                answer = ("ready", version, time.perf_counter() - started, how)
             elif kind == "check":
                 _, version, text, region = request
                 started = time.process_time()

@@ -59,6 +59,9 @@ class Loaded:
     data: bytes = field(default=b"", repr=False)  # the file content it came from (what rollback writes back)
     backup: Path | None = None  # set by rollback: where the file it replaced was kept
     comparison: Comparison | None = None  # its verdicts against the rules it replaced (None: not compared)
+    # The rule builder's pickle of ``detector`` (callguard.handover; empty when compiled in this
+    # process): the detection workers read it instead of compiling the rules again.
+    compiled: bytes = field(default=b"", repr=False)
 
     @property
     def version(self) -> str:
@@ -235,7 +238,7 @@ class RuleBook:
         detector = await asyncio.to_thread(checked.load)
         timings = {**checked.timings, "load": time.perf_counter() - t0}
         return Loaded(detector, self._live.path, time.time(), time.perf_counter() - started, timings, data,
-                      comparison=checked.comparison)
+                      comparison=checked.comparison, compiled=checked.blob)
 
     def _may_go_live(self, comparison: Comparison | None, data: bytes, force: bool) -> bool:
         """Whether a candidate may replace the live rules without a
@@ -358,7 +361,7 @@ class RuleBook:
             if await asyncio.to_thread(_read_or_none, previous.path) != previous.data:
                 backup = await asyncio.to_thread(save_with_backup, previous.path, previous.data)
             return self._swap(Loaded(previous.detector, previous.path, time.time(), 0.0, data=previous.data,
-                                     backup=backup))
+                                     backup=backup, compiled=previous.compiled))
 
 
 def _retire(gone: list) -> None:

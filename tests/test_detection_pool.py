@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import copyreg
 import os
 import signal
 import sys
 import time
 from pathlib import Path
-from types import SimpleNamespace
+from types import MappingProxyType, SimpleNamespace
 
 import pytest
 
+from callguard import handover, rulebuild
+from callguard.detect import Detector, parse_rules
 from callguard.detection_pool import HEAVY_SECONDS, LONG_TEXT, DetectionFailed, DetectionPool, RecentCost
 from callguard.rulebook import RuleBook
 
@@ -63,6 +66,41 @@ async def test_workers_judge_exactly_as_the_detector_and_follow_a_reload(loaded)
     finally:
         await pool.close()
     assert pool._workers == []
+
+
+async def test_after_a_reload_the_workers_take_the_compiled_candidate_and_judge_by_it(loaded, monkeypatch):
+    """The workers read the rule builder's compiled candidate instead of building it again (its
+    bytes here are not even a rule file: building from them would fail), every message after
+    the reload is judged by the new rules, and a compiled file that cannot be used falls back
+    to building from the bytes."""
+    monkeypatch.setitem(copyreg.dispatch_table, MappingProxyType, rulebuild._reduce_mapping_proxy)
+    edited = loaded.data.replace("安全账户".encode(), b"zzqx")
+    assert edited != loaded.data
+    new = Detector(parse_rules(edited, "edited.yaml"))
+    reloaded = SimpleNamespace(detector=new, data=b"not: [a rule file", path=loaded.path, version=new.version,
+                               compiled=handover.dumps(new))
+    pool = DetectionPool(2)
+    await pool.start(loaded)
+    try:
+        await until(lambda: pool.ready_workers == 2)
+        await pool.check(reloaded, TEXTS[0], key=1)
+        await until(lambda: all(reloaded.version in w.versions for w in pool._workers))
+        assert pool._deaths == 0  # neither worker tried to build the broken bytes
+        verdicts = await asyncio.gather(*(pool.check(reloaded, text, key=i) for i, text in enumerate(TEXTS)))
+        assert list(verdicts) == [new.check(text) for text in TEXTS]
+        assert verdicts[0] != loaded.detector.check(TEXTS[0])  # the new rules, not the old ones
+        compiled_file = pool._compiled[1]
+        assert compiled_file.exists()
+
+        damaged = SimpleNamespace(detector=loaded.detector, data=loaded.data + b"\n# edited\n", path=loaded.path,
+                                  version="damaged", compiled=b"not a pickle")
+        await pool.check(damaged, TEXTS[0], key=1)
+        await until(lambda: all(damaged.version in w.versions for w in pool._workers))
+        assert pool._deaths == 0 and not compiled_file.exists()  # the older version's file is gone
+        assert await pool.check(damaged, TEXTS[2], key=1) == loaded.detector.check(TEXTS[2])
+    finally:
+        await pool.close()
+    assert pool._compiled is None
 
 
 class OnTheLoop:

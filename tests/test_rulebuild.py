@@ -120,7 +120,14 @@ async def test_live_rules_keep_serving_when_the_check_fails(tmp_path):
             await book.reload()
         assert book.live is live and book.previous is None and book.pending is None
         book.builder.timeout = 300
-        assert (await book.reload()).version != live.version
+        reloaded = await book.reload()
+        assert reloaded.version != live.version
+        # What the detection workers read instead of compiling the rules again.
+        assert handover.loads(reloaded.compiled).version == reloaded.version
+        assert live.compiled == b""  # the rules it started with: compiled here, never pickled
+        rules.write_text(good_variant("again"), encoding="utf-8")
+        await book.reload()
+        assert (await book.rollback()).compiled == reloaded.compiled  # a rollback hands over the same
     finally:
         book.builder.close()
 
