@@ -1,27 +1,40 @@
-"""Synthetic rule sets and messages for benchmarks.
+"""Synthetic schema-2 rule sets and messages for benchmarks.
 
 Everything here is deterministic for a given seed, so two runs (and two
 machines) time the same work.
 
-Rules are built to resemble the shipped ones in the ways that matter to the
-matcher: phrase lengths, the Chinese/English mix, and how often phrases share
-q-grams. Chinese phrases are made of two-character "words" drawn from a
-Zipf-weighted vocabulary of common characters, so, as in real rules, some
-bigrams (like 账户 or 转账 in the real file) recur across many phrases and rules;
-English phrases are pairs (some triples) of common words. Each rule has 3-5 groups of 5-15
-phrases, weights like the shipped file's, an occasional negative group and an
-occasional ``requires``.
+**Rules** resemble rules/scam_patterns.yaml in the ways that matter to the
+matcher (measured on that file; see ``_SHAPE``):
 
-``make_ruleset(n)`` returns a :class:`RuleSet` directly (no YAML), and the rules
-of ``make_ruleset(n)`` are the first ``n`` rules of ``make_ruleset(m)`` for any
-``m > n`` with the same seed, so a 1,000-rule and a 10,000-rule set can be timed
-on the very same messages. ``write_rule_file(path, n)`` writes a complete rule
-file that passes ``load_rules`` (for reload benchmarks).
+* shared **vocab lists** (40 lists of 10-120 terms, Chinese and English, four
+  of them made of other lists), used by every rule as ``{slots}``;
+* **patterns** of one element (mostly a ``(a|b|c)`` choice, some a slot or a
+  literal phrase) and of two to five elements, chained touching or across a
+  bounded ``…`` gap, with single-character elements (``(你|您|我)…``), optional
+  ``(the|a)?``, entities (``{amount}``, ``转{amount}给我``, ``(钱|{amount})``);
+  many choices are shared between rules, as concepts are in the real file;
+* 3-6 groups per rule with the file's weights, negative groups of things
+  genuine messages say (``fuzzy: false``), ``requires`` and ``requires_all``,
+  a group ``gap`` now and then, one **fallback** rule (the universal red
+  flags, ``other_scam``) and one rule of a non-scam category.
 
-``make_messages(ruleset, n)`` builds a corpus of messages a user might send:
-short Chinese and English descriptions that contain some of the rule set's
-phrases, the same with typos, benign chatter, obfuscated text (zero-width
-characters, full-width letters) and long pasted texts.
+Chinese terms are two-character "words" drawn from a Zipf-weighted
+vocabulary of common characters, so, as in real rules, some bigrams recur in
+many terms; English terms are one to three common words. Each rule is built
+from its own random stream, so ``make_ruleset(n)``'s rules are the first ``n``
+of ``make_ruleset(m)`` for any ``m > n`` (a 1,000-rule and a 10,000-rule set
+can be timed on the very same messages). A rule has about 22 patterns (the
+shipped rules have 34: broad rules of mechanics, of which a real file holds
+dozens, not thousands).
+
+``write_rule_file(path, n)`` writes a complete rule file that passes
+``load_rules`` and ``build()`` (every embedded example holds; see
+``rule_file_text``) for reload benchmarks. The loader caps a file at
+60,000 patterns, so a file holds at most about 2,500 of these rules.
+
+**Messages** (``synthetic_messages.make_messages``, re-exported here) realise
+the rules' patterns: a term of each slot, an alternative of each choice,
+words in each gap; with typos, filler, long pasted texts and obfuscation.
 """
 
 from __future__ import annotations
@@ -30,179 +43,240 @@ import json
 import os
 import random
 from dataclasses import dataclass
-from itertools import accumulate
+from functools import lru_cache
 from pathlib import Path
 from types import MappingProxyType
-from typing import Iterable, Sequence
+from typing import Any, Sequence
 
 import yaml
 
-from callguard.detect.normalize import has_cjk
-from callguard.detect.schema import (LANGUAGES, REQUIRED_CATEGORIES, REQUIRED_TEXTS, Category, Group, Rule,
-                              RuleSet, Thresholds)
+from callguard.detect.normalize import has_cjk, normalize
+from callguard.detect.patterns import literal, parse_pattern
+from callguard.detect.schema import (REQUIRED_CATEGORIES, REQUIRED_TEXTS, Category, Group, Rule, RuleSet, Thresholds,
+                                     Vocab)
+from synthetic_text import (RARE_HANZI, en_filler, en_term, obfuscate, realise, realise_group, splice, typo, words, zh_filler,
+                            zh_term)
 
 __all__ = [
-    "DEFAULT_SEED",
-    "Message",
-    "make_ruleset",
-    "make_messages",
-    "write_rule_file",
-    "rule_file_text",
-    "load_dev_texts",
-    "DEV_JSONL",
+    "DEFAULT_SEED", "DEV_JSONL", "Message", "MESSAGE_KINDS", "make_ruleset", "make_messages", "realise",
+    "write_rule_file", "rule_file_text", "load_dev_texts",
 ]
 
 DEFAULT_SEED = 20261128
 DEV_JSONL = Path(os.environ.get("CALLGUARD_DEV_JSONL", "/work/shared/eval/dev.jsonl"))
 
-# Common Simplified Chinese characters, roughly most frequent first.
-_HANZI = (
-    "的一是不了人我在有他这中大来上国个到说们为子和你地出道也时年得就那要下以生会自着去之过家学对可"
-    "她里后小么心多天而能好都然没日于起还发成事只作当想看文无开手十用主行方又如前所本见经头面公同三已"
-    "老从动两长知民样现分将外但身些与高意进把法此实回二理美点月明其种声全工己话儿者向情部正名定女问力"
-    "机给等几很业最间新什打便位因重被走电四第门相次东政海口使教西再平真听世气信北少关并内加化由却代军"
-    "产入先山五太水万市眼体别处总才场师书比住员九笑性通目华报立马命张活难神数件安表原车白应路期叫死常"
-    "提感金何更反合放做系计或司利受光王果亲界及今京务制解各任至清物台象记边共风战干接它许八特觉望直服"
-    "毛林题建南度统色字请交爱让认算论百吃义科怎元社术结六功指思非流每青管夫连远资队跟带花快条院变联言"
-    "权往展该领传近留红治决周保达办运武半候七必城父强步完革深区即求品士转量空甚众技轻程告江语英基派满"
-    "式李息写呢识极令黄德收脸钱倒未持取设始版双历越史商千片容研像找友孩站广改议形委早房音火际则首单据"
-    "导影失拿网香似专石若兵弟谁校读志飞观争究包组造落视济喜离虽坏兴切木怕团且装推河福账户码卡款银付费"
-    "险存贷额领退证验冻结警官检查案罪骗诈户充值充送奖中获抽客售货订购物流递单号密登录链接扫二维升级认"
-    "证注销征信投资理财股票基金币赚钱佣任务刷返利兼职招聘培训押保证交税"
+_GROUP_NAMES = ("claim", "story", "threat", "demand", "pressure", "channel", "payment", "lure")
+_NEGATIVE_NAMES = ("warning", "genuine", "official")
+
+# Vocab list names (concepts, as in the real file). The fallback rule and the
+# non-scam rule have lists of their own (see ``_special_rule``).
+_LIST_NAMES = (
+    "police", "justice", "gov_agency", "company", "staff", "family", "acquaintance", "money_verb", "safe_account",
+    "scam_payment", "code_word", "card_data", "remote_app", "install", "chat_app", "urgency", "secrecy", "threat",
+    "crime", "trouble", "profit", "prize", "fee", "loan", "credit", "task", "job", "romance", "game", "parcel",
+    "refund", "membership", "platform", "investment", "warning", "telecom_body", "number_word", "device",
 )
-_HANZI = "".join(dict.fromkeys(c for c in _HANZI if has_cjk(c)))
+_COMPOSITE = {"authority": ("police", "justice", "gov_agency"), "known": ("family", "acquaintance"),
+              "org": ("company", "gov_agency"), "payment_any": ("money_verb", "scam_payment")}
+_OWN_LISTS = {"fallback": ("fb_identity", "fb_request", "fb_press"), "complaint": ("cp_service", "cp_problem")}
+# Lists a positive pattern may use ({warning} is what genuine notices say: negative groups only).
+_POSITIVE_LISTS = tuple(n for n in _LIST_NAMES if n != "warning") + tuple(_COMPOSITE)
+_ENTITIES = ("amount", "link", "risky_link", "phone", "handle", "code")
 
-_WORDS = (
-    "account bank card code verify police officer court case number phone call message link click "
-    "login password transfer money payment refund order delivery package parcel prize lottery winner "
-    "loan credit limit fee deposit tax insurance claim investment stock crypto coin profit return "
-    "teacher group task commission job salary training security safe frozen blocked suspended "
-    "illegal warrant arrest secret family friend boss relative urgent emergency hospital accident "
-    "customer service support platform app download screen share remote meeting update upgrade "
-    "identity document passport address student campus record cancel membership subscription "
-    "shop store discount cheap sale game item skin gold trade buyer seller platform fine penalty "
-    "today tomorrow minute hour please quickly immediately now again first then after before "
-    "help need want send receive pay open install check confirm keep tell ask give take "
-    "new old big small real fake official government ministry bureau office agent staff manager "
-    "mother father son daughter brother sister husband wife child school teacher doctor nurse "
-    "week month year morning evening night time day dinner lunch weather train bus ticket hotel "
-    "phone data plan bill charge broadband signal network repair complaint service contract"
-).split()
-_WORDS = list(dict.fromkeys(_WORDS))
-
-# Everyday English for the chatter around the phrases (filler draws mostly on these).
-_COMMON_WORDS = (
-    "the a an i you he she it we they me him her us them my your his its our their this that these those "
-    "is was are were be been am have has had do did does will would can could should may might must "
-    "said say says told tell asked called came come went go got get made make know think thought see saw "
-    "look want wanted need like just also very really so but and or if because when then there here what "
-    "who which how why not no yes some any all more most other about from with into over after before up "
-    "down out on off in at to for of by as than too again still only even back now today yesterday "
-    "someone somebody man woman guy lady people thing something nothing everything way place home work "
-    "last next good bad little long right sure ok okay well maybe almost already never always often "
-    "one two three five ten hundred thousand first second minutes hours days weeks ago later soon"
-).split()
-
-_GROUP_NAMES = ("claim", "threat", "transfer", "pressure", "demand", "contact", "payment", "lure")
-_NEGATIVE_NAMES = ("benign", "official", "legit")
+# The shape of the shipped rules (rules/scam_patterns.yaml, December 2026), as
+# (value, weight) pairs for random.choices.
+_SHAPE = {
+    "patterns_per_group": ((1, 25), (2, 10), (3, 8), (4, 9), (5, 14), (6, 10), (7, 8), (8, 7), (10, 6), (12, 3)),
+    "elements_per_pattern": ((1, 47), (2, 36), (3, 12), (4, 4), (5, 1)),
+    "choice_size": ((2, 24), (3, 24), (4, 21), (5, 17), (6, 10), (8, 4)),
+    "positive_weight": ((15, 13), (20, 19), (25, 13), (30, 18), (35, 14), (40, 4), (45, 3), (55, 1), (60, 1)),
+}
 
 
-def _zipf_cum(n: int, s: float) -> tuple[float, ...]:
-    """Cumulative Zipf weights (rank r weighs 1/r**s), for random.choices(cum_weights=...)."""
-    return tuple(accumulate(1.0 / (rank + 1) ** s for rank in range(n)))
+def _pick(rng: random.Random, shape: str) -> int:
+    values, weights = zip(*_SHAPE[shape])
+    return rng.choices(values, weights)[0]
 
 
-@dataclass(frozen=True)
-class _Vocabulary:
-    zh_words: tuple[str, ...]  # what Chinese phrases are made of
-    zh_cum: tuple[float, ...]
-    zh_chat: tuple[str, ...]  # what Chinese chatter is made of (overlaps zh_words in part)
-    zh_chat_cum: tuple[float, ...]
-    en_words: tuple[str, ...]  # what English phrases are made of
-    en_cum: tuple[float, ...]
-    en_chat: tuple[str, ...]  # everyday words, then the phrase words, for English chatter
-    en_chat_cum: tuple[float, ...]
-    hanzi_cum: tuple[float, ...]
+# --------------------------------------------------------------------------- the vocab lists
 
 
-# Chinese words: phrases use ranks [0, _ZH_PHRASE_WORDS), chatter ranks [_ZH_CHAT_FROM, _ZH_WORDS),
-# so chatter shares some words (and many characters) with the phrases, as real messages do.
-_ZH_WORDS = 8000
-_ZH_PHRASE_WORDS = 5000
-_ZH_CHAT_FROM = 3500
+@lru_cache(maxsize=4)
+def _vocab(seed: int) -> dict[str, tuple[str, ...]]:
+    """name -> terms as written, the same for every rule count."""
+    w = words(seed)
+    rng = random.Random(f"{seed}:vocab")
+    out: dict[str, tuple[str, ...]] = {}
+    own = {n for names in _OWN_LISTS.values() for n in names}
+    for name in _LIST_NAMES + tuple(sorted(own)):
+        size = rng.choice((10, 15, 20, 25, 30, 40, 50, 60, 80, 120))
+        terms: dict[str, None] = {}
+        while len(terms) < size:
+            if name in own:  # the special rules' own words: characters no other list or chatter has
+                term = "".join(rng.sample(RARE_HANZI, rng.randint(3, 5)))
+            else:
+                term = zh_term(rng, w) if rng.random() < 0.6 else en_term(rng, w, 3, least=1 + (rng.random() > 0.15))
+            if normalize(term) and not any(normalize(term) == normalize(t) for t in terms):
+                terms[term] = None
+        # Chinese terms first, as the rule file lists them ({zh: [...], en: [...]}).
+        out[name] = tuple(sorted(terms, key=lambda t: not has_cjk(t)))
+    for name, parts in _COMPOSITE.items():
+        out[name] = tuple(f"{{{p}}}" for p in parts)
+    return out
 
 
-def _vocabulary(seed: int) -> _Vocabulary:
-    rng = random.Random(seed)
-    hanzi_cum = _zipf_cum(len(_HANZI), 0.8)
-    words: dict[str, None] = {}
-    while len(words) < _ZH_WORDS:
-        words["".join(rng.choices(_HANZI, cum_weights=hanzi_cum, k=2))] = None
-    zh = tuple(words)
-    zh_chat = zh[_ZH_CHAT_FROM:]
-    en_chat = tuple(_COMMON_WORDS) + tuple(w for w in _WORDS if w not in _COMMON_WORDS)
-    return _Vocabulary(zh[:_ZH_PHRASE_WORDS], _zipf_cum(_ZH_PHRASE_WORDS, 0.7), zh_chat,
-                       _zipf_cum(len(zh_chat), 0.7), tuple(_WORDS), _zipf_cum(len(_WORDS), 0.6),
-                       en_chat, _zipf_cum(len(en_chat), 0.8), hanzi_cum)
-
-
-# --------------------------------------------------------------------------- rules
-
-
-def _zh_phrase(rng: random.Random, v: _Vocabulary) -> str:
-    length = rng.choices((3, 4, 5, 6, 7, 8), (14, 30, 22, 16, 10, 8))[0]
-    text = ""
-    while len(text) < length:
-        text += rng.choices(v.zh_words, cum_weights=v.zh_cum)[0]
-    return text[:length]
-
-
-def _en_phrase(rng: random.Random, v: _Vocabulary) -> str:
-    k = 2 if rng.random() < 0.75 else 3
-    words = rng.choices(v.en_words, cum_weights=v.en_cum, k=k)
-    while len(set(words)) < k:
-        words = rng.choices(v.en_words, cum_weights=v.en_cum, k=k)
-    return " ".join(words)
-
-
-def _phrases(rng: random.Random, v: _Vocabulary, count: int) -> tuple[str, ...]:
-    out: dict[str, None] = {}
-    while len(out) < count:
-        out[_zh_phrase(rng, v) if rng.random() < 0.65 else _en_phrase(rng, v)] = None
+def _expanded(vocab: dict[str, tuple[str, ...]], name: str) -> tuple[str, ...]:
+    out: list[str] = []
+    for term in vocab[name]:
+        out += _expanded(vocab, term[1:-1]) if term.startswith("{") else [term]
     return tuple(out)
 
 
-def _rules(n: int, seed: int, categories: Sequence[str]) -> Iterable[tuple[Rule, random.Random]]:
-    v = _vocabulary(seed)
-    rng = random.Random(seed + 1)
+@lru_cache(maxsize=4)
+def _shared_choices(seed: int) -> tuple[str, ...]:
+    """Choices that many rules use alike (as ``(号码|手机号|电话卡)`` recurs in the real file)."""
+    vocab = _vocab(seed)
+    rng = random.Random(f"{seed}:choices")
+    out = []
+    for name in _POSITIVE_LISTS:
+        terms = _expanded(vocab, name)
+        for _ in range(3):
+            out.append("(" + "|".join(rng.sample(terms, min(len(terms), _pick(rng, "choice_size")))) + ")")
+    return tuple(out)
+
+
+# --------------------------------------------------------------------------- rules as they are written
+
+
+def _element(rng: random.Random, w, seed: int, zh: bool, first: bool, single: bool) -> str:
+    """One element of a pattern, as written."""
+    roll = rng.random()
+    if single:  # a pattern of one element: mostly a choice, some a slot or a phrase, rarely an entity
+        if roll < 0.02:
+            return "{" + rng.choice(_ENTITIES) + "}"
+        if roll < 0.17:
+            return "{" + rng.choice(_POSITIVE_LISTS) + "}"
+        if roll < 0.30:
+            return zh_term(rng, w, ((4, 30), (5, 30), (6, 20), (8, 20))) if zh else en_term(rng, w)
+    else:
+        if roll < 0.03 and not first:  # (never the first: a pattern of entities only is one entity)
+            return "{amount}" if rng.random() < 0.5 else "(" + rng.choice(("钱", "money", "款")) + "|{amount})"
+        if roll < 0.18:
+            return "{" + rng.choice(_POSITIVE_LISTS) + "}"
+        if roll < 0.26 and first:  # a short class: one character or word, found on demand
+            return rng.choice(("(你|您|我)", "(我|你)的", "(要|让|叫)", "(you|i|he|she)", "(my|your)"))
+        if roll < 0.36:
+            return zh_term(rng, w, ((1, 20), (2, 50), (3, 30))) if zh else en_term(rng, w, 2)
+    if rng.random() < 0.2:
+        return rng.choice(_shared_choices(seed))
+    # Alone, a choice holds specific terms (安全账户, "safe account"); in a
+    # chain, short words too (号码, "number"), which mean something only together.
+    size = _pick(rng, "choice_size")
+    alternatives: dict[str, None] = {}
+    while len(alternatives) < size:
+        if single:
+            term = zh_term(rng, w, ((3, 30), (4, 40), (5, 20), (6, 10))) if zh else en_term(rng, w, 3, least=2)
+        else:
+            term = zh_term(rng, w, ((2, 40), (3, 40), (4, 20))) if zh else en_term(rng, w, 2)
+        alternatives[term] = None
+    return "(" + "|".join(alternatives) + ")"
+
+
+def _pattern(rng: random.Random, w, seed: int) -> str:
+    zh = rng.random() < 0.65
+    n = _pick(rng, "elements_per_pattern")
+    out = ""
     for i in range(n):
-        n_groups = rng.randint(3, 5)
-        names = rng.sample(_GROUP_NAMES, n_groups)
-        groups = []
-        for g, name in enumerate(names):
-            weight = rng.choice((20, 25, 30, 35, 40, 60)) if g else rng.choice((25, 30, 40))
-            groups.append(Group(name=name, weight=weight, phrases=_phrases(rng, v, rng.randint(5, 15)),
-                                fuzzy=rng.random() > 0.1))
-        if rng.random() < 0.2:  # things legitimate messages say
-            groups.append(Group(name=rng.choice(_NEGATIVE_NAMES), weight=-rng.choice((20, 30, 40)),
-                                phrases=_phrases(rng, v, rng.randint(5, 10)), fuzzy=True))
-        requires = (names[0],) if rng.random() < 0.3 else ()
-        category = categories[i % len(categories)]
-        title = {"zh-Hans": f"合成规则{i}", "zh-Hant": f"合成規則{i}", "en": f"Synthetic rule {i}"}
-        advice = {"zh-Hans": ("立刻挂断。", "不要转账。"), "zh-Hant": ("立刻掛斷。", "不要轉帳。"),
-                  "en": ("Hang up now.", "Do not transfer money.")}
-        rule = Rule(id=f"syn-{i:05d}", category=category, title=MappingProxyType(title),
-                    advice=MappingProxyType(advice), groups=tuple(groups), requires=requires, line=0)
-        yield rule, rng
+        element = _element(rng, w, seed, zh, i == 0, n == 1)
+        if i:
+            gap = rng.random() < 0.6
+            out += "…" if gap else ("" if zh else " ")
+            if not gap and not zh and rng.random() < 0.1:
+                out += "(the|a)? "
+        out += element
+    return out
+
+
+def _rule_spec(i: int, seed: int, category: str) -> dict[str, Any]:
+    """Rule ``i`` as it would be written in a rule file (no examples yet)."""
+    w = words(seed)
+    rng = random.Random(f"{seed}:rule:{i}")
+    names = rng.sample(_GROUP_NAMES, rng.randint(3, 6))
+    groups: list[dict[str, Any]] = []
+    for name in names:
+        group: dict[str, Any] = {"name": name, "weight": _pick(rng, "positive_weight")}
+        if rng.random() < 0.08:
+            group["fuzzy"] = False
+        if rng.random() < 0.3:
+            group["gap"] = rng.choice((8, 10, 14, 16))
+        patterns = list(dict.fromkeys(_pattern(rng, w, seed) for _ in range(_pick(rng, "patterns_per_group"))))
+        if rng.random() < 0.15:  # a group of literal phrases too
+            group["phrases"] = list(dict.fromkeys(zh_term(rng, w) if rng.random() < 0.65 else en_term(rng, w)
+                                                  for _ in range(rng.randint(1, 4))))
+        group["patterns"] = patterns
+        groups.append(group)
+    while sum(g["weight"] for g in groups) < 110:  # as in the real file, a rule's groups can reach 100
+        rng.choice(groups)["weight"] += 10
+    if rng.random() < 0.25:  # what genuine notices say
+        groups.append({"name": rng.choice(_NEGATIVE_NAMES), "weight": -rng.choice((40, 50, 60)), "fuzzy": False,
+                       "patterns": ["{warning}"] + [_pattern(rng, w, seed) for _ in range(rng.randint(0, 2))]})
+    spec: dict[str, Any] = {"id": f"syn-{i:05d}", "category": category}
+    spec["title"] = {"zh-Hans": f"合成规则{i}", "zh-Hant": f"合成規則{i}", "en": f"Synthetic rule {i}"}
+    spec["advice"] = {"zh-Hans": ["立刻挂断。", "不要转账。"], "zh-Hant": ["立刻掛斷。", "不要轉帳。"],
+                      "en": ["Hang up now.", "Do not transfer money."]}
+    roll = rng.random()
+    if roll < 0.1:
+        spec["requires_all"] = [names[0]]
+        spec["requires"] = names[1:3]
+    elif roll < 0.9:
+        spec["requires"] = rng.sample(names, rng.randint(1, min(3, len(names))))
+    spec["groups"] = groups
+    return spec
+
+
+def _special_rule(kind: str, category: str) -> dict[str, Any]:
+    """The fallback rule (universal red flags) or the rule of a non-scam
+    category; each matches with lists of its own, so that its examples are
+    its own."""
+    lists = _OWN_LISTS[kind]
+    if kind == "fallback":
+        groups = [{"name": "identity", "weight": 25, "patterns": [f"{{{lists[0]}}}"]},
+                  {"name": "request", "weight": 30, "patterns": [f"{{{lists[1]}}}", f"{{{lists[0]}}}…{{{lists[1]}}}"]},
+                  {"name": "press", "weight": 15, "patterns": [f"{{{lists[2]}}}"]}]
+        spec = {"id": "syn-fallback", "category": category, "fallback": True, "requires_all": ["request"]}
+    else:
+        groups = [{"name": "service", "weight": 25, "patterns": [f"{{{lists[0]}}}"]},
+                  {"name": "problem", "weight": 30, "patterns": [f"{{{lists[1]}}}", f"{{{lists[0]}}}…{{{lists[1]}}}"]}]
+        spec = {"id": "syn-complaint", "category": category, "requires": ["problem"]}
+    spec["title"] = {"zh-Hans": f"合成{kind}", "zh-Hant": f"合成{kind}", "en": f"Synthetic {kind}"}
+    spec["advice"] = {"zh-Hans": ["先核实。"], "zh-Hant": ["先核實。"], "en": ["Check first."]}
+    spec["groups"] = groups
+    return spec
+
+
+def _specs(n: int, seed: int, categories: dict[str, Category]) -> list[dict[str, Any]]:
+    scam = [c for c, cat in categories.items() if cat.scam and c != "other_scam"]
+    other = [c for c, cat in categories.items() if not cat.scam]
+    specs = []
+    for i in range(n):
+        if i == 0:
+            specs.append(_special_rule("fallback", "other_scam" if "other_scam" in categories else scam[0]))
+        elif i == 1 and other:
+            specs.append(_special_rule("complaint", other[0]))
+        else:
+            specs.append(_rule_spec(i, seed, scam[i % len(scam)]))
+    return specs
+
+
+# --------------------------------------------------------------------------- rule sets
 
 
 def _categories() -> dict[str, Category]:
     out = {}
-    for cid in REQUIRED_CATEGORIES:
-        scam = cid != "telecom_complaint"
+    for cid in (*REQUIRED_CATEGORIES, "other_scam"):
         name = {"zh-Hans": f"类别{cid}", "zh-Hant": f"類別{cid}", "en": f"Category {cid}"}
         how = {"zh-Hans": "合成的说明。", "zh-Hant": "合成的說明。", "en": "A synthetic description."}
-        out[cid] = Category(cid, scam, MappingProxyType(name), MappingProxyType(how))
+        out[cid] = Category(cid, cid != "telecom_complaint", MappingProxyType(name), MappingProxyType(how))
     return out
 
 
@@ -218,13 +292,183 @@ def _texts() -> dict:
     return out
 
 
+def _rule(spec: dict[str, Any], keys: dict[str, tuple[str, ...]], examples: tuple = ((), ())) -> Rule:
+    """A rule spec as the loader would read it (phrases, then patterns)."""
+    groups = []
+    for g in spec["groups"]:
+        patterns = tuple(literal(p) for p in g.get("phrases", ()))
+        patterns += tuple(v for p in g.get("patterns", ()) for v in parse_pattern(p, keys))
+        groups.append(Group(name=g["name"], weight=g["weight"], patterns=patterns, fuzzy=g.get("fuzzy", True),
+                            gap=g.get("gap", 12)))
+    return Rule(id=spec["id"], category=spec["category"], title=MappingProxyType(spec["title"]),
+                advice=MappingProxyType({k: tuple(v) for k, v in spec["advice"].items()}), groups=tuple(groups),
+                requires=tuple(spec.get("requires", ())), requires_all=tuple(spec.get("requires_all", ())),
+                examples_match=tuple(examples[0]), examples_no_match=tuple(examples[1]),
+                fallback=spec.get("fallback", False))
+
+
+def _ruleset(specs: list[dict], seed: int, categories: dict, texts: dict, thresholds: Thresholds, label: str,
+             examples: list[tuple] | None = None) -> RuleSet:
+    vocab = _vocab(seed)
+    keys = {name: tuple(dict.fromkeys(k for k in map(normalize, _expanded(vocab, name)) if k)) for name in vocab}
+    built = [_rule(spec, keys) for spec in specs]
+    if examples is None:
+        examples = [_examples(rule, seed, vocab, attempt=0) for rule in built]
+    rules = tuple(_rule(spec, keys, ex) for spec, ex in zip(specs, examples))
+    return RuleSet(rules=rules, categories=MappingProxyType(categories), texts=MappingProxyType(texts),
+                   thresholds=thresholds,
+                   vocab=MappingProxyType({n: Vocab(n, _expanded(vocab, n)) for n in vocab}),
+                   label=label, digest=label[:12], source=f"<{label}>")
+
+
 def make_ruleset(n_rules: int, seed: int = DEFAULT_SEED) -> RuleSet:
-    """A synthetic rule set of ``n_rules`` rules, built directly as objects."""
+    """A synthetic rule set of ``n_rules`` rules, built directly as objects
+    (no YAML); its examples are as generated (``rule_file_text`` makes them
+    all hold)."""
     categories = _categories()
-    rules = tuple(rule for rule, _ in _rules(n_rules, seed, list(categories)))
-    return RuleSet(rules=rules, categories=MappingProxyType(categories), texts=MappingProxyType(_texts()),
-                   thresholds=Thresholds(), label=f"synthetic-{n_rules}-{seed}", digest=f"syn{n_rules:09d}",
-                   source=f"<synthetic {n_rules} rules, seed {seed}>")
+    return _ruleset(_specs(n_rules, seed, categories), seed, categories, _texts(), Thresholds(),
+                    f"synthetic-{n_rules}-{seed}")
+
+
+# --------------------------------------------------------------------------- examples and rule files
+
+
+def _shared(pattern, seed: int) -> int:
+    """How many of a pattern's elements other rules use too (vocab lists,
+    entities, shared choices): examples prefer the rule's own words."""
+    shared = _shared_choices(seed)
+    return sum(e.kind in ("vocab", "entity") or bool(e.entities) or e.name in shared for e in pattern.elements)
+
+
+def _examples(rule: Rule, seed: int, vocab: dict, attempt: int) -> tuple[list[str], list[str]]:
+    """8 match examples (the rule's heaviest groups, realised until their
+    weights reach 100, the required ones first; in each group, a pattern of
+    the rule's own words rather than shared lists) and 5 no_match examples
+    (chatter, two with one light group)."""
+    w = words(seed)
+    rng = random.Random(f"{seed}:examples:{rule.id}:{attempt}")
+    terms = {name: _expanded(vocab, name) for name in vocab}
+    positive = sorted((g for g in rule.groups if g.weight > 0), key=lambda g: -g.weight)
+    own = rule.id in ("syn-fallback", "syn-complaint")  # only its own lists
+    match = []
+    for k in range(8):
+        chosen = [g for g in positive if g.name in rule.requires_all]
+        if rule.requires:
+            chosen.append(rng.choice([g for g in positive if g.name in rule.requires]))
+        # The heaviest groups first; later attempts try other groups (a
+        # group that another rule also matches makes that rule win).
+        for g in sorted(positive, key=lambda g: (-g.weight * (attempt < 2), rng.random())):
+            if sum(x.weight for x in dict.fromkeys(chosen)) >= 100:
+                break
+            chosen.append(g)
+        chosen = list(dict.fromkeys(chosen))
+        rng.shuffle(chosen)
+        zh = own or k % 3 != 2
+        pieces = []
+        for g in chosen:
+            pool = [p for p in g.patterns if has_cjk(p.source) == zh] or list(g.patterns)
+            fewest = min(_shared(p, seed) for p in pool)
+            pieces.append(realise(rng, rng.choice([p for p in pool if _shared(p, seed) == fewest]), terms, g.gap))
+        match.append(("，" if zh else ", ").join(pieces))
+    light = [g for g in positive if g.weight < 45 and g.name not in rule.requires and g.name not in rule.requires_all]
+    no_match = []
+    for k in range(5):
+        text = zh_filler(rng, w, rng.randint(8, 20)) if k % 2 == 0 else en_filler(rng, w, 30)
+        if light and k < 2:
+            text += ("，" if k % 2 == 0 else " ") + realise_group(rng, rng.choice(light), terms, k % 2 == 0)
+        no_match.append(text)
+    return list(dict.fromkeys(match)), list(dict.fromkeys(no_match))
+
+
+def _plain(obj):
+    """MappingProxyType/tuple -> dict/list, for YAML."""
+    if isinstance(obj, (dict, MappingProxyType)):
+        return {k: _plain(x) for k, x in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_plain(x) for x in obj]
+    return obj
+
+
+MAX_ATTEMPTS = 60  # example sets generated for one rule before giving up
+
+
+def rule_file_text(n_rules: int, seed: int = DEFAULT_SEED, template: RuleSet | None = None) -> str:
+    """A complete rule file (YAML text, schema 2) of ``n_rules`` synthetic
+    rules that passes ``load_rules`` and ``build()``.
+
+    ``template`` (for example the shipped rule set) supplies the thresholds,
+    texts and categories; without it, synthetic ones with the same structure
+    are used. Every rule carries 8 match and 5 no_match examples that hold
+    against the whole rule set, as ``build`` checks them: candidates are
+    generated (``_examples``) and judged, and the first that hold are kept.
+    (A rule's examples change no verdict, so the rule set is compiled once.)"""
+    from callguard.detect import Detector
+
+    categories = dict(template.categories) if template is not None else _categories()
+    texts = dict(template.texts) if template is not None else _texts()
+    thresholds = template.thresholds if template is not None else Thresholds()
+    label = f"synthetic-{n_rules}-{seed}"
+    specs = _specs(n_rules, seed, categories)
+    vocab = _vocab(seed)
+    detector = Detector(_ruleset(specs, seed, categories, texts, thresholds, label))
+    examples = [_holding_examples(detector, rule, seed, vocab) for rule in detector.ruleset.rules]
+    doc = {
+        "schema": 2,
+        "version": label,
+        "thresholds": {"high": thresholds.high, "medium": thresholds.medium, "low": thresholds.low},
+        "texts": _plain(texts),
+        "categories": {cid: {"scam": c.scam, "name": _plain(c.name), "how": _plain(c.how)}
+                       for cid, c in categories.items()},
+        "vocab": {name: _vocab_entry(terms) for name, terms in vocab.items()},
+        "rules": [{**spec, "examples": {"match": ex[0], "no_match": ex[1]}} for spec, ex in zip(specs, examples)],
+    }
+    header = f"# Synthetic CallGuard rules for benchmarks: {n_rules} rules, seed {seed}. Generated; do not edit.\n"
+    dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+    return header + yaml.dump(doc, Dumper=dumper, allow_unicode=True, sort_keys=False, width=10_000,
+                              default_flow_style=None)
+
+
+def _holding_examples(detector, rule: Rule, seed: int, vocab: dict) -> tuple[list[str], list[str]]:
+    """8 match and 5 no_match examples of ``rule`` that hold (the test of
+    :func:`callguard.detect.examples.run_examples`)."""
+    medium = detector.ruleset.thresholds.medium
+    match: list[str] = []
+    no_match: list[str] = []
+    for attempt in range(MAX_ATTEMPTS):
+        candidates = (rule.examples_match, rule.examples_no_match) if attempt == 0 else \
+            _examples(rule, seed, vocab, attempt)
+        for text in candidates[0]:
+            if len(match) < 8 and text not in match:
+                explanation = detector.explain(text)
+                own = next((s.score for s in explanation.scores if s.rule.id == rule.id), 0)
+                if own >= medium and explanation.verdict.category == rule.category:
+                    match.append(text)
+        for text in candidates[1]:
+            if len(no_match) < 5 and text not in no_match:
+                own = next((s.score for s in detector.explain(text).scores if s.rule.id == rule.id), 0)
+                if own < medium:
+                    no_match.append(text)
+        if len(match) == 8 and len(no_match) == 5:
+            return match, no_match
+    raise RuntimeError(f"synthetic rule {rule.id}: no 8 match and 5 no_match examples hold "
+                       f"after {MAX_ATTEMPTS} attempts")
+
+
+def _vocab_entry(terms: tuple[str, ...]) -> Any:
+    if all(t.startswith("{") for t in terms):
+        return list(terms)
+    by_language = {"zh": [t for t in terms if has_cjk(t)], "en": [t for t in terms if not has_cjk(t)]}
+    return {lang: items for lang, items in by_language.items() if items}
+
+
+def write_rule_file(path: str | os.PathLike, n_rules: int, seed: int = DEFAULT_SEED,
+                    template: RuleSet | None = None) -> Path:
+    """Write ``rule_file_text(...)`` to ``path`` (atomically) and return the path."""
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(rule_file_text(n_rules, seed, template), encoding="utf-8")
+    tmp.replace(path)
+    return path
 
 
 # --------------------------------------------------------------------------- messages
@@ -236,136 +480,66 @@ class Message:
     text: str
 
 
-def _zh_filler(rng: random.Random, v: _Vocabulary, chars: int) -> str:
-    """Chinese-looking chatter: vocabulary words mixed with loose characters."""
-    out: list[str] = []
-    size = 0
-    while size < chars:
-        piece = rng.choices(v.zh_chat, cum_weights=v.zh_chat_cum)[0] if rng.random() < 0.5 else \
-            "".join(rng.choices(_HANZI, cum_weights=v.hanzi_cum, k=rng.randint(1, 3)))
-        out.append(piece)
-        size += len(piece)
-        if rng.random() < 0.12:
-            out.append(rng.choice("，，，。！？"))
-    return "".join(out)
-
-
-def _en_filler(rng: random.Random, v: _Vocabulary, chars: int) -> str:
-    out: list[str] = []
-    size = 0
-    while size < chars:
-        word = rng.choices(v.en_chat, cum_weights=v.en_chat_cum)[0]
-        out.append(word)
-        size += len(word) + 1
-    text = " ".join(out)
-    return text[:1].upper() + text[1:] + "."
-
-
-def _typo(rng: random.Random, phrase: str) -> str:
-    if len(phrase) < 3:
-        return phrase
-    cjk = has_cjk(phrase)
-    i = rng.randrange(1, len(phrase) - 1)
-    new = rng.choice(_HANZI) if cjk else rng.choice("abcdefghijklmnopqrstuvwxyz")
-    op = rng.randrange(4)
-    if op == 0:
-        return phrase[:i] + new + phrase[i + 1:]
-    if op == 1:
-        return phrase[:i] + phrase[i + 1:]
-    if op == 2:
-        return phrase[:i] + new + phrase[i:]
-    return phrase[:i - 1] + phrase[i] + phrase[i - 1] + phrase[i + 1:]
-
-
-def _obfuscate(rng: random.Random, text: str) -> str:
-    out = []
-    for ch in text:
-        if ch.isascii() and ch.isalnum() and rng.random() < 0.5:
-            ch = chr(ord(ch) + 0xFEE0)  # full-width form
-        out.append(ch)
-        if rng.random() < 0.15:
-            out.append(rng.choice("\u200b\u200c\u200d\u2060 ·*"))
-    return "".join(out)
-
-
-def _splice(rng: random.Random, filler: str, phrases: Sequence[str], sep: str = "") -> str:
-    """Put the phrases at random places in the filler (between words when ``sep`` is a space)."""
-    if sep == " ":
-        places = [i for i, c in enumerate(filler) if c == " "] or [len(filler)]
-        cuts = sorted(rng.choice(places) for _ in phrases)
-    else:
-        cuts = sorted(rng.randrange(len(filler) + 1) for _ in phrases)
-    pieces, prev = [], 0
-    for cut, phrase in zip(cuts, phrases):
-        pieces.append(filler[prev:cut])
-        pieces.append(f"{sep}{phrase}{sep}")
-        prev = cut
-    pieces.append(filler[prev:])
-    return "".join(pieces)
-
-
 # (kind, share of the synthetic messages, what it is)
 MESSAGE_KINDS = (
-    ("zh_scam", 0.30, "Chinese description, 30-150 chars, with 1-4 phrases of one rule"),
-    ("en_scam", 0.15, "English description, 30-150 chars, with 1-3 phrases of one rule"),
-    ("typo", 0.15, "like the above (60% Chinese) but every phrase has one edit"),
-    ("benign", 0.25, "chatter, 30-150 chars, no phrase inserted (60% Chinese)"),
-    ("obfuscated", 0.05, "a scam description with zero-width characters, full-width letters, spaces"),
-    ("long", 0.10, "pasted text of 400-3,000 chars with 0-6 phrases of 1-3 rules"),
+    ("zh_scam", 0.30, "Chinese description, 30-150 chars, realising 1-4 groups of one rule"),
+    ("en_scam", 0.15, "English description, 30-150 chars, realising 1-3 groups of one rule"),
+    ("typo", 0.15, "like the above (60% Chinese), one edit in each realised pattern"),
+    ("benign", 0.25, "chatter, 30-150 chars, no pattern realised (60% Chinese)"),
+    ("obfuscated", 0.05, "a scam description with zero-width characters, full-width letters, dots"),
+    ("long", 0.10, "pasted text of 400-3,000 chars realising 0-6 groups of 1-3 rules"),
 )
 
 
 def make_messages(ruleset: RuleSet, n: int, seed: int = DEFAULT_SEED) -> list[Message]:
-    """``n`` messages for ``ruleset`` (phrases are drawn from its rules); see MESSAGE_KINDS."""
-    v = _vocabulary(seed)
+    """``n`` messages for ``ruleset`` (realising its rules' patterns, with
+    the terms of its vocab lists); see MESSAGE_KINDS."""
+    w = words(seed)
     rng = random.Random(seed + 2)
-    rules = ruleset.rules
+    rules = [r for r in ruleset.rules if any(g.weight > 0 and g.patterns for g in r.groups)]
+    terms = {name: v.terms for name, v in ruleset.vocab.items()}
     kinds = [k for k, _, _ in MESSAGE_KINDS]
     shares = [s for _, s, _ in MESSAGE_KINDS]
 
-    def rule_phrases(rule: Rule, k: int, want_cjk: bool | None) -> list[str]:
-        groups = [g for g in rule.groups if g.weight > 0]
-        rng.shuffle(groups)
-        out = []
-        for group in groups[:k]:
-            pool = [p for p in group.phrases if want_cjk is None or has_cjk(p) == want_cjk] or list(group.phrases)
-            out.append(rng.choice(pool))
-        return out
+    def groups_of(rule: Rule, k: int) -> list[Group]:
+        positive = [g for g in rule.groups if g.weight > 0 and g.patterns]
+        rng.shuffle(positive)
+        return positive[:k]
 
     out: list[Message] = []
     for _ in range(n):
         kind = rng.choices(kinds, shares)[0]
         rule = rng.choice(rules)
         length = rng.randint(30, 150)
-        if kind == "zh_scam":
-            phrases = rule_phrases(rule, rng.randint(1, 4), True)
-            text = _splice(rng, _zh_filler(rng, v, max(10, length - sum(map(len, phrases)))), phrases)
-        elif kind == "en_scam":
-            phrases = rule_phrases(rule, rng.randint(1, 3), False)
-            text = _splice(rng, _en_filler(rng, v, max(10, length - sum(map(len, phrases)))), phrases, " ")
+        if kind in ("zh_scam", "en_scam"):
+            zh = kind == "zh_scam"
+            pieces = [realise_group(rng, g, terms, zh) for g in groups_of(rule, rng.randint(1, 4 if zh else 3))]
+            room = max(10, length - sum(map(len, pieces)))
+            text = splice(rng, zh_filler(rng, w, room), pieces) if zh else \
+                splice(rng, en_filler(rng, w, room), pieces, " ")
         elif kind == "typo":
             zh = rng.random() < 0.6
-            phrases = [_typo(rng, p) for p in rule_phrases(rule, rng.randint(1, 4), zh)]
-            filler = _zh_filler(rng, v, length) if zh else _en_filler(rng, v, length)
-            text = _splice(rng, filler, phrases, "" if zh else " ")
+            pieces = [realise_group(rng, g, terms, zh, typo) for g in groups_of(rule, rng.randint(1, 4))]
+            filler = zh_filler(rng, w, length) if zh else en_filler(rng, w, length)
+            text = splice(rng, filler, pieces, "" if zh else " ")
         elif kind == "benign":
-            text = _zh_filler(rng, v, length) if rng.random() < 0.6 else _en_filler(rng, v, length)
+            text = zh_filler(rng, w, length) if rng.random() < 0.6 else en_filler(rng, w, length)
         elif kind == "obfuscated":
-            phrases = rule_phrases(rule, rng.randint(2, 3), None)
-            text = _splice(rng, _zh_filler(rng, v, length), [_obfuscate(rng, p) for p in phrases])
+            pieces = [obfuscate(rng, realise_group(rng, g, terms)) for g in groups_of(rule, rng.randint(2, 3))]
+            text = splice(rng, zh_filler(rng, w, length), pieces)
         else:  # long
             target = rng.randint(400, 3000)
             parts: list[str] = []
             size = 0
             while size < target:
-                part = _zh_filler(rng, v, rng.randint(40, 200)) if rng.random() < 0.7 else \
-                    _en_filler(rng, v, rng.randint(40, 200))
+                part = zh_filler(rng, w, rng.randint(40, 200)) if rng.random() < 0.7 else \
+                    en_filler(rng, w, rng.randint(40, 200))
                 parts.append(part)
                 size += len(part)
-            phrases = []
+            pieces = []
             for r in rng.sample(rules, min(len(rules), rng.randint(1, 3))):
-                phrases += rule_phrases(r, rng.randint(0, 2), None)
-            text = _splice(rng, "\n".join(parts), phrases, " ")
+                pieces += [realise_group(rng, g, terms) for g in groups_of(r, rng.randint(0, 2))]
+            text = splice(rng, "\n".join(parts), pieces, " ")
         out.append(Message(kind, text))
     return out
 
@@ -379,87 +553,12 @@ def load_dev_texts(path: Path = DEV_JSONL) -> list[str]:
         return []
 
 
-# --------------------------------------------------------------------------- rule files
-
-
-def _examples(rng: random.Random, v: _Vocabulary, rule: Rule) -> tuple[list[str], list[str]]:
-    match = []
-    positive = [g for g in rule.groups if g.weight > 0]
-    for i in range(8):
-        groups = rng.sample(positive, min(len(positive), rng.randint(2, 3)))
-        if rule.requires and not any(g.name in rule.requires for g in groups):
-            groups[0] = next(g for g in rule.groups if g.name in rule.requires)
-        phrases = [rng.choice(g.phrases) for g in groups]
-        if i % 3 == 2:
-            match.append(_splice(rng, _en_filler(rng, v, 16), phrases, " "))
-        else:
-            match.append(_splice(rng, _zh_filler(rng, v, 8), phrases))
-    no_match = [_zh_filler(rng, v, rng.randint(8, 16)) if i % 2 == 0 else _en_filler(rng, v, 20)
-                for i in range(5)]
-    return match, no_match
-
-
-def _plain(obj):
-    """MappingProxyType/tuple -> dict/list, for yaml.safe_dump."""
-    if isinstance(obj, (dict, MappingProxyType)):
-        return {k: _plain(x) for k, x in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_plain(x) for x in obj]
-    return obj
-
-
-def rule_file_text(n_rules: int, seed: int = DEFAULT_SEED, template: RuleSet | None = None) -> str:
-    """A complete rule file (YAML text) of ``n_rules`` synthetic rules.
-
-    ``template`` (for example the shipped rule set) supplies the thresholds,
-    texts and categories; without it, synthetic ones with the same structure
-    are used. Every rule carries 8 match and 5 no_match example sentences.
-    """
-    categories = dict(template.categories) if template is not None else _categories()
-    texts = dict(template.texts) if template is not None else _texts()
-    thresholds = template.thresholds if template is not None else Thresholds()
-    v = _vocabulary(seed)
-    ex_rng = random.Random(seed + 3)
-    rules = []
-    for rule, _ in _rules(n_rules, seed, list(categories)):
-        match, no_match = _examples(ex_rng, v, rule)
-        body = {"id": rule.id, "category": rule.category, "title": _plain(rule.title),
-                "advice": _plain(rule.advice)}
-        if rule.requires:
-            body["requires"] = list(rule.requires)
-        body["groups"] = [{"name": g.name, "weight": g.weight, **({} if g.fuzzy else {"fuzzy": False}),
-                           "phrases": list(g.phrases)} for g in rule.groups]
-        body["examples"] = {"match": match, "no_match": no_match}
-        rules.append(body)
-    doc = {
-        "schema": 1,
-        "version": f"synthetic-{n_rules}-{seed}",
-        "thresholds": {"high": thresholds.high, "medium": thresholds.medium, "low": thresholds.low},
-        "texts": _plain(texts),
-        "categories": {cid: {"scam": c.scam, "name": _plain(c.name), "how": _plain(c.how)}
-                       for cid, c in categories.items()},
-        "rules": rules,
-    }
-    header = f"# Synthetic CallGuard rules for benchmarks: {n_rules} rules, seed {seed}. Generated; do not edit.\n"
-    return header + yaml.safe_dump(doc, allow_unicode=True, sort_keys=False, width=10_000,
-                                   default_flow_style=None)
-
-
-def write_rule_file(path: str | os.PathLike, n_rules: int, seed: int = DEFAULT_SEED,
-                    template: RuleSet | None = None) -> Path:
-    """Write ``rule_file_text(...)`` to ``path`` (atomically) and return the path."""
-    path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(rule_file_text(n_rules, seed, template), encoding="utf-8")
-    tmp.replace(path)
-    return path
-
-
 if __name__ == "__main__":  # a quick look: python bench/synthetic.py
-    rs = make_ruleset(3)
+    rs = make_ruleset(4)
     for r in rs.rules:
-        print(r.id, r.category, r.requires)
+        print(r.id, r.category, "requires", r.requires, r.requires_all, "fallback" * r.fallback)
         for g in r.groups:
-            print(f"  {g.name:9} {g.weight:4} fuzzy={g.fuzzy!s:5}", ", ".join(g.phrases))
+            print(f"  {g.name:9} {g.weight:4} fuzzy={g.fuzzy!s:5} gap={g.gap}", " ; ".join(g.phrases)[:300])
+        print("  e.g.", r.examples_match[:2])
     for m in make_messages(make_ruleset(1000), 12):
         print(f"[{m.kind}] {m.text[:160]!r}")

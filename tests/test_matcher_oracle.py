@@ -247,3 +247,43 @@ def test_crafted_repetitions_are_bounded(text):
     finally:
         matcher_module.align = real
     assert len(calls) <= matcher_module.MAX_ALIGNS
+
+
+# -- check() scores only the deciding rules: its verdict is explain()'s
+
+from dataclasses import replace  # noqa: E402
+
+from callguard.detect import Detector  # noqa: E402
+from callguard.detect.schema import Thresholds  # noqa: E402
+
+CATEGORIES = ["impersonate_authority", "fake_loan", "phishing", "telecom_complaint"]  # the last one is no scam
+rule_sets = st.lists(
+    st.tuples(st.lists(st.tuples(st.sampled_from([-40, 10, 20, 30, 45, 60]),
+                                 st.lists(st.sampled_from(["通信管理局", "安全账户", "冻结", "ab", "cd", "通信", "管理",
+                                                           "(ab|通信)…局", "{kin}…(转|cd)", "a…b", "safe account"]),
+                                          min_size=1, max_size=3)),
+                       min_size=1, max_size=4),
+              st.sampled_from(CATEGORIES), st.booleans(), st.booleans()),
+    min_size=1, max_size=6)
+
+
+def detector_of(specs, thresholds):
+    rules = []
+    for i, (groups, category, fallback, requires) in enumerate(specs):
+        gs = tuple(pgroup(f"g{k}", weight, *patterns, vocab={"kin": ["妈妈", "ab", "通"]})
+                   for k, (weight, patterns) in enumerate(groups))
+        if not any(g.weight > 0 for g in gs):
+            gs += (group("pos", 20, "局"),)
+        r = replace(rule(f"r{i}", *gs, category=category), fallback=fallback,
+                    requires=("g0",) if requires else ())
+        rules.append(r)
+    return Detector(ruleset(*rules, thresholds=thresholds))
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(rule_sets, st.lists(texts, min_size=1, max_size=4),
+       st.sampled_from([Thresholds(), Thresholds(high=50, medium=30, low=10), Thresholds(high=90, medium=60, low=5)]))
+def test_check_gives_the_verdict_explain_gives(specs, samples, thresholds):
+    d = detector_of(specs, thresholds)
+    for text in samples + ["通信管理局说冻结，转到安全账户 ab cd", "妈妈 转 ab 局"]:
+        assert d.check(text) == d.explain(text).verdict

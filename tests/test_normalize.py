@@ -96,3 +96,59 @@ def test_original_spans_agree_with_offsets():
     spans = [(s, e) for s in range(len(norm)) for e in range(s + 1, len(norm) + 1)]
     assert original_spans(text, spans) == [(offsets[s], offsets[e - 1] + 1) for s, e in spans]
     assert original_spans(text, []) == []
+
+
+# -- the run-by-run normalize_with_offsets equals the steps applied one by one
+
+import re  # noqa: E402
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from callguard.detect import normalize as normalize_module  # noqa: E402
+from callguard.detect.words import FORMS  # noqa: E402
+
+
+def _sub_tracked(pattern, replace, text, offsets):
+    """``pattern.sub(replace, text)`` and the offsets of the result: a
+    replacement's j-th character comes from the j-th replaced one (the last
+    one for any beyond); an insertion from the character before it."""
+    parts, out, done = [], [], 0
+    for m in pattern.finditer(text):
+        start, end = m.span()
+        new = replace(m)
+        if new == m.group():
+            continue
+        parts.append(text[done:start])
+        out += offsets[done:start]
+        parts.append(new)
+        if len(new) <= end - start:
+            out += offsets[start:start + len(new)]
+        else:
+            out += offsets[start:end] + [offsets[end - 1]] * (len(new) - (end - start))
+        done = end
+    parts.append(text[done:])
+    out += offsets[done:]
+    return "".join(parts), out
+
+
+def reference_with_offsets(text):
+    """The module docstring's steps, one regular expression at a time."""
+    pieces = [normalize_module.fold(ch) for ch in text]
+    t = "".join(pieces)
+    offsets = [i for i, piece in enumerate(pieces) for _ in piece]
+    spaced = normalize_module.SPACED
+    t, offsets = _sub_tracked(re.compile(" {2,}"), lambda m: " ", t, offsets)
+    t, offsets = _sub_tracked(re.compile(f"(?<![{spaced}]) | (?![{spaced}])"), lambda m: "", t, offsets)
+    t, offsets = _sub_tracked(re.compile(f"(?<=[{spaced}])(?=[^{spaced} ])|(?<=[^{spaced} ])(?=[{spaced}])"),
+                              lambda m: " ", t, offsets)
+    return _sub_tracked(re.compile(f"[{spaced}]+"), lambda m: FORMS[m.group()], t, offsets)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.one_of(st.text(), st.text(alphabet="ab 1通信 ，\u200bﬁ①㎏帳ÉßIİ'’u", max_size=60),
+                 st.lists(st.sampled_from(["im", "u", "pls", "transferred", " ", "通信", "ﬁ", "，", "$5", "Ⅻ"]),
+                          max_size=20).map("".join)))
+def test_offsets_are_those_of_the_steps_applied_one_by_one(text):
+    assert normalize_with_offsets(text) == reference_with_offsets(text)
+    assert normalize(text) == reference_with_offsets(text)[0]

@@ -47,25 +47,35 @@ _BAIT_WORDS = (r"verify|verif|secure|security|login|log-in|signin|update|account
                r"unlock|support|service|confirm|billing|payment|pay|delivery|parcel|redeliver|redelivery|toll|fine|tax|fee|postage|"
                r"gift|bonus|wallet|bank|kyc")
 
-_PATTERNS = {
-    "amount": re.compile(
-        rf"{_CURRENCY_BEFORE}\s?(?:{_NUM})\s?{_MAGNITUDE}?"
-        rf"|(?:{_NUM})\s?{_MAGNITUDE}?\s?{_CURRENCY_AFTER}"
-        rf"|(?<!\d)\d+(?:\.\d+)?\s?(?:万|萬|千|亿|億|k\b)"
-        rf"|{_CN_NUM}{{1,8}}(?:{_CURRENCY_AFTER}|万|萬|千|亿|億)(?:{_CURRENCY_AFTER})?",
-        re.IGNORECASE),
-    "link": re.compile(rf"(?:https?://|www\.){_URL_CHAR}+|(?<![\w@.-]){_DOMAIN}{_PATH}"
-                       rf"|(?<![\w.])(?:\d{{1,3}}\.){{3}}\d{{1,3}}(?::\d{{2,5}})?/{_URL_CHAR}*", re.IGNORECASE),
-    "phone": re.compile(r"(?<![\d\w])\+?\d(?:[\d -]{5,17})\d(?![\d\w])"),
-    "handle": re.compile(
-        r"(?<![\w@])@[a-z][a-z0-9_]{3,31}\b|\b(?:wa\.me|t\.me)/[\w+]+"
-        r"|(?:微信号?|微信號|v信号?|薇信号?|vx号?|wx号?)\s*[:：]?\s*[a-z0-9][a-z0-9_.-]{3,29}"
-        r"|(?<![a-z0-9])qq(?:号|號)?\s*[:：]?\s*\d{5,12}"
-        r"|(?<![a-z0-9])(?:wechat|weixin|line|whatsapp|telegram|tg|skype|signal|kakao|微信)\s*"
-        r"(?:id|号|號|帳號|账号|:|：)\s*[:：]?\s*[a-z0-9][a-z0-9_.-]{3,29}",
-        re.IGNORECASE),
-    "code": re.compile(r"(?<![\d\w.,$¥£€])\d{4,8}(?![\d\w.,%]|\s?(?:元|块|塊|万|萬|千))"),
+# Each entity's expression, and (below) the characters a match can start with.
+_BODIES = {
+    "amount": (rf"{_CURRENCY_BEFORE}\s?(?:{_NUM})\s?{_MAGNITUDE}?"
+               rf"|(?:{_NUM})\s?{_MAGNITUDE}?\s?{_CURRENCY_AFTER}"
+               rf"|(?<!\d)\d+(?:\.\d+)?\s?(?:万|萬|千|亿|億|k\b)"
+               rf"|{_CN_NUM}{{1,8}}(?:{_CURRENCY_AFTER}|万|萬|千|亿|億)(?:{_CURRENCY_AFTER})?", re.IGNORECASE),
+    "link": (rf"(?:https?://|www\.){_URL_CHAR}+|(?<![\w@.-]){_DOMAIN}{_PATH}"
+             rf"|(?<![\w.])(?:\d{{1,3}}\.){{3}}\d{{1,3}}(?::\d{{2,5}})?/{_URL_CHAR}*", re.IGNORECASE),
+    "phone": (r"(?<![\d\w])\+?\d(?:[\d -]{5,17})\d(?![\d\w])", 0),
+    "handle": (r"(?<![\w@])@[a-z][a-z0-9_]{3,31}\b|\b(?:wa\.me|t\.me)/[\w+]+"
+               r"|(?:微信号?|微信號|v信号?|薇信号?|vx号?|wx号?)\s*[:：]?\s*[a-z0-9][a-z0-9_.-]{3,29}"
+               r"|(?<![a-z0-9])qq(?:号|號)?\s*[:：]?\s*\d{5,12}"
+               r"|(?<![a-z0-9])(?:wechat|weixin|line|whatsapp|telegram|tg|skype|signal|kakao|微信)\s*"
+               r"(?:id|号|號|帳號|账号|:|：)\s*[:：]?\s*[a-z0-9][a-z0-9_.-]{3,29}", re.IGNORECASE),
+    "code": (r"(?<![\d\w.,$¥£€])\d{4,8}(?![\d\w.,%]|\s?(?:元|块|塊|万|萬|千))", 0),
 }
+# A match of each expression starts with one of these characters (under the
+# expression's own flags; for amounts, a currency word before a digit). Put first as a lookahead, it lets the regular
+# expression engine pass over every other position at once instead of trying
+# each alternative there, and never changes what is found.
+_FIRST = {
+    # (a currency word is at most three letters, then maybe "$", a space, a digit: "rmb 5", "hk$5")
+    "amount": f"(?:[\\d¥￥$£€₩₹{_CN_NUM[1:-1]}]|[a-z]{{1,3}}\\$?\\s?\\d)",
+    "link": r"[a-z0-9\d]",
+    "phone": r"[+\d]",
+    "handle": r"[@wt微vq薇lsk]",
+    "code": r"\d",
+}
+_PATTERNS = {name: re.compile(f"(?={_FIRST[name]})(?:{body})", flags) for name, (body, flags) in _BODIES.items()}
 _RISKY = re.compile(
     rf"(?:https?://)?(?:\d{{1,3}}\.){{3}}\d{{1,3}}"  # a bare IP address
     rf"|xn--"
@@ -82,10 +92,12 @@ _HINTS = {
     "amount": re.compile(r"[\d元块塊万萬千亿億镑鎊$£€¥￥₩₹]"),
     "link": re.compile(r"https?:|www\.|[a-z0-9]\.[a-z0-9]", re.IGNORECASE),
     "phone": re.compile(r"\d[\d -]{5,}\d"),
-    "handle": re.compile(r"@|\.me/|微信|qq|line|whatsapp|telegram|tg|skype|signal|kakao|vx|wx|v信|薇信|wechat|weixin",
-                         re.IGNORECASE),
+    "handle": re.compile(r"(?=[@.微qltswvk薇])(?:@|\.me/|微信|qq|line|whatsapp|telegram|tg|skype|signal|kakao|vx|wx|v信|薇信"
+                         r"|wechat|weixin)", re.IGNORECASE),  # the lookahead as in _FIRST
     "code": re.compile(r"\d{4}"),
 }
+# Text without any of these has no hint of a link (the hint holds a ':' or a '.').
+_LINK_MARKS = (".", ":")
 # What an entity's spans must not lie inside: the digits of a link are not a
 # phone number, a code or an amount, and those of a phone number are not a code.
 _INSIDE = {"phone": ("link",), "code": ("link", "phone"), "amount": ("link",)}
@@ -100,7 +112,7 @@ def find_entity(text: str, name: str, cache: dict[str, list[tuple[int, int]]]) -
         return found
     if name == "risky_link":
         found = [(s, e) for s, e in find_entity(text, "link", cache) if _RISKY.search(text, s, e)]
-    elif _HINTS[name].search(text) is None:
+    elif (name == "link" and not any(mark in text for mark in _LINK_MARKS)) or _HINTS[name].search(text) is None:
         found = []
     else:
         found = [_trimmed(text, *m.span()) for m in _PATTERNS[name].finditer(text)]

@@ -47,15 +47,18 @@ from __future__ import annotations
 import gc
 import re
 from bisect import bisect_left
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Callable
 
-import ahocorasick
 from rapidfuzz import fuzz
 from rapidfuzz.distance import Levenshtein
 
 from .entities import find_entity
-from .normalize import SPACED, fold, fold_with_offsets, has_cjk, normalize, normalize_with_offsets, pinyin_alias
+from .inner_loops import SPACED_CHARS as _SPACED_CHARS
+from .inner_loops import Automaton, best_hits, gap_cost, one_edit
+from .inner_loops import squeeze_words
+from .normalize import SPACED, fold, fold_offsets, has_cjk, normalize_folded, pinyin_alias
+from .words import FORMS
 from .schema import Element, Rule, RuleSet
 
 __all__ = ["Part", "Hit", "RuleScore", "Matcher", "MAX_MATCH_CHARS", "tolerates_typo", "align", "one_edit",
@@ -73,7 +76,6 @@ MIN_FUZZY_LATIN = 8
 MIN_FUZZY_WORD = 6  # the longest word of an English phrase that tolerates a typo
 MIN_PINYIN_ALIAS = 8
 
-_SPACED_CHARS = frozenset(c for c in map(chr, range(0x250)) if re.match(f"[{SPACED}]", c))
 
 
 def tolerates_typo(key: str) -> bool:
@@ -141,38 +143,6 @@ def align(key: str, norm: str, edits: int, starts: range,
     return max(found, key=lambda h: (h[0], -h[1], h[2] - h[1]), default=None)
 
 
-def one_edit(other: str, text: str) -> bool:
-    """Whether ``text`` starts with a string exactly one edit (a wrong,
-    missing or extra character) from ``other``. The edit can be taken at the
-    first difference: any one-edit alignment can be moved there."""
-    m = len(other)
-    i = 0
-    while i < m and i < len(text) and text[i] == other[i]:
-        i += 1
-    if i == m:
-        return False  # ``other`` itself: an exact match, found as such
-    return ((i < len(text) and text[i + 1 : m] == other[i + 1 :])  # wrong character at i
-            or text[i : m - 1] == other[i + 1 :]  # other[i] missing
-            or (i < len(text) and text[i + 1 : m + 1] == other[i:]))  # extra character at i
-
-
-def gap_cost(region: str) -> int:
-    """What a gap of ``region`` costs against a group's ``gap``: one per
-    Chinese (or other unspaced) character, two per English word."""
-    cost = 0
-    in_word = False
-    for ch in region:
-        if ch in _SPACED_CHARS:
-            if not in_word:
-                cost += 2
-                in_word = True
-        else:
-            in_word = False
-            if ch != " ":
-                cost += 1
-    return cost
-
-
 def _short_words_intact(key: str, window: str) -> bool:
     """Whether ``window``, one edit from the English ``key``, keeps the key's
     words and every short one exactly (or with a doubled letter written once),
@@ -199,31 +169,50 @@ def _bounded(norm: str, start: int, end: int, left: bool = True, right: bool = T
 
 class Scan:
     """One message being matched: its text, normalised text, and what was
-    found in it. Entities are recognised on first need, once."""
+    found in it. The folded text, the offsets and the entities are worked
+    out on first need, once."""
 
-    __slots__ = ("text", "norm", "memo", "_found", "_entities", "_offsets")
+    __slots__ = ("text", "norm", "_folded", "_fold_offsets", "_letters", "_found", "_entities", "_offsets")
 
     def __init__(self, text: str, norm: str | None = None):
         self.text = text
-        self.norm = (normalize(text) if norm is None else norm)[:MAX_MATCH_CHARS]
+        self._folded: str | None = None
+        if norm is None:
+            self._folded = fold(text)
+            norm = normalize_folded(self._folded)
+        self.norm = norm[:MAX_MATCH_CHARS]
+        self._fold_offsets: list[int] | None = None
+        self._letters: list[int] | None = None
         self._found: dict[str, list[tuple[int, int]]] = {}  # entity -> spans in the original text
         self._entities: dict[str, list[tuple[int, int, int]]] = {}  # entity -> occurrences in ``norm``
         self._offsets: list[int] | None = None
-        self.memo: dict = {}  # what compiled layers found on demand in this text
+
+    @property
+    def folded(self) -> str:
+        """``fold(text)``: normalisation's step 1 alone."""
+        if self._folded is None:
+            self._folded = fold(self.text)
+        return self._folded
 
     def from_letters(self, start: int, end: int) -> tuple[int, int] | None:
         """A span of ``fold(text)`` without its spaces, as a span of the
         normalised text (None if it covers no normalised character)."""
-        folded, fold_offsets = fold_with_offsets(self.text)
-        kept = [i for i, c in enumerate(folded) if c != " "]
-        a, b = fold_offsets[kept[start]], fold_offsets[kept[end - 1]] + 1
+        if self._letters is None:
+            folded = self.folded
+            self._fold_offsets = self._fold_offsets or fold_offsets(self.text, folded)
+            self._letters = [self._fold_offsets[i] for i, c in enumerate(folded) if c != " "]
+        a, b = self._letters[start], self._letters[end - 1] + 1
         offsets = self.offsets()
         s, e = bisect_left(offsets, a), bisect_left(offsets, b)
         return (s, e) if s < e <= len(self.norm) else None
 
     def offsets(self) -> list[int]:
+        """Per character of ``norm``, the index of the character of ``text`` it came from."""
         if self._offsets is None:
-            self._offsets = normalize_with_offsets(self.text)[1]
+            folded = self.folded
+            if self._fold_offsets is None:
+                self._fold_offsets = fold_offsets(self.text, folded)
+            self._offsets = squeeze_words(folded, self._fold_offsets, FORMS)[1]
         return self._offsets
 
     def entity(self, name: str) -> list[tuple[int, int, int]]:
@@ -256,6 +245,7 @@ class _Pattern:
     labels: tuple[str, ...]
     gaps: tuple[bool, ...]
     gap: int  # the group's bound
+    scanned: tuple[int, ...] = ()  # the classes the scan finds (not on demand)
 
 
 def _class_key(element: Element, fuzzy: bool) -> tuple:
@@ -265,15 +255,12 @@ def _class_key(element: Element, fuzzy: bool) -> tuple:
     return (element.kind, element.name if element.kind == "vocab" else "", element.keys, element.entities, fuzzy)
 
 
-def _short_regex(keys: tuple[str, ...]) -> re.Pattern | None:
-    """The expression that finds a short class (see ``_Layer._compile``), or
-    None when one of its keys is long enough to scan for."""
+def _short_keys(keys: tuple[str, ...]) -> tuple[str, ...] | None:
+    """The keys of a short class (see ``_Layer._compile``), or None when one
+    of its keys is long enough to scan for."""
     if not keys or any(len(k) > (1 if has_cjk(k) else 2) for k in keys):
         return None
-    spaced = f"[{SPACED}]"
-    parts = [f"(?<!{spaced})" * (k[0] in _SPACED_CHARS) + re.escape(k) + f"(?!{spaced})" * (k[-1] in _SPACED_CHARS)
-             for k in sorted(keys, key=len, reverse=True)]
-    return re.compile("|".join(parts))
+    return keys
 
 
 def _rank(sim: int, start: int, end: int, order: int) -> tuple[int, int, int, int]:
@@ -302,6 +289,8 @@ class _Layer:
     def _compile(self, rules: tuple[Rule, ...]) -> None:
         self.rules = rules
         self.groups: list[tuple[int, int]] = []  # layer group id -> (rule index, group index)
+        self.group_rule: list[int] = []  # layer group id -> rule index (in ``rules``)
+        self.group_names: list[str] = []
         self.weights: list[int] = []
         class_ids: dict[tuple, int] = {}
         self.class_labels: list[str] = []
@@ -313,7 +302,7 @@ class _Layer:
         # more than looking where a pattern needs them. Such a class never
         # triggers a pattern and is never a plain phrase.
         self.class_entities: list[tuple[str, ...]] = []
-        self.class_short: list[re.Pattern | None] = []
+        self.class_short: list[tuple[str, ...] | None] = []  # the keys of a short class
         class_keys: list[tuple[str, ...]] = []
         class_fuzzy: list[bool] = []
         singles: dict[int, list[tuple[int, int, str]]] = {}  # class -> (group, order, source)
@@ -327,7 +316,7 @@ class _Layer:
                 self.class_labels.append(str(element))
                 self.class_slot.append(element.kind != "text")
                 self.class_entities.append((element.name,) if element.kind == "entity" else element.entities)
-                self.class_short.append(_short_regex(element.keys))
+                self.class_short.append(_short_keys(element.keys))
                 class_keys.append(() if self.class_short[cid] is not None else element.keys)
                 class_fuzzy.append(fuzzy)
             return cid
@@ -336,6 +325,8 @@ class _Layer:
             for g, group in enumerate(rule.groups):
                 gid = len(self.groups)
                 self.groups.append((r, g))
+                self.group_rule.append(r)
+                self.group_names.append(group.name)
                 self.weights.append(group.weight)
                 for order, pattern in enumerate(group.patterns):
                     cids = tuple(intern(e, group.fuzzy) for e in pattern.elements)
@@ -344,8 +335,12 @@ class _Layer:
                     else:
                         patterns.append(_Pattern(gid, order, pattern.source, cids,
                                                  tuple(str(e) for e in pattern.elements), pattern.gaps, group.gap))
-        self.singles = {cid: tuple(v) for cid, v in singles.items()}
-        self.patterns = tuple(patterns)
+        self.class_demand = tuple(self._on_demand(cid) for cid in range(len(self.class_labels)))
+        # A class of plain phrases: its label when evidence names what it matched, and its consumers.
+        self.singles = {cid: (self.class_labels[cid] if self.class_slot[cid] else None, tuple(v))
+                        for cid, v in singles.items()}
+        self.patterns = tuple(replace(p, scanned=tuple(c for c in p.classes if not self.class_demand[c]))
+                              for p in patterns)
         self._build_automaton(class_keys, class_fuzzy)
         self._index_patterns(class_keys, rules)
 
@@ -379,14 +374,24 @@ class _Layer:
                 triggers.setdefault(best, []).append(pid)
         self.triggers = {cid: tuple(v) for cid, v in triggers.items()}
         self.always = tuple(always)
+        # What inner_loops.best_hits reads: per class its label, phrase consumers and
+        # the patterns it triggers; the patterns as plain tuples; the on-demand flags.
+        self.plan = {cid: (self.singles[cid][0] if cid in self.singles else None,
+                           self.singles[cid][1] if cid in self.singles else (), self.triggers.get(cid, ()))
+                     for cid in set(self.singles) | set(self.triggers)}
+        self.pattern_rows = tuple((p.group, p.order, p.source, p.classes, p.labels, p.gaps, p.gap, p.scanned)
+                                  for p in self.patterns)
+        # A class found on demand: (its short keys, or (); whether it has entities). None: scanned.
+        self.demand_plan = tuple((self.class_short[cid] or (), bool(self.class_entities[cid]))
+                                 if self.class_demand[cid] else None for cid in range(len(self.class_labels)))
 
     def _build_automaton(self, class_keys: list[tuple[str, ...]], class_fuzzy: list[bool]) -> None:
-        exact: dict[str, dict[int, int]] = {}  # key -> {class: similarity}
+        exact: dict[str, dict[int, None]] = {}  # key -> its classes
         pinyin: dict[str, set[int]] = {}  # pinyin spelling, no spaces -> classes
         fuzzy: dict[str, list[int]] = {}  # key that tolerates a typo -> its fuzzy classes
         for cid, keys in enumerate(class_keys):
             for key in keys:
-                exact.setdefault(key, {})[cid] = 100
+                exact.setdefault(key, {})[cid] = None
                 if has_cjk(key) and len(key) >= 3:
                     alias = pinyin_alias(key)
                     if len(alias) >= MIN_PINYIN_ALIAS:
@@ -399,11 +404,12 @@ class _Layer:
         # The scan reads the normalised text with a space on each side, and a
         # key that starts (ends) with a Latin letter or digit is looked for
         # with a space before (after) it: English matches whole words only.
-        words: dict[str, list] = {}  # automaton word -> [length, items, left pad, right pad, fid, lefts, rights]
-        for key, items in exact.items():
+        # The payload of each word is what ``inner_loops.scan_matches`` reads.
+        words: dict[str, list] = {}  # automaton word -> [length, classes, left pad, right pad, fid, lefts, rights]
+        for key, classes in exact.items():
             left, right = key[0] in _SPACED_CHARS, key[-1] in _SPACED_CHARS
             word = " " * left + key + " " * right
-            words[word] = [len(word), tuple(items.items()), int(left), int(right), fid_of.get(key, -1), [], []]
+            words[word] = [len(word), tuple(classes), int(left), int(right), fid_of.get(key, -1), [], []]
         # Each fuzzy key's two halves are anchors. At a left half, the text
         # after it is compared with the key's right half; at a right half,
         # the text before it, read backward, with the key's left half reversed.
@@ -412,20 +418,12 @@ class _Layer:
             for half, other, side in ((key[:h], key[h:], 5), (key[h:], key[:h][::-1], 6)):
                 entry = words.setdefault(half, [len(half), (), 0, 0, -1, [], []])
                 entry[side].append((fid, other, other[:2]))
-        automaton = ahocorasick.Automaton()
-        for word, entry in words.items():
+        for entry in words.values():
             entry[5], entry[6] = tuple(entry[5]), tuple(entry[6])
-            automaton.add_word(word, tuple(entry))
-        if len(automaton):
-            automaton.make_automaton()
-        self._automaton = automaton
+        self._automaton = Automaton(list(words), [tuple(entry) for entry in words.values()])
         # Pinyin is written with spaces anywhere ("haoma yao bei dongjie"), so
         # it is looked for in the text's letters with the spaces taken out.
-        self._pinyin = ahocorasick.Automaton()
-        for spelling, cids in pinyin.items():
-            self._pinyin.add_word(spelling, (len(spelling), tuple(sorted(cids))))
-        if len(self._pinyin):
-            self._pinyin.make_automaton()
+        self._pinyin = Automaton(list(pinyin), [(len(spelling), tuple(sorted(cids))) for spelling, cids in pinyin.items()])
 
     # -- matching
 
@@ -440,34 +438,7 @@ class _Layer:
             padded = " " + norm + " "  # positions in ``padded`` are one more than in ``norm``
             exact_keys: set[int] = set()
             proposed: set[tuple[int, int]] = set()
-            cap = MAX_OCCURRENCES
-            for end, (length, items, left, right, fid, lefts, rights) in self._automaton.iter(padded):
-                start = end - length + 1
-                if items:
-                    hit = (start + left - 1, end - right, 100)
-                    for cid, sim in items:
-                        found = occ.get(cid)
-                        if found is None:
-                            occ[cid] = [hit if sim == 100 else (hit[0], hit[1], sim)]
-                        elif len(found) < cap:
-                            found.append(hit if sim == 100 else (hit[0], hit[1], sim))
-                    if fid >= 0:
-                        exact_keys.add(fid)
-                # ``head``: the other half's first two characters; a string one
-                # edit from it starts with one of them in one of its first two
-                # places, which rules out most anchors before ``one_edit``.
-                if lefts:
-                    after = padded[end + 1 : end + length + 3]
-                    t0, t1 = after[:1], after[1:2]
-                    for key, other, head in lefts:
-                        if (t0 in head or t1 in head) and one_edit(other, after):
-                            proposed.add((key, start))
-                if rights:
-                    before = padded[max(0, start - length - 1) : start][::-1]
-                    t0, t1 = before[:1], before[1:2]
-                    for key, other, head in rights:
-                        if (t0 in head or t1 in head) and one_edit(other, before):
-                            proposed.add((key, start - len(other)))
+            self._automaton.scan_matches(padded, occ, exact_keys, proposed, MAX_OCCURRENCES)
             if proposed:
                 self._align_proposed(padded, occ, exact_keys, proposed)
         if len(self._pinyin):
@@ -478,7 +449,7 @@ class _Layer:
         """Pinyin spellings of Chinese keys, however the writer spaced the
         syllables (looked for in the letters as typed, unstemmed, spaces
         taken out); a match starts and ends at word boundaries."""
-        letters = fold(scan.text).replace(" ", "")
+        letters = scan.folded.replace(" ", "")
         for end, (length, cids) in self._pinyin.iter(letters):
             span = scan.from_letters(end - length + 1, end + 1)
             if span is None or not _bounded(scan.norm, *span):
@@ -488,28 +459,19 @@ class _Layer:
                 if len(found) < MAX_OCCURRENCES:
                     found.append((*span, PINYIN_SIMILARITY))
 
-    def on_demand(self, scan: Scan, cid: int) -> list[tuple[int, int, int]]:
-        """Occurrences of a class the scan does not look for (see ``_compile``)."""
-        memo = scan.memo.get((id(self), cid))
-        if memo is not None:
-            return memo
+    def entities_of(self, scan: Scan, cid: int) -> list[tuple[int, int, int]]:
+        """The occurrences of the entities class ``cid`` stands for (an
+        entity, or a choice like (钱|{amount})), in the order of its names."""
         found: list[tuple[int, int, int]] = []
-        short = self.class_short[cid]
-        if short is not None:
-            for m in short.finditer(scan.norm):
-                found.append((m.start(), m.end(), 100))
-                if len(found) >= MAX_OCCURRENCES:
-                    break
         for name in self.class_entities[cid]:
             found += scan.entity(name)
-        scan.memo[(id(self), cid)] = found
         return found
 
     def _align_proposed(self, norm: str, occ: dict, exact_keys: set[int], proposed: set[tuple[int, int]]) -> None:
-        """(``norm`` here is the padded text the scan read.)"""
         """Align the keys the anchors proposed (those not found exactly).
         The same key in the same surroundings is aligned once, so a crafted
-        repetition costs one alignment, and at most MAX_ALIGNS are made."""
+        repetition costs one alignment, and at most MAX_ALIGNS are made.
+        (``norm`` here is the padded text the scan read.)"""
         keys, classes = self.fuzzy_keys, self.fuzzy_classes
         seen: dict[tuple, tuple[int, int, int] | None] = {}
         for fid, s in sorted(proposed):
@@ -540,91 +502,20 @@ class _Layer:
                 if len(found) < MAX_OCCURRENCES:
                     found.append(hit)
 
-    def best_hits(self, scan: Scan, occ: dict) -> dict[int, tuple[tuple, str, tuple[Part, ...] | None]]:
+    def best_hits(self, scan: Scan, occ: dict) -> dict[int, tuple[tuple, str, tuple | None]]:
         """Each group's best match: layer group id -> (rank, pattern source,
-        parts or None for a phrase); rank is ``_rank``'s."""
-        best: dict[int, tuple] = {}
-
-        def offer(gid: int, rank: tuple, source: str, parts) -> None:
-            prev = best.get(gid)
-            if prev is None or rank > prev[0]:
-                best[gid] = (rank, source, parts)
-
-        for cid, found in occ.items():
-            consumers = self.singles.get(cid)
-            if consumers:
-                s, e, sim = max(found, key=lambda o: (o[2], -o[0], o[1] - o[0]))
-                parts = (Part(self.class_labels[cid], s, e, sim),) if self.class_slot[cid] else None
-                for gid, order, source in consumers:
-                    offer(gid, _rank(sim, s, e, order), source, parts)
-            for pid in self.triggers.get(cid, ()):
-                self._offer_pattern(self.patterns[pid], scan, occ, offer)
-        for pid in self.always:
-            self._offer_pattern(self.patterns[pid], scan, occ, offer)
-        return best
-
-    def _offer_pattern(self, p: _Pattern, scan: Scan, occ: dict, offer: Callable) -> None:
-        # Scanned classes first, then short ones, then entities: the cheapest
-        # missing element ends the attempt before the dearer ones are looked for.
-        for cid in p.classes:
-            if not self._on_demand(cid) and cid not in occ:
-                return
-        lists = []
-        for cid in p.classes:
-            found = occ.get(cid)
-            if self._on_demand(cid):
-                # A choice of words and an entity, (钱|{amount}): the scan found
-                # the words, the entity is looked for here; either may be the one
-                # in the right place, so both are candidates.
-                extra = self.on_demand(scan, cid)
-                found = found + extra if found and extra else found or extra
-            if not found:
-                return
-            lists.append(found)
-        match = _chain(scan.norm, lists, p.gaps, p.gap)
-        if match is not None:
-            sim, spans = match
-            parts = tuple(Part(label, s, e, psim) for label, (s, e, psim) in zip(p.labels, spans))
-            offer(p.group, _rank(sim, spans[0][0], spans[-1][1], p.order), p.source, parts)
+        where) with rank ``_rank``'s and ``where`` None for a phrase, else
+        (labels, spans) of its elements (``_parts`` makes them Parts).
+        See ``inner_loops.best_hits``."""
+        return best_hits(occ, self.plan, self.pattern_rows, self.always, lambda cid: self.entities_of(scan, cid),
+                         self.demand_plan, scan.norm, MAX_OCCURRENCES)
 
 
-def _chain(norm: str, lists: list[list[tuple[int, int, int]]], gaps: tuple[bool, ...],
-           bound: int) -> tuple[int, list[tuple[int, int, int]]] | None:
-    """The best way to find the elements in order: each element's occurrence
-    starts where the previous one ends (English: one space later), or after a
-    gap of at most ``bound`` (see ``gap_cost``). Best: the weakest element
-    most similar, then earliest. Returns (similarity, spans) or None."""
-    # A state: (similarity so far, start of the first element, spans); one per end position.
-    states: dict[int, tuple[int, int, list]] = {}
-    for s, e, sim in lists[0]:
-        prev = states.get(e)
-        if prev is None or (sim, -s) > (prev[0], -prev[1]):
-            states[e] = (sim, s, [(s, e, sim)])
-    for found, gap in zip(lists[1:], gaps):
-        nxt: dict[int, tuple[int, int, list]] = {}
-        for s, e, sim in found:
-            chosen = None
-            for pe, (psim, pstart, spans) in states.items():
-                if pe > s:
-                    continue
-                if gap:
-                    if s - pe > bound * 8 or (s > pe and gap_cost(norm[pe:s]) > bound):
-                        continue
-                elif not (s == pe or (s == pe + 1 and norm[pe] == " ")):
-                    continue
-                cand = (min(psim, sim), -pstart)
-                if chosen is None or cand > chosen[0]:
-                    chosen = (cand, spans)
-            if chosen is not None:
-                (csim, neg_start), spans = chosen
-                prev = nxt.get(e)
-                if prev is None or (csim, neg_start) > (prev[0], -prev[1]):
-                    nxt[e] = (csim, -neg_start, spans + [(s, e, sim)])
-        if not nxt:
-            return None
-        states = nxt
-    sim, start, spans = max(states.values(), key=lambda st: (st[0], -st[1], st[2][-1][1] - st[1]))
-    return sim, spans
+def _parts(where: tuple | None) -> tuple[Part, ...]:
+    """The Parts of a best match (see ``_Layer.best_hits``)."""
+    if where is None:
+        return ()
+    return tuple(Part(label, s, e, sim) for label, (s, e, sim) in zip(*where))
 
 
 # ----------------------------------------------------------------- the matcher
@@ -650,6 +541,7 @@ class Matcher:
     def __init__(self, ruleset: RuleSet, previous: "Matcher | None" = None):
         self.ruleset = ruleset
         self._layers = self._compile(ruleset.rules, previous)
+        self._gated = tuple(bool(rule.requires or rule.requires_all) for rule in ruleset.rules)
 
     @staticmethod
     def _compile(rules: tuple[Rule, ...], previous: "Matcher | None") -> tuple[tuple[_Layer, tuple[int, ...]], ...]:
@@ -689,7 +581,7 @@ class Matcher:
                 if r < 0:
                     continue
                 sim, neg_start, length, _ = rank
-                out.append(Hit(r, g, source, -neg_start, -neg_start + length, sim, parts or ()))
+                out.append(Hit(r, g, source, -neg_start, -neg_start + length, sim, _parts(parts)))
         return out
 
     def scan(self, norm: str) -> list[Hit]:
@@ -706,6 +598,44 @@ class Matcher:
             by_rule.setdefault(hit.rule, []).append(hit)
         out = [self._rule_score(r, hits) for r, hits in by_rule.items()]
         out.sort(key=lambda s: (-s.score, s.hits[0].rule))
+        return out
+
+    def best_of_each(self, scan: Scan, kind: tuple[int, ...]) -> dict[int, RuleScore]:
+        """What ``scores`` would rank first among the rules of each kind
+        (``kind[r]`` for the rule at index r): the same RuleScores, but only
+        those are built. Scores alone are cheap: the best match's similarity
+        per group; hits with their parts are made for the winners only."""
+        matched: dict[int, list] = {}  # rule index -> [sum of weight x similarity, [(layer, group id, best entry)]]
+        for layer, where in self._layers:
+            rule_of, weight_of = layer.group_rule, layer.weights
+            for gid, entry in layer.best_hits(scan, layer.occurrences(scan)).items():
+                r = where[rule_of[gid]]
+                if r >= 0:
+                    m = matched.get(r)
+                    if m is None:
+                        matched[r] = [weight_of[gid] * entry[0][0], [(layer, gid, entry)]]
+                    else:
+                        m[0] += weight_of[gid] * entry[0][0]
+                        m[1].append((layer, gid, entry))
+        best: dict[int, tuple[tuple[int, int], list]] = {}
+        rules, gated = self.ruleset.rules, self._gated
+        for r, (total, items) in matched.items():
+            if gated[r] and not rules[r].met({layer.group_names[gid] for layer, gid, _ in items}):
+                key = (0, r)
+            else:
+                key = (-_clamp(total), r)
+            k = kind[r]
+            chosen = best.get(k)
+            if chosen is None or key < chosen[0]:
+                best[k] = (key, items)
+        out = {}
+        for k, (key, items) in best.items():
+            r = key[1]
+            hits = []
+            for layer, gid, (rank, source, where) in items:
+                sim, neg_start, length, _ = rank
+                hits.append(Hit(r, layer.groups[gid][1], source, -neg_start, -neg_start + length, sim, _parts(where)))
+            out[k] = self._rule_score(r, hits)
         return out
 
     def _rule_score(self, r: int, hits: list[Hit]) -> RuleScore:

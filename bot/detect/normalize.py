@@ -34,13 +34,13 @@ import re
 import unicodedata
 from functools import lru_cache
 from itertools import chain, repeat
-from typing import Callable
 
 import opencc
 
+from .inner_loops import SPACED, squeeze, squeeze_words
 from .words import FORMS
 
-__all__ = ["normalize", "normalize_with_offsets", "fold", "fold_with_offsets", "original_spans", "pinyin_alias", "has_cjk", "is_cjk",
+__all__ = ["normalize", "normalize_folded", "normalize_with_offsets", "fold", "fold_with_offsets", "fold_offsets", "original_spans", "pinyin_alias", "has_cjk", "is_cjk",
            "is_spaced", "SPACED"]
 
 _T2S = opencc.OpenCC("t2s")
@@ -49,9 +49,7 @@ _T2S = opencc.OpenCC("t2s")
 _VARIANTS = {"帐": "账"}
 _APOSTROPHES = frozenset("'\u2019\u02bc\u2018`\u00b4")
 
-# Characters of spaced scripts: a space between two of them is a word boundary.
-SPACED = "0-9a-z\u00c0-\u024f"
-_SPACED_RE = re.compile(f"[{SPACED}]")
+_SPACED_RE = re.compile(f"[{SPACED}]")  # SPACED: characters of spaced scripts (inner_loops.py)
 
 
 def _fold_char(ch: str) -> str:
@@ -88,20 +86,14 @@ class _CharTable(dict):
     def __missing__(self, code: int) -> str:
         value = _fold_char(chr(code))
         self[code] = value
+        if len(value) != 1:
+            _NOT_ONE.add(chr(code))
         return value
 
 
 _TABLE = _CharTable()
-_RUNS = re.compile(" {2,}")  # step 2: runs of spaces -> one
-_LONE = re.compile(f"(?<![{SPACED}]) | (?![{SPACED}])")  # step 2: spaces not between two spaced characters
-# step 2: where a spaced script meets another one ("加我wechat好友"), a space, so
-# every English word stands between spaces or the ends of the text.
-_EDGE = re.compile(f"(?<=[{SPACED}])(?=[^{SPACED} ])|(?<=[^{SPACED} ])(?=[{SPACED}])")
-_WORDS = re.compile(f"[{SPACED}]+")  # step 3
-
-
-def _word(match: re.Match) -> str:
-    return FORMS[match.group()]
+_NOT_ONE: set[str] = set()  # characters seen that fold to none or several characters
+_WORDS = re.compile(f"([{SPACED}]+)")  # step 3 (a group: re.split keeps the words)
 
 
 def fold(text: str) -> str:
@@ -112,56 +104,39 @@ def fold(text: str) -> str:
 
 def fold_with_offsets(text: str) -> tuple[str, list[int]]:
     """``fold(text)`` and, per output character, the original character's index."""
+    folded = text.translate(_TABLE)
+    return folded, fold_offsets(text, folded)
+
+
+def fold_offsets(text: str, folded: str) -> list[int]:
+    """Per character of ``folded`` (which is ``fold(text)``), the index of the
+    character of ``text`` it came from."""
+    if len(folded) == len(text) and _NOT_ONE.isdisjoint(text):  # one character for one, the usual case
+        return list(range(len(text)))
     pieces = list(map(_TABLE.__getitem__, map(ord, text)))
-    return "".join(pieces), list(chain.from_iterable(map(repeat, range(len(text)), map(len, pieces))))
+    return list(chain.from_iterable(map(repeat, range(len(text)), map(len, pieces))))
 
 
 def normalize(text: str) -> str:
     """Return the matching form of ``text`` (see the module docstring)."""
-    t = text.translate(_TABLE)
-    if " " in t:
-        t = _LONE.sub("", _RUNS.sub(" ", t))
-    return _WORDS.sub(_word, _EDGE.sub(" ", t))
+    return normalize_folded(text.translate(_TABLE))
 
 
-def _sub_tracked(pattern: re.Pattern, replace: Callable[[re.Match], str], text: str,
-                 offsets: list[int]) -> tuple[str, list[int]]:
-    """``pattern.sub(replace, text)``, and the offsets of the result: the
-    characters of a replacement come from the characters it replaced, the
-    j-th from the j-th (the last one for any beyond)."""
-    parts: list[str] = []
-    out: list[int] = []
-    done = 0
-    for m in pattern.finditer(text):
-        start, end = m.span()
-        new = replace(m)
-        if new == m.group():
-            continue  # unchanged: its offsets go with the text around it
-        parts.append(text[done:start])
-        out += offsets[done:start]
-        parts.append(new)
-        n = len(new)
-        if n <= end - start:
-            out += offsets[start : start + n]
-        else:  # a longer replacement ("u" -> "you"): its extra characters come from the last one
-            out += offsets[start:end]
-            out += [offsets[end - 1]] * (n - (end - start))
-        done = end
-    parts.append(text[done:])
-    out += offsets[done:]
-    return "".join(parts), out
+def normalize_folded(folded: str) -> str:
+    """Steps 2 and 3 (``normalize(text)`` is ``normalize_folded(fold(text))``)."""
+    parts = _WORDS.split(squeeze(folded))
+    if len(parts) > 1:
+        parts[1::2] = map(FORMS.__getitem__, parts[1::2])
+    return "".join(parts)
 
 
 def normalize_with_offsets(text: str) -> tuple[str, list[int]]:
     """Normalise ``text`` and return, for every output character, the index of
-    the original character it came from. ``normalize(text)`` is always the
-    same string (the tests hold the two to that)."""
-    t, offsets = fold_with_offsets(text)
-    if " " in t:
-        t, offsets = _sub_tracked(_RUNS, lambda m: " ", t, offsets)
-        t, offsets = _sub_tracked(_LONE, lambda m: "", t, offsets)
-    t, offsets = _sub_tracked(_EDGE, lambda m: " ", t, offsets)
-    return _sub_tracked(_WORDS, _word, t, offsets)
+    the original character it came from (:func:`.inner_loops.squeeze_words`
+    says which). ``normalize(text)`` is always the same string (the tests
+    hold the two to that, and this function to the steps of the module
+    docstring applied one by one)."""
+    return squeeze_words(*fold_with_offsets(text), FORMS)
 
 
 def original_spans(text: str, spans: list[tuple[int, int]],

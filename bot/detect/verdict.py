@@ -93,8 +93,9 @@ class Detector:
         either way."""
         self.ruleset = ruleset
         self.matcher = Matcher(ruleset, previous.matcher if previous is not None else None)
-        self._kind = {rule.id: (_OTHER if not ruleset.categories[rule.category].scam
-                                else _FALLBACK if rule.fallback else _SPECIFIC) for rule in ruleset.rules}
+        # Each rule's kind, by its index in the rule set.
+        self._kinds = tuple(_OTHER if not ruleset.categories[rule.category].scam
+                            else _FALLBACK if rule.fallback else _SPECIFIC for rule in ruleset.rules)
         # --- learned second opinion (bot/detect/model.py), opt-in: None = rules only.
         # It can only raise a verdict; a reload keeps the previous detector's model.
         self.model = model if model is not None else (previous.model if previous is not None else None)
@@ -104,15 +105,21 @@ class Detector:
         return self.ruleset.digest
 
     def check(self, text: str) -> Verdict:
-        """The verdict on ``text``."""
-        return self.explain(text).verdict
+        """The verdict on ``text``: ``explain(text).verdict``, without
+        scoring in full the rules that do not decide it."""
+        scan = Scan(text)
+        best = self.matcher.best_of_each(scan, self._kinds)
+        verdict = self._decide(scan, best.get(_SPECIFIC), best.get(_FALLBACK), best.get(_OTHER))
+        if self.model is not None:  # model hook, as in explain()
+            verdict = second_opinion(verdict, text, self.model)
+        return verdict
 
     def explain(self, text: str) -> Explanation:
         scan = Scan(text)
         scores = self.matcher.scores(scan)
         best: dict[int, RuleScore] = {}
         for s in scores:  # best first
-            best.setdefault(self._kind[s.rule.id], s)
+            best.setdefault(self._kinds[s.hits[0].rule], s)
         verdict = self._decide(scan, best.get(_SPECIFIC), best.get(_FALLBACK), best.get(_OTHER))
         if self.model is not None:  # model hook: may only raise the rules' verdict
             verdict = second_opinion(verdict, text, self.model)

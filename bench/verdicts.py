@@ -1,0 +1,112 @@
+"""Same verdicts before and after a change to the detection core: a snapshot and a diff.
+
+    python bench/verdicts.py save /tmp/before.jsonl    # with the code before the change
+    python bench/verdicts.py diff /tmp/before.jsonl    # with the code after: prints every difference
+
+A speed-up must not change what CallGuard finds. This runs the real batch
+checker (``callguard check --jsonl -``, the console script beside this
+Python) over every text we have, and compares the whole JSON verdict of each
+(scam, risk, category, rule, score, and every piece of evidence with its
+span and similarity):
+
+* ../shared/eval/dev.jsonl, ../shared/train/corpus.jsonl (read at run time,
+  never copied; CALLGUARD_SHARED names another folder), bench/probe/probe.jsonl, rules/regression.jsonl;
+* synthetic messages realising the shipped rules' patterns, with typos,
+  obfuscation and long pasted texts (bench/synthetic.py, fixed seed);
+* the crafted 4,096-character inputs of bench/bench_matcher.py.
+
+``diff`` exits 1 when any verdict differs (or the texts differ: a snapshot of
+other inputs is no comparison). The rule file is the shipped one unless
+CALLGUARD_RULES says otherwise; use the same one for both runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(ROOT))
+
+SHARED = Path(os.environ.get("CALLGUARD_SHARED", "/work/shared"))  # the shared data (../shared from /work/main)
+SOURCES = {
+    "dev": SHARED / "eval" / "dev.jsonl",
+    "corpus": SHARED / "train" / "corpus.jsonl",
+    "probe": HERE / "probe" / "probe.jsonl",
+    "regression": ROOT / "rules" / "regression.jsonl",
+}
+SYNTHETIC_MESSAGES = 3000
+
+
+def texts() -> list[tuple[str, str]]:
+    """(source, text) of every input, in a fixed order."""
+    import crafted
+    import synthetic
+    from callguard.config import Settings
+    from callguard.detect import load_rules
+
+    out = []
+    for name, path in SOURCES.items():
+        if not path.exists():
+            print(f"verdicts: {path} is not there; left out", file=sys.stderr)
+            continue
+        with open(path, encoding="utf-8") as fh:
+            out += [(name, json.loads(line)["text"]) for line in fh if line.strip()]
+    shipped = load_rules(Settings.from_env().rules_path)
+    out += [("synthetic", m.text) for m in synthetic.make_messages(shipped, SYNTHETIC_MESSAGES)]
+    out += [("crafted", text) for _, text in crafted.crafted_inputs(shipped)]
+    return out
+
+
+def verdicts(items: list[tuple[str, str]]) -> list[dict]:
+    """The batch checker's record for each text (the real command, in its own process)."""
+    script = Path(sys.executable).with_name("callguard")
+    command = [str(script)] if script.exists() else [sys.executable, "-m", "callguard"]
+    feed = "".join(json.dumps({"text": text}, ensure_ascii=False) + "\n" for _, text in items)
+    run = subprocess.run([*command, "check", "--jsonl", "-"], input=feed, capture_output=True, text=True,
+                         check=True)
+    records = [json.loads(line) for line in run.stdout.splitlines()]
+    if len(records) != len(items):
+        raise SystemExit(f"verdicts: {len(items)} texts in, {len(records)} verdicts out\n{run.stderr}")
+    return [{"source": source, "text": text, "verdict": record.get("verdict", record)}
+            for (source, text), record in zip(items, records)]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("action", choices=("save", "diff"))
+    parser.add_argument("file", type=Path, help="the snapshot (JSON lines)")
+    args = parser.parse_args(argv)
+    now = verdicts(texts())
+    if args.action == "save":
+        with open(args.file, "w", encoding="utf-8") as fh:
+            fh.writelines(json.dumps(item, ensure_ascii=False) + "\n" for item in now)
+        print(f"saved {len(now):,} verdicts to {args.file}")
+        return 0
+    with open(args.file, encoding="utf-8") as fh:
+        before = [json.loads(line) for line in fh if line.strip()]
+    if [(b["source"], b["text"]) for b in before] != [(n["source"], n["text"]) for n in now]:
+        print(f"verdicts: the snapshot holds other texts ({len(before):,} vs {len(now):,}): no comparison")
+        return 1
+    differences = [(b, n) for b, n in zip(before, now) if b["verdict"] != n["verdict"]]
+    for b, n in differences[:20]:
+        print(f"[{b['source']}] {b['text'][:100]!r}\n  before: {json.dumps(b['verdict'], ensure_ascii=False)[:400]}"
+              f"\n  after:  {json.dumps(n['verdict'], ensure_ascii=False)[:400]}")
+    by_source: dict[str, list[int]] = {}
+    for b, n in zip(before, now):
+        counts = by_source.setdefault(b["source"], [0, 0])
+        counts[0] += 1
+        counts[1] += b["verdict"] != n["verdict"]
+    print(", ".join(f"{source}: {diff:,} of {total:,} differ" for source, (total, diff) in by_source.items()))
+    print(f"{len(differences):,} of {len(now):,} verdicts differ")
+    return 1 if differences else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

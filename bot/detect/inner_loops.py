@@ -1,0 +1,363 @@
+"""The detection core's inner loops: the code that runs once per character,
+per key found or per chained occurrence, kept apart and written for speed.
+
+These are the hot spots of a check (bench/README.md, "Matcher"); the matcher
+(:mod:`.matcher`) and normalisation (:mod:`.normalize`) call them, and
+tests/test_matcher_oracle.py and tests/test_inner_loops.py hold them to
+brute-force searches. (A C version of them was measured and left out: it saved
+too little to be worth a second implementation; bench/README.md says how much.)
+
+* ``squeeze``: normalisation step 2 (:mod:`.normalize`): spaces;
+  ``squeeze_words``: steps 2 and 3 with every character's offset.
+* ``Automaton``: every key in a text in one pass (Aho-Corasick);
+  ``scan_matches``: what the matcher does with each key it finds: record
+  the occurrence, and try the key's typo anchors.
+* ``one_edit``: whether a text starts one edit away from a string.
+* ``gap_cost``: what a gap costs against a group's ``gap`` bound.
+* ``chain``: the best way to find a pattern's elements in order;
+  ``best_hits``: each group's best match, from the classes found.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from itertools import islice
+from typing import Callable, Iterable, Mapping
+
+import ahocorasick
+
+__all__ = ["SPACED", "SPACED_CHARS", "Automaton", "squeeze", "squeeze_words", "scan_matches", "one_edit", "gap_cost", "chain",
+           "short_occurrences", "best_hits"]
+
+# Characters of spaced scripts (Latin letters and digits): a space between two
+# of them is a word boundary.
+SPACED = "0-9a-z\u00c0-\u024f"
+SPACED_CHARS = frozenset(c for c in map(chr, range(0x250)) if re.match(f"[{SPACED}]", c))
+
+_RUNS = re.compile(" {2,}")
+_LONE = re.compile(f"(?<![{SPACED}]) | (?![{SPACED}])")
+_EDGE = re.compile(f"(?<=[{SPACED}])(?=[^{SPACED} ])|(?<=[^{SPACED} ])(?=[{SPACED}])")
+
+
+def squeeze(text: str) -> str:
+    """Step 2 of normalisation on folded text: a run of spaces is one space,
+    kept only between two spaced characters (an English word boundary); and
+    a space is put in where a spaced character meets any other character
+    ("加我wechat好友" -> "加我 wechat 好友")."""
+    if " " in text:
+        text = _LONE.sub("", _RUNS.sub(" ", text))
+    return _EDGE.sub(" ", text)
+
+
+_PIECES = re.compile(f"[{SPACED}]+| +|[^{SPACED} ]+")  # folded text as runs: words, spaces, the rest
+
+
+def squeeze_words(folded: str, offsets: list[int], forms: Mapping[str, str]) -> tuple[str, list[int]]:
+    """Steps 2 and 3 of normalisation (``squeeze``, then each word ->
+    ``forms[word]``) on folded text, and the offsets of the result:
+    ``offsets[i]`` is where folded character i came from, and each output
+    character gets the offset of the character it came from.
+
+    The folded text is read as runs (words, spaces, anything else), so the
+    work follows the runs, not the characters: a space is kept only between
+    two words (its run's first space); a space is put in where a word meets
+    anything else (it takes the offset of the character before it); a word
+    takes its form, whose j-th character comes from the word's j-th (the
+    last one for any beyond)."""
+    if len(offsets) != len(folded):
+        raise ValueError("squeeze_words: one offset per character")
+    runs = _PIECES.findall(folded)
+    out: list[str] = []
+    out_offsets: list[int] = []
+    last = ""  # the kind of the last run kept: "w" a word, "o" anything else
+    last_end = 0  # where that run ended in ``folded``
+    pos = 0
+    for i, run in enumerate(runs):
+        size = len(run)
+        first = run[0]
+        if first == " ":
+            if last == "w" and last_end == pos and i + 1 < len(runs) and runs[i + 1][0] in SPACED_CHARS:
+                out.append(" ")
+                out_offsets.append(offsets[pos])
+        elif first in SPACED_CHARS:
+            if last == "o":
+                out.append(" ")
+                out_offsets.append(offsets[last_end - 1])
+            form = forms[run]
+            if not isinstance(form, str):
+                raise TypeError("squeeze_words: a word's form must be str")
+            out.append(form)
+            if len(form) <= size:
+                out_offsets += offsets[pos : pos + len(form)]
+            else:  # a longer form ("u" -> "you"): its extra characters come from the last one
+                out_offsets += offsets[pos : pos + size]
+                out_offsets += [offsets[pos + size - 1]] * (len(form) - size)
+            last, last_end = "w", pos + size
+        else:
+            if last == "w":
+                out.append(" ")
+                out_offsets.append(offsets[last_end - 1])
+            out.append(run)
+            out_offsets += offsets[pos : pos + size]
+            last, last_end = "o", pos + size
+        pos += size
+    return "".join(out), out_offsets
+
+
+class Automaton:
+    """An Aho-Corasick automaton of ``words``, each with its payload
+    (pyahocorasick underneath): every word in a text in one pass. A word
+    given twice keeps its last payload."""
+
+    def __init__(self, words: Iterable[str], payloads: Iterable[object]):
+        self._words, self._payloads = tuple(words), tuple(payloads)
+        if len(self._words) != len(self._payloads):
+            raise ValueError("Automaton: one payload per word")
+        self._automaton = ahocorasick.Automaton()
+        for word, payload in zip(self._words, self._payloads):
+            if not isinstance(word, str) or not word:
+                raise ValueError("Automaton: words must be non-empty strings")
+            self._automaton.add_word(word, payload)
+        if len(self._automaton):
+            self._automaton.make_automaton()
+
+    def __len__(self) -> int:
+        return len(self._automaton)
+
+    def iter(self, text: str) -> list[tuple[int, object]]:
+        """Every (end, payload) of a word found in ``text``: by end position,
+        and at one end the longest word first."""
+        return list(self._automaton.iter(text)) if len(self._automaton) else []
+
+    def scan_matches(self, padded: str, occ: dict, exact_keys: set, proposed: set, cap: int) -> None:
+        """``scan_matches`` over what this automaton finds in ``padded``."""
+        if len(self._automaton):
+            scan_matches(self._automaton.iter(padded), padded, occ, exact_keys, proposed, cap)
+
+    def __reduce__(self):
+        return Automaton, (self._words, self._payloads)
+
+
+def one_edit(other: str, text: str) -> bool:
+    """Whether ``text`` starts with a string exactly one edit (a wrong,
+    missing or extra character) from ``other``. The edit can be taken at the
+    first difference: any one-edit alignment can be moved there."""
+    m = len(other)
+    i = 0
+    while i < m and i < len(text) and text[i] == other[i]:
+        i += 1
+    if i == m:
+        return False  # ``other`` itself: an exact match, found as such
+    return ((i < len(text) and text[i + 1 : m] == other[i + 1 :])  # wrong character at i
+            or text[i : m - 1] == other[i + 1 :]  # other[i] missing
+            or (i < len(text) and text[i + 1 : m + 1] == other[i:]))  # extra character at i
+
+
+def scan_matches(matches: Iterable[tuple[int, tuple]], padded: str, occ: dict[int, list[tuple[int, int, int]]],
+                 exact_keys: set[int], proposed: set[tuple[int, int]], cap: int) -> None:
+    """Record what an automaton found in ``padded`` (the normalised text
+    with a space on each side).
+
+    ``matches`` yields (end, payload), ``end`` the index of a match's last
+    character, payload = (length, classes, left, right, fid, lefts, rights):
+
+    * ``classes``: the element classes whose key this is; each gets the
+      occurrence (start, end, 100) in the unpadded text (``left``/``right``:
+      1 when the key was padded with a space on that side, for word
+      boundaries), at most ``cap`` per class, in the order found, in
+      ``occ``; ``fid`` >= 0: the key tolerates a typo, and was found exactly
+      (``exact_keys``);
+    * ``lefts``: (fid, other, other[:2]) for each typo-tolerant key whose
+      left half this is (halves have two characters or more): when the text after the match starts one edit from ``other`` (the
+      key's right half), (fid, where the key would start in ``padded``) goes
+      to ``proposed``; ``rights`` likewise for right halves, with ``other``
+      the left half reversed and compared with the text before the match,
+      read backward."""
+    for end, (length, classes, left, right, fid, lefts, rights) in matches:
+        start = end - length + 1
+        if classes:
+            hit = (start + left - 1, end - right, 100)
+            for cid in classes:
+                found = occ.get(cid)
+                if found is None:
+                    occ[cid] = [hit]
+                elif len(found) < cap:
+                    found.append(hit)
+            if fid >= 0:
+                exact_keys.add(fid)
+        # ``head``: the other half's first two characters. A string one edit
+        # from it (two characters or more) has one of them in one of its
+        # first two places: a cheap test before ``one_edit``.
+        if lefts:
+            after = padded[end + 1 : end + length + 3]
+            t0, t1 = after[:1], after[1:2]
+            for key, other, head in lefts:
+                if (t0 in head or t1 in head) and one_edit(other, after):
+                    proposed.add((key, start))
+        if rights:
+            before = padded[max(0, start - length - 1) : start][::-1]
+            t0, t1 = before[:1], before[1:2]
+            for key, other, head in rights:
+                if (t0 in head or t1 in head) and one_edit(other, before):
+                    proposed.add((key, start - len(other)))
+
+
+def gap_cost(region: str) -> int:
+    """What a gap of ``region`` costs against a group's ``gap``: one per
+    Chinese (or other unspaced) character, two per English word."""
+    cost = 0
+    in_word = False
+    for ch in region:
+        if ch in SPACED_CHARS:
+            if not in_word:
+                cost += 2
+                in_word = True
+        else:
+            in_word = False
+            if ch != " ":
+                cost += 1
+    return cost
+
+
+def chain(norm: str, lists: list[list[tuple[int, int, int]]], gaps: tuple[bool, ...],
+          bound: int) -> tuple[int, list[tuple[int, int, int]]] | None:
+    """The best way to find the elements in order: each element's occurrence
+    starts where the previous one ends (English: one space later), or after a
+    gap of at most ``bound`` (see ``gap_cost``). Best: the weakest element
+    most similar, then earliest. Returns (similarity, spans) or None.
+
+    ``lists``: each element's occurrences (start, end, similarity) in
+    ``norm``. Of two ways that end at the same place, the one found first
+    wins a tie; so does the first occurrence of an element."""
+    # A state: (similarity so far, start of the first element, spans); one per end position.
+    states: dict[int, tuple[int, int, list]] = {}
+    for s, e, sim in lists[0]:
+        prev = states.get(e)
+        if prev is None or (sim, -s) > (prev[0], -prev[1]):
+            states[e] = (sim, s, [(s, e, sim)])
+    for found, gap in zip(lists[1:], gaps):
+        nxt: dict[int, tuple[int, int, list]] = {}
+        for s, e, sim in found:
+            chosen = None
+            for pe, (psim, pstart, spans) in states.items():
+                if pe > s:
+                    continue
+                if gap:
+                    if s - pe > bound * 8 or (s > pe and gap_cost(norm[pe:s]) > bound):
+                        continue
+                elif not (s == pe or (s == pe + 1 and norm[pe] == " ")):
+                    continue
+                cand = (min(psim, sim), -pstart)
+                if chosen is None or cand > chosen[0]:
+                    chosen = (cand, spans)
+            if chosen is not None:
+                (csim, neg_start), spans = chosen
+                prev = nxt.get(e)
+                if prev is None or (csim, neg_start) > (prev[0], -prev[1]):
+                    nxt[e] = (csim, -neg_start, spans + [(s, e, sim)])
+        if not nxt:
+            return None
+        states = nxt
+    sim, start, spans = max(states.values(), key=lambda st: (st[0], -st[1], st[2][-1][1] - st[1]))
+    return sim, spans
+
+
+def short_occurrences(norm: str, keys: tuple[str, ...], cap: int) -> list[tuple[int, int, int]]:
+    """Occurrences (start, end, 100) of the keys in ``norm``, at most ``cap``,
+    as a regular expression of the keys, longest first, finds them: from the
+    left, not overlapping; a key that starts (ends) with a Latin letter or
+    digit only where no such character is before (after) it."""
+    return [(m.start(), m.end(), 100) for m in islice(_keys_expression(keys).finditer(norm), max(0, cap))]
+
+
+@lru_cache(maxsize=4096)
+def _keys_expression(keys: tuple[str, ...]) -> re.Pattern:
+    if not keys or not all(keys):
+        raise ValueError("short_occurrences: keys must be non-empty strings")
+    spaced = f"[{SPACED}]"
+    parts = [f"(?<!{spaced})" * (k[0] in SPACED_CHARS) + re.escape(k) + f"(?!{spaced})" * (k[-1] in SPACED_CHARS)
+             for k in sorted(keys, key=len, reverse=True)]
+    return re.compile("|".join(parts))
+
+
+def best_hits(occ: dict[int, list[tuple[int, int, int]]], plan: dict[int, tuple], patterns: tuple[tuple, ...],
+              always: tuple[int, ...], entities_of: Callable[[int], list], demand: tuple,
+              norm: str, cap: int) -> dict[int, tuple]:
+    """Each group's best match in ``norm``: group id -> (rank, pattern
+    source, where), rank = (similarity, -start, length, -order) (more
+    similar, earlier, longer, the pattern listed first: a total order, so
+    the result does not depend on the order things are tried in), ``where``
+    None for a phrase, else (labels, spans) of the elements.
+
+    ``occ``: the scanned classes found (``scan_matches``). ``plan[class]`` =
+    (label, consumers, pattern ids): ``label`` names the class in evidence
+    (None: a literal); ``consumers`` (group, order, source) are the groups
+    with the class as a phrase; the patterns are those it triggers.
+    ``patterns[i]`` = (group, order, source, classes, labels, gaps, gap
+    bound, scanned classes); ``always`` the patterns of classes found on
+    demand only. ``demand[class]`` is None for a scanned class, else (short
+    keys, has entities): found on demand, at most ``cap`` short
+    occurrences (``short_occurrences``), then ``entities_of(class)``."""
+    best: dict[int, tuple] = {}
+    get = best.get
+    memo: dict[int, list] = {}  # classes found on demand
+    for cid, found in list(occ.items()):
+        entry = plan.get(cid)
+        if entry is None:
+            continue
+        label, consumers, pids = entry
+        if consumers and found:
+            s, e, sim = max(found, key=_occurrence_rank)
+            where = None if label is None else ((label,), ((s, e, sim),))
+            for gid, order, source in consumers:
+                rank = (sim, -s, e - s, -order)
+                prev = get(gid)
+                if prev is None or rank > prev[0]:
+                    best[gid] = (rank, source, where)
+        for pid in pids:
+            _try_pattern(patterns[pid], occ, memo, entities_of, demand, norm, cap, best)
+    for pid in always:
+        _try_pattern(patterns[pid], occ, memo, entities_of, demand, norm, cap, best)
+    return best
+
+
+def _occurrence_rank(o: tuple[int, int, int]) -> tuple[int, int, int]:
+    """The best occurrence of a class: most similar, earliest, longest."""
+    return o[2], -o[0], o[1] - o[0]
+
+
+def _try_pattern(p: tuple, occ: dict, memo: dict, entities_of: Callable[[int], list], demand: tuple, norm: str,
+                 cap: int, best: dict) -> None:
+    """Chain a pattern's elements and keep the match if it is its group's
+    best. Scanned classes are checked first: a missing one ends the attempt
+    before any class found on demand is looked for."""
+    gid, order, source, classes, labels, gaps, bound, scanned = p
+    for cid in scanned:
+        if cid not in occ:
+            return
+    lists = []
+    for cid in classes:
+        found = occ.get(cid)
+        if demand[cid] is not None:
+            # A choice of words and an entity, (钱|{amount}): the scan found
+            # the words, the entity is looked for here; either may be the one
+            # in the right place, so both are candidates.
+            extra = memo.get(cid)
+            if extra is None:
+                keys, has_entities = demand[cid]
+                extra = short_occurrences(norm, keys, cap) if keys else []
+                if has_entities:
+                    extra += entities_of(cid)
+                memo[cid] = extra
+            found = found + extra if found and extra else found or extra
+        if not found:
+            return
+        lists.append(found)
+    match = chain(norm, lists, gaps, bound)
+    if match is not None:
+        sim, spans = match
+        rank = (sim, -spans[0][0], spans[-1][1] - spans[0][0], -order)
+        prev = best.get(gid)
+        if prev is None or rank > prev[0]:
+            best[gid] = (rank, source, (labels, spans))

@@ -1,0 +1,80 @@
+"""The matcher's inner loops (bot/detect/inner_loops.py) against brute-force
+searches that read every position of the text (hypothesis).
+
+one_edit, gap_cost, chaining and the whole scan are held to brute force in
+tests/test_matcher_oracle.py; these are the two loops it does not reach on
+their own: the Aho-Corasick automaton (also as detection workers receive it,
+pickled) and the scan for single-character keys.
+"""
+
+import pickle
+import re
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from callguard.detect.inner_loops import SPACED, Automaton, short_occurrences
+
+SPACED_RE = re.compile(f"[{SPACED}]")
+
+
+def every_occurrence(words: list[str], payloads: list[object], text: str) -> list[tuple[int, object]]:
+    """(end, payload) of every word at every position, by end and at one end
+    the longest first; a word given twice keeps its last payload."""
+    last = dict(zip(words, payloads))
+    found = [(s + len(w) - 1, w) for w in last for s in range(len(text) - len(w) + 1) if text.startswith(w, s)]
+    return [(end, last[w]) for end, w in sorted(found, key=lambda f: (f[0], -len(f[1])))]
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(st.tuples(st.text(alphabet="ab通信 \U00020000", min_size=1, max_size=5), st.integers()), max_size=12),
+       st.text(alphabet="ab通信 x\U00020000", max_size=40))
+def test_the_automaton_finds_every_word_at_every_position(entries, text):
+    words, payloads = [w for w, _ in entries], [(p,) for _, p in entries]
+    automaton = Automaton(words, payloads)
+    assert len(automaton) == len(set(words))
+    assert automaton.iter(text) == every_occurrence(words, payloads, text)
+    again = pickle.loads(pickle.dumps(automaton))  # how a compiled rule set reaches a detection worker
+    assert len(again) == len(automaton) and again.iter(text) == automaton.iter(text)
+
+
+def leftmost_longest(norm: str, keys: tuple[str, ...], cap: int) -> list[tuple[int, int, int]]:
+    """From the left, at each position the longest key that fits there (a
+    Latin letter or digit at a key's edge must not touch another), then on
+    after it: no overlaps, at most ``cap``."""
+    def fits(key: str, start: int) -> bool:
+        end = start + len(key)
+        return (norm.startswith(key, start)
+                and not (SPACED_RE.match(key[0]) and start > 0 and SPACED_RE.match(norm[start - 1]))
+                and not (SPACED_RE.match(key[-1]) and end < len(norm) and SPACED_RE.match(norm[end])))
+
+    out, pos = [], 0
+    while pos < len(norm) and len(out) < cap:
+        key = next((k for k in sorted(keys, key=len, reverse=True) if fits(k, pos)), None)
+        if key is None:
+            pos += 1
+        else:
+            out.append((pos, pos + len(key), 100))
+            pos += len(key)
+    return out
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(st.sampled_from(["的", "我", "a", "ab", "通", "b", "1", "我的"]), min_size=1, max_size=4, unique=True),
+       st.text(alphabet="的我ab通 1x", max_size=40), st.integers(0, 30))
+def test_short_occurrences_are_the_leftmost_longest_keys(keys, text, cap):
+    keys = tuple(keys)
+    assert short_occurrences(text, keys, cap) == leftmost_longest(text, keys, cap)
+
+
+@pytest.mark.parametrize("call", [
+    lambda: Automaton(["a", ""], [1, 2]),  # an empty word
+    lambda: Automaton(["a", 5], [1, 2]),
+    lambda: Automaton(["a"], [1, 2]),  # one payload too many
+    lambda: short_occurrences("ab", ("",), 3),
+    lambda: short_occurrences("ab", (), 3),
+])
+def test_malformed_input_raises(call):
+    with pytest.raises((TypeError, ValueError)):
+        call()
