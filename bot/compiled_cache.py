@@ -37,7 +37,7 @@ from typing import Callable
 
 from .detect import Detector
 
-__all__ = ["cache_dir", "load_or_build"]
+__all__ = ["cache_dir", "load_or_build", "reduce_mapping_proxy"]
 
 log = logging.getLogger(__name__)
 
@@ -77,13 +77,18 @@ def _mapping_proxy(items: dict) -> MappingProxyType:
     return MappingProxyType(items)
 
 
-def _dumps(detector: Detector) -> bytes:
+def reduce_mapping_proxy(proxy: MappingProxyType):
     """Rule sets hold read-only views (MappingProxyType), which pickle cannot
-    copy by itself: store the dict, rebuild the view."""
+    copy by itself: store the dict, rebuild the view. (The rule builder's
+    worker process pickles its compiled rules the same way.)"""
+    return _mapping_proxy, (dict(proxy),)
+
+
+def _dumps(detector: Detector) -> bytes:
     buffer = io.BytesIO()
     pickler = pickle.Pickler(buffer, pickle.HIGHEST_PROTOCOL)
     pickler.dispatch_table = copyreg.dispatch_table.copy()
-    pickler.dispatch_table[MappingProxyType] = lambda proxy: (_mapping_proxy, (dict(proxy),))
+    pickler.dispatch_table[MappingProxyType] = reduce_mapping_proxy
     pickler.dump(detector)
     return buffer.getvalue()
 

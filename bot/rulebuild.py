@@ -51,6 +51,7 @@ from types import MappingProxyType
 from typing import Callable, Sequence
 
 from . import handover
+from .compiled_cache import reduce_mapping_proxy
 from .detect import Detector, Problem, RuleFileError, Verdict, check_candidate, parse_rules
 from .detect.compare import Comparison, Judge, Probe, regression_probes
 
@@ -154,16 +155,6 @@ def check_update(data: bytes, source: str, live_path: Path) -> tuple[Checked, st
 # --------------------------------------------------------------------------- the worker process
 
 
-def _mapping_proxy(items: dict) -> MappingProxyType:
-    return MappingProxyType(items)
-
-
-def _reduce_mapping_proxy(proxy: MappingProxyType):
-    """Rule sets are read-only views (MappingProxyType), which pickle cannot
-    copy by itself: send the dict, rebuild the view."""
-    return _mapping_proxy, (dict(proxy),)
-
-
 class _Remembered:
     """A detector whose verdicts are remembered: the live rules judge the
     same texts on every request until they change."""
@@ -247,7 +238,7 @@ def _serve(requests: Connection, answers: Connection, memory_limit: int) -> None
     to stop or the bot's end of the pipe closes."""
     if memory_limit:
         _limit_memory(memory_limit)
-    copyreg.pickle(MappingProxyType, _reduce_mapping_proxy)
+    copyreg.pickle(MappingProxyType, reduce_mapping_proxy)
     state = _WorkerState()
     while True:
         try:

@@ -13,7 +13,7 @@ from types import MappingProxyType, SimpleNamespace
 
 import pytest
 
-from callguard import handover, rulebuild
+from callguard import compiled_cache, handover
 from callguard.detect import Detector, parse_rules
 from callguard.detection_pool import HEAVY_SECONDS, LONG_TEXT, DetectionFailed, DetectionPool, RecentCost
 from callguard.rulebook import RuleBook
@@ -73,7 +73,7 @@ async def test_after_a_reload_the_workers_take_the_compiled_candidate_and_judge_
     bytes here are not even a rule file: building from them would fail), every message after
     the reload is judged by the new rules, and a compiled file that cannot be used falls back
     to building from the bytes."""
-    monkeypatch.setitem(copyreg.dispatch_table, MappingProxyType, rulebuild._reduce_mapping_proxy)
+    monkeypatch.setitem(copyreg.dispatch_table, MappingProxyType, compiled_cache.reduce_mapping_proxy)
     edited = loaded.data.replace("安全账户".encode(), b"zzqx")
     assert edited != loaded.data
     new = Detector(parse_rules(edited, "edited.yaml"))

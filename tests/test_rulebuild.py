@@ -166,7 +166,7 @@ def test_dumps_loads_is_pickle_with_sharing_kept_in_small_steps():
 
 def test_dumps_loads_a_compiled_rule_set():
     detector = build(SHIPPED_RULES.read_bytes(), "live.yaml")
-    from callguard.rulebuild import _reduce_mapping_proxy
+    from callguard.compiled_cache import reduce_mapping_proxy as _reduce_mapping_proxy
     import copyreg
     from types import MappingProxyType
 

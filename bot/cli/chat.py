@@ -13,7 +13,7 @@ from typing import Callable
 from ..detect import Detector, detect_language
 from ..detect.regions import Region
 from .. import i18n, replies
-from .loading import known_region, load_detector
+from .loading import detector_and_region
 from .verdicts import describe, region_of
 
 
@@ -78,10 +78,6 @@ def chat(detector: Detector, read: Callable[[str], str], write: Callable[[str], 
 
 
 def cmd_chat(args: argparse.Namespace) -> int:
-    detector = load_detector(args.rules, args.model)
-    try:
-        region = known_region(detector.ruleset, args.region)
-    except ValueError as exc:
-        raise SystemExit(f"callguard chat: {exc}") from None
+    detector, region = detector_and_region(args, "chat")
     chat(detector, input, print, lang=args.lang, region=region)
     return 0

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Iterable, TextIO
 
 from ..detect import Detector, detect_language
-from .loading import known_region, load_detector
+from .loading import detector_and_region, known_region
 from .verdicts import describe, verdict_json
 
 
@@ -171,11 +171,7 @@ def _progress_bar(lines: Iterable[str], total: int | None) -> Iterable[str]:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    detector = load_detector(args.rules, args.model)
-    try:
-        region = known_region(detector.ruleset, args.region)
-    except ValueError as exc:
-        raise SystemExit(f"callguard check: {exc}") from None
+    detector, region = detector_and_region(args, "check")
     if args.image:
         if args.jsonl:
             raise SystemExit("callguard check: give --image FILE or --jsonl FILE, not both")

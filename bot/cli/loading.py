@@ -55,6 +55,16 @@ def load_detector(arg: str | None, model_path: str | None = None) -> Detector:
         raise SystemExit(f"callguard: {rules_problem(path, exc, from_command_line=arg is not None)}") from None
 
 
+def detector_and_region(args, command: str) -> tuple[Detector, str | None]:
+    """What a judging command (check, chat) starts with: the detector and its
+    --region checked against the rule file, a clear exit when unknown."""
+    detector = load_detector(args.rules, args.model)
+    try:
+        return detector, known_region(detector.ruleset, args.region)
+    except ValueError as exc:
+        raise SystemExit(f"callguard {command}: {exc}") from None
+
+
 def known_region(ruleset: RuleSet, code: str | None) -> str | None:
     """``code`` upper-cased when the rule file has that region; a clear error otherwise."""
     if code is None:
