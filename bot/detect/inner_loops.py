@@ -28,7 +28,7 @@ from typing import Callable, Iterable, Mapping
 import ahocorasick
 
 __all__ = ["SPACED", "SPACED_CHARS", "Automaton", "squeeze", "squeeze_words", "scan_matches", "one_edit", "gap_cost", "chain",
-           "short_occurrences", "best_hits"]
+           "short_occurrences", "best_hits", "anchor_index", "anchor_candidates"]
 
 # Characters of spaced scripts (Latin letters and digits): a space between two
 # of them is a word boundary.
@@ -168,12 +168,13 @@ def scan_matches(matches: Iterable[tuple[int, tuple]], padded: str, occ: dict[in
       boundaries), at most ``cap`` per class, in the order found, in
       ``occ``; ``fid`` >= 0: the key tolerates a typo, and was found exactly
       (``exact_keys``);
-    * ``lefts``: (fid, other, other[:2]) for each typo-tolerant key whose
+    * ``lefts``: ``anchor_index`` of (fid, other) for each typo-tolerant key whose
       left half this is (halves have two characters or more): when the text after the match starts one edit from ``other`` (the
       key's right half), (fid, where the key would start in ``padded``) goes
       to ``proposed``; ``rights`` likewise for right halves, with ``other``
       the left half reversed and compared with the text before the match,
       read backward."""
+    seen: dict[tuple[int, str], tuple] = {}  # (anchor, the text next to it) -> the keys that pass
     for end, (length, classes, left, right, fid, lefts, rights) in matches:
         start = end - length + 1
         if classes:
@@ -186,21 +187,71 @@ def scan_matches(matches: Iterable[tuple[int, tuple]], padded: str, occ: dict[in
                     found.append(hit)
             if fid >= 0:
                 exact_keys.add(fid)
-        # ``head``: the other half's first two characters. A string one edit
-        # from it (two characters or more) has one of them in one of its
-        # first two places: a cheap test before ``one_edit``.
+        # A string one edit from the other half (two characters or more)
+        # has one of the half's first two characters in one of its first two
+        # places: only the keys indexed under the text's next two characters
+        # (``anchor_index``) are compared with ``one_edit``.
+        # The keys that pass depend only on the anchor and the text next to
+        # it, so a repeated anchor in repeated surroundings is checked once.
         if lefts:
             after = padded[end + 1 : end + length + 3]
-            t0, t1 = after[:1], after[1:2]
-            for key, other, head in lefts:
-                if (t0 in head or t1 in head) and one_edit(other, after):
-                    proposed.add((key, start))
+            memo = (id(lefts), after)
+            passed = seen.get(memo)
+            if passed is None:
+                passed = seen[memo] = tuple(key for key, other in anchor_candidates(lefts, after)
+                                            if one_edit(other, after))
+            for key in passed:
+                proposed.add((key, start))
         if rights:
             before = padded[max(0, start - length - 1) : start][::-1]
-            t0, t1 = before[:1], before[1:2]
-            for key, other, head in rights:
-                if (t0 in head or t1 in head) and one_edit(other, before):
-                    proposed.add((key, start - len(other)))
+            memo = (id(rights), before)
+            passed = seen.get(memo)
+            if passed is None:
+                passed = seen[memo] = tuple((key, len(other)) for key, other in anchor_candidates(rights, before)
+                                            if one_edit(other, before))
+            for key, size in passed:
+                proposed.add((key, start - size))
+
+
+def anchor_index(entries: Iterable[tuple[int, str]]) -> tuple:
+    """The typo-tolerant keys an anchor leads to, (key id, other half),
+    indexed for ``anchor_candidates``: all of them; those whose other half
+    is shorter than three characters; and the others by two of their first
+    three characters (0 and 1, 1 and 2, 0 and 2). A crafted text can repeat
+    an anchor that hundreds of keys share ("account", each key's other half
+    starting with a space): the index keeps the work to the keys that could
+    be there."""
+    entries = tuple(entries)
+    short = tuple((fid, other, other[:2]) for fid, other in entries if len(other) < 3)
+    tables: tuple[dict, dict, dict] = ({}, {}, {})
+    for fid, other in entries:
+        if len(other) >= 3:
+            for table, pair in zip(tables, (other[0:2], other[1:3], other[0] + other[2])):
+                table.setdefault(pair, []).append((fid, other))
+    return (entries, short) + tuple({pair: tuple(v) for pair, v in t.items()} for t in tables)
+
+
+def anchor_candidates(index: tuple, text: str) -> Iterable[tuple[int, str]]:
+    """The keys of ``anchor_index`` whose other half may start ``text`` one
+    edit away (a superset of those that do). Where the edit falls decides
+    two characters that must agree: at position 2 or later, the first two;
+    at position 0 or 1, two of the first three of each (a wrong, missing or
+    extra character shifts the rest by one). Every key when ``text`` is
+    shorter than three characters; for a short other half, the keys with
+    ``text[0]`` or ``text[1]`` among its first two characters."""
+    if len(text) < 3:
+        return index[0]
+    entries, short, a, b, c = index
+    t0, t1, t2 = text[0], text[1], text[2]
+    t01, t12, t02 = text[0:2], text[1:3], t0 + t2
+    found = [hit for hit in (a.get(t01), a.get(t12), a.get(t02), b.get(t12), b.get(t01), c.get(t02), c.get(t01)) if hit]
+    if short:
+        found.append(tuple((fid, other) for fid, other, head in short if t0 in head or t1 in head))
+    if not found:
+        return ()
+    if len(found) == 1:
+        return found[0]
+    return dict.fromkeys(item for hits in found for item in hits)
 
 
 def gap_cost(region: str) -> int:

@@ -55,7 +55,7 @@ from rapidfuzz.distance import Levenshtein
 
 from .entities import find_entity
 from .inner_loops import SPACED_CHARS as _SPACED_CHARS
-from .inner_loops import Automaton, best_hits, gap_cost, one_edit
+from .inner_loops import Automaton, anchor_index, best_hits, gap_cost, one_edit
 from .inner_loops import squeeze_words
 from .normalize import SPACED, fold, fold_offsets, has_cjk, normalize_folded, pinyin_alias
 from .words import FORMS
@@ -417,9 +417,10 @@ class _Layer:
             h = len(key) // 2
             for half, other, side in ((key[:h], key[h:], 5), (key[h:], key[:h][::-1], 6)):
                 entry = words.setdefault(half, [len(half), (), 0, 0, -1, [], []])
-                entry[side].append((fid, other, other[:2]))
+                entry[side].append((fid, other))
         for entry in words.values():
-            entry[5], entry[6] = tuple(entry[5]), tuple(entry[6])
+            entry[5] = anchor_index(entry[5]) if entry[5] else ()
+            entry[6] = anchor_index(entry[6]) if entry[6] else ()
         self._automaton = Automaton(list(words), [tuple(entry) for entry in words.values()])
         # Pinyin is written with spaces anywhere ("haoma yao bei dongjie"), so
         # it is looked for in the text's letters with the spaces taken out.
