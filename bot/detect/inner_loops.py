@@ -28,7 +28,7 @@ from typing import Callable, Iterable, Mapping
 import ahocorasick
 
 __all__ = ["SPACED", "SPACED_CHARS", "Automaton", "squeeze", "squeeze_words", "scan_matches", "one_edit", "gap_cost", "chain",
-           "short_occurrences", "best_hits", "anchor_index", "anchor_candidates"]
+           "short_occurrences", "best_hits", "group_best", "anchor_index", "anchor_candidates"]
 
 # Characters of spaced scripts (Latin letters and digits): a space between two
 # of them is a word boundary.
@@ -371,6 +371,33 @@ def best_hits(occ: dict[int, list[tuple[int, int, int]]], plan: dict[int, tuple]
     for pid in always:
         _try_pattern(patterns[pid], occ, memo, entities_of, demand, norm, cap, best)
     return best
+
+
+def group_best(gid: int, singles: tuple, pids: tuple, trigger: tuple, occ: dict, patterns: tuple, memo: dict,
+               entities_of: Callable[[int], list], demand: tuple, norm: str, cap: int) -> tuple | None:
+    """Group ``gid``'s best match, exactly as ``best_hits`` finds it (the same
+    candidates, compared by the same total order), without matching the
+    other groups: its phrases ``singles`` = (class, order, source, label)
+    and its patterns ``pids``, each tried when its trigger class
+    (``trigger[pid]``, -1: a pattern of classes found on demand) occurs.
+    ``memo`` holds the classes found on demand, shared by the groups of one
+    message."""
+    found_best: dict[int, tuple] = {}
+    best = None
+    for cid, order, source, label in singles:
+        found = occ.get(cid)
+        if found:
+            s, e, sim = max(found, key=_occurrence_rank)
+            rank = (sim, -s, e - s, -order)
+            if best is None or rank > best[0]:
+                best = (rank, source, None if label is None else ((label,), ((s, e, sim),)))
+    if best is not None:
+        found_best[gid] = best
+    for pid in pids:
+        t = trigger[pid]
+        if t < 0 or t in occ:
+            _try_pattern(patterns[pid], occ, memo, entities_of, demand, norm, cap, found_best)
+    return found_best.get(gid)
 
 
 def _occurrence_rank(o: tuple[int, int, int]) -> tuple[int, int, int]:

@@ -57,6 +57,7 @@ from .entities import find_entity
 from .inner_loops import SPACED_CHARS as _SPACED_CHARS
 from .inner_loops import Automaton, anchor_index, best_hits, gap_cost, one_edit
 from .inner_loops import squeeze_words
+from .ranking import best_entries, clamp as _clamp
 from .normalize import SPACED, fold, fold_offsets, has_cjk, normalize_folded, pinyin_alias
 from .words import FORMS
 from .schema import Element, Rule, RuleSet
@@ -384,6 +385,54 @@ class _Layer:
         # A class found on demand: (its short keys, or (); whether it has entities). None: scanned.
         self.demand_plan = tuple((self.class_short[cid] or (), bool(self.class_entities[cid]))
                                  if self.class_demand[cid] else None for cid in range(len(self.class_labels)))
+        self._index_groups(triggers)
+
+    def _index_groups(self, triggers: dict[int, list[int]]) -> None:
+        """What ranking rules without matching them all reads (:mod:`.ranking`):
+        per group its phrases and patterns, each pattern's trigger (-1: found
+        on demand), and per class the groups its occurrence makes candidates."""
+        n = len(self.groups)
+        singles: list[list] = [[] for _ in range(n)]
+        for cid, (label, consumers) in self.singles.items():
+            for gid, order, source in consumers:
+                singles[gid].append((cid, order, source, label))
+        pids: list[list[int]] = [[] for _ in range(n)]
+        trigger = [-1] * len(self.patterns)
+        for cid, ids in triggers.items():
+            for pid in ids:
+                trigger[pid] = cid
+        for pid, p in enumerate(self.patterns):
+            pids[p.group].append(pid)
+        self.group_singles = tuple(map(tuple, singles))
+        self.group_pids = tuple(map(tuple, pids))
+        self.pattern_trigger = tuple(trigger)
+        # per class: the groups of its phrases (they match), and (group, scanned classes) of the patterns it triggers
+        self.candidates_of = {cid: (tuple(dict.fromkeys(gid for gid, _, _ in consumers)),
+                                    tuple((self.patterns[pid].group, self.patterns[pid].scanned) for pid in pids_))
+                              for cid, (_, consumers, pids_) in self.plan.items()}
+        self.always_groups = tuple(dict.fromkeys(self.patterns[pid].group for pid in self.always))
+        self.bound_weights = tuple(max(0, w) * 100 for w in self.weights)
+
+    def candidate_groups(self, occ: dict) -> set[int]:
+        """The groups that may match, given the scanned classes that occur:
+        those with a phrase that occurs, a pattern whose scanned classes all
+        occur, or a pattern of classes found on demand (not known without
+        looking). Every group ``best_hits`` finds is among them."""
+        found = set(self.always_groups)
+        candidates_of = self.candidates_of
+        for cid in occ:
+            entry = candidates_of.get(cid)
+            if entry is None:
+                continue
+            found.update(entry[0])
+            for gid, scanned in entry[1]:
+                if gid not in found:
+                    for c in scanned:
+                        if c not in occ:
+                            break
+                    else:
+                        found.add(gid)
+        return found
 
     def _build_automaton(self, class_keys: list[tuple[str, ...]], class_fuzzy: list[bool]) -> None:
         exact: dict[str, dict[int, None]] = {}  # key -> its classes
@@ -604,34 +653,11 @@ class Matcher:
     def best_of_each(self, scan: Scan, kind: tuple[int, ...]) -> dict[int, RuleScore]:
         """What ``scores`` would rank first among the rules of each kind
         (``kind[r]`` for the rule at index r): the same RuleScores, but only
-        those are built. Scores alone are cheap: the best match's similarity
-        per group; hits with their parts are made for the winners only."""
-        matched: dict[int, list] = {}  # rule index -> [sum of weight x similarity, [(layer, group id, best entry)]]
-        for layer, where in self._layers:
-            rule_of, weight_of = layer.group_rule, layer.weights
-            for gid, entry in layer.best_hits(scan, layer.occurrences(scan)).items():
-                r = where[rule_of[gid]]
-                if r >= 0:
-                    m = matched.get(r)
-                    if m is None:
-                        matched[r] = [weight_of[gid] * entry[0][0], [(layer, gid, entry)]]
-                    else:
-                        m[0] += weight_of[gid] * entry[0][0]
-                        m[1].append((layer, gid, entry))
-        best: dict[int, tuple[tuple[int, int], list]] = {}
-        rules, gated = self.ruleset.rules, self._gated
-        for r, (total, items) in matched.items():
-            if gated[r] and not rules[r].met({layer.group_names[gid] for layer, gid, _ in items}):
-                key = (0, r)
-            else:
-                key = (-_clamp(total), r)
-            k = kind[r]
-            chosen = best.get(k)
-            if chosen is None or key < chosen[0]:
-                best[k] = (key, items)
+        those are built, and only the rules that could be first are matched
+        (:mod:`.ranking`)."""
         out = {}
-        for k, (key, items) in best.items():
-            r = key[1]
+        for k, (r, items) in best_entries(self._layers, self.ruleset.rules, self._gated, scan, kind,
+                                          MAX_OCCURRENCES).items():
             hits = []
             for layer, gid, (rank, source, where) in items:
                 sim, neg_start, length, _ = rank
@@ -647,8 +673,3 @@ class Matcher:
         hits.sort(key=lambda h: (h.start, h.group))
         return RuleScore(rule, score, tuple(hits), met)
 
-
-def _clamp(total: int) -> int:
-    """A rule's score from the sum of weight x similarity over its groups (an
-    integer sum, so the order of the groups does not matter): 0..100."""
-    return max(0, min(100, round(total / 100)))
