@@ -411,7 +411,7 @@ class _Layer:
                                     tuple((self.patterns[pid].group, self.patterns[pid].scanned) for pid in pids_))
                               for cid, (_, consumers, pids_) in self.plan.items()}
         self.always_groups = tuple(dict.fromkeys(self.patterns[pid].group for pid in self.always))
-        self.bound_weights = tuple(max(0, w) * 100 for w in self.weights)
+        self.bound_weights = tuple(max(0, w) for w in self.weights)
 
     def candidate_groups(self, occ: dict) -> set[int]:
         """The groups that may match, given the scanned classes that occur:

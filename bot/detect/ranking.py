@@ -44,7 +44,7 @@ def best_entries(layers: tuple, rules: tuple, gated: tuple[bool, ...], scan: "Sc
     first among the rules of that kind with a matched group: highest score,
     then lowest index (a rule whose ``requires`` are not met scores 0).
     ``layers``: the matcher's (layer, rule index of each layer rule)."""
-    bound: dict[int, list] = {}  # rule index -> [sum of positive weight x 100, layer, its state, group ids]
+    bound: dict[int, list] = {}  # rule index -> [sum of positive weights, layer, its state, group ids]
     for layer, where in layers:
         occ = layer.occurrences(scan)
         state = (occ, {}, lambda cid, layer=layer: layer.entities_of(scan, cid))  # on-demand classes, once per layer
@@ -59,14 +59,26 @@ def best_entries(layers: tuple, rules: tuple, gated: tuple[bool, ...], scan: "Sc
             else:
                 entry[0] += weights[gid]
                 entry[3].append(gid)
+    # Weights are whole numbers, so the clamped bound is min(100, sum): the
+    # score the rule would have if every candidate group matched exactly.
+    order = sorted((-min(100, entry[0]), r) for r, entry in bound.items())
     best: dict[int, tuple[tuple[int, int], list]] = {}
+    settled: set[int] = set()  # kinds whose best no rule left can beat
+    kinds_left = len(set(map(kind.__getitem__, bound)))
     norm = scan.norm
-    for r in sorted(bound, key=lambda r: (-clamp(bound[r][0]), r)):
-        total_bound, layer, (occ, memo, entities_of), gids = bound[r]
+    for key_bound in order:
+        r = key_bound[1]
         k = kind[r]
+        if k in settled:
+            continue
         chosen = best.get(k)
-        if chosen is not None and (-clamp(total_bound), r) > chosen[0]:
-            continue  # cannot beat the best of its kind (nor can any rule after it of that kind)
+        if chosen is not None and key_bound > chosen[0]:
+            # Rules come in the order of their bounds: none left of this kind can beat it.
+            settled.add(k)
+            if len(settled) == kinds_left:
+                break
+            continue
+        _, layer, (occ, memo, entities_of), gids = bound[r]
         items = []
         total = 0
         weights = layer.weights
