@@ -216,36 +216,55 @@ def scan_matches(matches: Iterable[tuple[int, tuple]], padded: str, occ: dict[in
 def anchor_index(entries: Iterable[tuple[int, str]]) -> tuple:
     """The typo-tolerant keys an anchor leads to, (key id, other half),
     indexed for ``anchor_candidates``: all of them; those whose other half
-    is shorter than three characters; and the others by two of their first
-    three characters (0 and 1, 1 and 2, 0 and 2). A crafted text can repeat
-    an anchor that hundreds of keys share ("account", each key's other half
-    starting with a space): the index keeps the work to the keys that could
-    be there."""
+    has two characters; those of three by two of their first three
+    characters (0 and 1, 1 and 2, 0 and 2); longer ones by three of their
+    first four (all but 3, 2, 1 or 0). A crafted or merely repetitive text
+    can repeat an anchor that hundreds of keys share ("account", each key's
+    other half starting with a space): the index keeps the work to the keys
+    that could be there."""
     entries = tuple(entries)
     short = tuple((fid, other, other[:2]) for fid, other in entries if len(other) < 3)
-    tables: tuple[dict, dict, dict] = ({}, {}, {})
+    pairs: tuple[dict, ...] = ({}, {}, {})
+    triples: tuple[dict, ...] = ({}, {}, {}, {})
     for fid, other in entries:
-        if len(other) >= 3:
-            for table, pair in zip(tables, (other[0:2], other[1:3], other[0] + other[2])):
-                table.setdefault(pair, []).append((fid, other))
-    return (entries, short) + tuple({pair: tuple(v) for pair, v in t.items()} for t in tables)
+        if len(other) == 3:
+            for table, key in zip(pairs, (other[0:2], other[1:3], other[0] + other[2])):
+                table.setdefault(key, []).append((fid, other))
+        elif len(other) >= 4:
+            o0, o1, o2, o3 = other[:4]
+            for table, key in zip(triples, (o0 + o1 + o2, o0 + o1 + o3, o0 + o2 + o3, o1 + o2 + o3)):
+                table.setdefault(key, []).append((fid, other))
+    frozen = [{key: tuple(v) for key, v in t.items()} for t in pairs + triples]
+    return (entries, short, tuple(frozen[:3]) if any(frozen[:3]) else None,
+            tuple(frozen[3:]) if any(frozen[3:]) else None)
 
 
 def anchor_candidates(index: tuple, text: str) -> Iterable[tuple[int, str]]:
     """The keys of ``anchor_index`` whose other half may start ``text`` one
     edit away (a superset of those that do). Where the edit falls decides
-    two characters that must agree: at position 2 or later, the first two;
-    at position 0 or 1, two of the first three of each (a wrong, missing or
-    extra character shifts the rest by one). Every key when ``text`` is
-    shorter than three characters; for a short other half, the keys with
-    ``text[0]`` or ``text[1]`` among its first two characters."""
-    if len(text) < 3:
+    which characters must agree: past the first few, the first ones; near
+    the start, the others (a wrong, missing or extra character shifts the
+    rest by one). For an other half of three characters that leaves two of
+    its first three to agree with two of the text's; for a longer one,
+    three of its first four with three of the text's. Every key when
+    ``text`` is shorter than four characters; for an other half of two, the
+    keys with ``text[0]`` or ``text[1]`` among its characters."""
+    if len(text) < 4:
         return index[0]
-    entries, short, a, b, c = index
-    t0, t1, t2 = text[0], text[1], text[2]
-    t01, t12, t02 = text[0:2], text[1:3], t0 + t2
-    found = [hit for hit in (a.get(t01), a.get(t12), a.get(t02), b.get(t12), b.get(t01), c.get(t02), c.get(t01)) if hit]
+    entries, short, pairs, triples = index
+    got: tuple = ()
+    if triples is not None:
+        a, b, c, d = triples
+        t012, t013, t023, t123 = text[0:3], text[0:2] + text[3], text[0] + text[2:4], text[1:4]
+        got = (a.get(t012), a.get(t013), a.get(t023), a.get(t123), b.get(t013), b.get(t012), c.get(t023),
+               c.get(t012), d.get(t123), d.get(t012))
+    if pairs is not None:
+        a, b, c = pairs
+        t01, t12, t02 = text[0:2], text[1:3], text[0] + text[2]
+        got += (a.get(t01), a.get(t12), a.get(t02), b.get(t12), b.get(t01), c.get(t02), c.get(t01))
+    found = list(filter(None, got))
     if short:
+        t0, t1 = text[0], text[1]
         found.append(tuple((fid, other) for fid, other, head in short if t0 in head or t1 in head))
     if not found:
         return ()
