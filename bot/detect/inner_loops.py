@@ -216,27 +216,30 @@ def scan_matches(matches: Iterable[tuple[int, tuple]], padded: str, occ: dict[in
 def anchor_index(entries: Iterable[tuple[int, str]]) -> tuple:
     """The typo-tolerant keys an anchor leads to, (key id, other half),
     indexed for ``anchor_candidates``: all of them; those whose other half
-    has two characters; those of three by two of their first three
-    characters (0 and 1, 1 and 2, 0 and 2); longer ones by three of their
-    first four (all but 3, 2, 1 or 0). A crafted or merely repetitive text
-    can repeat an anchor that hundreds of keys share ("account", each key's
-    other half starting with a space): the index keeps the work to the keys
-    that could be there."""
+    has two characters; those of three under each pair of their first three
+    characters (0 and 1, 1 and 2, 0 and 2); longer ones under each three of
+    their first four (all but 3, 2, 1 or 0). A crafted or merely repetitive
+    text can repeat an anchor that hundreds of keys share ("account", each
+    key's other half starting with a space): the index keeps the work to
+    the keys that could be there."""
     entries = tuple(entries)
     short = tuple((fid, other, other[:2]) for fid, other in entries if len(other) < 3)
-    pairs: tuple[dict, ...] = ({}, {}, {})
-    triples: tuple[dict, ...] = ({}, {}, {}, {})
+    pairs: dict[str, list] = {}
+    triples: dict[str, list] = {}
     for fid, other in entries:
         if len(other) == 3:
-            for table, key in zip(pairs, (other[0:2], other[1:3], other[0] + other[2])):
-                table.setdefault(key, []).append((fid, other))
+            signatures = (other[0:2], other[1:3], other[0] + other[2])
+            table = pairs
         elif len(other) >= 4:
             o0, o1, o2, o3 = other[:4]
-            for table, key in zip(triples, (o0 + o1 + o2, o0 + o1 + o3, o0 + o2 + o3, o1 + o2 + o3)):
-                table.setdefault(key, []).append((fid, other))
-    frozen = [{key: tuple(v) for key, v in t.items()} for t in pairs + triples]
-    return (entries, short, tuple(frozen[:3]) if any(frozen[:3]) else None,
-            tuple(frozen[3:]) if any(frozen[3:]) else None)
+            signatures = (o0 + o1 + o2, o0 + o1 + o3, o0 + o2 + o3, o1 + o2 + o3)
+            table = triples
+        else:
+            continue
+        for signature in dict.fromkeys(signatures):
+            table.setdefault(signature, []).append((fid, other))
+    return (entries, short, {k: tuple(v) for k, v in pairs.items()} or None,
+            {k: tuple(v) for k, v in triples.items()} or None)
 
 
 def anchor_candidates(index: tuple, text: str) -> Iterable[tuple[int, str]]:
@@ -244,25 +247,22 @@ def anchor_candidates(index: tuple, text: str) -> Iterable[tuple[int, str]]:
     edit away (a superset of those that do). Where the edit falls decides
     which characters must agree: past the first few, the first ones; near
     the start, the others (a wrong, missing or extra character shifts the
-    rest by one). For an other half of three characters that leaves two of
-    its first three to agree with two of the text's; for a longer one,
-    three of its first four with three of the text's. Every key when
-    ``text`` is shorter than four characters; for an other half of two, the
-    keys with ``text[0]`` or ``text[1]`` among its characters."""
+    rest by one). For an other half of three characters, two of its first
+    three agree with two of the text's first three (0 and 1, 1 and 2, or 0
+    and 2); for a longer one, three of its first four with three of the
+    text's first four. Every key when ``text`` is shorter than four
+    characters; for an other half of two, the keys with ``text[0]`` or
+    ``text[1]`` among its characters."""
     if len(text) < 4:
         return index[0]
     entries, short, pairs, triples = index
-    got: tuple = ()
+    found = []
     if triples is not None:
-        a, b, c, d = triples
-        t012, t013, t023, t123 = text[0:3], text[0:2] + text[3], text[0] + text[2:4], text[1:4]
-        got = (a.get(t012), a.get(t013), a.get(t023), a.get(t123), b.get(t013), b.get(t012), c.get(t023),
-               c.get(t012), d.get(t123), d.get(t012))
+        get = triples.get
+        found += filter(None, (get(text[0:3]), get(text[0:2] + text[3]), get(text[0] + text[2:4]), get(text[1:4])))
     if pairs is not None:
-        a, b, c = pairs
-        t01, t12, t02 = text[0:2], text[1:3], text[0] + text[2]
-        got += (a.get(t01), a.get(t12), a.get(t02), b.get(t12), b.get(t01), c.get(t02), c.get(t01))
-    found = list(filter(None, got))
+        get = pairs.get
+        found += filter(None, (get(text[0:2]), get(text[1:3]), get(text[0] + text[2])))
     if short:
         t0, t1 = text[0], text[1]
         found.append(tuple((fid, other) for fid, other, head in short if t0 in head or t1 in head))
