@@ -62,3 +62,20 @@ def test_rules_that_cannot_beat_the_best_are_not_matched(monkeypatch):
     best = matcher.best_of_each(Scan("通信管理局说冻结，转到安全账户"), (0,) * 21)
     assert best[0].rule.id == "strong" and best[0].score == 100
     assert sorted(matched) == [0, 1]  # the strong rule's two groups, and no weak rule's
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(rule_specs, st.integers(0, 7), st.lists(TEXTS, min_size=1, max_size=3))
+def test_after_a_reload_that_keeps_compiled_rules_the_best_rules_are_the_same(specs, changed, samples):
+    # Ten more rules, so that changing one of them is a small reload: the
+    # changed rule is compiled in a second layer, the others kept.
+    specs = list(specs) + [([(20, ["冻结", "ab"]), (25, ["安全账户"])], i % 3, "none") for i in range(10)]
+    first, kinds = matcher_of(specs)
+    i = changed % len(specs)
+    groups, kind, gate = specs[i]
+    specs[i] = (groups + [(30, ["冻结"])], kind, gate)
+    fresh, _ = matcher_of(specs)
+    reloaded = Matcher(fresh.ruleset, first)
+    assert reloaded.layers == 2
+    for text in samples + ["通信管理局说冻结，转到安全账户 ab cd"]:
+        assert reloaded.best_of_each(Scan(text), kinds) == first_of_each_kind(fresh, text, kinds)

@@ -421,6 +421,10 @@ class _Layer:
                               for cid, (_, consumers, pids_) in self.plan.items()}
         self.always_groups = tuple(dict.fromkeys(self.patterns[pid].group for pid in self.always))
         self.bound_weights = tuple(max(0, w) for w in self.weights)
+        rule_groups: list[list[int]] = [[] for _ in self.rules]
+        for gid, r in enumerate(self.group_rule):
+            rule_groups[r].append(gid)
+        self.rule_groups = tuple(map(tuple, rule_groups))
 
     def candidate_groups(self, occ: dict) -> set[int]:
         """The groups that may match, given the scanned classes that occur:
@@ -606,6 +610,8 @@ class Matcher:
         self.ruleset = ruleset
         self._layers = self._compile(ruleset.rules, previous)
         self._gated = tuple(bool(rule.requires or rule.requires_all) for rule in ruleset.rules)
+        # per layer: rule index -> the rule's index in the layer
+        self._local = tuple({r: lr for lr, r in enumerate(where) if r >= 0} for _, where in self._layers)
 
     @staticmethod
     def _compile(rules: tuple[Rule, ...], previous: "Matcher | None") -> tuple[tuple[_Layer, tuple[int, ...]], ...]:
@@ -670,7 +676,7 @@ class Matcher:
         those are built, and only the rules that could be first are matched
         (:mod:`.ranking`)."""
         out = {}
-        for k, (r, items) in best_entries(self._layers, self.ruleset.rules, self._gated, scan, kind,
+        for k, (r, items) in best_entries(self._layers, self._local, self.ruleset.rules, self._gated, scan, kind,
                                           MAX_OCCURRENCES).items():
             hits = []
             for layer, gid, (rank, source, where) in items:
