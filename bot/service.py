@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, TextIO
 
 from .config import Settings
 from .detect import Detector, RuleSet, Verdict
+from .detect.language import writes_cantonese
 from .detect.paid import already_paid
 from .detect.regions import Region, number_regions, pick_region
 from .detection_pool import DetectionPool, Judgement
@@ -169,15 +170,18 @@ class CallGuard:
         report_id, raw = await self.writer.submit_and_count(report, user_id, days=NUMBER_WINDOW_DAYS)
         counts = {display_number(n): c for n, c in raw.items() if c > 0}
         region = self.region_for(detector.ruleset, numbers=numbers, chosen=chosen_region, lang=lang,
-                                 language_code=language_code)
+                                 language_code=language_code, dialect="yue" if writes_cantonese(text) else None)
         return Outcome(verdict, detector.ruleset, numbers, report_id, counts, region, paid)
 
     def region_for(self, ruleset: RuleSet, *, numbers: tuple[str, ...] = (), chosen: str | None = None,
-                   lang: str | None = None, language_code: str | None = None) -> Region | None:
+                   lang: str | None = None, language_code: str | None = None,
+                   dialect: str | None = None) -> Region | None:
         """The user's region, in order: their ``/region``, the country of a phone number in the
-        message, their language, and ``CALLGUARD_REGION`` (see ``detect.regions.pick_region``)."""
+        message, their language tag, the dialect they write (Cantonese), their language, and
+        ``CALLGUARD_REGION`` (see ``detect.regions.pick_region``)."""
         return pick_region(ruleset.regions, chosen=chosen, numbers=[number_region(n) for n in numbers],
-                           lang=lang, language_code=language_code, default=self.settings.default_region)
+                           lang=lang, language_code=language_code, default=self.settings.default_region,
+                           dialect=dialect)
 
     def button_signature(self, action: str, report_id: int, user_id: int) -> str | None:
         """A keyed hash of (action, report, user): what a button that writes to report

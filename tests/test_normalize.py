@@ -27,6 +27,13 @@ def test_english_words_take_one_form():
     assert normalize("don't tell Mum") == normalize("do not tell mom")
 
 
+def test_short_scam_words_misspelled_in_a_hurry_meet_their_word():
+    """Too short for the one-typo tolerance, so they are spelled out."""
+    assert normalize("in jale, needs bale mony") == normalize("in jail, needs bail money")
+    assert normalize("they will arest me, pay with gift crads") == normalize("they will arrest me, pay with gift cards")
+    assert normalize("jail") != normalize("jade")
+
+
 def test_spaces_go_between_chinese_and_stay_around_english_words():
     """Every English word stands between spaces, however it was typed."""
     assert normalize("加我 wechat 好友") == normalize("加我wechat好友") == "加我 wechat 好友"

@@ -70,6 +70,24 @@ def test_pick_order_chosen_number_tag_language_default():
     assert pick_region(regions, lang="en", default="FR") is None
 
 
+def test_cantonese_writers_get_hong_kong_not_taiwan():
+    """Both write Traditional characters; Cantonese is written only in Hong Kong (and Macau)."""
+    from callguard.detect.language import writes_cantonese
+    text = "有人打嚟話係入境處，話我身份證俾人冒用咗"
+    assert writes_cantonese(text) and not writes_cantonese("有人打來說是健保局，說我的健保卡被冒用")
+    assert pick_region(RULESET.regions, lang="zh-Hant", dialect="yue").code == "HK"
+    assert pick_region(RULESET.regions, lang="zh-Hant").code == "TW"
+    assert pick_region(RULESET.regions, chosen="TW", lang="zh-Hant", dialect="yue").code == "TW"  # their choice wins
+
+
+def test_the_default_region_is_not_forced_on_writers_of_another_language():
+    """A deployment for mainland China must not tell an English writer in London to call 110."""
+    assert pick_region(RULESET.regions, lang="en", default="CN") is None
+    assert pick_region(RULESET.regions, lang="zh-Hans", default="CN").code == "CN"
+    assert pick_region(RULESET.regions, lang="en", default="GB").code == "GB"  # GB assumes no language
+    assert pick_region(RULESET.regions, default="CN").code == "CN"  # no text: the deployment's region
+
+
 def test_fill_and_leave_out():
     values = {"police": "110", "tax_office": "12366"}
     assert fill("Call {police}", values) == "Call 110"

@@ -8,6 +8,7 @@ phone numbers), so the console and the bot always give the same answer.
 from __future__ import annotations
 
 from ..detect import Detector, RuleSet, Verdict, detect_language
+from ..detect.language import writes_cantonese
 from ..detect.paid import already_paid
 from ..detect.regions import Region, number_regions, pick_region
 from .. import replies
@@ -22,14 +23,16 @@ def region_of(ruleset: RuleSet, text: str, lang: str | None, chosen: str | None)
     default = settings().default_region
     read_as = number_regions(ruleset.regions, chosen=chosen, lang=lang, default=default)
     numbers = [number_region(n) for n in extract_numbers(text, read_as)]
-    return pick_region(ruleset.regions, chosen=chosen, numbers=numbers, lang=lang, default=default)
+    return pick_region(ruleset.regions, chosen=chosen, numbers=numbers, lang=lang, default=default,
+                       dialect="yue" if writes_cantonese(text) else None)
 
 
 def verdict_json(verdict: Verdict, ruleset: RuleSet, text: str, chosen_region: str | None = None) -> dict:
     """The batch format: the verdict's fields, plus (added, never changed) ``region``,
     the region whose help a reply would give, and ``paid``, whether the text says
     money was already sent."""
-    region = region_of(ruleset, text, detect_language(text), chosen_region)
+    # A text with no letters (a bare number, nothing) says nothing about its writer's language.
+    region = region_of(ruleset, text, detect_language(text, default=None), chosen_region)
     return {**verdict.to_json(), "region": region.code if region else None, "paid": already_paid(text)}
 
 

@@ -14,7 +14,7 @@ import opencc
 from .normalize import is_cjk
 from .schema import LANGUAGES  # defined once, with the rule file's schema
 
-__all__ = ["detect_language", "LANGUAGES"]
+__all__ = ["detect_language", "writes_cantonese", "LANGUAGES"]
 
 _T2S = opencc.OpenCC("t2s")
 _S2T = opencc.OpenCC("s2t")
@@ -30,7 +30,7 @@ def _script(ch: str) -> int:
     return 0
 
 
-def detect_language(text: str, default: str = "en") -> str:
+def detect_language(text: str, default: str | None = "en") -> str | None:
     """The language of ``text``; ``default`` when it has no letters at all
     (a bare phone number), so the user's chosen language is kept."""
     cjk = [c for c in text[:2000] if is_cjk(c)]
@@ -38,6 +38,18 @@ def detect_language(text: str, default: str = "en") -> str:
         return "en" if any(c.isalpha() for c in text[:2000]) else default
     balance = sum(_script(c) for c in cjk)
     return "zh-Hant" if balance > 0 else "zh-Hans"
+
+
+# Characters of written Cantonese that standard written Chinese does not use: a
+# message full of them comes from Hong Kong (or Macau), not Taiwan, though both
+# write Traditional characters, and the two have different help lines.
+_CANTONESE = frozenset("嘅咗唔喺佢哋嚟冇畀啲嘢咩嗰乜噉嘞囉咁睇攞揾搵冚")
+
+
+def writes_cantonese(text: str) -> bool:
+    """Whether ``text`` is written Cantonese: at least two of its characters
+    (in the first 2,000) are Cantonese-only. One could be a name or a typo."""
+    return sum(c in _CANTONESE for c in text[:2000]) >= 2
 
 
 def from_language_code(code: str | None) -> str:

@@ -10,6 +10,7 @@ comment), and this module reads it::
       TW:
         name: {zh-Hans: 台湾, zh-Hant: 台灣, en: Taiwan}
         languages: [zh-Hant]         # optional: assumed for users writing this language
+        dialects: [yue]              # optional: assumed for users writing this dialect (yue: Cantonese)
         police: "110"                # the emergency police number
         scam_line: {zh-Hans: 165反诈骗咨询专线, zh-Hant: 165反詐騙諮詢專線, en: the 165 anti-fraud hotline}
         fields:                      # optional named values for placeholders
@@ -48,6 +49,8 @@ __all__ = ["Region", "parse_regions", "placeholder_problems", "fill", "fill_step
 
 from .schema import LANGUAGES
 BUILTIN_FIELDS = ("police", "scam_line")
+# Dialects a region may be assumed for (see ``language.writes_cantonese``).
+DIALECTS = ("yue",)
 MIN_STEPS, MAX_STEPS = 2, 4
 _CODE = re.compile(r"^[A-Z]{2}$")
 _FIELD = re.compile(r"^[a-z][a-z0-9_]{0,40}$")
@@ -67,6 +70,7 @@ class Region:
     emergency: Mapping[str, tuple[str, ...]]
     fields: Mapping[str, Mapping[str, str]]
     languages: tuple[str, ...] = ()
+    dialects: tuple[str, ...] = ()
 
     def values(self, lang: str) -> dict[str, str]:
         """Placeholder values in ``lang``, for :func:`fill`."""
@@ -109,23 +113,34 @@ def fill_steps(steps: Iterable[str], values: Mapping[str, str]) -> list[str]:
 
 def pick_region(regions: Mapping[str, Region], *, chosen: str | None = None,
                 numbers: Sequence[str | None] = (), lang: str | None = None,
-                language_code: str | None = None, default: str | None = None) -> Region | None:
+                language_code: str | None = None, default: str | None = None,
+                dialect: str | None = None) -> Region | None:
     """The user's region, by the first of these that names a region in the file:
     the one they chose (``/region``), the country of a phone number in the
     message (``numbers``: region codes), their Telegram language tag's country
-    (``zh-TW``, ``en-GB``), the language they write (a region listing it in
+    (``zh-TW``, ``en-GB``), the dialect they write (``yue``: a region listing it
+    in ``dialects``), the language they write (a region listing it in
     ``languages``), and the deployment's default (``CALLGUARD_REGION``).
-    None when nothing matches: the replies then use the file's generic texts."""
+
+    The default is skipped for someone who writes a language it does not
+    assume: a deployment for mainland China must not tell an English writer
+    to call 110. None when nothing matches: the replies then use the file's
+    generic texts ("your local police"), and the bot offers ``/region``."""
     for code in (chosen, *numbers, _tag_country(language_code)):
         if code and code.upper() in regions:
             return regions[code.upper()]
+    if dialect:
+        for region in regions.values():
+            if dialect in region.dialects:
+                return region
     if lang:
         for region in regions.values():
             if lang in region.languages:
                 return region
-    if default and default.upper() in regions:
-        return regions[default.upper()]
-    return None
+    fallback = regions.get(default.upper()) if default else None
+    if fallback is not None and lang and fallback.languages and lang not in fallback.languages:
+        return None
+    return fallback
 
 
 def number_regions(regions: Mapping[str, Region], *, chosen: str | None = None, lang: str | None = None,
@@ -217,7 +232,7 @@ def parse_regions(raw: Any) -> tuple[Mapping[str, Region], list[Finding]]:
             out.append(("error", line, f"{where} must be a mapping"))
             continue
         for key in body:
-            if key not in ("name", "languages", "police", "scam_line", "fields", "emergency"):
+            if key not in ("name", "languages", "dialects", "police", "scam_line", "fields", "emergency"):
                 out.append(("warning", _line(body, key, line), f"{where}: unknown key '{key}'"))
         values: dict[str, Mapping[str, str] | None] = {}
         for key in ("name", "police", "scam_line"):
@@ -244,6 +259,11 @@ def parse_regions(raw: Any) -> tuple[Mapping[str, Region], list[Finding]]:
             out.append(("error", _line(body, "languages", line),
                         f"{where}.languages must list some of {', '.join(LANGUAGES)}"))
             languages = []
+        dialects = body.get("dialects") or []
+        if not isinstance(dialects, list) or not all(d in DIALECTS for d in dialects):
+            out.append(("error", _line(body, "dialects", line),
+                        f"{where}.dialects must list some of {', '.join(DIALECTS)}"))
+            dialects = []
         for lang in languages:
             if lang in claimed:
                 out.append(("error", _line(body, "languages", line),
@@ -259,7 +279,7 @@ def parse_regions(raw: Any) -> tuple[Mapping[str, Region], list[Finding]]:
                                 f"{where}.emergency: step uses {{{sorted(missing)[0]}}}, which {code} does not define"))
         regions[code] = Region(code, MappingProxyType(values["name"]), MappingProxyType(emergency),
                                MappingProxyType({k: MappingProxyType(v) for k, v in fields.items()}),
-                               tuple(languages))
+                               tuple(languages), tuple(dialects))
     return MappingProxyType(regions), out
 
 

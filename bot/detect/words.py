@@ -52,6 +52,13 @@ SMS_SPELLINGS = {
     "frm": "from", "lnk": "link", "bnk": "bank", "verfy": "verify", "verfiy": "verify", "pswd": "password",
     "paswd": "password", "passwrd": "password", "acout": "account", "accout": "account", "someone1": "someone",
     "some1": "someone", "any1": "anyone", "every1": "everyone", "2nite": "tonight", "tonite": "tonight",
+    # Misspellings of short words a scam story turns on, too short for the one-typo tolerance (eight
+    # letters or more): a worried person typing fast still means jail, bail, arrest, money.
+    "jale": "jail", "jial": "jail", "bale": "bail", "arest": "arrest", "arrst": "arrest", "polise": "police",
+    "pollice": "police", "mony": "money", "monay": "money", "muney": "money", "moeny": "money",
+    "taxs": "taxes", "crads": "cards", "cardz": "cards", "unles": "unless", "amazn": "amazon", "amzon": "amazon",
+    "bitcon": "bitcoin", "bitcoins": "bitcoin", "doubel": "double", "scamer": "scammer", "scamers": "scammers",
+    "wierd": "weird", "recieve": "receive", "recieved": "received", "payed": "paid", "wat": "what",
 }
 
 # Irregular forms a stemmer leaves alone, mapped to their base form.

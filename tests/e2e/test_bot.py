@@ -68,8 +68,10 @@ async def test_help_and_privacy(bot_env, command, expected, language_code, lang)
     api, app, guard = bot_env
     api.push_command(command, user_id=12, language_code=language_code)
     sent = (await reply(api, 12)).params
-    # Help names the police number of the user's region: zh-TW -> Taiwan, else CALLGUARD_REGION (CN).
-    assert sent["text"] == expected(lang, shipped_region("TW" if language_code == "zh-TW" else "CN"))
+    # Help names the police number of the user's region: zh-TW -> Taiwan, Simplified -> CALLGUARD_REGION
+    # (CN); an English client gets no mainland number, only "your local emergency number".
+    region = {"zh-TW": "TW", "zh-hans": "CN"}.get(language_code)
+    assert sent["text"] == expected(lang, shipped_region(region) if region else None)
     assert await rows(guard) == []
 
 
@@ -279,8 +281,8 @@ async def test_emergency_steps_in_other_languages(bot_env, lang, language_code):
     api.push_callback(button_data(verdict.params, "m:"), user_id=32, message=verdict, language_code=language_code)
     text = (await reply(api, 32, mark)).params["text"]
     assert text.startswith("<b>" + ui("emergency.title", lang))
-    if lang == "en":  # no hint of a region: CALLGUARD_REGION's (CN) steps
-        assert "110" in text and "96110" in text and "bank" in text
+    if lang == "en":  # no hint of a region, and CALLGUARD_REGION (CN) assumes Chinese: generic steps
+        assert "110" not in text and "local emergency number" in text and "bank" in text and "/region" in text
     else:  # a Taiwanese client: Taiwan's anti-fraud line, not the mainland's
         assert "165" in text and "110" in text and "96110" not in text and "銀行" in text
 

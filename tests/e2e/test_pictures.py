@@ -133,7 +133,7 @@ async def test_a_failed_download_is_answered_and_loses_nothing(ocr_bot):
     api, app, guard = ocr_bot
     api.fail_next("getFile", error_code=400, description="Bad Request: file is too big")
     api.push_photo((blank_png(), 720, 1280), user_id=306, language_code="en")
-    assert (await reply(api, 306)).params["text"] == pt("picture.failed", "en", "CN")  # CALLGUARD_REGION
+    assert (await reply(api, 306)).params["text"] == pt("picture.failed", "en")  # English: "your local emergency number"
     api.push_message(SCAM_HANS, user_id=306)  # the next message is served as usual
     await idle(api, app)
     assert len(await rows(guard)) == 1
@@ -149,7 +149,7 @@ async def test_pictures_have_a_tighter_limit_than_text(make_bot, ocr_pool):
     await replies_to(api, 307, 3, timeout=30)
     await idle(api, app, timeout=30)
     texts = api.sent_texts(307)
-    assert texts[1] == pt("picture.rate_limited", "en", "CN") and texts[2].startswith("<b>" + ui("risk.high", "zh-Hans"))
+    assert texts[1] == pt("picture.rate_limited", "en") and texts[2].startswith("<b>" + ui("risk.high", "zh-Hans"))
     assert len(texts) == 3 and len(api.calls("getFile")) == 1  # one notice, then silence; nothing downloaded
 
 
