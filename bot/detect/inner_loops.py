@@ -393,30 +393,29 @@ def best_hits(occ: dict[int, list[tuple[int, int, int]]], plan: dict[int, tuple]
 
 
 def group_best(gid: int, singles: tuple, pids: tuple, trigger: tuple, occ: dict, patterns: tuple, memo: dict,
-               entities_of: Callable[[int], list], demand: tuple, norm: str, cap: int) -> tuple | None:
+               entities_of: Callable[[int], list], demand: tuple, norm: str, cap: int, best: dict) -> tuple | None:
     """Group ``gid``'s best match, exactly as ``best_hits`` finds it (the same
     candidates, compared by the same total order), without matching the
     other groups: its phrases ``singles`` = (class, order, source, label)
     and its patterns ``pids``, each tried when its trigger class
     (``trigger[pid]``, -1: a pattern of classes found on demand) occurs.
-    ``memo`` holds the classes found on demand, shared by the groups of one
-    message."""
-    found_best: dict[int, tuple] = {}
-    best = None
+    ``memo`` holds the classes found on demand and ``best`` the groups'
+    best matches so far, both shared by the groups of one message."""
+    found_best = None
     for cid, order, source, label in singles:
         found = occ.get(cid)
         if found:
             s, e, sim = max(found, key=_occurrence_rank)
             rank = (sim, -s, e - s, -order)
-            if best is None or rank > best[0]:
-                best = (rank, source, None if label is None else ((label,), ((s, e, sim),)))
-    if best is not None:
-        found_best[gid] = best
+            if found_best is None or rank > found_best[0]:
+                found_best = (rank, source, None if label is None else ((label,), ((s, e, sim),)))
+    if found_best is not None:
+        best[gid] = found_best
     for pid in pids:
         t = trigger[pid]
         if t < 0 or t in occ:
-            _try_pattern(patterns[pid], occ, memo, entities_of, demand, norm, cap, found_best)
-    return found_best.get(gid)
+            _try_pattern(patterns[pid], occ, memo, entities_of, demand, norm, cap, best)
+    return best.get(gid)
 
 
 def _occurrence_rank(o: tuple[int, int, int]) -> tuple[int, int, int]:
