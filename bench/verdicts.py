@@ -18,6 +18,11 @@ span and similarity):
 ``diff`` exits 1 when any verdict differs (or the texts differ: a snapshot of
 other inputs is no comparison). The rule file is the shipped one unless
 CALLGUARD_RULES says otherwise; use the same one for both runs.
+
+``--synthetic N`` checks against the first N synthetic schema-2 rules of
+bench/synthetic.py instead (in this process, no rule file: the synthetic sets
+are where the matcher's pruning and caps have the most to do), on messages
+realising those rules and the crafted inputs made from them.
 """
 
 from __future__ import annotations
@@ -64,6 +69,26 @@ def texts() -> list[tuple[str, str]]:
     return out
 
 
+def synthetic_texts(n_rules: int) -> tuple[object, list[tuple[str, str]]]:
+    """The first ``n_rules`` synthetic rules, and (source, text) of messages
+    realising them and of the crafted inputs made from them."""
+    import crafted
+    import synthetic
+
+    ruleset = synthetic.make_ruleset(n_rules)
+    out = [("synthetic", m.text) for m in synthetic.make_messages(ruleset, SYNTHETIC_MESSAGES)]
+    out += [("crafted", text) for _, text in crafted.crafted_inputs(ruleset)]
+    return ruleset, out
+
+
+def synthetic_verdicts(ruleset, items: list[tuple[str, str]]) -> list[dict]:
+    """The verdict of each text, as the batch checker writes it, in this process."""
+    from callguard.detect import Detector
+
+    detector = Detector(ruleset)
+    return [{"source": source, "text": text, "verdict": detector.check(text).to_json()} for source, text in items]
+
+
 def verdicts(items: list[tuple[str, str]]) -> list[dict]:
     """The batch checker's record for each text (the real command, in its own process)."""
     script = Path(sys.executable).with_name("callguard")
@@ -82,8 +107,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("action", choices=("save", "diff"))
     parser.add_argument("file", type=Path, help="the snapshot (JSON lines)")
+    parser.add_argument("--synthetic", type=int, metavar="N", help="the first N synthetic rules instead of the rule file")
     args = parser.parse_args(argv)
-    now = verdicts(texts())
+    if args.synthetic:
+        now = synthetic_verdicts(*synthetic_texts(args.synthetic))
+    else:
+        now = verdicts(texts())
     if args.action == "save":
         with open(args.file, "w", encoding="utf-8") as fh:
             fh.writelines(json.dumps(item, ensure_ascii=False) + "\n" for item in now)

@@ -56,7 +56,10 @@ def test_a_verification_code():
 PIECES = ["¥", "$", "£", "RM", "rmb", "HK$", "3", "000", ",", ".", " ", "元", "块", "五千", "万", "k", "K",
           "http://", "www.", "a-verify", ".top", "/x", "bit.ly", "@", "tg", "LINE", "Line id", "微信号", "qq",
           "wa.me/", "+44", "7700", "-", "ſ", "K", "İ", "é", "通信", "转", "给我", "验证码", "%", "id:",
-          "WeChat", "weixin", "QQ号", "几", "-fee", "Policy.In", "123456"]
+          "WeChat", "weixin", "QQ号", "几", "-fee", "Policy.In", "123456", "yuan", "Dollars", "bucks", "quid",
+          "Pounds", "ringgit", "euro", "HKD", "sgd", "aud", "MYR", "gbp", "usd", "港币", "美元", "台币", "人民币",
+          "令吉", "新币", "澳元", "英镑", "镑", "million", "thousand", "grand", "m", "M", "亿", "千", "百", "\t",
+          "\u3000", "１２"]
 texts = st.one_of(st.text(), st.lists(st.sampled_from(PIECES), max_size=30).map("".join))
 
 
@@ -82,3 +85,19 @@ def test_the_hints_with_shortcuts_say_what_the_plain_hints_say(text):
 def test_every_entity_is_found():
     found = find_entities("转¥3,000给我 http://a-verify.top/x 微信号abc123 13812345678 验证码 482913")
     assert set(found) == {"amount", "link", "risky_link", "phone", "handle", "code"}
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(st.lists(st.tuples(st.integers(0, 40), st.integers(1, 8)), max_size=8),
+                          st.lists(st.tuples(st.integers(0, 40), st.integers(1, 8)), max_size=8)), max_size=1))
+def test_spans_inside_outer_ones_are_dropped_as_by_comparing_with_each(cases):
+    for inner, outer in cases:
+        spans = [(s, s + n) for s, n in inner]
+        # what an expression finds: in reading order, not overlapping
+        kept, end = [], -1
+        for s, n in sorted(outer):
+            if s >= end:
+                kept.append((s, s + n))
+                end = s + n
+        want = [(s, e) for s, e in spans if not any(os <= s and e <= oe for os, oe in kept)]
+        assert entities._outside(spans, kept) == want

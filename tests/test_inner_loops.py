@@ -4,7 +4,8 @@ searches that read every position of the text (hypothesis).
 one_edit, gap_cost, chaining and the whole scan are held to brute force in
 tests/test_matcher_oracle.py; these are the two loops it does not reach on
 their own: the Aho-Corasick automaton (also as detection workers receive it,
-pickled) and the scan for single-character keys.
+pickled), the scan for single-character keys, and the index that picks the
+typo-tolerant keys an anchor can lead to.
 """
 
 import pickle
@@ -14,7 +15,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from callguard.detect.inner_loops import SPACED, Automaton, short_occurrences
+from callguard.detect.inner_loops import (SPACED, Automaton, anchor_candidates, anchor_index, one_edit, scan_matches,
+                                          short_occurrences)
 
 SPACED_RE = re.compile(f"[{SPACED}]")
 
@@ -78,3 +80,39 @@ def test_short_occurrences_are_the_leftmost_longest_keys(keys, text, cap):
 def test_malformed_input_raises(call):
     with pytest.raises((TypeError, ValueError)):
         call()
+
+
+def edited(other: str, where: int, kind: str, char: str) -> str:
+    """``other`` with one edit at ``where``: a wrong, missing or extra character."""
+    where = min(where, len(other) - 1)
+    if kind == "sub":
+        return other[:where] + char + other[where + 1:]
+    if kind == "del":
+        return other[:where] + other[where + 1:]
+    return other[:where] + char + other[where:]
+
+
+@settings(max_examples=1000, deadline=None)
+@given(st.lists(st.text(alphabet="abcdef 通信", min_size=2, max_size=8), min_size=1, max_size=8),
+       st.integers(0, 7), st.integers(0, 7), st.sampled_from(["sub", "del", "ins"]), st.sampled_from("abx通 "),
+       st.text(alphabet="ab c通x", max_size=4))
+def test_the_anchor_index_offers_every_key_whose_other_half_is_one_edit_away(others, pick, where, kind, char, rest):
+    index = anchor_index(enumerate(others))
+    for text in (edited(others[pick % len(others)], where, kind, char) + rest, rest):
+        offered = set(anchor_candidates(index, text))
+        for fid, other in enumerate(others):
+            if one_edit(other, text):
+                assert (fid, other) in offered
+        assert offered <= set(enumerate(others))
+
+
+def test_a_repeated_anchor_is_checked_once_and_proposes_every_place():
+    # "acc" is the left half of the key "accbx" (other half "bx"); the text has
+    # "accbbx" twice: "bbx" starts one edit (an extra "b") from "bx".
+    index = anchor_index([(0, "bx")])
+    payload = (3, (), 0, 0, -1, index, ())
+    padded = " accbbx accbbx "
+    matches = [(3, payload), (10, payload)]
+    proposed: set = set()
+    scan_matches(matches, padded, {}, set(), proposed, 24)
+    assert proposed == {(0, 1), (0, 8)}

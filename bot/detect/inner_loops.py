@@ -28,7 +28,7 @@ from typing import Callable, Iterable, Mapping
 import ahocorasick
 
 __all__ = ["SPACED", "SPACED_CHARS", "Automaton", "squeeze", "squeeze_words", "scan_matches", "one_edit", "gap_cost", "chain",
-           "short_occurrences", "best_hits"]
+           "short_occurrences", "best_hits", "group_best", "anchor_index", "anchor_candidates"]
 
 # Characters of spaced scripts (Latin letters and digits): a space between two
 # of them is a word boundary.
@@ -168,12 +168,13 @@ def scan_matches(matches: Iterable[tuple[int, tuple]], padded: str, occ: dict[in
       boundaries), at most ``cap`` per class, in the order found, in
       ``occ``; ``fid`` >= 0: the key tolerates a typo, and was found exactly
       (``exact_keys``);
-    * ``lefts``: (fid, other, other[:2]) for each typo-tolerant key whose
+    * ``lefts``: ``anchor_index`` of (fid, other) for each typo-tolerant key whose
       left half this is (halves have two characters or more): when the text after the match starts one edit from ``other`` (the
       key's right half), (fid, where the key would start in ``padded``) goes
       to ``proposed``; ``rights`` likewise for right halves, with ``other``
       the left half reversed and compared with the text before the match,
       read backward."""
+    seen: dict[tuple[int, str], tuple] = {}  # (anchor, the text next to it) -> the keys that pass
     for end, (length, classes, left, right, fid, lefts, rights) in matches:
         start = end - length + 1
         if classes:
@@ -186,21 +187,90 @@ def scan_matches(matches: Iterable[tuple[int, tuple]], padded: str, occ: dict[in
                     found.append(hit)
             if fid >= 0:
                 exact_keys.add(fid)
-        # ``head``: the other half's first two characters. A string one edit
-        # from it (two characters or more) has one of them in one of its
-        # first two places: a cheap test before ``one_edit``.
+        # A string one edit from the other half (two characters or more)
+        # has one of the half's first two characters in one of its first two
+        # places: only the keys indexed under the text's next two characters
+        # (``anchor_index``) are compared with ``one_edit``.
+        # The keys that pass depend only on the anchor and the text next to
+        # it, so a repeated anchor in repeated surroundings is checked once.
         if lefts:
             after = padded[end + 1 : end + length + 3]
-            t0, t1 = after[:1], after[1:2]
-            for key, other, head in lefts:
-                if (t0 in head or t1 in head) and one_edit(other, after):
-                    proposed.add((key, start))
+            memo = (id(lefts), after)
+            passed = seen.get(memo)
+            if passed is None:
+                passed = seen[memo] = tuple(key for key, other in anchor_candidates(lefts, after)
+                                            if one_edit(other, after))
+            for key in passed:
+                proposed.add((key, start))
         if rights:
             before = padded[max(0, start - length - 1) : start][::-1]
-            t0, t1 = before[:1], before[1:2]
-            for key, other, head in rights:
-                if (t0 in head or t1 in head) and one_edit(other, before):
-                    proposed.add((key, start - len(other)))
+            memo = (id(rights), before)
+            passed = seen.get(memo)
+            if passed is None:
+                passed = seen[memo] = tuple((key, len(other)) for key, other in anchor_candidates(rights, before)
+                                            if one_edit(other, before))
+            for key, size in passed:
+                proposed.add((key, start - size))
+
+
+def anchor_index(entries: Iterable[tuple[int, str]]) -> tuple:
+    """The typo-tolerant keys an anchor leads to, (key id, other half),
+    indexed for ``anchor_candidates``: all of them; those whose other half
+    has two characters; those of three under each pair of their first three
+    characters (0 and 1, 1 and 2, 0 and 2); longer ones under each three of
+    their first four (all but 3, 2, 1 or 0). A crafted or merely repetitive
+    text can repeat an anchor that hundreds of keys share ("account", each
+    key's other half starting with a space): the index keeps the work to
+    the keys that could be there."""
+    entries = tuple(entries)
+    short = tuple((fid, other, other[:2]) for fid, other in entries if len(other) < 3)
+    pairs: dict[str, list] = {}
+    triples: dict[str, list] = {}
+    for fid, other in entries:
+        if len(other) == 3:
+            signatures = (other[0:2], other[1:3], other[0] + other[2])
+            table = pairs
+        elif len(other) >= 4:
+            o0, o1, o2, o3 = other[:4]
+            signatures = (o0 + o1 + o2, o0 + o1 + o3, o0 + o2 + o3, o1 + o2 + o3)
+            table = triples
+        else:
+            continue
+        for signature in dict.fromkeys(signatures):
+            table.setdefault(signature, []).append((fid, other))
+    return (entries, short, {k: tuple(v) for k, v in pairs.items()} or None,
+            {k: tuple(v) for k, v in triples.items()} or None)
+
+
+def anchor_candidates(index: tuple, text: str) -> Iterable[tuple[int, str]]:
+    """The keys of ``anchor_index`` whose other half may start ``text`` one
+    edit away (a superset of those that do). Where the edit falls decides
+    which characters must agree: past the first few, the first ones; near
+    the start, the others (a wrong, missing or extra character shifts the
+    rest by one). For an other half of three characters, two of its first
+    three agree with two of the text's first three (0 and 1, 1 and 2, or 0
+    and 2); for a longer one, three of its first four with three of the
+    text's first four. Every key when ``text`` is shorter than four
+    characters; for an other half of two, the keys with ``text[0]`` or
+    ``text[1]`` among its characters."""
+    if len(text) < 4:
+        return index[0]
+    entries, short, pairs, triples = index
+    found = []
+    if triples is not None:
+        get = triples.get
+        found += filter(None, (get(text[0:3]), get(text[0:2] + text[3]), get(text[0] + text[2:4]), get(text[1:4])))
+    if pairs is not None:
+        get = pairs.get
+        found += filter(None, (get(text[0:2]), get(text[1:3]), get(text[0] + text[2])))
+    if short:
+        t0, t1 = text[0], text[1]
+        found.append(tuple((fid, other) for fid, other, head in short if t0 in head or t1 in head))
+    if not found:
+        return ()
+    if len(found) == 1:
+        return found[0]
+    return dict.fromkeys(item for hits in found for item in hits)
 
 
 def gap_cost(region: str) -> int:
@@ -320,6 +390,32 @@ def best_hits(occ: dict[int, list[tuple[int, int, int]]], plan: dict[int, tuple]
     for pid in always:
         _try_pattern(patterns[pid], occ, memo, entities_of, demand, norm, cap, best)
     return best
+
+
+def group_best(gid: int, singles: tuple, pids: tuple, trigger: tuple, occ: dict, patterns: tuple, memo: dict,
+               entities_of: Callable[[int], list], demand: tuple, norm: str, cap: int, best: dict) -> tuple | None:
+    """Group ``gid``'s best match, exactly as ``best_hits`` finds it (the same
+    candidates, compared by the same total order), without matching the
+    other groups: its phrases ``singles`` = (class, order, source, label)
+    and its patterns ``pids``, each tried when its trigger class
+    (``trigger[pid]``, -1: a pattern of classes found on demand) occurs.
+    ``memo`` holds the classes found on demand and ``best`` the groups'
+    best matches so far, both shared by the groups of one message."""
+    found_best = None
+    for cid, order, source, label in singles:
+        found = occ.get(cid)
+        if found:
+            s, e, sim = max(found, key=_occurrence_rank)
+            rank = (sim, -s, e - s, -order)
+            if found_best is None or rank > found_best[0]:
+                found_best = (rank, source, None if label is None else ((label,), ((s, e, sim),)))
+    if found_best is not None:
+        best[gid] = found_best
+    for pid in pids:
+        t = trigger[pid]
+        if t < 0 or t in occ:
+            _try_pattern(patterns[pid], occ, memo, entities_of, demand, norm, cap, best)
+    return best.get(gid)
 
 
 def _occurrence_rank(o: tuple[int, int, int]) -> tuple[int, int, int]:

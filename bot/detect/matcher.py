@@ -46,6 +46,7 @@ from __future__ import annotations
 
 import gc
 import re
+from collections import Counter
 from bisect import bisect_left
 from dataclasses import dataclass, replace
 from typing import Callable
@@ -55,8 +56,9 @@ from rapidfuzz.distance import Levenshtein
 
 from .entities import find_entity
 from .inner_loops import SPACED_CHARS as _SPACED_CHARS
-from .inner_loops import Automaton, best_hits, gap_cost, one_edit
+from .inner_loops import Automaton, anchor_index, best_hits, gap_cost, one_edit
 from .inner_loops import squeeze_words
+from .ranking import best_entries, clamp as _clamp
 from .normalize import SPACED, fold, fold_offsets, has_cjk, normalize_folded, pinyin_alias
 from .words import FORMS
 from .schema import Element, Rule, RuleSet
@@ -351,13 +353,21 @@ class _Layer:
         """Register each pattern under its trigger: the element least likely
         to occur, so that few patterns are tried per message. How likely is
         measured on the rules' own examples (in how many of them the class
-        occurs), then longer keys count as rarer; a class found on demand is
-        never a trigger."""
-        seen_in: dict[int, int] = {}
+        occurs exactly), then longer keys count as rarer; a class found on
+        demand is never a trigger. Which element triggers changes how much
+        is tried, never what matches (a pattern matches only if all its
+        scanned classes occur, whichever one triggered it). Only exact
+        occurrences are counted: a full scan of every example (typos
+        aligned) made compiling 10,000 rules take minutes."""
+        seen_in: Counter[int] = Counter()
+        automaton = self._automaton
         for rule in rules:
             for text in rule.examples_match + rule.examples_no_match:
-                for cid in self.occurrences(Scan(text)):
-                    seen_in[cid] = seen_in.get(cid, 0) + 1
+                norm = Scan(text).norm
+                found: set[int] = set()
+                for _, payload in automaton.iter(" " + norm + " ") if norm else ():
+                    found.update(payload[1])
+                seen_in.update(found)
 
         def rarity(cid: int) -> tuple:
             if self._on_demand(cid):
@@ -384,19 +394,76 @@ class _Layer:
         # A class found on demand: (its short keys, or (); whether it has entities). None: scanned.
         self.demand_plan = tuple((self.class_short[cid] or (), bool(self.class_entities[cid]))
                                  if self.class_demand[cid] else None for cid in range(len(self.class_labels)))
+        self._index_groups(triggers)
+
+    def _index_groups(self, triggers: dict[int, list[int]]) -> None:
+        """What ranking rules without matching them all reads (:mod:`.ranking`):
+        per group its phrases and patterns, each pattern's trigger (-1: found
+        on demand), and per class the groups its occurrence makes candidates."""
+        n = len(self.groups)
+        singles: list[list] = [[] for _ in range(n)]
+        for cid, (label, consumers) in self.singles.items():
+            for gid, order, source in consumers:
+                singles[gid].append((cid, order, source, label))
+        pids: list[list[int]] = [[] for _ in range(n)]
+        trigger = [-1] * len(self.patterns)
+        for cid, ids in triggers.items():
+            for pid in ids:
+                trigger[pid] = cid
+        for pid, p in enumerate(self.patterns):
+            pids[p.group].append(pid)
+        self.group_singles = tuple(map(tuple, singles))
+        self.group_pids = tuple(map(tuple, pids))
+        self.pattern_trigger = tuple(trigger)
+        # per class: the groups of its phrases (they match), and (group, scanned classes) of the patterns it triggers
+        self.candidates_of = {cid: (tuple(dict.fromkeys(gid for gid, _, _ in consumers)),
+                                    tuple((self.patterns[pid].group, self.patterns[pid].scanned) for pid in pids_))
+                              for cid, (_, consumers, pids_) in self.plan.items()}
+        self.always_groups = tuple(dict.fromkeys(self.patterns[pid].group for pid in self.always))
+        self.bound_weights = tuple(max(0, w) for w in self.weights)
+        rule_groups: list[list[int]] = [[] for _ in self.rules]
+        for gid, r in enumerate(self.group_rule):
+            rule_groups[r].append(gid)
+        self.rule_groups = tuple(map(tuple, rule_groups))
+
+    def candidate_groups(self, occ: dict) -> set[int]:
+        """The groups that may match, given the scanned classes that occur:
+        those with a phrase that occurs, a pattern whose scanned classes all
+        occur, or a pattern of classes found on demand (not known without
+        looking). Every group ``best_hits`` finds is among them."""
+        found = set(self.always_groups)
+        candidates_of = self.candidates_of
+        for cid in occ:
+            entry = candidates_of.get(cid)
+            if entry is None:
+                continue
+            found.update(entry[0])
+            for gid, scanned in entry[1]:
+                if gid not in found:
+                    for c in scanned:
+                        if c not in occ:
+                            break
+                    else:
+                        found.add(gid)
+        return found
 
     def _build_automaton(self, class_keys: list[tuple[str, ...]], class_fuzzy: list[bool]) -> None:
         exact: dict[str, dict[int, None]] = {}  # key -> its classes
         pinyin: dict[str, set[int]] = {}  # pinyin spelling, no spaces -> classes
         fuzzy: dict[str, list[int]] = {}  # key that tolerates a typo -> its fuzzy classes
+        # A key is in many classes (a vocab term in every choice that lists
+        # it): what depends on the key alone is worked out once per key.
+        about: dict[str, tuple[str, bool]] = {}  # key -> (pinyin alias or "", tolerates a typo)
         for cid, keys in enumerate(class_keys):
             for key in keys:
                 exact.setdefault(key, {})[cid] = None
-                if has_cjk(key) and len(key) >= 3:
-                    alias = pinyin_alias(key)
-                    if len(alias) >= MIN_PINYIN_ALIAS:
-                        pinyin.setdefault(alias, set()).add(cid)
-                if class_fuzzy[cid] and tolerates_typo(key):
+                known = about.get(key)
+                if known is None:
+                    alias = pinyin_alias(key) if has_cjk(key) and len(key) >= 3 else ""
+                    known = about[key] = (alias if len(alias) >= MIN_PINYIN_ALIAS else "", tolerates_typo(key))
+                if known[0]:
+                    pinyin.setdefault(known[0], set()).add(cid)
+                if class_fuzzy[cid] and known[1]:
                     fuzzy.setdefault(key, []).append(cid)
         self.fuzzy_keys = tuple(fuzzy)  # indexed by "key id" (fid)
         self.fuzzy_classes = tuple(tuple(v) for v in fuzzy.values())
@@ -417,9 +484,10 @@ class _Layer:
             h = len(key) // 2
             for half, other, side in ((key[:h], key[h:], 5), (key[h:], key[:h][::-1], 6)):
                 entry = words.setdefault(half, [len(half), (), 0, 0, -1, [], []])
-                entry[side].append((fid, other, other[:2]))
+                entry[side].append((fid, other))
         for entry in words.values():
-            entry[5], entry[6] = tuple(entry[5]), tuple(entry[6])
+            entry[5] = anchor_index(entry[5]) if entry[5] else ()
+            entry[6] = anchor_index(entry[6]) if entry[6] else ()
         self._automaton = Automaton(list(words), [tuple(entry) for entry in words.values()])
         # Pinyin is written with spaces anywhere ("haoma yao bei dongjie"), so
         # it is looked for in the text's letters with the spaces taken out.
@@ -542,6 +610,8 @@ class Matcher:
         self.ruleset = ruleset
         self._layers = self._compile(ruleset.rules, previous)
         self._gated = tuple(bool(rule.requires or rule.requires_all) for rule in ruleset.rules)
+        # per layer: rule index -> the rule's index in the layer
+        self._local = tuple({r: lr for lr, r in enumerate(where) if r >= 0} for _, where in self._layers)
 
     @staticmethod
     def _compile(rules: tuple[Rule, ...], previous: "Matcher | None") -> tuple[tuple[_Layer, tuple[int, ...]], ...]:
@@ -603,34 +673,11 @@ class Matcher:
     def best_of_each(self, scan: Scan, kind: tuple[int, ...]) -> dict[int, RuleScore]:
         """What ``scores`` would rank first among the rules of each kind
         (``kind[r]`` for the rule at index r): the same RuleScores, but only
-        those are built. Scores alone are cheap: the best match's similarity
-        per group; hits with their parts are made for the winners only."""
-        matched: dict[int, list] = {}  # rule index -> [sum of weight x similarity, [(layer, group id, best entry)]]
-        for layer, where in self._layers:
-            rule_of, weight_of = layer.group_rule, layer.weights
-            for gid, entry in layer.best_hits(scan, layer.occurrences(scan)).items():
-                r = where[rule_of[gid]]
-                if r >= 0:
-                    m = matched.get(r)
-                    if m is None:
-                        matched[r] = [weight_of[gid] * entry[0][0], [(layer, gid, entry)]]
-                    else:
-                        m[0] += weight_of[gid] * entry[0][0]
-                        m[1].append((layer, gid, entry))
-        best: dict[int, tuple[tuple[int, int], list]] = {}
-        rules, gated = self.ruleset.rules, self._gated
-        for r, (total, items) in matched.items():
-            if gated[r] and not rules[r].met({layer.group_names[gid] for layer, gid, _ in items}):
-                key = (0, r)
-            else:
-                key = (-_clamp(total), r)
-            k = kind[r]
-            chosen = best.get(k)
-            if chosen is None or key < chosen[0]:
-                best[k] = (key, items)
+        those are built, and only the rules that could be first are matched
+        (:mod:`.ranking`)."""
         out = {}
-        for k, (key, items) in best.items():
-            r = key[1]
+        for k, (r, items) in best_entries(self._layers, self._local, self.ruleset.rules, self._gated, scan, kind,
+                                          MAX_OCCURRENCES).items():
             hits = []
             for layer, gid, (rank, source, where) in items:
                 sim, neg_start, length, _ = rank
@@ -646,8 +693,3 @@ class Matcher:
         hits.sort(key=lambda h: (h.start, h.group))
         return RuleScore(rule, score, tuple(hits), met)
 
-
-def _clamp(total: int) -> int:
-    """A rule's score from the sum of weight x similarity over its groups (an
-    integer sum, so the order of the groups does not matter): 0..100."""
-    return max(0, min(100, round(total / 100)))

@@ -1,0 +1,161 @@
+"""The best rule of each kind, matching as few rules as that takes.
+
+``Detector.check`` needs, per kind of rule (a specific scam, the fallback,
+not a scam), only the best-scoring rule and its hits: they make the verdict
+and its evidence. A message touches many rules through the words they share
+(hundreds of a thousand synthetic rules), and matching every group of every
+one of them (chaining each pattern's elements) was most of the time a check
+took.
+
+So rules are ranked by an upper bound first (branch and bound). A group can
+match only if a phrase of it occurs, all the scanned classes of one of its
+patterns occur, or it has a pattern of classes found on demand (entities,
+single characters: not known without looking); a rule scores at most the sum
+of weight x 100 over those of its groups with a positive weight, clamped as
+the score is. Rules are matched in the order of that bound, and a rule whose
+bound cannot beat the best rule of its kind found so far is not matched at
+all. The bound never underestimates and ties go to the lower rule index in
+both, so the result is exactly that of matching every rule
+(tests/test_ranking.py holds it to ``Matcher.scores``). Below RANK_MIN_RULES rules every rule is matched
+instead: with few rules the bookkeeping costs more than it saves.
+"""
+
+from __future__ import annotations
+
+from heapq import heapify, heappop
+from typing import TYPE_CHECKING
+
+from .inner_loops import group_best
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .matcher import Scan, _Layer
+
+__all__ = ["best_entries", "clamp"]
+
+
+def clamp(total: int) -> int:
+    """A rule's score from the sum of weight x similarity over its groups (an
+    integer sum, so the order of the groups does not matter): 0..100."""
+    return max(0, min(100, round(total / 100)))
+
+
+# Below this many rules, matching every group in one pass (``best_hits``)
+# costs less than ranking: a message makes most of a few dozen rules
+# candidates, and ranking adds its bookkeeping per group (the shipped rules,
+# 22 of them: about 35 µs more for a benign message).
+RANK_MIN_RULES = 64
+
+
+def best_entries(layers: tuple, local: tuple, rules: tuple, gated: tuple[bool, ...], scan: "Scan",
+                 kind: tuple[int, ...], cap: int) -> dict[int, tuple[int, list]]:
+    """Per kind ``k`` (``kind[r]`` for the rule at index r): (rule index,
+    [(layer, group id, best entry)]) of the rule ``Matcher.scores`` would rank
+    first among the rules of that kind with a matched group: highest score,
+    then lowest index (a rule whose ``requires`` are not met scores 0).
+    ``layers``: the matcher's (layer, rule index of each layer rule);
+    ``local``: per layer, rule index -> the rule's index in the layer."""
+    if len(rules) < RANK_MIN_RULES:
+        return _every_rule(layers, rules, gated, scan, kind)
+    return _ranked(layers, local, rules, gated, scan, kind, cap)
+
+
+def _every_rule(layers: tuple, rules: tuple, gated: tuple[bool, ...], scan: "Scan",
+                kind: tuple[int, ...]) -> dict[int, tuple[int, list]]:
+    """``best_entries`` by matching every group of every rule."""
+    matched: dict[int, list] = {}  # rule index -> [sum of weight x similarity, [(layer, group id, best entry)]]
+    for layer, where in layers:
+        rule_of, weight_of = layer.group_rule, layer.weights
+        for gid, entry in layer.best_hits(scan, layer.occurrences(scan)).items():
+            r = where[rule_of[gid]]
+            if r >= 0:
+                m = matched.get(r)
+                if m is None:
+                    matched[r] = [weight_of[gid] * entry[0][0], [(layer, gid, entry)]]
+                else:
+                    m[0] += weight_of[gid] * entry[0][0]
+                    m[1].append((layer, gid, entry))
+    best: dict[int, tuple[tuple[int, int], list]] = {}
+    for r, (total, items) in matched.items():
+        if gated[r] and not rules[r].met({layer.group_names[gid] for layer, gid, _ in items}):
+            key = (0, r)
+        else:
+            key = (-clamp(total), r)
+        k = kind[r]
+        chosen = best.get(k)
+        if chosen is None or key < chosen[0]:
+            best[k] = (key, items)
+    return {k: (key[1], items) for k, (key, items) in best.items()}
+
+
+def _ranked(layers: tuple, local: tuple, rules: tuple, gated: tuple[bool, ...], scan: "Scan",
+            kind: tuple[int, ...], cap: int) -> dict[int, tuple[int, list]]:
+    """``best_entries`` by ranking rules by their bounds (the module docstring).
+
+    Thousands of rules can be candidates (10,000 synthetic rules sharing
+    vocab lists): their bounds are kept in plain ints (dicts of ints, a heap
+    of ints), which the cyclic garbage collector does not track. Lists per
+    candidate, alive while a collection runs, were promoted to the oldest
+    generation and made the collector walk the whole compiled rule set every
+    few messages (60 % of the time at 10,000 rules)."""
+    sums: dict[int, int] = {}  # rule index -> sum of the positive weights of its candidate groups
+    home: dict[int, int] = {}  # rule index -> its layer (when there are several)
+    states = []
+    for li, (layer, where) in enumerate(layers):
+        occ = layer.occurrences(scan)
+        candidates = layer.candidate_groups(occ)
+        states.append((layer, occ, candidates, {}, lambda cid, layer=layer: layer.entities_of(scan, cid), {}))
+        rule_of, weights = layer.group_rule, layer.bound_weights
+        get = sums.get
+        for gid in candidates:
+            r = where[rule_of[gid]]
+            if r >= 0:
+                sums[r] = get(r, 0) + weights[gid]
+                if li:
+                    home[r] = li
+    # Weights are whole numbers, so the clamped bound is min(100, sum): the
+    # score the rule would have if every candidate group matched exactly.
+    # A heap (not a sort: usually few rules are taken before every kind is
+    # settled) of ints: (100 - bound) x rules + index, best bound and then
+    # lowest index first.
+    n = len(rules)
+    order = [((100 - total if total < 100 else 0) * n + r) for r, total in sums.items()]
+    heapify(order)
+    best: dict[int, tuple[tuple[int, int], list]] = {}
+    settled: set[int] = set()  # kinds whose best no rule left can beat
+    kinds_left = len(set(map(kind.__getitem__, sums)))
+    norm = scan.norm
+    while order:
+        code = heappop(order)
+        r = code % n
+        k = kind[r]
+        if k in settled:
+            continue
+        chosen = best.get(k)
+        if chosen is not None and (code // n - 100, r) > chosen[0]:
+            # Rules come in the order of their bounds: none left of this kind can beat it.
+            settled.add(k)
+            if len(settled) == kinds_left:
+                break
+            continue
+        li = home.get(r, 0)
+        layer, occ, candidates, memo, entities_of, group_hits = states[li]
+        items = []
+        total = 0
+        weights = layer.weights
+        for gid in layer.rule_groups[local[li][r]]:
+            if gid not in candidates:
+                continue
+            entry = group_best(gid, layer.group_singles[gid], layer.group_pids[gid], layer.pattern_trigger, occ,
+                               layer.pattern_rows, memo, entities_of, layer.demand_plan, norm, cap, group_hits)
+            if entry is not None:
+                total += weights[gid] * entry[0][0]
+                items.append((layer, gid, entry))
+        if not items:
+            continue
+        if gated[r] and not rules[r].met({layer.group_names[gid] for _, gid, _ in items}):
+            key = (0, r)
+        else:
+            key = (-clamp(total), r)
+        if chosen is None or key < chosen[0]:
+            best[k] = (key, items)
+    return {k: (key[1], items) for k, (key, items) in best.items()}

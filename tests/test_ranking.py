@@ -1,0 +1,92 @@
+"""Ranking rules by an upper bound (bot/detect/ranking.py) picks exactly the
+rule of each kind that scoring every rule picks, and matches fewer rules."""
+
+from dataclasses import replace
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import pytest
+
+import callguard.detect.ranking as ranking
+from callguard.detect.matcher import Matcher, Scan
+from tests.factories import group, pgroup, rule, ruleset
+
+TEXTS = st.text(alphabet="abcd 通信管理局安全账户冻结转妈xy", max_size=50)
+PATTERNS = ["通信管理局", "安全账户", "冻结", "ab", "cd", "通信", "管理", "(ab|通信)…局", "{kin}…(转|cd)", "a…b",
+            "safe account", "转{amount}", "(的|妈)…冻结", "{link}"]
+rule_specs = st.lists(
+    st.tuples(st.lists(st.tuples(st.sampled_from([-40, 10, 20, 30, 45, 60, 90]),
+                                 st.lists(st.sampled_from(PATTERNS), min_size=1, max_size=3)),
+                       min_size=1, max_size=4),
+              st.integers(0, 2), st.sampled_from(["none", "any", "all"])),
+    min_size=1, max_size=8)
+
+
+@pytest.fixture(autouse=True, params=["ranked", "every rule"])
+def path(request, monkeypatch):
+    """Both ways of finding the best rules, whatever the size of the rule set."""
+    monkeypatch.setattr(ranking, "RANK_MIN_RULES", 0 if request.param == "ranked" else 10**9)
+    return request.param
+
+
+def matcher_of(specs) -> tuple[Matcher, tuple[int, ...]]:
+    rules, kinds = [], []
+    for i, (groups, kind, gate) in enumerate(specs):
+        gs = tuple(pgroup(f"g{k}", weight, *patterns, vocab={"kin": ["妈妈", "ab", "通"]})
+                   for k, (weight, patterns) in enumerate(groups))
+        r = rule(f"r{i}", *gs)
+        if gate == "any":
+            r = replace(r, requires=("g0",))
+        elif gate == "all" and len(gs) > 1:
+            r = replace(r, requires_all=("g0", "g1"))
+        rules.append(r)
+        kinds.append(kind)
+    return Matcher(ruleset(*rules)), tuple(kinds)
+
+
+def first_of_each_kind(matcher: Matcher, text: str, kinds: tuple[int, ...]) -> dict:
+    """What scoring every rule ranks first per kind (``scores`` is best first)."""
+    best = {}
+    for score in matcher.scores(Scan(text)):
+        best.setdefault(kinds[score.hits[0].rule], score)
+    return best
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(rule_specs, st.lists(TEXTS, min_size=1, max_size=4))
+def test_the_best_rule_of_each_kind_is_the_one_scoring_every_rule_finds(specs, samples):
+    matcher, kinds = matcher_of(specs)
+    for text in samples + ["通信管理局说冻结，转到安全账户 ab cd", "妈妈 转 ab 局 转¥3,000 http://a.top/x"]:
+        assert matcher.best_of_each(Scan(text), kinds) == first_of_each_kind(matcher, text, kinds)
+
+
+def test_rules_that_cannot_beat_the_best_are_not_matched(monkeypatch, path):
+    if path != "ranked":
+        pytest.skip("what ranking skips")
+    strong = rule("strong", group("claim", 60, "通信管理局"), group("demand", 40, "安全账户"))
+    weak = [rule(f"weak{i}", group("claim", 10, "通信管理局"), group("other", 10, "冻结")) for i in range(20)]
+    matcher = Matcher(ruleset(strong, *weak))
+    matched = []
+    real = ranking.group_best
+    monkeypatch.setattr(ranking, "group_best", lambda gid, *a: matched.append(gid) or real(gid, *a))
+    best = matcher.best_of_each(Scan("通信管理局说冻结，转到安全账户"), (0,) * 21)
+    assert best[0].rule.id == "strong" and best[0].score == 100
+    assert sorted(matched) == [0, 1]  # the strong rule's two groups, and no weak rule's
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(rule_specs, st.integers(0, 7), st.lists(TEXTS, min_size=1, max_size=3))
+def test_after_a_reload_that_keeps_compiled_rules_the_best_rules_are_the_same(specs, changed, samples):
+    # Ten more rules, so that changing one of them is a small reload: the
+    # changed rule is compiled in a second layer, the others kept.
+    specs = list(specs) + [([(20, ["冻结", "ab"]), (25, ["安全账户"])], i % 3, "none") for i in range(10)]
+    first, kinds = matcher_of(specs)
+    i = changed % len(specs)
+    groups, kind, gate = specs[i]
+    specs[i] = (groups + [(30, ["冻结"])], kind, gate)
+    fresh, _ = matcher_of(specs)
+    reloaded = Matcher(fresh.ruleset, first)
+    assert reloaded.layers == 2
+    for text in samples + ["通信管理局说冻结，转到安全账户 ab cd"]:
+        assert reloaded.best_of_each(Scan(text), kinds) == first_of_each_kind(fresh, text, kinds)
