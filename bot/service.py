@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, TextIO
 
 from .config import Settings
 from .detect import Detector, RuleSet, Verdict
-from .detect.language import writes_cantonese
+from .detect.language import dialect_of
 from .detect.paid import already_paid
 from .detect.regions import Region, number_regions, pick_region
 from .detection_pool import DetectionPool, Judgement
@@ -170,7 +170,7 @@ class CallGuard:
         report_id, raw = await self.writer.submit_and_count(report, user_id, days=NUMBER_WINDOW_DAYS)
         counts = {display_number(n): c for n, c in raw.items() if c > 0}
         region = self.region_for(detector.ruleset, numbers=numbers, chosen=chosen_region, lang=lang,
-                                 language_code=language_code, dialect="yue" if writes_cantonese(text) else None)
+                                 language_code=language_code, dialect=dialect_of(text))
         return Outcome(verdict, detector.ruleset, numbers, report_id, counts, region, paid)
 
     def region_for(self, ruleset: RuleSet, *, numbers: tuple[str, ...] = (), chosen: str | None = None,

@@ -14,7 +14,7 @@ import opencc
 from .normalize import is_cjk
 from .schema import LANGUAGES  # defined once, with the rule file's schema
 
-__all__ = ["detect_language", "writes_cantonese", "LANGUAGES"]
+__all__ = ["detect_language", "writes_cantonese", "dialect_of", "LANGUAGES"]
 
 _T2S = opencc.OpenCC("t2s")
 _S2T = opencc.OpenCC("s2t")
@@ -50,6 +50,12 @@ def writes_cantonese(text: str) -> bool:
     """Whether ``text`` is written Cantonese: at least two of its characters
     (in the first 2,000) are Cantonese-only. One could be a name or a typo."""
     return sum(c in _CANTONESE for c in text[:2000]) >= 2
+
+
+def dialect_of(text: str) -> str | None:
+    """The dialect a region may be assumed for (``regions.DIALECTS``): "yue" for
+    written Cantonese, else None."""
+    return "yue" if writes_cantonese(text) else None
 
 
 def from_language_code(code: str | None) -> str:

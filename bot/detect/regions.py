@@ -49,7 +49,7 @@ __all__ = ["Region", "parse_regions", "placeholder_problems", "fill", "fill_step
 
 from .schema import LANGUAGES
 BUILTIN_FIELDS = ("police", "scam_line")
-# Dialects a region may be assumed for (see ``language.writes_cantonese``).
+# Dialects a region may be assumed for (see ``language.dialect_of``).
 DIALECTS = ("yue",)
 MIN_STEPS, MAX_STEPS = 2, 4
 _CODE = re.compile(r"^[A-Z]{2}$")

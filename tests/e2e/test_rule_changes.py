@@ -45,6 +45,14 @@ async def upload(api, content: str, *, user_id: int = ADMIN, lang: str = "en"):
     return (await reply(api, user_id, since=mark, timeout=60)).params
 
 
+async def reload_file(api, rules, content: str, *, lang: str = "en"):
+    """Write ``content`` into the live rule file and send /reload; the bot's answer."""
+    rules.write_text(content, encoding="utf-8")
+    mark = api.mark()
+    api.push_command("/reload", user_id=ADMIN, language_code=lang)
+    return (await reply(api, ADMIN, since=mark, timeout=60)).params
+
+
 async def press(api, asked: dict, action: str, *, user_id: int = ADMIN, lang: str = "en") -> str:
     """Press a button of the question ``asked``; the text the message then shows."""
     data = button_data(asked, f"rules:{action}:")
@@ -108,10 +116,7 @@ async def test_cancel_leaves_everything_as_it_was(bot, rules):
 async def test_reload_asks_too_and_cancel_warns_that_the_file_still_holds_it(bot, rules):
     api, app, guard = bot
     before = guard.rules.live.version
-    rules.write_text(common_characters_rule(), encoding="utf-8")
-    mark = api.mark()
-    api.push_command("/reload", user_id=ADMIN, language_code="zh-hant")
-    asked = (await reply(api, ADMIN, since=mark, timeout=60)).params
+    asked = await reload_file(api, rules, common_characters_rule(), lang="zh-hant")
     assert asked["text"].startswith("⚠️") and "不是詐騙 → 詐騙" in asked["text"]
     assert "仍然啟用" in str(buttons(asked))
     done = await press(api, asked, "cancel", lang="zh-hant")
@@ -121,10 +126,7 @@ async def test_reload_asks_too_and_cancel_warns_that_the_file_still_holds_it(bot
 async def test_a_reload_confirmed_after_the_file_changed_again_is_refused(bot, rules):
     api, app, guard = bot
     before = guard.rules.live.version
-    rules.write_text(common_characters_rule(), encoding="utf-8")
-    mark = api.mark()
-    api.push_command("/reload", user_id=ADMIN)
-    asked = (await reply(api, ADMIN, since=mark, timeout=60)).params
+    asked = await reload_file(api, rules, common_characters_rule())
     rules.write_text(good_variant("meanwhile"), encoding="utf-8")
     done = await press(api, asked, "apply")
     assert "changed on disk" in done and guard.rules.live.version == before
