@@ -110,9 +110,9 @@ def test_a_repeated_anchor_is_checked_once_and_proposes_every_place():
     # "acc" is the left half of the key "accbx" (other half "bx"); the text has
     # "accbbx" twice: "bbx" starts one edit (an extra "b") from "bx".
     index = anchor_index([(0, "bx")])
-    payload = (3, (), 0, 0, -1, index, ())
+    payload = (3, -1, index, ())
     padded = " accbbx accbbx "
     matches = [(3, payload), (10, payload)]
     proposed: set = set()
-    scan_matches(matches, padded, {}, set(), proposed, 24)
+    scan_matches(matches, padded, {}, proposed, 24)
     assert proposed == {(0, 1), (0, 8)}

@@ -11,7 +11,7 @@ too little to be worth a second implementation; bench/README.md says how much.)
   ``squeeze_words``: steps 2 and 3 with every character's offset.
 * ``Automaton``: every key in a text in one pass (Aho-Corasick);
   ``scan_matches``: what the matcher does with each key it finds: record
-  the occurrence, and try the key's typo anchors.
+  where it ends, and try the key's typo anchors.
 * ``one_edit``: whether a text starts one edit away from a string.
 * ``gap_cost``: what a gap costs against a group's ``gap`` bound.
 * ``chain``: the best way to find a pattern's elements in order;
@@ -130,10 +130,10 @@ class Automaton:
         and at one end the longest word first."""
         return list(self._automaton.iter(text)) if len(self._automaton) else []
 
-    def scan_matches(self, padded: str, occ: dict, exact_keys: set, proposed: set, cap: int) -> None:
+    def scan_matches(self, padded: str, ends: dict, proposed: set, cap: int) -> None:
         """``scan_matches`` over what this automaton finds in ``padded``."""
         if len(self._automaton):
-            scan_matches(self._automaton.iter(padded), padded, occ, exact_keys, proposed, cap)
+            scan_matches(self._automaton.iter(padded), padded, ends, proposed, cap)
 
     def __reduce__(self):
         return Automaton, (self._words, self._payloads)
@@ -154,20 +154,19 @@ def one_edit(other: str, text: str) -> bool:
             or (i < len(text) and text[i + 1 : m + 1] == other[i:]))  # extra character at i
 
 
-def scan_matches(matches: Iterable[tuple[int, tuple]], padded: str, occ: dict[int, list[tuple[int, int, int]]],
-                 exact_keys: set[int], proposed: set[tuple[int, int]], cap: int) -> None:
+def scan_matches(matches: Iterable[tuple[int, tuple]], padded: str, ends: dict[int, list[int]],
+                 proposed: set[tuple[int, int]], cap: int) -> None:
     """Record what an automaton found in ``padded`` (the normalised text
     with a space on each side).
 
     ``matches`` yields (end, payload), ``end`` the index of a match's last
-    character, payload = (length, classes, left, right, fid, lefts, rights):
+    character, payload = (length, word, lefts, rights):
 
-    * ``classes``: the element classes whose key this is; each gets the
-      occurrence (start, end, 100) in the unpadded text (``left``/``right``:
-      1 when the key was padded with a space on that side, for word
-      boundaries), at most ``cap`` per class, in the order found, in
-      ``occ``; ``fid`` >= 0: the key tolerates a typo, and was found exactly
-      (``exact_keys``);
+    * ``word`` >= 0: the automaton word is a key of some element classes;
+      its ``end``s go to ``ends[word]``, at most ``cap`` of them, in the
+      order found. Only the word is recorded: which classes it stands for
+      (a vocab term is in dozens of choices) is worked out once per word
+      and per class read, not per occurrence (:mod:`.occurrences`);
     * ``lefts``: ``anchor_index`` of (fid, other) for each typo-tolerant key whose
       left half this is (halves have two characters or more): when the text after the match starts one edit from ``other`` (the
       key's right half), (fid, where the key would start in ``padded``) goes
@@ -175,25 +174,26 @@ def scan_matches(matches: Iterable[tuple[int, tuple]], padded: str, occ: dict[in
       the left half reversed and compared with the text before the match,
       read backward."""
     seen: dict[tuple[int, str], tuple] = {}  # (anchor, the text next to it) -> the keys that pass
-    for end, (length, classes, left, right, fid, lefts, rights) in matches:
+    last = len(padded) - 1
+    get = ends.get
+    for end, (length, word, lefts, rights) in matches:
+        if word >= 0:
+            found = get(word)
+            if found is None:
+                ends[word] = [end]
+            elif len(found) < cap:
+                found.append(end)
+        if not (lefts or rights):
+            continue
         start = end - length + 1
-        if classes:
-            hit = (start + left - 1, end - right, 100)
-            for cid in classes:
-                found = occ.get(cid)
-                if found is None:
-                    occ[cid] = [hit]
-                elif len(found) < cap:
-                    found.append(hit)
-            if fid >= 0:
-                exact_keys.add(fid)
         # A string one edit from the other half (two characters or more)
         # has one of the half's first two characters in one of its first two
-        # places: only the keys indexed under the text's next two characters
+        # places: most anchors end on that test (``heads``, two set lookups),
+        # then only the keys indexed under the text's next characters
         # (``anchor_index``) are compared with ``one_edit``.
         # The keys that pass depend only on the anchor and the text next to
         # it, so a repeated anchor in repeated surroundings is checked once.
-        if lefts:
+        if lefts and end < last and (padded[end + 1] in lefts[0] or (end + 1 < last and padded[end + 2] in lefts[0])):
             after = padded[end + 1 : end + length + 3]
             memo = (id(lefts), after)
             passed = seen.get(memo)
@@ -202,7 +202,7 @@ def scan_matches(matches: Iterable[tuple[int, tuple]], padded: str, occ: dict[in
                                             if one_edit(other, after))
             for key in passed:
                 proposed.add((key, start))
-        if rights:
+        if rights and start > 0 and (padded[start - 1] in rights[0] or (start > 1 and padded[start - 2] in rights[0])):
             before = padded[max(0, start - length - 1) : start][::-1]
             memo = (id(rights), before)
             passed = seen.get(memo)
@@ -215,7 +215,10 @@ def scan_matches(matches: Iterable[tuple[int, tuple]], padded: str, occ: dict[in
 
 def anchor_index(entries: Iterable[tuple[int, str]]) -> tuple:
     """The typo-tolerant keys an anchor leads to, (key id, other half),
-    indexed for ``anchor_candidates``: all of them; those whose other half
+    indexed for ``anchor_candidates``: the first two characters of every
+    other half (``heads``: a text without one of them in its first two
+    places is one edit from none of the keys, and most anchors in a text
+    end on that test); all of them; those whose other half
     has two characters; those of three under each pair of their first three
     characters (0 and 1, 1 and 2, 0 and 2); longer ones under each three of
     their first four (all but 3, 2, 1 or 0). A crafted or merely repetitive
@@ -223,6 +226,7 @@ def anchor_index(entries: Iterable[tuple[int, str]]) -> tuple:
     key's other half starting with a space): the index keeps the work to
     the keys that could be there."""
     entries = tuple(entries)
+    heads = frozenset(c for _, other in entries for c in other[:2])
     short = tuple((fid, other, other[:2]) for fid, other in entries if len(other) < 3)
     pairs: dict[str, list] = {}
     triples: dict[str, list] = {}
@@ -238,7 +242,7 @@ def anchor_index(entries: Iterable[tuple[int, str]]) -> tuple:
             continue
         for signature in dict.fromkeys(signatures):
             table.setdefault(signature, []).append((fid, other))
-    return (entries, short, {k: tuple(v) for k, v in pairs.items()} or None,
+    return (heads, entries, short, {k: tuple(v) for k, v in pairs.items()} or None,
             {k: tuple(v) for k, v in triples.items()} or None)
 
 
@@ -250,12 +254,17 @@ def anchor_candidates(index: tuple, text: str) -> Iterable[tuple[int, str]]:
     rest by one). For an other half of three characters, two of its first
     three agree with two of the text's first three (0 and 1, 1 and 2, or 0
     and 2); for a longer one, three of its first four with three of the
-    text's first four. Every key when ``text`` is shorter than four
-    characters; for an other half of two, the keys with ``text[0]`` or
-    ``text[1]`` among its characters."""
+    text's first four. In every case (the edit at the first difference:
+    none in the first two characters, or the first one wrong, missing or
+    extra) ``text[0]`` or ``text[1]`` is one of the other half's first two
+    characters (``heads``). With that, every key when ``text`` is shorter
+    than four characters; for an other half of two, the keys with
+    ``text[0]`` or ``text[1]`` among its characters."""
+    heads, entries, short, pairs, triples = index
+    if not (text[:1] in heads or text[1:2] in heads):
+        return ()
     if len(text) < 4:
-        return index[0]
-    entries, short, pairs, triples = index
+        return entries
     found = []
     if triples is not None:
         get = triples.get
@@ -372,13 +381,13 @@ def best_hits(occ: dict[int, list[tuple[int, int, int]]], plan: dict[int, tuple]
     best: dict[int, tuple] = {}
     get = best.get
     memo: dict[int, list] = {}  # classes found on demand
-    for cid, found in list(occ.items()):
+    for cid in occ.present:
         entry = plan.get(cid)
         if entry is None:
             continue
         label, consumers, pids = entry
-        if consumers and found:
-            s, e, sim = max(found, key=_occurrence_rank)
+        if consumers:
+            s, e, sim = max(occ[cid], key=_occurrence_rank)
             where = None if label is None else ((label,), ((s, e, sim),))
             for gid, order, source in consumers:
                 rank = (sim, -s, e - s, -order)
@@ -402,9 +411,10 @@ def group_best(gid: int, singles: tuple, pids: tuple, trigger: tuple, occ: dict,
     ``memo`` holds the classes found on demand and ``best`` the groups'
     best matches so far, both shared by the groups of one message."""
     found_best = None
+    present = occ.present
     for cid, order, source, label in singles:
-        found = occ.get(cid)
-        if found:
+        if cid in present:
+            found = occ[cid]
             s, e, sim = max(found, key=_occurrence_rank)
             rank = (sim, -s, e - s, -order)
             if found_best is None or rank > found_best[0]:
@@ -413,7 +423,7 @@ def group_best(gid: int, singles: tuple, pids: tuple, trigger: tuple, occ: dict,
         best[gid] = found_best
     for pid in pids:
         t = trigger[pid]
-        if t < 0 or t in occ:
+        if t < 0 or t in present:
             _try_pattern(patterns[pid], occ, memo, entities_of, demand, norm, cap, best)
     return best.get(gid)
 
@@ -429,12 +439,13 @@ def _try_pattern(p: tuple, occ: dict, memo: dict, entities_of: Callable[[int], l
     best. Scanned classes are checked first: a missing one ends the attempt
     before any class found on demand is looked for."""
     gid, order, source, classes, labels, gaps, bound, scanned = p
+    present = occ.present
     for cid in scanned:
-        if cid not in occ:
+        if cid not in present:
             return
     lists = []
     for cid in classes:
-        found = occ.get(cid)
+        found = occ[cid]
         if demand[cid] is not None:
             # A choice of words and an entity, (钱|{amount}): the scan found
             # the words, the entity is looked for here; either may be the one

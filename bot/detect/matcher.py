@@ -58,6 +58,7 @@ from .entities import find_entity
 from .inner_loops import SPACED_CHARS as _SPACED_CHARS
 from .inner_loops import Automaton, anchor_index, best_hits, gap_cost, one_edit
 from .inner_loops import squeeze_words
+from .occurrences import Occurrences, WordTables
 from .ranking import best_entries, clamp as _clamp
 from .normalize import SPACED, fold, fold_offsets, has_cjk, normalize_folded, pinyin_alias
 from .words import FORMS
@@ -366,7 +367,8 @@ class _Layer:
                 norm = Scan(text).norm
                 found: set[int] = set()
                 for _, payload in automaton.iter(" " + norm + " ") if norm else ():
-                    found.update(payload[1])
+                    if payload[1] >= 0:
+                        found.update(self.words.classes[payload[1]])
                 seen_in.update(found)
 
         def rarity(cid: int) -> tuple:
@@ -426,14 +428,15 @@ class _Layer:
             rule_groups[r].append(gid)
         self.rule_groups = tuple(map(tuple, rule_groups))
 
-    def candidate_groups(self, occ: dict) -> set[int]:
+    def candidate_groups(self, occ: Occurrences) -> set[int]:
         """The groups that may match, given the scanned classes that occur:
         those with a phrase that occurs, a pattern whose scanned classes all
         occur, or a pattern of classes found on demand (not known without
         looking). Every group ``best_hits`` finds is among them."""
         found = set(self.always_groups)
         candidates_of = self.candidates_of
-        for cid in occ:
+        present = occ.present
+        for cid in present:
             entry = candidates_of.get(cid)
             if entry is None:
                 continue
@@ -441,7 +444,7 @@ class _Layer:
             for gid, scanned in entry[1]:
                 if gid not in found:
                     for c in scanned:
-                        if c not in occ:
+                        if c not in present:
                             break
                     else:
                         found.add(gid)
@@ -471,23 +474,37 @@ class _Layer:
         # The scan reads the normalised text with a space on each side, and a
         # key that starts (ends) with a Latin letter or digit is looked for
         # with a space before (after) it: English matches whole words only.
-        # The payload of each word is what ``inner_loops.scan_matches`` reads.
-        words: dict[str, list] = {}  # automaton word -> [length, classes, left pad, right pad, fid, lefts, rights]
+        # The payload of each word is what ``inner_loops.scan_matches`` reads;
+        # what :mod:`.occurrences` needs of a key is in tables by word id.
+        words: dict[str, list] = {}  # automaton word -> [length, word id (-1: an anchor only), lefts, rights]
+        word_classes, word_length, word_left, word_right, word_fid = [], [], [], [], []
+        of_class: list[list[int]] = [[] for _ in class_keys]
         for key, classes in exact.items():
             left, right = key[0] in _SPACED_CHARS, key[-1] in _SPACED_CHARS
             word = " " * left + key + " " * right
-            words[word] = [len(word), tuple(classes), int(left), int(right), fid_of.get(key, -1), [], []]
+            wid = len(word_classes)
+            words[word] = [len(word), wid, [], []]
+            word_classes.append(tuple(classes))
+            word_length.append(len(word))
+            word_left.append(int(left))
+            word_right.append(int(right))
+            word_fid.append(fid_of.get(key, -1))
+            for cid in classes:
+                of_class[cid].append(wid)
+        self.words = WordTables(tuple(word_classes), tuple(word_length), tuple(word_left), tuple(word_right),
+                                tuple(map(tuple, of_class)))
+        self.word_fid = tuple(word_fid)
         # Each fuzzy key's two halves are anchors. At a left half, the text
         # after it is compared with the key's right half; at a right half,
         # the text before it, read backward, with the key's left half reversed.
         for fid, key in enumerate(self.fuzzy_keys):
             h = len(key) // 2
-            for half, other, side in ((key[:h], key[h:], 5), (key[h:], key[:h][::-1], 6)):
-                entry = words.setdefault(half, [len(half), (), 0, 0, -1, [], []])
+            for half, other, side in ((key[:h], key[h:], 2), (key[h:], key[:h][::-1], 3)):
+                entry = words.setdefault(half, [len(half), -1, [], []])
                 entry[side].append((fid, other))
         for entry in words.values():
-            entry[5] = anchor_index(entry[5]) if entry[5] else ()
-            entry[6] = anchor_index(entry[6]) if entry[6] else ()
+            entry[2] = anchor_index(entry[2]) if entry[2] else ()
+            entry[3] = anchor_index(entry[3]) if entry[3] else ()
         self._automaton = Automaton(list(words), [tuple(entry) for entry in words.values()])
         # Pinyin is written with spaces anywhere ("haoma yao bei dongjie"), so
         # it is looked for in the text's letters with the spaces taken out.
@@ -495,25 +512,25 @@ class _Layer:
 
     # -- matching
 
-    def occurrences(self, scan: Scan) -> dict[int, list[tuple[int, int, int]]]:
+    def occurrences(self, scan: Scan) -> Occurrences:
         """Every occurrence (start, end, similarity) of every scanned class,
-        at most MAX_OCCURRENCES per class, in the order found."""
+        at most MAX_OCCURRENCES per class, in the order found (each class's
+        list built when first read: :mod:`.occurrences`)."""
         norm = scan.norm
-        occ: dict[int, list[tuple[int, int, int]]] = {}
-        if not norm:
-            return occ
-        if len(self._automaton):
-            padded = " " + norm + " "  # positions in ``padded`` are one more than in ``norm``
-            exact_keys: set[int] = set()
-            proposed: set[tuple[int, int]] = set()
-            self._automaton.scan_matches(padded, occ, exact_keys, proposed, MAX_OCCURRENCES)
-            if proposed:
-                self._align_proposed(padded, occ, exact_keys, proposed)
-        if len(self._pinyin):
+        ends: dict[int, list[int]] = {}  # automaton word -> where it ends in ``padded``
+        proposed: set[tuple[int, int]] = set()
+        padded = " " + norm + " "  # positions in ``padded`` are one more than in ``norm``
+        if norm and len(self._automaton):
+            self._automaton.scan_matches(padded, ends, proposed, MAX_OCCURRENCES)
+        occ = Occurrences(ends, self.words, MAX_OCCURRENCES)
+        if proposed:
+            word_fid = self.word_fid
+            self._align_proposed(padded, occ, {word_fid[w] for w in ends}, proposed)
+        if norm and len(self._pinyin):
             self._pinyin_occurrences(scan, occ)
         return occ
 
-    def _pinyin_occurrences(self, scan: Scan, occ: dict) -> None:
+    def _pinyin_occurrences(self, scan: Scan, occ: Occurrences) -> None:
         """Pinyin spellings of Chinese keys, however the writer spaced the
         syllables (looked for in the letters as typed, unstemmed, spaces
         taken out); a match starts and ends at word boundaries."""
@@ -522,10 +539,9 @@ class _Layer:
             span = scan.from_letters(end - length + 1, end + 1)
             if span is None or not _bounded(scan.norm, *span):
                 continue
+            hit = (*span, PINYIN_SIMILARITY)
             for cid in cids:
-                found = occ.setdefault(cid, [])
-                if len(found) < MAX_OCCURRENCES:
-                    found.append((*span, PINYIN_SIMILARITY))
+                occ.add(cid, hit)
 
     def entities_of(self, scan: Scan, cid: int) -> list[tuple[int, int, int]]:
         """The occurrences of the entities class ``cid`` stands for (an
@@ -535,7 +551,8 @@ class _Layer:
             found += scan.entity(name)
         return found
 
-    def _align_proposed(self, norm: str, occ: dict, exact_keys: set[int], proposed: set[tuple[int, int]]) -> None:
+    def _align_proposed(self, norm: str, occ: Occurrences, exact_keys: set[int],
+                        proposed: set[tuple[int, int]]) -> None:
         """Align the keys the anchors proposed (those not found exactly).
         The same key in the same surroundings is aligned once, so a crafted
         repetition costs one alignment, and at most MAX_ALIGNS are made.
@@ -566,11 +583,9 @@ class _Layer:
                 continue
             hit = (rel[1] + lo - 1, rel[2] + lo - 1, rel[0])  # ``norm`` is ``padded`` less its first space
             for cid in classes[fid]:
-                found = occ.setdefault(cid, [])
-                if len(found) < MAX_OCCURRENCES:
-                    found.append(hit)
+                occ.add(cid, hit)
 
-    def best_hits(self, scan: Scan, occ: dict) -> dict[int, tuple[tuple, str, tuple | None]]:
+    def best_hits(self, scan: Scan, occ: Occurrences) -> dict[int, tuple[tuple, str, tuple | None]]:
         """Each group's best match: layer group id -> (rank, pattern source,
         where) with rank ``_rank``'s and ``where`` None for a phrase, else
         (labels, spans) of its elements (``_parts`` makes them Parts).

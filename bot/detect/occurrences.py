@@ -1,0 +1,86 @@
+"""What one scan found, per element class, worked out only for the classes read.
+
+The scan (:func:`.inner_loops.scan_matches`) records, per automaton word
+(one key), where it ends. A key belongs to many element classes (a vocab
+term is in the vocab list's class and in every choice that lists it: dozens
+with a thousand rules, hundreds with ten thousand), and recording each
+occurrence in each class was most of what a scan cost on long and repetitive
+texts, and the part that grew with the rule count. Here a class's
+occurrences are put together when something reads them (a group's phrase, a
+pattern being chained), and most classes that occur are never read.
+
+A class's list is exactly the one recording every occurrence in every class
+would give: its keys' occurrences in the order the automaton found them (by
+end, and at one end the longest first), at most ``cap``; then the typo
+matches (``add``, in the order aligned), then the pinyin ones, the whole at
+most ``cap`` long. (The order matters: it decides which occurrences a long
+text keeps, and ties in chaining.)
+"""
+
+from __future__ import annotations
+
+__all__ = ["Occurrences"]
+
+
+class Occurrences(dict):
+    """class id -> [(start, end, similarity)] in the normalised text, built
+    on first read (``occ[cid]``; a class that does not occur reads as []).
+    ``present``: the classes that occur (test membership there, not on the
+    dict, which holds only the classes read so far).
+
+    ``ends``: automaton word -> the indexes in the padded text where it
+    ended (``scan_matches``). ``words``: the layer's tables (see
+    ``_Layer._build_automaton``): per word its classes, length, and whether
+    it was padded with a space on the left and on the right; per class its
+    words."""
+
+    __slots__ = ("present", "_ends", "_words", "_extra", "_cap")
+
+    def __init__(self, ends: dict[int, list[int]], words: "WordTables", cap: int):
+        super().__init__()
+        self._ends = ends
+        self._words = words
+        self._extra: dict[int, list[tuple[int, int, int]]] = {}
+        self._cap = cap
+        present: set[int] = set()
+        classes = words.classes
+        for word in ends:
+            present.update(classes[word])
+        self.present = present
+
+    def add(self, cid: int, hit: tuple[int, int, int]) -> None:
+        """Add a typo or pinyin occurrence of class ``cid`` (before any read)."""
+        extra = self._extra.get(cid)
+        if extra is None:
+            self._extra[cid] = [hit]
+            self.present.add(cid)
+        elif len(extra) < self._cap:
+            extra.append(hit)
+
+    def __missing__(self, cid: int) -> list[tuple[int, int, int]]:
+        if cid not in self.present:
+            return []
+        ends, words, cap = self._ends, self._words, self._cap
+        mine = ends.keys() & words.of_class[cid]
+        if len(mine) == 1:
+            (word,) = mine
+            shift, right = words.length[word] - words.left[word], words.right[word]
+            found = [(end - shift, end - right, 100) for end in ends[word]]
+        else:
+            order = sorted((end, -words.length[word], word) for word in mine for end in ends[word])[:cap]
+            found = [(end + negative + words.left[word], end - words.right[word], 100) for end, negative, word in order]
+        extra = self._extra.get(cid)
+        if extra:
+            found = (found + extra)[:cap]
+        self[cid] = found
+        return found
+
+
+class WordTables:
+    """Per automaton word (an exact key) its classes, length (with the
+    padding spaces), and padding on each side (0 or 1); per class its words."""
+
+    __slots__ = ("classes", "length", "left", "right", "of_class")
+
+    def __init__(self, classes: tuple, length: tuple, left: tuple, right: tuple, of_class: tuple):
+        self.classes, self.length, self.left, self.right, self.of_class = classes, length, left, right, of_class
