@@ -59,7 +59,7 @@ from .inner_loops import SPACED_CHARS as _SPACED_CHARS
 from .inner_loops import Automaton, anchor_index, best_hits, gap_cost, one_edit
 from .inner_loops import squeeze_words
 from .occurrences import Occurrences, WordTables
-from .ranking import best_entries, clamp as _clamp
+from .ranking import best_entries, clamp as _clamp, group_needs_bits, needs_bits
 from .normalize import SPACED, fold, fold_offsets, has_cjk, normalize_folded, pinyin_alias
 from .words import FORMS
 from .schema import Element, Rule, RuleSet
@@ -418,15 +418,34 @@ class _Layer:
         self.group_pids = tuple(map(tuple, pids))
         self.pattern_trigger = tuple(trigger)
         # per class: the groups of its phrases (they match), and (group, scanned classes) of the patterns it triggers
-        self.candidates_of = {cid: (tuple(dict.fromkeys(gid for gid, _, _ in consumers)),
-                                    tuple((self.patterns[pid].group, self.patterns[pid].scanned) for pid in pids_))
-                              for cid, (_, consumers, pids_) in self.plan.items()}
+        # Per class: the groups its occurrence makes candidates by itself (its
+        # phrases, and the patterns it triggers whose only scanned class it
+        # is), and (group, the other scanned classes) of its other patterns.
+        candidates_of = {}
+        for cid, (_, consumers, pids_) in self.plan.items():
+            direct = [gid for gid, _, _ in consumers]
+            checks = []
+            for pid in pids_:
+                p = self.patterns[pid]
+                others = tuple(c for c in dict.fromkeys(p.scanned) if c != cid)
+                if others:
+                    checks.append((p.group, others))
+                else:
+                    direct.append(p.group)
+            direct = tuple(dict.fromkeys(direct))
+            candidates_of[cid] = (direct, tuple(dict.fromkeys(c for c in checks if c[0] not in direct)))
+        self.candidates_of = candidates_of
         self.always_groups = tuple(dict.fromkeys(self.patterns[pid].group for pid in self.always))
         self.bound_weights = tuple(max(0, w) for w in self.weights)
         rule_groups: list[list[int]] = [[] for _ in self.rules]
         for gid, r in enumerate(self.group_rule):
             rule_groups[r].append(gid)
         self.rule_groups = tuple(map(tuple, rule_groups))
+        # What of its rule's ``requires`` each group covers, as bits
+        # (:func:`.ranking.group_needs_bits`): ranking tells from a rule's
+        # candidate groups alone that it cannot be met (it would score 0).
+        self.group_needs = tuple(group_needs_bits(self.rules[r], self.rules[r].groups[g].name)
+                                 for r, g in self.groups)
 
     def candidate_groups(self, occ: Occurrences) -> set[int]:
         """The groups that may match, given the scanned classes that occur:
@@ -441,9 +460,9 @@ class _Layer:
             if entry is None:
                 continue
             found.update(entry[0])
-            for gid, scanned in entry[1]:
+            for gid, others in entry[1]:
                 if gid not in found:
-                    for c in scanned:
+                    for c in others:
                         if c not in present:
                             break
                     else:
@@ -625,6 +644,7 @@ class Matcher:
         self.ruleset = ruleset
         self._layers = self._compile(ruleset.rules, previous)
         self._gated = tuple(bool(rule.requires or rule.requires_all) for rule in ruleset.rules)
+        self._needs = tuple(map(needs_bits, ruleset.rules))
         # per layer: rule index -> the rule's index in the layer
         self._local = tuple({r: lr for lr, r in enumerate(where) if r >= 0} for _, where in self._layers)
 
@@ -691,8 +711,8 @@ class Matcher:
         those are built, and only the rules that could be first are matched
         (:mod:`.ranking`)."""
         out = {}
-        for k, (r, items) in best_entries(self._layers, self._local, self.ruleset.rules, self._gated, scan, kind,
-                                          MAX_OCCURRENCES).items():
+        for k, (r, items) in best_entries(self._layers, self._local, self.ruleset.rules, self._gated, self._needs,
+                                          scan, kind, MAX_OCCURRENCES).items():
             hits = []
             for layer, gid, (rank, source, where) in items:
                 sim, neg_start, length, _ = rank

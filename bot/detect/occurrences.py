@@ -59,7 +59,8 @@ class Occurrences(dict):
 
     def __missing__(self, cid: int) -> list[tuple[int, int, int]]:
         if cid not in self.present:
-            return []
+            found = self[cid] = []  # read again by the next pattern of the class: at dict speed
+            return found
         ends, words, cap = self._ends, self._words, self._cap
         mine = ends.keys() & words.of_class[cid]
         if len(mine) == 1:

@@ -30,7 +30,7 @@ from .inner_loops import group_best
 if TYPE_CHECKING:  # pragma: no cover
     from .matcher import Scan, _Layer
 
-__all__ = ["best_entries", "clamp"]
+__all__ = ["best_entries", "clamp", "needs_bits", "group_needs_bits"]
 
 
 def clamp(total: int) -> int:
@@ -46,17 +46,32 @@ def clamp(total: int) -> int:
 RANK_MIN_RULES = 64
 
 
-def best_entries(layers: tuple, local: tuple, rules: tuple, gated: tuple[bool, ...], scan: "Scan",
-                 kind: tuple[int, ...], cap: int) -> dict[int, tuple[int, list]]:
+def needs_bits(rule) -> int:
+    """A rule's ``requires`` as bits (see ``group_needs_bits``): bit 0 when
+    it has ``requires``, bit i + 1 for the i-th name of ``requires_all``."""
+    return (1 if rule.requires else 0) | sum(2 << i for i in range(len(rule.requires_all)))
+
+
+def group_needs_bits(rule, name: str) -> int:
+    """The bits of ``needs_bits(rule)`` a matched group called ``name`` covers;
+    the rule is met when its groups' bits together cover all of its own."""
+    return (1 if name in rule.requires else 0) | sum(2 << i for i, needed in enumerate(rule.requires_all)
+                                                      if needed == name)
+
+
+def best_entries(layers: tuple, local: tuple, rules: tuple, gated: tuple[bool, ...], needed: tuple[int, ...],
+                 scan: "Scan", kind: tuple[int, ...], cap: int) -> dict[int, tuple[int, list]]:
     """Per kind ``k`` (``kind[r]`` for the rule at index r): (rule index,
     [(layer, group id, best entry)]) of the rule ``Matcher.scores`` would rank
     first among the rules of that kind with a matched group: highest score,
     then lowest index (a rule whose ``requires`` are not met scores 0).
     ``layers``: the matcher's (layer, rule index of each layer rule);
-    ``local``: per layer, rule index -> the rule's index in the layer."""
+    ``local``: per layer, rule index -> the rule's index in the layer;
+    ``gated``, ``needed``: per rule, whether it has ``requires`` and
+    ``needs_bits``."""
     if len(rules) < RANK_MIN_RULES:
         return _every_rule(layers, rules, gated, scan, kind)
-    return _ranked(layers, local, rules, gated, scan, kind, cap)
+    return _ranked(layers, local, rules, gated, needed, scan, kind, cap)
 
 
 def _every_rule(layers: tuple, rules: tuple, gated: tuple[bool, ...], scan: "Scan",
@@ -87,8 +102,8 @@ def _every_rule(layers: tuple, rules: tuple, gated: tuple[bool, ...], scan: "Sca
     return {k: (key[1], items) for k, (key, items) in best.items()}
 
 
-def _ranked(layers: tuple, local: tuple, rules: tuple, gated: tuple[bool, ...], scan: "Scan",
-            kind: tuple[int, ...], cap: int) -> dict[int, tuple[int, list]]:
+def _ranked(layers: tuple, local: tuple, rules: tuple, gated: tuple[bool, ...], needed: tuple[int, ...],
+            scan: "Scan", kind: tuple[int, ...], cap: int) -> dict[int, tuple[int, list]]:
     """``best_entries`` by ranking rules by their bounds (the module docstring).
 
     Thousands of rules can be candidates (10,000 synthetic rules sharing
@@ -98,27 +113,33 @@ def _ranked(layers: tuple, local: tuple, rules: tuple, gated: tuple[bool, ...], 
     generation and made the collector walk the whole compiled rule set every
     few messages (60 % of the time at 10,000 rules)."""
     sums: dict[int, int] = {}  # rule index -> sum of the positive weights of its candidate groups
+    needs: dict[int, int] = {}  # rule index -> its ``requires`` its candidate groups cover (bits)
     home: dict[int, int] = {}  # rule index -> its layer (when there are several)
     states = []
     for li, (layer, where) in enumerate(layers):
         occ = layer.occurrences(scan)
         candidates = layer.candidate_groups(occ)
         states.append((layer, occ, candidates, {}, lambda cid, layer=layer: layer.entities_of(scan, cid), {}))
-        rule_of, weights = layer.group_rule, layer.bound_weights
-        get = sums.get
+        rule_of, weights, group_needs = layer.group_rule, layer.bound_weights, layer.group_needs
+        get, got = sums.get, needs.get
         for gid in candidates:
             r = where[rule_of[gid]]
             if r >= 0:
                 sums[r] = get(r, 0) + weights[gid]
+                if group_needs[gid]:
+                    needs[r] = got(r, 0) | group_needs[gid]
                 if li:
                     home[r] = li
     # Weights are whole numbers, so the clamped bound is min(100, sum): the
-    # score the rule would have if every candidate group matched exactly.
+    # score the rule would have if every candidate group matched exactly;
+    # 0 when its candidate groups cannot meet its ``requires`` (it scores 0).
     # A heap (not a sort: usually few rules are taken before every kind is
     # settled) of ints: (100 - bound) x rules + index, best bound and then
     # lowest index first.
     n = len(rules)
-    order = [((100 - total if total < 100 else 0) * n + r) for r, total in sums.items()]
+    got = needs.get
+    order = [((100 if got(r, 0) & needed[r] != needed[r] else 100 - total if total < 100 else 0) * n + r)
+             for r, total in sums.items()]
     heapify(order)
     best: dict[int, tuple[tuple[int, int], list]] = {}
     settled: set[int] = set()  # kinds whose best no rule left can beat
