@@ -15,8 +15,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from callguard.detect.inner_loops import (SPACED, Automaton, anchor_candidates, anchor_index, one_edit, scan_matches,
-                                          short_occurrences)
+from callguard.detect.chaining import short_occurrences
+from callguard.detect.inner_loops import SPACED, Automaton, anchor_candidates, anchor_index, one_edit, scan_matches
 
 SPACED_RE = re.compile(f"[{SPACED}]")
 

@@ -12,8 +12,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import callguard.detect.matcher as matcher_module
-from callguard.detect.matcher import (MAX_OCCURRENCES, Matcher, _short_words_intact, align, gap_cost, one_edit,
-                                     tolerates_typo)
+import callguard.detect.typos as typos_module
+from callguard.detect.matcher import MAX_OCCURRENCES, Matcher, align, gap_cost, one_edit, tolerates_typo
+from callguard.detect.typos import _short_words_intact
 from callguard.detect.normalize import SPACED, normalize
 from tests.factories import group, pgroup, rule, ruleset
 
@@ -234,19 +235,19 @@ def test_align_is_the_best_window_within_one_edit(key, norm):
 def test_crafted_repetitions_are_bounded(text):
     """Repeated near misses cost a bounded number of alignments and occurrences."""
     calls = []
-    real = matcher_module.align
+    real = typos_module.align
 
     def counting(*args, **kwargs):
         calls.append(1)
         return real(*args, **kwargs)
 
-    matcher_module.align = counting
+    typos_module.align = counting
     try:
         rules = ruleset(rule("r", group("g", 10, "收到的验证码告诉他", "通信管理局", "safe account", "aaaaaab")))
         Matcher(rules).score(text)
     finally:
-        matcher_module.align = real
-    assert len(calls) <= matcher_module.MAX_ALIGNS
+        typos_module.align = real
+    assert len(calls) <= typos_module.MAX_ALIGNS
 
 
 # -- check() scores only the deciding rules: its verdict is explain()'s

@@ -8,6 +8,7 @@ Pure and self-contained: nothing here imports Telegram or storage, and
     entities.py  amounts, links, phone numbers, chat handles, codes
     normalize.py one normalisation for patterns and messages (words.py: English)
     matcher.py   one Aho-Corasick scan, typo tolerance, pattern chaining, scores
+                 (its parts: scan, layer, inner_loops, occurrences, typos, chaining, ranking)
     verdict.py   Detector: scores -> Verdict with evidence
     examples.py  every rule's embedded examples
     build.py     lint + compile + examples: the one way rules go into service;

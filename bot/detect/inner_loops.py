@@ -12,23 +12,21 @@ too little to be worth a second implementation; bench/README.md says how much.)
 * ``Automaton``: every key in a text in one pass (Aho-Corasick);
   ``scan_matches``: what the matcher does with each key it finds: record
   where it ends, and try the key's typo anchors.
-* ``one_edit``: whether a text starts one edit away from a string.
-* ``gap_cost``: what a gap costs against a group's ``gap`` bound.
-* ``chain``: the best way to find a pattern's elements in order;
-  ``best_hits``: each group's best match, from the classes found.
+* ``one_edit``: whether a text starts one edit away from a string;
+  ``anchor_index``/``anchor_candidates``: which keys an anchor can lead to.
+
+The loops that chain a pattern's elements are in :mod:`.chaining`.
 """
 
 from __future__ import annotations
 
 import re
-from functools import lru_cache
-from itertools import islice
-from typing import Callable, Iterable, Mapping
+from typing import Iterable, Mapping
 
 import ahocorasick
 
-__all__ = ["SPACED", "SPACED_CHARS", "Automaton", "squeeze", "squeeze_words", "scan_matches", "one_edit", "gap_cost", "chain",
-           "short_occurrences", "best_hits", "group_best", "anchor_index", "anchor_candidates"]
+__all__ = ["SPACED", "SPACED_CHARS", "Automaton", "squeeze", "squeeze_words", "scan_matches", "one_edit",
+           "anchor_index", "anchor_candidates"]
 
 # Characters of spaced scripts (Latin letters and digits): a space between two
 # of them is a word boundary.
@@ -280,191 +278,3 @@ def anchor_candidates(index: tuple, text: str) -> Iterable[tuple[int, str]]:
     if len(found) == 1:
         return found[0]
     return dict.fromkeys(item for hits in found for item in hits)
-
-
-def gap_cost(region: str) -> int:
-    """What a gap of ``region`` costs against a group's ``gap``: one per
-    Chinese (or other unspaced) character, two per English word."""
-    cost = 0
-    in_word = False
-    for ch in region:
-        if ch in SPACED_CHARS:
-            if not in_word:
-                cost += 2
-                in_word = True
-        else:
-            in_word = False
-            if ch != " ":
-                cost += 1
-    return cost
-
-
-def chain(norm: str, lists: list[list[tuple[int, int, int]]], gaps: tuple[bool, ...],
-          bound: int) -> tuple[int, list[tuple[int, int, int]]] | None:
-    """The best way to find the elements in order: each element's occurrence
-    starts where the previous one ends (English: one space later), or after a
-    gap of at most ``bound`` (see ``gap_cost``). Best: the weakest element
-    most similar, then earliest. Returns (similarity, spans) or None.
-
-    ``lists``: each element's occurrences (start, end, similarity) in
-    ``norm``. Of two ways that end at the same place, the one found first
-    wins a tie; so does the first occurrence of an element."""
-    # A state: (similarity so far, start of the first element, spans); one per end position.
-    states: dict[int, tuple[int, int, list]] = {}
-    for s, e, sim in lists[0]:
-        prev = states.get(e)
-        if prev is None or (sim, -s) > (prev[0], -prev[1]):
-            states[e] = (sim, s, [(s, e, sim)])
-    for found, gap in zip(lists[1:], gaps):
-        nxt: dict[int, tuple[int, int, list]] = {}
-        for s, e, sim in found:
-            chosen = None
-            for pe, (psim, pstart, spans) in states.items():
-                if pe > s:
-                    continue
-                if gap:
-                    if s - pe > bound * 8 or (s > pe and gap_cost(norm[pe:s]) > bound):
-                        continue
-                elif not (s == pe or (s == pe + 1 and norm[pe] == " ")):
-                    continue
-                cand = (min(psim, sim), -pstart)
-                if chosen is None or cand > chosen[0]:
-                    chosen = (cand, spans)
-            if chosen is not None:
-                (csim, neg_start), spans = chosen
-                prev = nxt.get(e)
-                if prev is None or (csim, neg_start) > (prev[0], -prev[1]):
-                    nxt[e] = (csim, -neg_start, spans + [(s, e, sim)])
-        if not nxt:
-            return None
-        states = nxt
-    sim, start, spans = max(states.values(), key=lambda st: (st[0], -st[1], st[2][-1][1] - st[1]))
-    return sim, spans
-
-
-def short_occurrences(norm: str, keys: tuple[str, ...], cap: int) -> list[tuple[int, int, int]]:
-    """Occurrences (start, end, 100) of the keys in ``norm``, at most ``cap``,
-    as a regular expression of the keys, longest first, finds them: from the
-    left, not overlapping; a key that starts (ends) with a Latin letter or
-    digit only where no such character is before (after) it."""
-    return [(m.start(), m.end(), 100) for m in islice(_keys_expression(keys).finditer(norm), max(0, cap))]
-
-
-@lru_cache(maxsize=4096)
-def _keys_expression(keys: tuple[str, ...]) -> re.Pattern:
-    if not keys or not all(keys):
-        raise ValueError("short_occurrences: keys must be non-empty strings")
-    spaced = f"[{SPACED}]"
-    parts = [f"(?<!{spaced})" * (k[0] in SPACED_CHARS) + re.escape(k) + f"(?!{spaced})" * (k[-1] in SPACED_CHARS)
-             for k in sorted(keys, key=len, reverse=True)]
-    return re.compile("|".join(parts))
-
-
-def best_hits(occ: dict[int, list[tuple[int, int, int]]], plan: dict[int, tuple], patterns: tuple[tuple, ...],
-              always: tuple[int, ...], entities_of: Callable[[int], list], demand: tuple,
-              norm: str, cap: int) -> dict[int, tuple]:
-    """Each group's best match in ``norm``: group id -> (rank, pattern
-    source, where), rank = (similarity, -start, length, -order) (more
-    similar, earlier, longer, the pattern listed first: a total order, so
-    the result does not depend on the order things are tried in), ``where``
-    None for a phrase, else (labels, spans) of the elements.
-
-    ``occ``: the scanned classes found (``scan_matches``). ``plan[class]`` =
-    (label, consumers, pattern ids): ``label`` names the class in evidence
-    (None: a literal); ``consumers`` (group, order, source) are the groups
-    with the class as a phrase; the patterns are those it triggers.
-    ``patterns[i]`` = (group, order, source, classes, labels, gaps, gap
-    bound, scanned classes); ``always`` the patterns of classes found on
-    demand only. ``demand[class]`` is None for a scanned class, else (short
-    keys, has entities): found on demand, at most ``cap`` short
-    occurrences (``short_occurrences``), then ``entities_of(class)``."""
-    best: dict[int, tuple] = {}
-    get = best.get
-    memo: dict[int, list] = {}  # classes found on demand
-    for cid in occ.present:
-        entry = plan.get(cid)
-        if entry is None:
-            continue
-        label, consumers, pids = entry
-        if consumers:
-            s, e, sim = max(occ[cid], key=_occurrence_rank)
-            where = None if label is None else ((label,), ((s, e, sim),))
-            for gid, order, source in consumers:
-                rank = (sim, -s, e - s, -order)
-                prev = get(gid)
-                if prev is None or rank > prev[0]:
-                    best[gid] = (rank, source, where)
-        for pid in pids:
-            _try_pattern(patterns[pid], occ, memo, entities_of, demand, norm, cap, best)
-    for pid in always:
-        _try_pattern(patterns[pid], occ, memo, entities_of, demand, norm, cap, best)
-    return best
-
-
-def group_best(gid: int, singles: tuple, pids: tuple, trigger: tuple, occ: dict, patterns: tuple, memo: dict,
-               entities_of: Callable[[int], list], demand: tuple, norm: str, cap: int, best: dict) -> tuple | None:
-    """Group ``gid``'s best match, exactly as ``best_hits`` finds it (the same
-    candidates, compared by the same total order), without matching the
-    other groups: its phrases ``singles`` = (class, order, source, label)
-    and its patterns ``pids``, each tried when its trigger class
-    (``trigger[pid]``, -1: a pattern of classes found on demand) occurs.
-    ``memo`` holds the classes found on demand and ``best`` the groups'
-    best matches so far, both shared by the groups of one message."""
-    found_best = None
-    present = occ.present
-    for cid, order, source, label in singles:
-        if cid in present:
-            found = occ[cid]
-            s, e, sim = max(found, key=_occurrence_rank)
-            rank = (sim, -s, e - s, -order)
-            if found_best is None or rank > found_best[0]:
-                found_best = (rank, source, None if label is None else ((label,), ((s, e, sim),)))
-    if found_best is not None:
-        best[gid] = found_best
-    for pid in pids:
-        t = trigger[pid]
-        if t < 0 or t in present:
-            _try_pattern(patterns[pid], occ, memo, entities_of, demand, norm, cap, best)
-    return best.get(gid)
-
-
-def _occurrence_rank(o: tuple[int, int, int]) -> tuple[int, int, int]:
-    """The best occurrence of a class: most similar, earliest, longest."""
-    return o[2], -o[0], o[1] - o[0]
-
-
-def _try_pattern(p: tuple, occ: dict, memo: dict, entities_of: Callable[[int], list], demand: tuple, norm: str,
-                 cap: int, best: dict) -> None:
-    """Chain a pattern's elements and keep the match if it is its group's
-    best. Scanned classes are checked first: a missing one ends the attempt
-    before any class found on demand is looked for."""
-    gid, order, source, classes, labels, gaps, bound, scanned = p
-    present = occ.present
-    for cid in scanned:
-        if cid not in present:
-            return
-    lists = []
-    for cid in classes:
-        found = occ[cid]
-        if demand[cid] is not None:
-            # A choice of words and an entity, (钱|{amount}): the scan found
-            # the words, the entity is looked for here; either may be the one
-            # in the right place, so both are candidates.
-            extra = memo.get(cid)
-            if extra is None:
-                keys, has_entities = demand[cid]
-                extra = short_occurrences(norm, keys, cap) if keys else []
-                if has_entities:
-                    extra += entities_of(cid)
-                memo[cid] = extra
-            found = found + extra if found and extra else found or extra
-        if not found:
-            return
-        lists.append(found)
-    match = chain(norm, lists, gaps, bound)
-    if match is not None:
-        sim, spans = match
-        rank = (sim, -spans[0][0], spans[-1][1] - spans[0][0], -order)
-        prev = best.get(gid)
-        if prev is None or rank > prev[0]:
-            best[gid] = (rank, source, (labels, spans))

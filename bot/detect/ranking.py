@@ -25,10 +25,10 @@ from __future__ import annotations
 from heapq import heapify, heappop
 from typing import TYPE_CHECKING
 
-from .inner_loops import group_best
+from .chaining import group_best
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .matcher import Scan, _Layer
+    from .scan import Scan
 
 __all__ = ["best_entries", "clamp", "needs_bits", "group_needs_bits"]
 

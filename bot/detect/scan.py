@@ -1,0 +1,86 @@
+"""One message being matched: its text, normalised text, and what was found
+in it that does not depend on the rules (entities), worked out on first
+need, once. The offsets back to the original text are computed only when
+an entity or a pinyin spelling needs them (evidence quotes the user's own
+characters), never for every message.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left
+
+from .entities import find_entity
+from .inner_loops import squeeze_words
+from .normalize import fold, fold_offsets, normalize_folded
+from .words import FORMS
+
+__all__ = ["Scan", "MAX_MATCH_CHARS", "MAX_OCCURRENCES"]
+
+# Text beyond this many normalised characters is not read: a description of a
+# call is never that long, and the bound keeps a pasted book from costing more.
+MAX_MATCH_CHARS = 20_000
+MAX_OCCURRENCES = 24  # per element class and message: bounds the chaining
+
+
+class Scan:
+    """One message being matched: its text, normalised text, and what was
+    found in it. The folded text, the offsets and the entities are worked
+    out on first need, once."""
+
+    __slots__ = ("text", "norm", "_folded", "_fold_offsets", "_letters", "_found", "_entities", "_offsets")
+
+    def __init__(self, text: str, norm: str | None = None):
+        self.text = text
+        self._folded: str | None = None
+        if norm is None:
+            self._folded = fold(text)
+            norm = normalize_folded(self._folded)
+        self.norm = norm[:MAX_MATCH_CHARS]
+        self._fold_offsets: list[int] | None = None
+        self._letters: list[int] | None = None
+        self._found: dict[str, list[tuple[int, int]]] = {}  # entity -> spans in the original text
+        self._entities: dict[str, list[tuple[int, int, int]]] = {}  # entity -> occurrences in ``norm``
+        self._offsets: list[int] | None = None
+
+    @property
+    def folded(self) -> str:
+        """``fold(text)``: normalisation's step 1 alone."""
+        if self._folded is None:
+            self._folded = fold(self.text)
+        return self._folded
+
+    def from_letters(self, start: int, end: int) -> tuple[int, int] | None:
+        """A span of ``fold(text)`` without its spaces, as a span of the
+        normalised text (None if it covers no normalised character)."""
+        if self._letters is None:
+            folded = self.folded
+            self._fold_offsets = self._fold_offsets or fold_offsets(self.text, folded)
+            self._letters = [self._fold_offsets[i] for i, c in enumerate(folded) if c != " "]
+        a, b = self._letters[start], self._letters[end - 1] + 1
+        offsets = self.offsets()
+        s, e = bisect_left(offsets, a), bisect_left(offsets, b)
+        return (s, e) if s < e <= len(self.norm) else None
+
+    def offsets(self) -> list[int]:
+        """Per character of ``norm``, the index of the character of ``text`` it came from."""
+        if self._offsets is None:
+            folded = self.folded
+            if self._fold_offsets is None:
+                self._fold_offsets = fold_offsets(self.text, folded)
+            self._offsets = squeeze_words(folded, self._fold_offsets, FORMS)[1]
+        return self._offsets
+
+    def entity(self, name: str) -> list[tuple[int, int, int]]:
+        """Occurrences (start, end, 100) of entity ``name`` in the normalised text."""
+        found = self._entities.get(name)
+        if found is None:
+            spans = find_entity(self.text[: MAX_MATCH_CHARS * 2], name, self._found)[:MAX_OCCURRENCES]
+            found = []
+            if spans:
+                offsets, limit = self.offsets(), len(self.norm)
+                for a, b in spans:
+                    s, e = bisect_left(offsets, a), bisect_left(offsets, b)
+                    if s < e <= limit:
+                        found.append((s, e, 100))
+            self._entities[name] = found
+        return found
