@@ -154,6 +154,7 @@ def reference_with_offsets(text):
 
 @settings(max_examples=500, deadline=None)
 @given(st.one_of(st.text(), st.text(alphabet="ab 1通信 ，\u200bﬁ①㎏帳ÉßIİ'’u", max_size=60),
+                 st.text(alphabet="通信  ，\u200b帳’。\u3000", max_size=60),  # no word: squeeze_words' shortcut
                  st.lists(st.sampled_from(["im", "u", "pls", "transferred", " ", "通信", "ﬁ", "，", "$5", "Ⅻ"]),
                           max_size=20).map("".join)))
 def test_offsets_are_those_of_the_steps_applied_one_by_one(text):

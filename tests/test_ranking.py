@@ -12,9 +12,9 @@ import callguard.detect.ranking as ranking
 from callguard.detect.matcher import Matcher, Scan
 from tests.factories import group, pgroup, rule, ruleset
 
-TEXTS = st.text(alphabet="abcd 通信管理局安全账户冻结转妈xy", max_size=50)
+TEXTS = st.text(alphabet="abcd 通信管理局安全账户冻结转妈钱包xy", max_size=50)
 PATTERNS = ["通信管理局", "安全账户", "冻结", "ab", "cd", "通信", "管理", "(ab|通信)…局", "{kin}…(转|cd)", "a…b",
-            "safe account", "转{amount}", "(的|妈)…冻结", "{link}"]
+            "safe account", "转{amount}", "(的|妈)…冻结", "{link}", "(的|妈)…{amount}", "(钱包|{amount})", "(转|cd)…妈"]
 rule_specs = st.lists(
     st.tuples(st.lists(st.tuples(st.sampled_from([-40, 10, 20, 30, 45, 60, 90]),
                                  st.lists(st.sampled_from(PATTERNS), min_size=1, max_size=3)),
@@ -57,7 +57,8 @@ def first_of_each_kind(matcher: Matcher, text: str, kinds: tuple[int, ...]) -> d
 @given(rule_specs, st.lists(TEXTS, min_size=1, max_size=4))
 def test_the_best_rule_of_each_kind_is_the_one_scoring_every_rule_finds(specs, samples):
     matcher, kinds = matcher_of(specs)
-    for text in samples + ["通信管理局说冻结，转到安全账户 ab cd", "妈妈 转 ab 局 转¥3,000 http://a.top/x"]:
+    for text in samples + ["通信管理局说冻结，转到安全账户 ab cd", "妈妈 转 ab 局 转¥3,000 http://a.top/x",
+                           "钱包 妈 ¥500", "cd 转妈"]:
         assert matcher.best_of_each(Scan(text), kinds) == first_of_each_kind(matcher, text, kinds)
 
 

@@ -25,7 +25,7 @@ from .inner_loops import SPACED, SPACED_CHARS
 if TYPE_CHECKING:  # pragma: no cover
     from .occurrences import Occurrences
 
-__all__ = ["gap_cost", "chain", "short_occurrences", "best_hits", "group_best"]
+__all__ = ["gap_cost", "chain", "short_occurrences", "on_demand", "best_hits", "group_best"]
 
 
 def gap_cost(region: str) -> int:
@@ -179,6 +179,22 @@ def _occurrence_rank(o: tuple[int, int, int]) -> tuple[int, int, int]:
     return o[2], -o[0], o[1] - o[0]
 
 
+def on_demand(cid: int, memo: dict, entities_of: Callable[[int], list], demand: tuple, norm: str,
+              cap: int) -> list:
+    """The occurrences of class ``cid`` found on demand (``demand[cid]`` =
+    (short keys, has entities)): at most ``cap`` short occurrences, then its
+    entities; once per message (``memo``), for chaining and for ranking's
+    candidates alike."""
+    found = memo.get(cid)
+    if found is None:
+        keys, has_entities = demand[cid]
+        found = short_occurrences(norm, keys, cap) if keys else []
+        if has_entities:
+            found += entities_of(cid)
+        memo[cid] = found
+    return found
+
+
 def _try_pattern(p: tuple, occ: "Occurrences", memo: dict, entities_of: Callable[[int], list], demand: tuple, norm: str,
                  cap: int, best: dict) -> None:
     """Chain a pattern's elements and keep the match if it is its group's
@@ -196,13 +212,7 @@ def _try_pattern(p: tuple, occ: "Occurrences", memo: dict, entities_of: Callable
             # A choice of words and an entity, (钱|{amount}): the scan found
             # the words, the entity is looked for here; either may be the one
             # in the right place, so both are candidates.
-            extra = memo.get(cid)
-            if extra is None:
-                keys, has_entities = demand[cid]
-                extra = short_occurrences(norm, keys, cap) if keys else []
-                if has_entities:
-                    extra += entities_of(cid)
-                memo[cid] = extra
+            extra = on_demand(cid, memo, entities_of, demand, norm, cap)
             found = found + extra if found and extra else found or extra
         if not found:
             return

@@ -21,6 +21,7 @@ The loops that chain a pattern's elements are in :mod:`.chaining`.
 from __future__ import annotations
 
 import re
+from itertools import compress
 from typing import Iterable, Mapping
 
 import ahocorasick
@@ -49,6 +50,7 @@ def squeeze(text: str) -> str:
 
 
 _PIECES = re.compile(f"[{SPACED}]+| +|[^{SPACED} ]+")  # folded text as runs: words, spaces, the rest
+_ANY_SPACED = re.compile(f"[{SPACED}]")
 
 
 def squeeze_words(folded: str, offsets: list[int], forms: Mapping[str, str]) -> tuple[str, list[int]]:
@@ -65,6 +67,11 @@ def squeeze_words(folded: str, offsets: list[int], forms: Mapping[str, str]) -> 
     last one for any beyond)."""
     if len(offsets) != len(folded):
         raise ValueError("squeeze_words: one offset per character")
+    if _ANY_SPACED.search(folded) is None:
+        # No word at all (Chinese text, the usual case): every space goes and
+        # nothing else changes; C-speed, where the runs below cost ~1 µs each
+        # (a pasted text of 4,096 characters has thousands).
+        return folded.replace(" ", ""), list(compress(offsets, map(" ".__ne__, folded)))
     runs = _PIECES.findall(folded)
     out: list[str] = []
     out_offsets: list[int] = []

@@ -29,6 +29,7 @@ from __future__ import annotations
 import gc
 from collections import Counter
 from dataclasses import dataclass, replace
+from typing import Callable
 
 from .chaining import best_hits
 from .inner_loops import SPACED_CHARS as _SPACED_CHARS
@@ -236,7 +237,16 @@ class Layer:
             direct = tuple(dict.fromkeys(direct))
             candidates_of[cid] = (direct, tuple(dict.fromkeys(c for c in checks if c[0] not in direct)))
         self.candidates_of = candidates_of
-        self.always_groups = tuple(dict.fromkeys(self.patterns[pid].group for pid in self.always))
+        # The patterns of classes found on demand only ({link}, (要|拿)…{amount}),
+        # by their classes: (classes, their groups). Ranking finds those
+        # classes before it counts the groups as candidates (most messages
+        # have no link, no amount: with thousands of rules, counting every
+        # such group a candidate for every message was most of ranking's work).
+        always: dict[tuple[int, ...], list[int]] = {}
+        for pid in self.always:
+            p = self.patterns[pid]
+            always.setdefault(tuple(dict.fromkeys(p.classes)), []).append(p.group)
+        self.always_checks = tuple((classes, tuple(dict.fromkeys(gids))) for classes, gids in always.items())
         self.bound_weights = tuple(max(0, w) for w in self.weights)
         rule_groups: list[list[int]] = [[] for _ in self.rules]
         for gid, r in enumerate(self.group_rule):
@@ -248,14 +258,21 @@ class Layer:
         self.group_needs = tuple(group_needs_bits(self.rules[r], self.rules[r].groups[g].name)
                                  for r, g in self.groups)
 
-    def candidate_groups(self, occ: Occurrences) -> set[int]:
-        """The groups that may match, given the scanned classes that occur:
-        those with a phrase that occurs, a pattern whose scanned classes all
-        occur, or a pattern of classes found on demand (not known without
-        looking). Every group ``best_hits`` finds is among them."""
-        found = set(self.always_groups)
-        candidates_of = self.candidates_of
+    def candidate_groups(self, occ: Occurrences, found_on_demand: Callable[[int], list]) -> set[int]:
+        """The groups that may match, given the classes that occur: those
+        with a phrase that occurs, a pattern whose scanned classes all occur,
+        or a pattern of classes found on demand that all occur
+        (``found_on_demand(cid)``: such a class's occurrences, as chaining
+        finds them). Every group ``best_hits`` finds is among them."""
         present = occ.present
+        found = set()
+        for classes, gids in self.always_checks:
+            for c in classes:
+                if c not in present and not found_on_demand(c):
+                    break
+            else:
+                found.update(gids)
+        candidates_of = self.candidates_of
         for cid in present:
             entry = candidates_of.get(cid)
             if entry is None:

@@ -25,7 +25,7 @@ from __future__ import annotations
 from heapq import heapify, heappop
 from typing import TYPE_CHECKING
 
-from .chaining import group_best
+from .chaining import group_best, on_demand
 
 if TYPE_CHECKING:  # pragma: no cover
     from .scan import Scan
@@ -118,8 +118,11 @@ def _ranked(layers: tuple, local: tuple, rules: tuple, gated: tuple[bool, ...], 
     states = []
     for li, (layer, where) in enumerate(layers):
         occ = layer.occurrences(scan)
-        candidates = layer.candidate_groups(occ)
-        states.append((layer, occ, candidates, {}, lambda cid, layer=layer: layer.entities_of(scan, cid), {}))
+        memo: dict = {}  # classes found on demand, shared with matching
+        entities_of = (lambda cid, layer=layer: layer.entities_of(scan, cid))
+        candidates = layer.candidate_groups(occ, lambda cid, layer=layer, memo=memo, entities_of=entities_of: on_demand(
+            cid, memo, entities_of, layer.demand_plan, scan.norm, cap))
+        states.append((layer, occ, candidates, memo, entities_of, {}))
         rule_of, weights, group_needs = layer.group_rule, layer.bound_weights, layer.group_needs
         get, got = sums.get, needs.get
         for gid in candidates:
