@@ -56,12 +56,14 @@ def align(key: str, norm: str, edits: int, starts: range,
     start, end)``, if given); None when there is none."""
     n = len(key)
     found = []
+    distance = Levenshtein.distance
     for length in range(max(1, n - edits), n + edits + 1):
         for s in starts:
-            if s < 0 or s + length > len(norm) or (accept is not None and not accept(norm, s, s + length)):
+            if s < 0 or s + length > len(norm):
                 continue
             window = norm[s : s + length]
-            if Levenshtein.distance(key, window, score_cutoff=edits) <= edits:
+            # The edit distance (C) first: most windows fail it, and ``accept`` is Python.
+            if distance(key, window, score_cutoff=edits) <= edits and (accept is None or accept(norm, s, s + length)):
                 found.append((int(fuzz.ratio(key, window)), s, s + length))
     return max(found, key=lambda h: (h[0], -h[1], h[2] - h[1]), default=None)
 
