@@ -6,8 +6,6 @@ from dataclasses import replace
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import pytest
-
 import callguard.detect.ranking as ranking
 from callguard.detect.matcher import Matcher, Scan
 from tests.factories import group, pgroup, rule, ruleset
@@ -21,13 +19,6 @@ rule_specs = st.lists(
                        min_size=1, max_size=4),
               st.integers(0, 2), st.sampled_from(["none", "any", "all"])),
     min_size=1, max_size=8)
-
-
-@pytest.fixture(autouse=True, params=["ranked", "every rule"])
-def path(request, monkeypatch):
-    """Both ways of finding the best rules, whatever the size of the rule set."""
-    monkeypatch.setattr(ranking, "RANK_MIN_RULES", 0 if request.param == "ranked" else 10**9)
-    return request.param
 
 
 def matcher_of(specs) -> tuple[Matcher, tuple[int, ...]]:
@@ -62,9 +53,7 @@ def test_the_best_rule_of_each_kind_is_the_one_scoring_every_rule_finds(specs, s
         assert matcher.best_of_each(Scan(text), kinds) == first_of_each_kind(matcher, text, kinds)
 
 
-def test_rules_that_cannot_beat_the_best_are_not_matched(monkeypatch, path):
-    if path != "ranked":
-        pytest.skip("what ranking skips")
+def test_rules_that_cannot_beat_the_best_are_not_matched(monkeypatch):
     strong = rule("strong", group("claim", 60, "通信管理局"), group("demand", 40, "安全账户"))
     weak = [rule(f"weak{i}", group("claim", 10, "通信管理局"), group("other", 10, "冻结")) for i in range(20)]
     matcher = Matcher(ruleset(strong, *weak))

@@ -9,15 +9,19 @@ took.
 
 So rules are ranked by an upper bound first (branch and bound). A group can
 match only if a phrase of it occurs, all the scanned classes of one of its
-patterns occur, or it has a pattern of classes found on demand (entities,
-single characters: not known without looking); a rule scores at most the sum
-of weight x 100 over those of its groups with a positive weight, clamped as
-the score is. Rules are matched in the order of that bound, and a rule whose
-bound cannot beat the best rule of its kind found so far is not matched at
-all. The bound never underestimates and ties go to the lower rule index in
-both, so the result is exactly that of matching every rule
-(tests/test_ranking.py holds it to ``Matcher.scores``). Below RANK_MIN_RULES rules every rule is matched
-instead: with few rules the bookkeeping costs more than it saves.
+patterns occur, or all the classes of a pattern of classes found on demand
+occur (entities, single characters: looked for once, and the matching reuses
+what was found); a rule scores at most the sum of weight x 100 over those of
+its groups with a positive weight, clamped as the score is, and 0 when those
+groups cannot meet its ``requires``. Rules are matched in the order of that
+bound, and a rule whose bound cannot beat the best rule of its kind found so
+far is not matched at all. The bound never underestimates and ties go to the
+lower rule index in both, so the result is exactly that of matching every
+rule (tests/test_ranking.py holds it to ``Matcher.scores``, which does).
+
+Since the groups of patterns found on demand are candidates only when those
+occur, this costs less than matching every group even for the shipped rules
+(22 of them; it did not before, and below 64 rules every group was matched).
 """
 
 from __future__ import annotations
@@ -37,13 +41,6 @@ def clamp(total: int) -> int:
     """A rule's score from the sum of weight x similarity over its groups (an
     integer sum, so the order of the groups does not matter): 0..100."""
     return max(0, min(100, round(total / 100)))
-
-
-# Below this many rules, matching every group in one pass (``best_hits``)
-# costs less than ranking: a message makes most of a few dozen rules
-# candidates, and ranking adds its bookkeeping per group (the shipped rules,
-# 22 of them: about 35 µs more for a benign message).
-RANK_MIN_RULES = 64
 
 
 def needs_bits(rule) -> int:
@@ -68,43 +65,7 @@ def best_entries(layers: tuple, local: tuple, rules: tuple, gated: tuple[bool, .
     ``layers``: the matcher's (layer, rule index of each layer rule);
     ``local``: per layer, rule index -> the rule's index in the layer;
     ``gated``, ``needed``: per rule, whether it has ``requires`` and
-    ``needs_bits``."""
-    if len(rules) < RANK_MIN_RULES:
-        return _every_rule(layers, rules, gated, scan, kind)
-    return _ranked(layers, local, rules, gated, needed, scan, kind, cap)
-
-
-def _every_rule(layers: tuple, rules: tuple, gated: tuple[bool, ...], scan: "Scan",
-                kind: tuple[int, ...]) -> dict[int, tuple[int, list]]:
-    """``best_entries`` by matching every group of every rule."""
-    matched: dict[int, list] = {}  # rule index -> [sum of weight x similarity, [(layer, group id, best entry)]]
-    for layer, where in layers:
-        rule_of, weight_of = layer.group_rule, layer.weights
-        for gid, entry in layer.best_hits(scan, layer.occurrences(scan)).items():
-            r = where[rule_of[gid]]
-            if r >= 0:
-                m = matched.get(r)
-                if m is None:
-                    matched[r] = [weight_of[gid] * entry[0][0], [(layer, gid, entry)]]
-                else:
-                    m[0] += weight_of[gid] * entry[0][0]
-                    m[1].append((layer, gid, entry))
-    best: dict[int, tuple[tuple[int, int], list]] = {}
-    for r, (total, items) in matched.items():
-        if gated[r] and not rules[r].met({layer.group_names[gid] for layer, gid, _ in items}):
-            key = (0, r)
-        else:
-            key = (-clamp(total), r)
-        k = kind[r]
-        chosen = best.get(k)
-        if chosen is None or key < chosen[0]:
-            best[k] = (key, items)
-    return {k: (key[1], items) for k, (key, items) in best.items()}
-
-
-def _ranked(layers: tuple, local: tuple, rules: tuple, gated: tuple[bool, ...], needed: tuple[int, ...],
-            scan: "Scan", kind: tuple[int, ...], cap: int) -> dict[int, tuple[int, list]]:
-    """``best_entries`` by ranking rules by their bounds (the module docstring).
+    ``needs_bits``.
 
     Thousands of rules can be candidates (10,000 synthetic rules sharing
     vocab lists): their bounds are kept in plain ints (dicts of ints, a heap
