@@ -93,7 +93,13 @@ def short_occurrences(norm: str, keys: tuple[str, ...], cap: int) -> list[tuple[
     as a regular expression of the keys, longest first, finds them: from the
     left, not overlapping; a key that starts (ends) with a Latin letter or
     digit only where no such character is before (after) it."""
-    return [(m.start(), m.end(), 100) for m in islice(_keys_expression(keys).finditer(norm), max(0, cap))]
+    expression = _keys_expression(keys)
+    for key in keys:
+        if key in norm:
+            break
+    else:  # none of them anywhere (the usual case): a substring search each, not the expression
+        return []
+    return [(m.start(), m.end(), 100) for m in islice(expression.finditer(norm), max(0, cap))]
 
 
 @lru_cache(maxsize=4096)

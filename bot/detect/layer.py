@@ -237,6 +237,7 @@ class Layer:
             direct = tuple(dict.fromkeys(direct))
             candidates_of[cid] = (direct, tuple(dict.fromkeys(c for c in checks if c[0] not in direct)))
         self.candidates_of = candidates_of
+        self.triggering = frozenset(candidates_of)
         # The patterns of classes found on demand only ({link}, (要|拿)…{amount}),
         # by their classes: (classes, their groups). Ranking finds those
         # classes before it counts the groups as candidates (most messages
@@ -258,25 +259,27 @@ class Layer:
         self.group_needs = tuple(group_needs_bits(self.rules[r], self.rules[r].groups[g].name)
                                  for r, g in self.groups)
 
-    def candidate_groups(self, occ: Occurrences, found_on_demand: Callable[[int], list]) -> set[int]:
+    def candidate_groups(self, occ: Occurrences, memo: dict, found_on_demand: Callable[[int], list]) -> set[int]:
         """The groups that may match, given the classes that occur: those
         with a phrase that occurs, a pattern whose scanned classes all occur,
         or a pattern of classes found on demand that all occur
         (``found_on_demand(cid)``: such a class's occurrences, as chaining
-        finds them). Every group ``best_hits`` finds is among them."""
+        finds them, kept in ``memo``). Every group ``best_hits`` finds is
+        among them."""
         present = occ.present
         found = set()
+        known = memo.get
         for classes, gids in self.always_checks:
             for c in classes:
-                if c not in present and not found_on_demand(c):
-                    break
+                if c not in present:
+                    here = known(c)
+                    if not (found_on_demand(c) if here is None else here):
+                        break
             else:
                 found.update(gids)
         candidates_of = self.candidates_of
-        for cid in present:
-            entry = candidates_of.get(cid)
-            if entry is None:
-                continue
+        for cid in present.intersection(self.triggering):  # most classes that occur trigger nothing
+            entry = candidates_of[cid]
             found.update(entry[0])
             for gid, others in entry[1]:
                 if gid not in found:

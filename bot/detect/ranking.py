@@ -81,8 +81,8 @@ def best_entries(layers: tuple, local: tuple, rules: tuple, gated: tuple[bool, .
         occ = layer.occurrences(scan)
         memo: dict = {}  # classes found on demand, shared with matching
         entities_of = (lambda cid, layer=layer: layer.entities_of(scan, cid))
-        candidates = layer.candidate_groups(occ, lambda cid, layer=layer, memo=memo, entities_of=entities_of: on_demand(
-            cid, memo, entities_of, layer.demand_plan, scan.norm, cap))
+        candidates = layer.candidate_groups(occ, memo, lambda cid, layer=layer, memo=memo, entities_of=entities_of:
+                                            on_demand(cid, memo, entities_of, layer.demand_plan, scan.norm, cap))
         states.append((layer, occ, candidates, memo, entities_of, {}))
         rule_of, weights, group_needs = layer.group_rule, layer.bound_weights, layer.group_needs
         get, got = sums.get, needs.get
