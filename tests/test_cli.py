@@ -45,6 +45,15 @@ def test_check_without_text_explains_usage(capsys):
     assert "--jsonl" in str(info.value)
 
 
+def test_check_dash_reads_the_message_from_stdin(capsys, monkeypatch):
+    # A pasted SMS keeps its lines; "-" is not judged as the text itself.
+    code, out, _ = run(capsys, "check", "--json", "-", stdin="Bank notice\n" + SCAM + "\n", monkeypatch=monkeypatch)
+    assert code == 0 and json.loads(out)["scam"] is True
+    with pytest.raises(SystemExit) as info:
+        run(capsys, "check", "-", stdin="  \n", monkeypatch=monkeypatch)
+    assert "stdin" in str(info.value)
+
+
 def test_batch_keeps_order_copies_fields_and_reports_bad_lines(capsys, monkeypatch):
     lines = [
         json.dumps({"id": "a", "text": SCAM, "extra": [1, 2]}, ensure_ascii=False),

@@ -61,7 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("check", help="judge a text (or a JSONL batch)")
-    p.add_argument("text", nargs="*", help="what the caller said, or the SMS")
+    p.add_argument("text", nargs="*", help="what the caller said, or the SMS (- reads it from stdin, e.g. a pasted multi-line message)")
     p.add_argument("--jsonl", metavar="FILE",
                    help="batch mode: JSON object per line with a 'text' field (or 'image', a picture's path "
                         "relative to FILE's folder); - for stdin")

@@ -193,7 +193,14 @@ def cmd_check(args: argparse.Namespace) -> int:
         return 0
     if not args.text:
         raise SystemExit('callguard check: give a TEXT to check, --image FILE, or --jsonl FILE (use - for stdin)')
-    text = " ".join(args.text)
+    if args.text == ["-"]:  # a pasted SMS or e-mail keeps its lines
+        if hasattr(sys.stdin, "reconfigure"):
+            sys.stdin.reconfigure(errors="replace")
+        text = sys.stdin.read().strip()
+        if not text:
+            raise SystemExit("callguard check: nothing to check on stdin")
+    else:
+        text = " ".join(args.text)
     verdict = detector.check(text)
     if args.json:
         print(json.dumps(verdict_json(verdict, detector.ruleset, text, region), ensure_ascii=False, indent=2))
