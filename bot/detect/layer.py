@@ -188,7 +188,7 @@ class Layer:
                 triggers.setdefault(best, []).append(pid)
         self.triggers = {cid: tuple(v) for cid, v in triggers.items()}
         self.always = tuple(always)
-        # What inner_loops.best_hits reads: per class its label, phrase consumers and
+        # What chaining.best_hits reads: per class its label, phrase consumers and
         # the patterns it triggers; the patterns as plain tuples; the on-demand flags.
         self.plan = {cid: (self.singles[cid][0] if cid in self.singles else None,
                            self.singles[cid][1] if cid in self.singles else (), self.triggers.get(cid, ()))

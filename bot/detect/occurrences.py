@@ -30,7 +30,7 @@ class Occurrences(dict):
 
     ``ends``: automaton word -> the indexes in the padded text where it
     ended (``scan_matches``). ``words``: the layer's tables (see
-    ``_Layer._build_automaton``): per word its classes, length, and whether
+    ``Layer._build_automaton``): per word its classes, length, and whether
     it was padded with a space on the left and on the right; per class its
     words."""
 
