@@ -6,7 +6,8 @@
 
 Sets: ../shared/eval/dev.jsonl and ../shared/train/corpus.jsonl when they are
 there (read at run time, never copied into the repository), and the project's
-own hand-written bench/probe/probe.jsonl and rules/regression.jsonl. Per
+own hand-written bench/probe/probe.jsonl, rules/regression.jsonl and
+bench/fresh/fresh.jsonl (three batches scored before they were read). Per
 source: scams, recall, benign texts, false-positive rate, and category
 accuracy where the set says which categories count (``accept``). The same
 numbers as ``../shared/eval/score.py``, computed in-process (no subprocess),
@@ -34,6 +35,7 @@ SETS = {
     "corpus": SHARED / "train" / "corpus.jsonl",
     "probe": HERE / "probe" / "probe.jsonl",
     "regression": ROOT / "rules" / "regression.jsonl",
+    "fresh": HERE / "fresh" / "fresh.jsonl",
 }
 
 

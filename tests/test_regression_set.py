@@ -1,4 +1,5 @@
-"""Shape of the hand-written labelled sets: rules/regression.jsonl and bench/probe/probe.jsonl.
+"""Shape of the hand-written labelled sets: rules/regression.jsonl and bench/probe/probe.jsonl
+(and, for independence only, bench/fresh/fresh.jsonl).
 
 These sets judge whether the scam rules generalise, so they must stay well-formed (every line
 scoreable by ../shared/eval/score.py), balanced (each category has its scams and its benign
@@ -23,6 +24,7 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 REGRESSION = ROOT / "rules" / "regression.jsonl"
 PROBE = ROOT / "bench" / "probe" / "probe.jsonl"
+FRESH = ROOT / "bench" / "fresh" / "fresh.jsonl"
 RULES = ROOT / "rules" / "scam_patterns.yaml"
 SHARED = Path(os.environ.get("CALLGUARD_SHARED_DIR", "/work/shared"))
 
@@ -155,6 +157,11 @@ def probe():
     return load(PROBE)
 
 
+@pytest.fixture(scope="module")
+def fresh():
+    return load(FRESH)
+
+
 # ------------------------------------------------------------------ the checker itself
 
 
@@ -236,6 +243,14 @@ def test_probe_lines_have_the_documented_shape(probe):
     assert shape_problems(probe, "probe", 300) == []
 
 
+def test_fresh_batches_have_no_duplicate_lines_and_none_shared_with_the_other_sets(fresh, probe, regression):
+    texts = [item["text"] for _, item in fresh]
+    assert duplicates(texts) == []
+    others = {fold(item["text"]) for _, item in probe + regression}
+    assert [t for t in texts if fold(t) in others] == []
+    assert {item["label"] for _, item in fresh} == {"scam", "benign"}
+
+
 def test_probe_has_no_duplicate_lines_and_none_shared_with_the_regression_set(probe, regression):
     probe_texts = [item["text"] for _, item in probe]
     assert duplicates(probe_texts) == []
@@ -275,10 +290,10 @@ def _strings(node) -> list[str]:
     return []
 
 
-def test_no_line_is_one_of_the_rule_file_texts(regression, probe):
+def test_no_line_is_one_of_the_rule_file_texts(regression, probe, fresh):
     """A rule tuned on these very sentences would pass the sets without generalising."""
     rule_texts = {fold(s) for s in _strings(yaml.safe_load(RULES.read_text(encoding="utf-8"))) if len(fold(s)) >= 12}
-    ours = [item["text"] for _, item in regression + probe]
+    ours = [item["text"] for _, item in regression + probe + fresh]
     assert [t for t in ours if fold(t) in rule_texts] == []
 
 
