@@ -178,7 +178,10 @@ async def test_the_cheapest_sender_goes_first_and_expensive_ones_keep_a_worker_f
         await until(lambda: pool.is_heavy("a") and pool.is_heavy("b"))
         # Once they are known to be expensive, they share one worker: the other stays free, and
         # five other users are all answered before the expensive message being judged is done.
-        heavy_done = sum(who in ("a", "b") for who, _ in done)
+        # (A sender becomes expensive while its messages run, so the ones already running when
+        # that happened were dispatched as cheap and may still finish first: count them as done.)
+        heavy_done = (sum(who in ("a", "b") for who, _ in done)
+                      + sum(job.key in ("a", "b") for job in pool._running))
         await asyncio.gather(*(send(f"user-{i}", TEXTS[3]) for i in range(5)))
         assert sum(who in ("a", "b") for who, _ in done) <= heavy_done + 1, done
         assert pool._running_heavy <= pool.heavy_share == 1
