@@ -170,6 +170,13 @@ def _progress_bar(lines: Iterable[str], total: int | None) -> Iterable[str]:
     return tqdm(lines, total=total, unit=" msg", file=sys.stderr)
 
 
+def _stdin():
+    """Standard input, where bytes that are not UTF-8 become U+FFFD, as in a file."""
+    if hasattr(sys.stdin, "reconfigure"):
+        sys.stdin.reconfigure(errors="replace")
+    return sys.stdin
+
+
 def cmd_check(args: argparse.Namespace) -> int:
     detector, region = detector_and_region(args, "check")
     if args.image:
@@ -178,10 +185,7 @@ def cmd_check(args: argparse.Namespace) -> int:
         return _check_picture(detector, args, region)
     if args.jsonl:
         if args.jsonl == "-":
-            stream = sys.stdin
-            if hasattr(stream, "reconfigure"):  # bytes that are not UTF-8 become U+FFFD, as in a file
-                stream.reconfigure(errors="replace")
-            batch(detector, stream, sys.stdout, progress=sys.stderr.isatty(), region=region, images_from=Path.cwd())
+            batch(detector, _stdin(), sys.stdout, progress=sys.stderr.isatty(), region=region, images_from=Path.cwd())
         else:
             try:
                 with open(args.jsonl, encoding="utf-8", errors="replace") as fh:
@@ -194,9 +198,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     if not args.text:
         raise SystemExit('callguard check: give a TEXT to check, --image FILE, or --jsonl FILE (use - for stdin)')
     if args.text == ["-"]:  # a pasted SMS or e-mail keeps its lines
-        if hasattr(sys.stdin, "reconfigure"):
-            sys.stdin.reconfigure(errors="replace")
-        text = sys.stdin.read().strip()
+        text = _stdin().read().strip()
         if not text:
             raise SystemExit("callguard check: nothing to check on stdin")
     else:
