@@ -13,9 +13,9 @@ unpickles it. Two measurements:
 1. **The handover, in this process** (median of the runs): the worker's
    stages for the big file (a first load: ``parse``, ``compile``,
    ``examples``, ``compare``, ``pickle``), the pickle's size, and what the
-   bot's process pays to take the candidate: unpickling it in a thread, with
-   the longest stall of an event loop running meanwhile (unpickling is one C
-   call that holds the GIL). For comparison, the other design: compiling the
+   bot's process pays to take the candidate: reading it on the event loop in
+   small steps (:func:`callguard.handover.loads_on_loop`), with the longest
+   stall of the loop meanwhile (each step is one C call). For comparison, the other design: compiling the
    rules in a thread of the bot's process (``Detector(ruleset)``), with its
    longest stall.
 
@@ -292,9 +292,10 @@ def refusals() -> dict:
 # --------------------------------------------------------------------------- 1. the handover, in this process
 
 
-async def longest_stall(func, *args) -> tuple[float, float, object]:
-    """Run ``func(*args)`` in a thread while this event loop ticks every
-    millisecond: (seconds it took, the longest gap between ticks, its result)."""
+async def longest_stall(make_work) -> tuple[float, float, object]:
+    """Await ``make_work()`` (the bot's reading on the loop, or work in a thread)
+    while this event loop ticks every millisecond: (seconds it took, the longest
+    gap between ticks, its result)."""
     gaps: list[float] = []
     done = False
 
@@ -309,7 +310,7 @@ async def longest_stall(func, *args) -> tuple[float, float, object]:
     ticker = asyncio.create_task(tick())
     await asyncio.sleep(0.05)
     started = time.perf_counter()
-    result = await asyncio.to_thread(func, *args)
+    result = await make_work()
     took = time.perf_counter() - started
     done = True
     await ticker
@@ -331,11 +332,11 @@ def handover(path: Path, runs: int) -> dict:
             checked = worker.check(data, path.name, live, SHIPPED.name)
         finally:
             worker.close()
-        took, stall, detector = asyncio.run(longest_stall(checked.load))
+        took, stall, detector = asyncio.run(longest_stall(checked.load_on_loop))
         del detector
         gc.collect()
         ruleset = parse_rules(data, path.name)
-        compile_took, compile_stall, detector = asyncio.run(longest_stall(Detector, ruleset))
+        compile_took, compile_stall, detector = asyncio.run(longest_stall(lambda: asyncio.to_thread(Detector, ruleset)))
         row = {k: v for k, v in checked.timings.items() if isinstance(v, float)}
         row.update(unpickle=took, unpickle_stall=stall, compile_in_bot=compile_took, compile_stall=compile_stall,
                    patterns=detector.matcher.phrase_count)

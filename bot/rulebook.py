@@ -235,7 +235,7 @@ class RuleBook:
     async def _candidate(self, checked: Checked, data: bytes, started: float) -> Loaded:
         """The checked candidate, taken into this process (not live yet)."""
         t0 = time.perf_counter()
-        detector = await asyncio.to_thread(checked.load)
+        detector = await checked.load_on_loop()
         timings = {**checked.timings, "load": time.perf_counter() - t0}
         return Loaded(detector, self._live.path, time.time(), time.perf_counter() - started, timings, data,
                       comparison=checked.comparison, compiled=checked.blob)
@@ -365,8 +365,8 @@ class RuleBook:
 
 
 def _retire(gone: list) -> None:
-    """Free the rule sets in ``gone`` (Loaded or Pending, None skipped) in a
-    thread, a few thousand objects at a time (:func:`callguard.handover.release`):
+    """Free the rule sets in ``gone`` (Loaded or Pending, None skipped) on the
+    event loop, a few thousand objects per turn (:func:`callguard.handover.release_on_loop`):
     dropped at once, a big one would stall the event loop while it is freed.
     The caller must hold no other reference to them."""
     if not any(item is not None for item in gone):
@@ -377,7 +377,12 @@ def _retire(gone: list) -> None:
         loop = asyncio.get_running_loop()
     except RuntimeError:  # no event loop (a script): freed right here
         return
-    loop.run_in_executor(None, handover.release, box)
+    task = loop.create_task(handover.release_on_loop(box), name="release-rules")
+    _releasing.add(task)
+    task.add_done_callback(_releasing.discard)
+
+
+_releasing: set[asyncio.Task] = set()  # the running releases (a task nothing references may vanish)
 
 
 def _read_or_none(path: Path) -> bytes | None:

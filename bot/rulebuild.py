@@ -86,12 +86,17 @@ class Checked:
     detector: Detector | None = field(default=None, repr=False)  # the Detector itself, in process
 
     def load(self) -> Detector:
-        """The compiled candidate. Reading a big one takes a while, in small
-        steps that let other threads run (:func:`callguard.handover.loads`):
-        call it in a thread."""
+        """The compiled candidate, read here and now (a script, a thread)."""
         if self.detector is not None:
             return self.detector
         return handover.loads(self.blob)
+
+    async def load_on_loop(self) -> Detector:
+        """The compiled candidate, read on the event loop in small steps that
+        let the users' callbacks run between them (:func:`callguard.handover.loads_on_loop`)."""
+        if self.detector is not None:
+            return self.detector
+        return await handover.loads_on_loop(self.blob)
 
 
 # --------------------------------------------------------------------------- the check itself

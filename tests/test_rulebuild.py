@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import io
 import os
 import pickle
 import signal
@@ -199,3 +200,53 @@ async def test_release_runs_beside_the_event_loop():
     del tree
     await asyncio.to_thread(handover.release, box)
     assert canary() is None
+
+
+async def _turns_of_the_loop_during(work) -> tuple[object, int]:
+    """What awaiting ``work`` returned, and how many times another task ran meanwhile."""
+    turns = 0
+    done = asyncio.Event()
+
+    async def other_user():
+        nonlocal turns
+        while not done.is_set():
+            turns += 1
+            await asyncio.sleep(0)
+
+    other = asyncio.create_task(other_user())
+    try:
+        return await work, turns
+    finally:
+        done.set()
+        await other
+
+
+def _pickles_in(data: bytes) -> int:
+    unpickler, count = pickle.Unpickler(io.BytesIO(data)), 0
+    while True:
+        try:
+            unpickler.load()
+        except EOFError:
+            return count
+        count += 1
+
+
+async def test_loads_on_loop_lets_other_tasks_run_between_its_steps():
+    root = {"a": [Node(i) for i in range(3_000)], "b": [str(i) for i in range(3_000)]}
+    data = handover.dumps(root, chunk=100)
+    steps = _pickles_in(data)
+    assert steps > 20
+    back, turns = await _turns_of_the_loop_during(handover.loads_on_loop(data))
+    gc.unfreeze()
+    assert [node.text for node in back["a"]] == list(range(3_000)) and back["b"] == root["b"]
+    assert turns >= steps - 1  # the other task ran between every two pickles
+
+
+async def test_release_on_loop_frees_in_steps_between_other_tasks():
+    tree = [Node(i) for i in range(20_000)]
+    canary = weakref.ref(tree[0])
+    box = [tree]
+    del tree
+    _, turns = await _turns_of_the_loop_during(handover.release_on_loop(box, batch=1_000))
+    assert canary() is None and box == []
+    assert turns >= 19
