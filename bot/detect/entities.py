@@ -38,7 +38,10 @@ _CURRENCY_AFTER = (r"(?:元|块|塊|圆|圓|毛|rmb|yuan|dollars?|bucks|pounds?|
 _MAGNITUDE = r"(?:万|萬|千|百|亿|億|k|K|m\b|million|thousand|grand)"
 
 _TLD_RISKY = ("top|xyz|vip|icu|cc|club|shop|live|site|online|buzz|rest|cyou|sbs|cfd|bond|lol|monster|quest|"
-              "work|click|link|tk|ml|ga|cf|gq|pw|fun|ltd|win|bid|loan|men|kim|mobi|asia|info|cn\\.com")
+              "work|click|link|tk|ml|ga|cf|gq|pw|fun|ltd|win|bid|loan|men|kim|mobi|asia|info|cn\\.com|"
+              # names that pass for a helpdesk or a shop, cheap and common in phishing texts (not words
+              # like "help" or "today": "pls.help" typed without a space must not become a link)
+              "support|services|service|store|tech|cloud|center|website|space|host|cam|bar|xin|ren|wang|pro|page")
 _TLD = ("com|net|org|info|biz|gov|edu|io|co|me|ly|gl|to|app|dev|ai|uk|au|sg|my|hk|tw|cn|us|ca|nz|de|fr|jp|kr|"
         "in|ph|th|id|vn|" + _TLD_RISKY)
 _DOMAIN = rf"(?:[a-z0-9](?:[a-z0-9-]{{0,61}}[a-z0-9])?\.){{1,6}}(?:{_TLD})(?![a-z0-9-])"
