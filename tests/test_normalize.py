@@ -160,3 +160,13 @@ def reference_with_offsets(text):
 def test_offsets_are_those_of_the_steps_applied_one_by_one(text):
     assert normalize_with_offsets(text) == reference_with_offsets(text)
     assert normalize(text) == reference_with_offsets(text)[0]
+
+
+def test_homophone_typos_of_scam_words_are_spelled_right_with_offsets_kept():
+    # Written with a pinyin keyboard in a hurry: the wrong character of the same sound.
+    assert normalize("将冻洁您名下账护") == normalize("将冻结您名下账户")
+    assert normalize("檢查院的通緝令") == normalize("检察院的通缉令")  # Traditional, then the typo
+    text = "请把验正码告诉课服"
+    folded, offsets = normalize_with_offsets(text)
+    assert folded == normalize("请把验证码告诉客服") and offsets == list(range(len(text)))
+    assert normalize("其中将有三人") == "其中将有三人"  # a real word stays: "中将" is never read as 中奖

@@ -14,7 +14,10 @@ Three steps, each a C-speed call on the hot path:
    (帐/账). Letters, digits, combining marks and currency symbols are kept;
    format characters (zero-width joiners, bidi marks), variation selectors
    and apostrophes are removed ("don't" -> "dont"); whitespace, punctuation
-   and other symbols (emoji) become a space.
+   and other symbols (emoji) become a space. Then common homophone typos of
+   the words scams turn on (冻洁 -> 冻结, 账护 -> 账户, 检查院 -> 检察院:
+   a pinyin keyboard picks the wrong character) are spelled right, each
+   by a word of the same length, so offsets stay one to one.
 2. **Spaces**: a single space is kept between two characters of a spaced
    script (Latin letters and digits), so English keeps its word boundaries;
    every other space goes, so "通 信，管理局" is "通信管理局"; and where a
@@ -48,6 +51,25 @@ _T2S = opencc.OpenCC("t2s")
 # Characters that Simplified Chinese writes two ways; fold to the common one.
 _VARIANTS = {"帐": "账"}
 _APOSTROPHES = frozenset("'\u2019\u02bc\u2018`\u00b4")
+
+# Homophone typos of the words scams turn on (after the per-character step, so in
+# Simplified Chinese). Only misspellings that are not words themselves: "中将"
+# (a rank; also "其中将…") or "涉险" stay as they are.
+_TYPOS = {
+    "冻洁": "冻结", "冻节": "冻结", "动结": "冻结", "账护": "账户", "账互": "账户",
+    "课服": "客服", "客腹": "客服", "验正码": "验证码", "验症码": "验证码", "严证码": "验证码",
+    "验征码": "验证码", "银航": "银行", "警查": "警察", "警擦": "警察", "公按局": "公安局",
+    "检查院": "检察院", "检查官": "检察官", "法阮": "法院", "通辑令": "通缉令", "通揖令": "通缉令",
+    "逮埔令": "逮捕令", "逮浦令": "逮捕令", "保正金": "保证金", "保症金": "保证金",
+    "手续废": "手续费", "理陪": "理赔", "里赔": "理赔", "清官费": "清关费", "话废": "话费",
+    "快第": "快递", "密玛": "密码", "蜜码": "密码", "冲值": "充值", "公检发": "公检法",
+}
+assert all(len(wrong) == len(right) for wrong, right in _TYPOS.items())
+_TYPO_RE = re.compile("|".join(sorted(_TYPOS, key=len, reverse=True)))
+
+
+def _spelled_right(folded: str) -> str:
+    return _TYPO_RE.sub(lambda m: _TYPOS[m.group()], folded)
 
 _SPACED_RE = re.compile(f"[{SPACED}]")  # SPACED: characters of spaced scripts (inner_loops.py)
 
@@ -99,12 +121,12 @@ _WORDS = re.compile(f"([{SPACED}]+)")  # step 3 (a group: re.split keeps the wor
 def fold(text: str) -> str:
     """Step 1 alone (per character, so the same length as the pieces of
     ``fold_with_offsets``): what pinyin is looked for in, unstemmed."""
-    return text.translate(_TABLE)
+    return _spelled_right(text.translate(_TABLE))
 
 
 def fold_with_offsets(text: str) -> tuple[str, list[int]]:
     """``fold(text)`` and, per output character, the original character's index."""
-    folded = text.translate(_TABLE)
+    folded = _spelled_right(text.translate(_TABLE))
     return folded, fold_offsets(text, folded)
 
 
@@ -119,7 +141,7 @@ def fold_offsets(text: str, folded: str) -> list[int]:
 
 def normalize(text: str) -> str:
     """Return the matching form of ``text`` (see the module docstring)."""
-    return normalize_folded(text.translate(_TABLE))
+    return normalize_folded(_spelled_right(text.translate(_TABLE)))
 
 
 def normalize_folded(folded: str) -> str:
