@@ -221,3 +221,13 @@ def test_shared_must_be_a_list_of_named_mappings():
     text = document([rule("loan-a", "- {name: hook, weight: 50, patterns: [loan]}\n")], "not_them: {weight: 5}\n")
     assert problems(text) == [f"r.yaml:{line_of(text, 'shared:')}: shared must be a non-empty list of groups "
                               "and pattern lists (each with a name)"]
+
+
+def test_uses_count_against_the_pattern_limit_and_stop_early():
+    """2,000 uses of a 2,000-pattern list would be 4 million patterns from a file of 100 kB."""
+    shared = "- name: many\n  patterns: [" + ", ".join(f'"词{i}"' for i in range(2000)) + "]\n"
+    uses = ", ".join(["{use: many}"] * 2000)
+    text = document([rule("loan-a", f"- {{name: hook, weight: 50, patterns: [{uses}]}}\n")], shared)
+    found = problems(text)
+    assert found[0] == (f"r.yaml:{line_of(text, '{use: many}')}: rule 'loan-a': group 'hook': more than 60,000 "
+                        "patterns in the file once shared entries are spelled out; use fewer copies")

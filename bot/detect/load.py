@@ -61,6 +61,7 @@ class _Checker(VocabChecks, SharedChecks):
         self.vocab_keys: dict[str, tuple[str, ...]] = {}  # vocab name -> normalised terms
         self.used_vocab: set[str] = set()
         self.pattern_count = 0
+        self.pattern_limit = MAX_PATTERNS
 
     def error(self, line: int, message: str) -> None:
         self.problems.append(Problem(self.source, line, message))

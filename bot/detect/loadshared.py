@@ -22,7 +22,10 @@ nothing, the wrong kind, or itself (through other lists) is an error at the
 
 It is one part of the rule-file checker in :mod:`.load` (mixed into its
 ``_Checker``, which provides ``error``, ``warn``, ``schema``, ``group``,
-``patterns`` and ``pattern_count``), kept apart like :mod:`.loadvocab`.
+``patterns``, ``pattern_count`` and ``pattern_limit``), kept apart like
+:mod:`.loadvocab`. A use counts its patterns again against the file's
+pattern limit: a list of 2,000 patterns used 2,000 times is 4 million
+patterns to compile, however short the file.
 """
 
 from __future__ import annotations
@@ -49,6 +52,7 @@ class SharedChecks:
         self.shared_done: dict[str, Group | tuple[Pattern, ...]] = {}
         self.shared_used: set[str] = set()
         self.shared_resolving: list[str] = []
+        self.shared_over_limit = False
         if "shared" not in top:
             return
         line = line_of(top, "shared")
@@ -128,6 +132,8 @@ class SharedChecks:
                 self.error(line_of(g, key, line), f"{where}: a used group takes only a weight beside 'use' "
                                                   f"({show(key)} belongs in shared group '{name}', or write "
                                                   f"a group of your own)")
+        if not self._count(group.patterns, where, line):
+            return None
         if "weight" in g:
             weight = g["weight"]
             if not isinstance(weight, int) or isinstance(weight, bool) or not -100 <= weight <= 100 or weight == 0:
@@ -135,7 +141,6 @@ class SharedChecks:
                            f"{where}: group '{name}' weight must be a non-zero whole number -100..100")
             else:
                 group = replace(group, weight=weight)
-        self.pattern_count += len(group.patterns)
         return group
 
     def use_patterns(self, item: dict, where: str, line: int) -> tuple[Pattern, ...]:
@@ -151,8 +156,18 @@ class SharedChecks:
             self.error(line, f"{where}: shared '{name}' is a group (it has a weight): a rule lists it as "
                              f"'- use: {name}' in its groups; only a pattern list (no weight) goes among patterns")
             return ()
+        return patterns if self._count(patterns, where, line) else ()
+
+    def _count(self, patterns: tuple, where: str, line: int) -> bool:
+        """Count a use's patterns; False (and an error) past the file's limit."""
         self.pattern_count += len(patterns)
-        return patterns
+        if self.pattern_count > self.pattern_limit:
+            if not self.shared_over_limit:
+                self.error(line, f"{where}: more than {self.pattern_limit:,} patterns in the file once shared "
+                                 f"entries are spelled out; use fewer copies")
+            self.shared_over_limit = True
+            return False
+        return True
 
     def report_unused_shared(self) -> None:
         for name, (_, line) in self.shared_written.items():
