@@ -171,6 +171,7 @@ def test_homophone_typos_of_scam_words_are_spelled_right_with_offsets_kept():
     assert normalize("百万保章") == normalize("百万保障")
     assert normalize("公安据说看通济令，这事要保秘") == normalize("公安局说看通缉令，这事要保密")
     assert normalize("身分证被冒用") == normalize("身份证被冒用")  # the Taiwanese form too
+    assert normalize("他把我封瑣了") == normalize("他把我封锁了")
     text = "请把验正码告诉课服"
     folded, offsets = normalize_with_offsets(text)
     assert folded == normalize("请把验证码告诉客服") and offsets == list(range(len(text)))
