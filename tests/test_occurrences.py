@@ -59,5 +59,6 @@ def test_a_class_reads_what_recording_every_class_gives(entries, text, cap, extr
         occ.add(cid, hit)
     want = recorded_per_class(automaton, words, text, cap, extra)
     assert occ.present == set(want)
+    assert [occ.occurs(cid) for cid in range(CLASSES)] == [cid in want for cid in range(CLASSES)]
     for cid in range(CLASSES):
         assert occ[cid] == want.get(cid, [])

@@ -80,3 +80,16 @@ def test_after_a_reload_that_keeps_compiled_rules_the_best_rules_are_the_same(sp
     assert reloaded.layers == 2
     for text in samples + ["通信管理局说冻结，转到安全账户 ab cd"]:
         assert reloaded.best_of_each(Scan(text), kinds) == first_of_each_kind(fresh, text, kinds)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(rule_specs, st.lists(TEXTS, min_size=1, max_size=4))
+def test_every_group_that_matches_is_a_candidate(specs, samples):
+    # The candidates come from the words found, without checking a
+    # pattern's other classes: a superset of what matches, never less.
+    matcher, _ = matcher_of(specs)
+    (layer, _), = matcher._layers
+    for text in samples + ["通信管理局说冻结，转到安全账户 ab cd", "妈妈 转 ab 局 转¥3,000 http://a.top/x", "钱包 妈 ¥500"]:
+        scan = Scan(text)
+        occ = layer.occurrences(scan)
+        assert set(layer.best_hits(scan, occ)) <= layer.candidate_groups(layer.occurrences(scan), scan)

@@ -25,16 +25,22 @@ __all__ = ["Occurrences"]
 class Occurrences(dict):
     """class id -> [(start, end, similarity)] in the normalised text, built
     on first read (``occ[cid]``; a class that does not occur reads as []).
-    ``present``: the classes that occur (test membership there, not on the
-    dict, which holds only the classes read so far).
+    ``occurs(cid)``: whether a class occurs (test that, not the dict, which
+    holds only the classes read so far); ``present``: all of them.
 
     ``ends``: automaton word -> the indexes in the padded text where it
     ended (``scan_matches``). ``words``: the layer's tables (see
     ``Layer._build_automaton``): per word its classes, length, and whether
     it was padded with a space on the left and on the right; per class its
-    words."""
+    words.
 
-    __slots__ = ("present", "_ends", "_words", "_extra", "_cap")
+    Which classes occur is also worked out per class asked about, not for
+    every class of every word found: with 10,000 synthetic rules the ~40
+    words of a message stand for ~2,200 classes, and putting them all in a
+    set cost a tenth of a check, while ranking asks about a few dozen
+    (:mod:`.ranking` finds its candidates from the words found)."""
+
+    __slots__ = ("_ends", "_words", "_extra", "_cap", "_occurs", "_present")
 
     def __init__(self, ends: dict[int, list[int]], words: "WordTables", cap: int):
         super().__init__()
@@ -42,28 +48,57 @@ class Occurrences(dict):
         self._words = words
         self._extra: dict[int, list[tuple[int, int, int]]] = {}
         self._cap = cap
-        present: set[int] = set()
-        classes = words.classes
-        for word in ends:
-            present.update(classes[word])
-        self.present = present
+        self._occurs: dict[int, bool] = {}
+        self._present: set[int] | None = None
+
+    @property
+    def words_found(self):
+        """The automaton words found (ids), in the order first found."""
+        return self._ends.keys()
+
+    @property
+    def extra_classes(self):
+        """The classes with a typo or pinyin occurrence (``add``)."""
+        return self._extra.keys()
+
+    def occurs(self, cid: int) -> bool:
+        """Whether class ``cid`` occurs: one of its words was found, or a typo or pinyin spelling of one."""
+        known = self._occurs.get(cid)
+        if known is None:
+            known = self._occurs[cid] = cid in self._extra or not self._ends.keys().isdisjoint(self._words.of_class[cid])
+        return known
+
+    @property
+    def present(self) -> set[int]:
+        """Every class that occurs (for matching every group, and tests)."""
+        if self._present is None:
+            present = set(self._extra)
+            classes = self._words.classes
+            for word in self._ends:
+                present.update(classes[word])
+            self._present = present
+        return self._present
 
     def add(self, cid: int, hit: tuple[int, int, int]) -> None:
         """Add a typo or pinyin occurrence of class ``cid`` (before any read)."""
         extra = self._extra.get(cid)
         if extra is None:
             self._extra[cid] = [hit]
-            self.present.add(cid)
+            self._occurs.pop(cid, None)
+            if self._present is not None:
+                self._present.add(cid)
         elif len(extra) < self._cap:
             extra.append(hit)
 
     def __missing__(self, cid: int) -> list[tuple[int, int, int]]:
-        if cid not in self.present:
+        if not self.occurs(cid):
             found = self[cid] = []  # read again by the next pattern of the class: at dict speed
             return found
         ends, words, cap = self._ends, self._words, self._cap
         mine = ends.keys() & words.of_class[cid]
-        if len(mine) == 1:
+        if not mine:
+            found = []
+        elif len(mine) == 1:
             (word,) = mine
             shift, right = words.length[word] - words.left[word], words.right[word]
             found = [(end - shift, end - right, 100) for end in ends[word]]
