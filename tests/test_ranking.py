@@ -7,6 +7,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import callguard.detect.ranking as ranking
+from callguard.detect import occurrences
 from callguard.detect.matcher import Matcher, Scan
 from tests.factories import group, pgroup, rule, ruleset
 
@@ -89,7 +90,12 @@ def test_every_group_that_matches_is_a_candidate(specs, samples):
     # pattern's other classes: a superset of what matches, never less.
     matcher, _ = matcher_of(specs)
     (layer, _), = matcher._layers
-    for text in samples + ["通信管理局说冻结，转到安全账户 ab cd", "妈妈 转 ab 局 转¥3,000 http://a.top/x", "钱包 妈 ¥500"]:
-        scan = Scan(text)
-        occ = layer.occurrences(scan)
-        assert set(layer.best_hits(scan, occ)) <= layer.candidate_groups(layer.occurrences(scan), scan)
+    eager = occurrences.EAGER_CLASSES
+    try:
+        for occurrences.EAGER_CLASSES in (eager, -1):  # classes that occur in a set, and asked one by one
+            for text in samples + ["通信管理局说冻结，转到安全账户 ab cd", "妈妈 转 ab 局 转¥3,000 http://a.top/x", "钱包 妈 ¥500"]:
+                scan = Scan(text)
+                occ = layer.occurrences(scan)
+                assert set(layer.best_hits(scan, occ)) <= layer.candidate_groups(layer.occurrences(scan), scan)
+    finally:
+        occurrences.EAGER_CLASSES = eager

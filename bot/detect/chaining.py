@@ -163,9 +163,9 @@ def group_best(gid: int, singles: tuple, pids: tuple, trigger: tuple, occ: "Occu
     ``memo`` holds the classes found on demand and ``best`` the groups'
     best matches so far, both shared by the groups of one message."""
     found_best = None
-    occurs = occ.occurs
+    present = occ.present
     for cid, order, source, label in singles:
-        if occurs(cid):
+        if cid in present:
             found = occ[cid]
             s, e, sim = max(found, key=_occurrence_rank)
             rank = (sim, -s, e - s, -order)
@@ -175,7 +175,7 @@ def group_best(gid: int, singles: tuple, pids: tuple, trigger: tuple, occ: "Occu
         best[gid] = found_best
     for pid in pids:
         t = trigger[pid]
-        if t < 0 or occurs(t):
+        if t < 0 or t in present:
             _try_pattern(patterns[pid], occ, memo, entities_of, demand, norm, cap, best)
     return best.get(gid)
 
@@ -207,9 +207,9 @@ def _try_pattern(p: tuple, occ: "Occurrences", memo: dict, entities_of: Callable
     best. Scanned classes are checked first: a missing one ends the attempt
     before any class found on demand is looked for."""
     gid, order, source, classes, labels, gaps, bound, scanned = p
-    occurs = occ.occurs
+    present = occ.present
     for cid in scanned:
-        if not occurs(cid):
+        if cid not in present:
             return
     lists = []
     for cid in classes:

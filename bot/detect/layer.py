@@ -226,11 +226,27 @@ class Layer:
         # message's candidates are a union of one slice per word found (~40
         # at 10,000 synthetic rules), not a Python step per class that occurs
         # (~2,200) and per group, each a cache miss or more in tables that size.
-        class_groups = {}
+        # When ``present`` is a set (few classes occur: Occurrences.EAGER_CLASSES)
+        # the patterns' other classes are checked, as cheap as it is exact:
+        # per class the groups it makes candidates by itself (``direct_of``),
+        # and (group, the other scanned classes) of its other patterns.
+        class_groups, direct_of, checks_of = {}, {}, {}
         for cid, (_, consumers, pids_) in self.plan.items():
             class_groups[cid] = tuple(dict.fromkeys([gid for gid, _, _ in consumers]
                                                     + [self.patterns[pid].group for pid in pids_]))
-        self.class_groups = class_groups
+            direct, checks = [gid for gid, _, _ in consumers], []
+            for pid in pids_:
+                p = self.patterns[pid]
+                others = frozenset(p.scanned) - {cid}
+                if others:
+                    checks.append((p.group, others))
+                else:
+                    direct.append(p.group)
+            direct_of[cid] = tuple(dict.fromkeys(direct))
+            if checks:
+                checks_of[cid] = tuple(dict.fromkeys(c for c in checks if c[0] not in direct_of[cid]))
+        self.class_groups, self.direct_of, self.checks_of = class_groups, direct_of, checks_of
+        self.triggering = frozenset(direct_of)
         flat, starts = array("I"), array("I", [0])
         for classes in self.words.classes:
             gids: set[int] = set()
@@ -262,16 +278,26 @@ class Layer:
 
     def candidate_groups(self, occ: Occurrences, scan: Scan) -> set[int]:
         """The groups that may match: those of the classes that occur (see
-        ``_index_groups``), and those of the patterns of classes found on
-        demand whose classes may all occur (``_may_occur``). Every group
+        ``_index_groups``; when many do, without checking a pattern's other
+        classes), and those of the patterns of classes found on demand
+        whose classes may all occur (``_may_occur``). Every group
         ``best_hits`` finds is among them."""
         found: set[int] = set()
-        flat, starts = self.word_groups, self.word_starts
-        for word in occ.words_found:
-            found.update(flat[starts[word]:starts[word + 1]])
-        class_groups = self.class_groups
-        for cid in occ.extra_classes:
-            found.update(class_groups.get(cid, ()))
+        present = occ.present
+        if isinstance(present, set):
+            direct_of, checks_of = self.direct_of, self.checks_of
+            for cid in present.intersection(self.triggering):  # most classes that occur trigger nothing
+                found.update(direct_of[cid])
+                for gid, others in checks_of.get(cid, ()):
+                    if gid not in found and present.issuperset(others):
+                        found.add(gid)
+        else:
+            flat, starts = self.word_groups, self.word_starts
+            for word in occ.words_found:
+                found.update(flat[starts[word]:starts[word + 1]])
+            class_groups = self.class_groups
+            for cid in occ.extra_classes:
+                found.update(class_groups.get(cid, ()))
         if self.always_checks:
             known: dict[int, bool] = {}
             for classes, gids in self.always_checks:
@@ -290,7 +316,7 @@ class Layer:
         one of its words, or one of its short keys is in the text (without
         the word-boundary test chaining makes), or one of its entities is
         there. A superset of what chaining finds, at a substring search a key."""
-        if occ.occurs(cid):
+        if cid in occ.present:
             return True
         norm = scan.norm
         for key in self.class_short[cid] or ():

@@ -22,25 +22,29 @@ from __future__ import annotations
 __all__ = ["Occurrences"]
 
 
+# Up to this many classes (summed over the words found) ``present`` is a set
+# built at once: ~0.1 µs a class, and matching may ask about hundreds of them
+# (the shipped rules' groups list dozens of patterns each). Above it (the ~40
+# words of a message stand for ~2,200 classes with 10,000 synthetic rules,
+# and a set of them cost a tenth of a check) each class is worked out when
+# asked about, ~1 µs each, and matching asks about few.
+EAGER_CLASSES = 2000
+
+
 class Occurrences(dict):
     """class id -> [(start, end, similarity)] in the normalised text, built
     on first read (``occ[cid]``; a class that does not occur reads as []).
-    ``occurs(cid)``: whether a class occurs (test that, not the dict, which
-    holds only the classes read so far); ``present``: all of them.
+    ``present``: the classes that occur (test membership there, not on the
+    dict, which holds only the classes read so far): a set, or a container
+    that works each class out when asked (``EAGER_CLASSES``).
 
     ``ends``: automaton word -> the indexes in the padded text where it
     ended (``scan_matches``). ``words``: the layer's tables (see
     ``Layer._build_automaton``): per word its classes, length, and whether
     it was padded with a space on the left and on the right; per class its
-    words.
+    words."""
 
-    Which classes occur is also worked out per class asked about, not for
-    every class of every word found: with 10,000 synthetic rules the ~40
-    words of a message stand for ~2,200 classes, and putting them all in a
-    set cost a tenth of a check, while ranking asks about a few dozen
-    (:mod:`.ranking` finds its candidates from the words found)."""
-
-    __slots__ = ("_ends", "_words", "_extra", "_cap", "_occurs", "_present")
+    __slots__ = ("present", "_ends", "_words", "_extra", "_cap")
 
     def __init__(self, ends: dict[int, list[int]], words: "WordTables", cap: int):
         super().__init__()
@@ -48,8 +52,14 @@ class Occurrences(dict):
         self._words = words
         self._extra: dict[int, list[tuple[int, int, int]]] = {}
         self._cap = cap
-        self._occurs: dict[int, bool] = {}
-        self._present: set[int] | None = None
+        classes = words.classes
+        if sum(map(len, map(classes.__getitem__, ends))) <= EAGER_CLASSES:
+            present: set[int] | _Presence = set()
+            for word in ends:
+                present.update(classes[word])
+        else:
+            present = _Presence(ends, words, self._extra)
+        self.present = present
 
     @property
     def words_found(self):
@@ -61,44 +71,22 @@ class Occurrences(dict):
         """The classes with a typo or pinyin occurrence (``add``)."""
         return self._extra.keys()
 
-    def occurs(self, cid: int) -> bool:
-        """Whether class ``cid`` occurs: one of its words was found, or a typo or pinyin spelling of one."""
-        known = self._occurs.get(cid)
-        if known is None:
-            known = self._occurs[cid] = cid in self._extra or not self._ends.keys().isdisjoint(self._words.of_class[cid])
-        return known
-
-    @property
-    def present(self) -> set[int]:
-        """Every class that occurs (for matching every group, and tests)."""
-        if self._present is None:
-            present = set(self._extra)
-            classes = self._words.classes
-            for word in self._ends:
-                present.update(classes[word])
-            self._present = present
-        return self._present
-
     def add(self, cid: int, hit: tuple[int, int, int]) -> None:
         """Add a typo or pinyin occurrence of class ``cid`` (before any read)."""
         extra = self._extra.get(cid)
         if extra is None:
             self._extra[cid] = [hit]
-            self._occurs.pop(cid, None)
-            if self._present is not None:
-                self._present.add(cid)
+            self.present.add(cid)
         elif len(extra) < self._cap:
             extra.append(hit)
 
     def __missing__(self, cid: int) -> list[tuple[int, int, int]]:
-        if not self.occurs(cid):
+        if cid not in self.present:
             found = self[cid] = []  # read again by the next pattern of the class: at dict speed
             return found
         ends, words, cap = self._ends, self._words, self._cap
         mine = ends.keys() & words.of_class[cid]
-        if not mine:
-            found = []
-        elif len(mine) == 1:
+        if len(mine) == 1:
             (word,) = mine
             shift, right = words.length[word] - words.left[word], words.right[word]
             found = [(end - shift, end - right, 100) for end in ends[word]]
@@ -110,6 +98,39 @@ class Occurrences(dict):
             found = (found + extra)[:cap]
         self[cid] = found
         return found
+
+
+class _Presence:
+    """The classes that occur, each worked out when first asked about (one
+    of its words was found, or a typo or pinyin spelling of it was added);
+    iterating builds them all (``best_hits``)."""
+
+    __slots__ = ("_ends", "_words", "_extra", "_known")
+
+    def __init__(self, ends: dict, words: "WordTables", extra: dict):
+        self._ends, self._words, self._extra = ends, words, extra
+        self._known: dict[int, bool] = {}
+
+    def __contains__(self, cid: int) -> bool:
+        known = self._known.get(cid)
+        if known is None:
+            known = self._known[cid] = cid in self._extra or not self._ends.keys().isdisjoint(self._words.of_class[cid])
+        return known
+
+    def add(self, cid: int) -> None:
+        self._known[cid] = True
+
+    def __iter__(self):
+        found = set(self._extra)
+        classes = self._words.classes
+        for word in self._ends:
+            found.update(classes[word])
+        return iter(found)
+
+    def __eq__(self, other) -> bool:
+        return set(self) == other
+
+    __hash__ = None
 
 
 class WordTables:
