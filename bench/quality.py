@@ -7,7 +7,8 @@
 Sets: ../shared/eval/dev.jsonl and ../shared/train/corpus.jsonl when they are
 there (read at run time, never copied into the repository), and the project's
 own hand-written bench/probe/probe.jsonl, rules/regression.jsonl and
-bench/fresh/fresh.jsonl (three batches scored before they were read). Per
+bench/fresh/fresh.jsonl (nine batches, each scored before it was read) and
+bench/fresh/heldout.jsonl (two batches nobody has read). Per
 source: scams, recall, benign texts, false-positive rate, and category
 accuracy where the set says which categories count (``accept``). The same
 numbers as ``../shared/eval/score.py``, computed in-process (no subprocess),
@@ -36,6 +37,7 @@ SETS = {
     "probe": HERE / "probe" / "probe.jsonl",
     "regression": ROOT / "rules" / "regression.jsonl",
     "fresh": HERE / "fresh" / "fresh.jsonl",
+    "heldout": HERE / "fresh" / "heldout.jsonl",  # never read: see bench/fresh/README.md
 }
 
 

@@ -101,3 +101,17 @@ def test_spans_inside_outer_ones_are_dropped_as_by_comparing_with_each(cases):
                 end = s + n
         want = [(s, e) for s, e in spans if not any(os <= s and e <= oe for os, oe in kept)]
         assert entities._outside(spans, kept) == want
+
+
+def test_official_links_are_the_owners_hosts_only():
+    assert kinds("review it at https://myaccount.google.com/notifications")["official_link"]
+    assert kinds("pay at www.gov.uk/pay-tax")["official_link"]
+    assert "official_link" not in kinds("pay at gov.uk.tax-refund.info/pay")  # the host must END with the name
+    assert "official_link" not in kinds("see sites.google.com/view/refund")  # anyone publishes there
+    assert "official_link" not in kinds("login at google-verify.com")
+
+
+def test_a_cheap_top_level_word_in_the_middle_of_a_host_is_not_risky():
+    assert "risky_link" not in kinds("account.live.com/acsr")  # ".live" is not the last label
+    assert kinds("verify at evil.live/x")["risky_link"]
+    assert kinds("go to bad.top.")["risky_link"]  # the sentence's full stop is not a label

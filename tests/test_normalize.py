@@ -144,6 +144,7 @@ def reference_with_offsets(text):
     pieces = [normalize_module.fold(ch) for ch in text]
     t = "".join(pieces)
     offsets = [i for i, piece in enumerate(pieces) for _ in piece]
+    t, offsets = _sub_tracked(normalize_module._TYPO_RE, lambda m: normalize_module._TYPOS[m.group()], t, offsets)
     spaced = normalize_module.SPACED
     t, offsets = _sub_tracked(re.compile(" {2,}"), lambda m: " ", t, offsets)
     t, offsets = _sub_tracked(re.compile(f"(?<![{spaced}]) | (?![{spaced}])"), lambda m: "", t, offsets)
@@ -155,7 +156,8 @@ def reference_with_offsets(text):
 @settings(max_examples=500, deadline=None)
 @given(st.one_of(st.text(), st.text(alphabet="ab 1通信 ，\u200bﬁ①㎏帳ÉßIİ'’u", max_size=60),
                  st.text(alphabet="通信  ，\u200b帳’。\u3000", max_size=60),  # no word: squeeze_words' shortcut
-                 st.lists(st.sampled_from(["im", "u", "pls", "transferred", " ", "通信", "ﬁ", "，", "$5", "Ⅻ"]),
+                 st.lists(st.sampled_from(["im", "u", "pls", "transferred", " ", "通信", "ﬁ", "，", "$5", "Ⅻ", "保正", "金",
+                                           "冻潔", "檢查院"]),
                           max_size=20).map("".join)))
 def test_offsets_are_those_of_the_steps_applied_one_by_one(text):
     assert normalize_with_offsets(text) == reference_with_offsets(text)
@@ -166,6 +168,7 @@ def test_homophone_typos_of_scam_words_are_spelled_right_with_offsets_kept():
     # Written with a pinyin keyboard in a hurry: the wrong character of the same sound.
     assert normalize("将冻洁您名下账护") == normalize("将冻结您名下账户")
     assert normalize("檢查院的通緝令") == normalize("检察院的通缉令")  # Traditional, then the typo
+    assert normalize("百万保章") == normalize("百万保障")
     text = "请把验正码告诉课服"
     folded, offsets = normalize_with_offsets(text)
     assert folded == normalize("请把验证码告诉客服") and offsets == list(range(len(text)))

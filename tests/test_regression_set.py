@@ -25,6 +25,7 @@ ROOT = Path(__file__).resolve().parent.parent
 REGRESSION = ROOT / "rules" / "regression.jsonl"
 PROBE = ROOT / "bench" / "probe" / "probe.jsonl"
 FRESH = ROOT / "bench" / "fresh" / "fresh.jsonl"
+HELDOUT = ROOT / "bench" / "fresh" / "heldout.jsonl"  # the batches nobody has read
 RULES = ROOT / "rules" / "scam_patterns.yaml"
 SHARED = Path(os.environ.get("CALLGUARD_SHARED_DIR", "/work/shared"))
 
@@ -159,7 +160,7 @@ def probe():
 
 @pytest.fixture(scope="module")
 def fresh():
-    return load(FRESH)
+    return load(FRESH) + load(HELDOUT)
 
 
 # ------------------------------------------------------------------ the checker itself

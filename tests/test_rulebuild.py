@@ -21,7 +21,8 @@ import pytest
 import yaml
 
 from callguard import handover
-from callguard.detect import Detector, build, lint_text
+from callguard.detect import Detector, build, lint_text, parse_rules
+from callguard.detect.load import MAX_PATTERNS
 from callguard.detect.compare import Probe
 from callguard.rulebook import RuleBook
 from callguard.rulebuild import BuildFailed, BuildWorker, shipped_regression
@@ -96,9 +97,15 @@ def test_a_file_that_needs_too_much_memory_is_refused_with_that_reason():
     """The worker caps its own address space; a file past it is a clear message, not a dead bot."""
     doc = yaml.safe_load(SHIPPED_RULES.read_text(encoding="utf-8"))
     body = doc["rules"][0]
-    for r in range(29):  # 58,000 patterns: nearly as many as a file may have
+    shipped = parse_rules(SHIPPED_RULES.read_bytes(), "live.yaml")
+    room = MAX_PATTERNS - sum(len(group.patterns) for rule in shipped.rules for group in rule.groups) - 100
+    r = 0
+    while room > 0:  # nearly as many patterns as a file may have, however many the shipped rules hold
+        n = min(2000, room)
         doc["rules"].append({**body, "id": f"big-{r}", "requires_all": [], "requires": [], "groups": [
-            {"name": "a", "weight": 50, "phrases": [f"短语{r:02d}{i:05d}号" for i in range(2000)]}]})
+            {"name": "a", "weight": 50, "phrases": [f"短语{r:02d}{i:05d}号" for i in range(n)]}]})
+        room -= n
+        r += 1
     data = yaml.safe_dump(doc, allow_unicode=True, sort_keys=False).encode()
     worker = BuildWorker(memory_limit=200 * 2**20)
     try:

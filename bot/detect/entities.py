@@ -14,6 +14,10 @@ normalised text the patterns run on.
   punycode, a cheap top-level domain scammers favour, or a hyphenated domain
   with words such as verify, secure, login, refund. (Shorteners are not
   enough: genuine marketing uses them as much as scams do.)
+* ``official_link``: a link to a host listed in ``official_domains.txt``
+  (or a subdomain of one): the real accounts, government, post and bank
+  sites that genuine alerts and notices point to, and that no one else can
+  publish on.
 * ``phone``: a phone number of 7 to 15 digits, separators allowed.
 * ``handle``: a chat account to move to: ``@name``, ``wa.me/…``, ``t.me/…``,
   or a WeChat/QQ/LINE/WhatsApp/Telegram id written after the app's name.
@@ -27,6 +31,7 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_right
+from pathlib import Path
 
 __all__ = ["ENTITIES", "find_entities", "find_entity"]
 
@@ -97,11 +102,28 @@ _PATTERNS = {name: re.compile(f"(?={_FIRST[name]})(?:{body})", flags)
 _RISKY = re.compile(
     rf"(?:https?://)?(?:\d{{1,3}}\.){{3}}\d{{1,3}}"  # a bare IP address
     rf"|xn--"
-    rf"|\.(?:{_TLD_RISKY})(?![a-z0-9-])"
+    rf"|\.(?:{_TLD_RISKY})(?![a-z0-9-]|\.[a-z0-9])"  # the last label only: not "account.live.com"
     rf"|(?<![a-z0-9-])(?=[a-z0-9]*-)[a-z0-9-]*(?:{_BAIT_WORDS})[a-z0-9-]*\.",  # a hyphenated label with a bait word
     re.IGNORECASE)
 
-ENTITIES = ("amount", "link", "risky_link", "phone", "handle", "code")
+ENTITIES = ("amount", "link", "risky_link", "official_link", "phone", "handle", "code")
+
+
+def _official_hosts() -> frozenset[str]:
+    text = (Path(__file__).with_name("official_domains.txt")).read_text(encoding="utf-8")
+    return frozenset(line.strip() for line in text.splitlines() if line.strip() and not line.startswith("#"))
+
+
+_OFFICIAL = _official_hosts()
+_HOST = re.compile(r"(?:https?://)?(?:[^@/\s]*@)?([a-z0-9.-]+)", re.IGNORECASE)
+
+
+def is_official(link: str) -> bool:
+    """Whether ``link``'s host is one of official_domains.txt or a subdomain of
+    one (the host must end with the listed name: "gov.uk.refund.info" is not)."""
+    m = _HOST.match(link)
+    host = m.group(1).lower().rstrip(".") if m else ""
+    return any(host == name or host.endswith("." + name) for name in _OFFICIAL)
 
 # A cheap test that rules out most texts before an entity's full expression
 # runs: a digit or a currency or magnitude word for an amount, a dot or
@@ -130,6 +152,8 @@ def find_entity(text: str, name: str, cache: dict[str, list[tuple[int, int]]]) -
         return found
     if name == "risky_link":
         found = [(s, e) for s, e in find_entity(text, "link", cache) if _RISKY.search(text, s, e)]
+    elif name == "official_link":
+        found = [(s, e) for s, e in find_entity(text, "link", cache) if is_official(text[s:e])]
     elif (name == "link" and not any(mark in text for mark in _LINK_MARKS)) or _HINTS[name].search(text) is None:
         found = []
     else:

@@ -10,7 +10,7 @@ in. It is text with three kinds of holes::
 
 * ``{name}``: any term of the vocab list ``name`` (shared by all rules), or
   a built-in entity (:data:`.entities.ENTITIES`: amount, link, risky_link,
-  phone, handle, code).
+  official_link, phone, handle, code).
 * ``(a|b|c)``: one of these alternatives; an alternative may be a slot,
   as in ``(钱|{amount})``, and choices may nest: ``(open (your|an) account)``.
 * ``(…)?`` or ``{…}?``: optional, as in ``(the )?`` or ``(的)?``.
