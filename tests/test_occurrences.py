@@ -7,7 +7,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from callguard.detect.inner_loops import Automaton, scan_matches
-from callguard.detect import occurrences
 from callguard.detect.occurrences import Occurrences, WordTables
 
 CLASSES = 5
@@ -56,15 +55,11 @@ def test_a_class_reads_what_recording_every_class_gives(entries, text, cap, extr
     ends: dict = {}
     scan_matches(automaton._automaton.iter(text), text, ends, set(), cap)
     want = recorded_per_class(automaton, words, text, cap, extra)
-    eager = occurrences.EAGER_CLASSES
-    try:
-        for occurrences.EAGER_CLASSES in (eager, -1):  # ``present`` a set, and worked out per class asked
-            occ = Occurrences(ends, table, cap)
-            for cid, hit in extra:
-                occ.add(cid, hit)
-            assert [cid in occ.present for cid in range(CLASSES)] == [cid in want for cid in range(CLASSES)]
-            assert occ.present == set(want)
-            for cid in range(CLASSES):
-                assert occ[cid] == want.get(cid, [])
-    finally:
-        occurrences.EAGER_CLASSES = eager
+    for lazy in (False, True):  # ``present`` a set, and worked out per class asked
+        occ = Occurrences(ends, table, cap, lazy)
+        for cid, hit in extra:
+            occ.add(cid, hit)
+        assert [cid in occ.present for cid in range(CLASSES)] == [cid in want for cid in range(CLASSES)]
+        assert occ.present == set(want)
+        for cid in range(CLASSES):
+            assert occ[cid] == want.get(cid, [])

@@ -7,7 +7,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import callguard.detect.ranking as ranking
-from callguard.detect import occurrences
 from callguard.detect.matcher import Matcher, Scan
 from tests.factories import group, pgroup, rule, ruleset
 
@@ -49,9 +48,11 @@ def first_of_each_kind(matcher: Matcher, text: str, kinds: tuple[int, ...]) -> d
 @given(rule_specs, st.lists(TEXTS, min_size=1, max_size=4))
 def test_the_best_rule_of_each_kind_is_the_one_scoring_every_rule_finds(specs, samples):
     matcher, kinds = matcher_of(specs)
-    for text in samples + ["通信管理局说冻结，转到安全账户 ab cd", "妈妈 转 ab 局 转¥3,000 http://a.top/x",
-                           "钱包 妈 ¥500", "cd 转妈"]:
-        assert matcher.best_of_each(Scan(text), kinds) == first_of_each_kind(matcher, text, kinds)
+    (layer, _), = matcher._layers
+    for layer.lazy_presence in (False, True):  # as a small layer does, and a large one (LAZY_ABOVE_CLASSES)
+        for text in samples + ["通信管理局说冻结，转到安全账户 ab cd", "妈妈 转 ab 局 转¥3,000 http://a.top/x",
+                               "钱包 妈 ¥500", "cd 转妈"]:
+            assert matcher.best_of_each(Scan(text), kinds) == first_of_each_kind(matcher, text, kinds)
 
 
 def test_rules_that_cannot_beat_the_best_are_not_matched(monkeypatch):
@@ -90,12 +91,9 @@ def test_every_group_that_matches_is_a_candidate(specs, samples):
     # pattern's other classes: a superset of what matches, never less.
     matcher, _ = matcher_of(specs)
     (layer, _), = matcher._layers
-    eager = occurrences.EAGER_CLASSES
-    try:
-        for occurrences.EAGER_CLASSES in (eager, -1):  # classes that occur in a set, and asked one by one
-            for text in samples + ["通信管理局说冻结，转到安全账户 ab cd", "妈妈 转 ab 局 转¥3,000 http://a.top/x", "钱包 妈 ¥500"]:
-                scan = Scan(text)
-                occ = layer.occurrences(scan)
-                assert set(layer.best_hits(scan, occ)) <= layer.candidate_groups(layer.occurrences(scan), scan)
-    finally:
-        occurrences.EAGER_CLASSES = eager
+    for layer.lazy_presence in (False, True):  # as a small layer does, and a large one (LAZY_ABOVE_CLASSES)
+        for text in samples + ["通信管理局说冻结，转到安全账户 ab cd", "妈妈 转 ab 局 转¥3,000 http://a.top/x",
+                               "钱包 妈 ¥500"]:
+            scan = Scan(text)
+            occ = layer.occurrences(scan)
+            assert set(layer.best_hits(scan, occ)) <= layer.candidate_groups(layer.occurrences(scan), scan)

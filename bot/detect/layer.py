@@ -41,10 +41,13 @@ from .scan import MAX_OCCURRENCES, Scan
 from .schema import Element, Rule
 from .typos import align_proposed, bounded, tolerates_typo
 
-__all__ = ["Layer", "PINYIN_SIMILARITY", "MIN_PINYIN_ALIAS"]
+__all__ = ["Layer", "PINYIN_SIMILARITY", "MIN_PINYIN_ALIAS", "LAZY_ABOVE_CLASSES"]
 
 PINYIN_SIMILARITY = 95
 MIN_PINYIN_ALIAS = 8
+# A layer of more element classes than this asks which classes occur one by
+# one and takes its candidates from the words found (see ``_index_groups``).
+LAZY_ABOVE_CLASSES = 100_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -219,17 +222,20 @@ class Layer:
         self.group_singles = tuple(map(tuple, singles))
         self.group_pids = tuple(map(tuple, pids))
         self.pattern_trigger = tuple(trigger)
-        # Per class, every group its occurrence may make a candidate: its
-        # phrases' and the patterns' it triggers (whether their other classes
-        # occur is left to matching: the bound stays an upper bound). Per
-        # automaton word, those of all its classes in one flat array: a
-        # message's candidates are a union of one slice per word found (~40
-        # at 10,000 synthetic rules), not a Python step per class that occurs
-        # (~2,200) and per group, each a cache miss or more in tables that size.
-        # When ``present`` is a set (few classes occur: Occurrences.EAGER_CLASSES)
-        # the patterns' other classes are checked, as cheap as it is exact:
-        # per class the groups it makes candidates by itself (``direct_of``),
-        # and (group, the other scanned classes) of its other patterns.
+        # In a large layer (LAZY_ABOVE_CLASSES), per class every group its
+        # occurrence may make a candidate: its phrases' and the patterns' it
+        # triggers (whether their other classes occur is left to matching: the
+        # bound stays an upper bound). Per automaton word, those of all its
+        # classes in one flat array: a message's candidates are a union of one
+        # slice per word found (~40 at 10,000 synthetic rules), not a Python
+        # step per class that occurs (~2,200) and per group, each a cache miss
+        # or more in tables that size.
+        # Below that size ``present`` is a set, and the patterns' other classes
+        # are checked, as cheap as it is exact: per class the groups it makes
+        # candidates by itself (``direct_of``), and (group, the other scanned
+        # classes) of its other patterns. (Measured: 24,500 classes, 1,000
+        # synthetic rules, are faster this way; 233,000, 10,000 rules, the other.)
+        self.lazy_presence = len(self.class_labels) > LAZY_ABOVE_CLASSES
         class_groups, direct_of, checks_of = {}, {}, {}
         for cid, (_, consumers, pids_) in self.plan.items():
             class_groups[cid] = tuple(dict.fromkeys([gid for gid, _, _ in consumers]
@@ -284,7 +290,7 @@ class Layer:
         ``best_hits`` finds is among them."""
         found: set[int] = set()
         present = occ.present
-        if isinstance(present, set):
+        if not self.lazy_presence:
             direct_of, checks_of = self.direct_of, self.checks_of
             for cid in present.intersection(self.triggering):  # most classes that occur trigger nothing
                 found.update(direct_of[cid])
@@ -399,7 +405,7 @@ class Layer:
         padded = " " + norm + " "  # positions in ``padded`` are one more than in ``norm``
         if norm and len(self._automaton):
             self._automaton.scan_matches(padded, ends, proposed, MAX_OCCURRENCES)
-        occ = Occurrences(ends, self.words, MAX_OCCURRENCES)
+        occ = Occurrences(ends, self.words, MAX_OCCURRENCES, self.lazy_presence)
         if proposed:
             word_fid = self.word_fid
             align_proposed(self.fuzzy_keys, self.fuzzy_classes, padded, occ, {word_fid[w] for w in ends}, proposed)

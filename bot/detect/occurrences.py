@@ -22,21 +22,19 @@ from __future__ import annotations
 __all__ = ["Occurrences"]
 
 
-# Up to this many classes (summed over the words found) ``present`` is a set
-# built at once: ~0.1 µs a class, and matching may ask about hundreds of them
-# (the shipped rules' groups list dozens of patterns each). Above it (the ~40
-# words of a message stand for ~2,200 classes with 10,000 synthetic rules,
-# and a set of them cost a tenth of a check) each class is worked out when
-# asked about, ~1 µs each, and matching asks about few.
-EAGER_CLASSES = 2000
-
-
 class Occurrences(dict):
     """class id -> [(start, end, similarity)] in the normalised text, built
     on first read (``occ[cid]``; a class that does not occur reads as []).
     ``present``: the classes that occur (test membership there, not on the
-    dict, which holds only the classes read so far): a set, or a container
-    that works each class out when asked (``EAGER_CLASSES``).
+    dict, which holds only the classes read so far): a set, or with
+    ``lazy`` a container that works each class out when asked.
+
+    A set costs ~0.1 µs a class the words found stand for, and matching the
+    shipped rules asks about hundreds of them (their groups list dozens of
+    patterns each): there a Python call per class asked made checks slower.
+    With 10,000 synthetic rules the ~40 words of a message stand for ~2,200
+    classes in tables far bigger than the processor's caches, the set cost
+    a tenth of a check, and matching asks about few (``Layer`` chooses).
 
     ``ends``: automaton word -> the indexes in the padded text where it
     ended (``scan_matches``). ``words``: the layer's tables (see
@@ -46,20 +44,18 @@ class Occurrences(dict):
 
     __slots__ = ("present", "_ends", "_words", "_extra", "_cap")
 
-    def __init__(self, ends: dict[int, list[int]], words: "WordTables", cap: int):
+    def __init__(self, ends: dict[int, list[int]], words: "WordTables", cap: int, lazy: bool = False):
         super().__init__()
         self._ends = ends
         self._words = words
         self._extra: dict[int, list[tuple[int, int, int]]] = {}
         self._cap = cap
-        classes = words.classes
-        if sum(map(len, map(classes.__getitem__, ends))) <= EAGER_CLASSES:
-            present: set[int] | _Presence = set()
-            for word in ends:
-                present.update(classes[word])
+        if lazy:
+            self.present: set[int] | _Presence = _Presence(ends, words, self._extra)
         else:
-            present = _Presence(ends, words, self._extra)
-        self.present = present
+            self.present = set()
+            for word in ends:
+                self.present.update(words.classes[word])
 
     @property
     def words_found(self):

@@ -94,12 +94,11 @@ def best_entries(layers: tuple, tables: tuple, local: tuple, rules: tuple, gated
 
     Thousands of rules can be candidates (10,000 synthetic rules sharing
     vocab lists: ~1,100 a message, most of them through one group of a
-    small weight). No Python step is taken per candidate: each candidate
-    group's heap code is looked up (``group_codes``, worked out at compile
-    time: exact for a rule with one candidate group) and the heap built
-    at C speed; only a rule with several candidate groups (found by
-    counting the groups' rules) has its bound summed, and its exact code
-    comes out of the heap before its groups' own. Everything is kept in
+    small weight). Per candidate group only lookups run, at C speed (``map``,
+    ``Counter``): its heap code (``group_codes``, worked out at compile
+    time: exact for a rule with one candidate group) and its rule; only a
+    rule with several candidate groups has its bound summed, and that exact
+    code comes out of the heap before its groups' own (then skipped). Everything is kept in
     plain ints, which the cyclic garbage collector does not track: lists
     per candidate, alive while a collection ran, were promoted to the
     oldest generation and made the collector walk the whole compiled rule
@@ -125,7 +124,8 @@ def best_entries(layers: tuple, tables: tuple, local: tuple, rules: tuple, gated
             # sum of their weights (clamped: weights are whole numbers, so
             # min(100, sum), the score were every candidate group matched
             # exactly), 0 when those groups cannot meet the rule's ``requires``.
-            weight, group_needs, rule_groups, mine = layer.bound_weights.__getitem__, layer.group_needs, layer.rule_groups, local[li]
+            weight, group_needs = layer.bound_weights.__getitem__, layer.group_needs
+            rule_groups, mine = layer.rule_groups, local[li]
             for r in multiple:
                 gids = candidates.intersection(rule_groups[mine[r]])
                 total = sum(map(weight, gids))
