@@ -164,16 +164,20 @@ def _reading(data: bytes) -> Generator[None, None, object]:
             gc.enable()
 
 
-def loads(data: bytes) -> object:
-    """What :func:`dumps` wrote, letting other threads run between two pickles
-    (``time.sleep(0)``): for a thread or a process without an event loop."""
-    steps = _reading(data)
+def _in_thread(steps: Generator[None, None, object]) -> object:
+    """Run ``steps`` here, letting other threads run between two of them (``time.sleep(0)``)."""
     while True:
         try:
             next(steps)
         except StopIteration as done:
             return done.value
         time.sleep(0)
+
+
+def loads(data: bytes) -> object:
+    """What :func:`dumps` wrote, letting other threads run between two pickles:
+    for a thread or a process without an event loop."""
+    return _in_thread(_reading(data))
 
 
 async def _on_loop(steps: Generator[None, None, object], share: float) -> object:
@@ -221,8 +225,7 @@ def _releasing(box: list, batch: int) -> Generator[None, None, None]:
 def release(box: list, *, batch: int = RELEASE_BATCH) -> None:
     """Free what ``box`` holds, letting other threads run every ``batch``
     objects: for a thread or a process without an event loop."""
-    for _ in _releasing(box, batch):
-        time.sleep(0)
+    _in_thread(_releasing(box, batch))
 
 
 async def release_on_loop(box: list, *, batch: int = RELEASE_BATCH, share: float = LOOP_SHARE) -> None:

@@ -364,6 +364,9 @@ class RuleBook:
                                      backup=backup, compiled=previous.compiled))
 
 
+_releasing: set[asyncio.Task] = set()  # the running releases (a task nothing references may vanish)
+
+
 def _retire(gone: list) -> None:
     """Free the rule sets in ``gone`` (Loaded or Pending, None skipped) on the
     event loop, a few thousand objects per turn (:func:`callguard.handover.release_on_loop`):
@@ -380,9 +383,6 @@ def _retire(gone: list) -> None:
     task = loop.create_task(handover.release_on_loop(box), name="release-rules")
     _releasing.add(task)
     task.add_done_callback(_releasing.discard)
-
-
-_releasing: set[asyncio.Task] = set()  # the running releases (a task nothing references may vanish)
 
 
 def _read_or_none(path: Path) -> bytes | None:

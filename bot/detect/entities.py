@@ -122,8 +122,8 @@ def is_official(link: str) -> bool:
     """Whether ``link``'s host is one of official_domains.txt or a subdomain of
     one (the host must end with the listed name: "gov.uk.refund.info" is not)."""
     m = _HOST.match(link)
-    host = m.group(1).lower().rstrip(".") if m else ""
-    return any(host == name or host.endswith("." + name) for name in _OFFICIAL)
+    labels = m.group(1).lower().rstrip(".").split(".") if m else []
+    return any(".".join(labels[i:]) in _OFFICIAL for i in range(len(labels)))
 
 # A cheap test that rules out most texts before an entity's full expression
 # runs: a digit or a currency or magnitude word for an amount, a dot or
