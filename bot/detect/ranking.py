@@ -33,7 +33,7 @@ from __future__ import annotations
 
 from array import array
 from collections import Counter
-from heapq import heapify, heappop
+from heapq import heapify, heappop, heappush
 from typing import TYPE_CHECKING
 
 from .chaining import group_best
@@ -63,14 +63,17 @@ def group_needs_bits(rule, name: str) -> int:
                                                       if needed == name)
 
 
-def group_codes(layer, where: tuple[int, ...], n: int) -> tuple[array, array]:
+def group_codes(layer, where: tuple[int, ...], n: int) -> tuple[array, array, dict[int, tuple[int, ...]]]:
     """Per group of ``layer`` (whose rule at layer index i is rule ``where[i]``
     of the ``n`` rules, -1: no longer served): its rule's index, and its
     heap code, (100 - bound) x n + rule index, the bound being its rule's
     were this group the rule's only candidate (0 when the group alone
     cannot meet the rule's ``requires``): the exact code for a rule with one
     candidate group, which most are. A group of a rule no longer served
-    gets ``101 x n``, after every other code."""
+    gets ``101 x n``, after every other code. Per rule served, the most its
+    ``c`` candidate groups can weigh: (0, the heaviest weight, the two
+    heaviest, ...), clamped to 100, the optimistic bound of a rule with
+    several candidate groups (see ``best_entries``)."""
     owners = array("i", map(where.__getitem__, layer.group_rule))
     rule_needs = tuple(map(needs_bits, layer.rules))
     dead = 101 * n
@@ -78,7 +81,12 @@ def group_codes(layer, where: tuple[int, ...], n: int) -> tuple[array, array]:
     for r, lr, needs, weight in zip(owners, layer.group_rule, layer.group_needs, layer.bound_weights):
         bound = 0 if needs & rule_needs[lr] != rule_needs[lr] else min(100, weight)
         codes.append(dead if r < 0 else (100 - bound) * n + r)
-    return owners, codes
+    heaviest = {}
+    for lr, r in enumerate(where):
+        if r >= 0:
+            weights = sorted((layer.bound_weights[gid] for gid in layer.rule_groups[lr]), reverse=True)
+            heaviest[r] = tuple(min(100, sum(weights[:c])) for c in range(len(weights) + 1))
+    return owners, codes, heaviest
 
 
 def best_entries(layers: tuple, tables: tuple, local: tuple, rules: tuple, gated: tuple[bool, ...],
@@ -96,14 +104,17 @@ def best_entries(layers: tuple, tables: tuple, local: tuple, rules: tuple, gated
     vocab lists: ~1,100 a message, most of them through one group of a
     small weight). Per candidate group only lookups run, at C speed (``map``,
     ``Counter``): its heap code (``group_codes``, worked out at compile
-    time: exact for a rule with one candidate group) and its rule; only a
-    rule with several candidate groups has its bound summed, and that exact
-    code comes out of the heap before its groups' own (then skipped). Everything is kept in
+    time: exact for a rule with one candidate group) and its rule. A rule
+    with several candidate groups goes in with an optimistic code (the
+    most that many of its groups can weigh), and only when that comes out
+    of the heap is its exact code worked out and put back: before its
+    groups' own codes, which are then skipped. Everything is kept in
     plain ints, which the cyclic garbage collector does not track: lists
     per candidate, alive while a collection ran, were promoted to the
     oldest generation and made the collector walk the whole compiled rule
     set every few messages (60 % of the time at 10,000 rules)."""
     n = len(rules)
+    optimistic: set[int] = set()  # rules whose code in the heap is optimistic, their exact one not worked out yet
     order: list[int] = []  # heap codes, (100 - bound) x n + rule index: best bound, then lowest index first
     left: Counter[int] = Counter()  # kind -> its candidate rules not matched yet
     states = []
@@ -113,29 +124,20 @@ def best_entries(layers: tuple, tables: tuple, local: tuple, rules: tuple, gated
         entities_of = (lambda cid, layer=layer: layer.entities_of(scan, cid))
         candidates = layer.candidate_groups(occ, scan)
         states.append((layer, occ, candidates, memo, entities_of, {}))
-        owner_of, code_of = tables[li]
+        owner_of, code_of, heaviest = tables[li]
         counts = Counter(map(owner_of.__getitem__, candidates))  # rule index -> its candidate groups
         order += map(code_of.__getitem__, candidates)
         counts.pop(-1, None)  # rules no longer served
         left.update(map(kind.__getitem__, counts))
+        # A rule with several candidate groups gets an optimistic code first,
+        # from the heaviest weights of as many of its groups (worked out at
+        # compile time); its exact code is worked out when that comes out of
+        # the heap (``exact_code``), if it does before its kind is settled.
+        # Summing every such rule's candidate groups as they were found cost
+        # more than all the other bounds together on long texts.
         multiple = [r for r, count in counts.items() if count > 1]
-        if multiple:
-            # Rules with several candidate groups: the exact bound is the
-            # sum of their weights (clamped: weights are whole numbers, so
-            # min(100, sum), the score were every candidate group matched
-            # exactly), 0 when those groups cannot meet the rule's ``requires``.
-            weight, group_needs = layer.bound_weights.__getitem__, layer.group_needs
-            rule_groups, mine = layer.rule_groups, local[li]
-            for r in multiple:
-                gids = candidates.intersection(rule_groups[mine[r]])
-                total = sum(map(weight, gids))
-                if needed[r]:
-                    needs = 0
-                    for gid in gids:
-                        needs |= group_needs[gid]
-                    if needs & needed[r] != needed[r]:
-                        total = 0
-                order.append((100 - min(100, total)) * n + r)
+        order += [(100 - heaviest[r][counts[r]]) * n + r for r in multiple]
+        optimistic.update(multiple)
     heapify(order)
     dead = 101 * n
     best: dict[int, tuple[tuple[int, int], list]] = {}
@@ -160,10 +162,16 @@ def best_entries(layers: tuple, tables: tuple, local: tuple, rules: tuple, gated
             if len(settled) == kinds_left:
                 break
             continue
-        done.add(r)
-        left[k] -= 1
         li = 0 if len(states) == 1 else next(i for i, mine in enumerate(local) if r in mine)
         layer, occ, candidates, memo, entities_of, group_hits = states[li]
+        if r in optimistic:
+            optimistic.discard(r)
+            exact = exact_code(layer, candidates, local[li][r], needed[r], n, r)
+            if exact != code:  # worse than this optimistic one: back in the heap, in its place
+                heappush(order, exact)
+                continue
+        done.add(r)
+        left[k] -= 1
         items = []
         total = 0
         weights = layer.weights
@@ -189,3 +197,20 @@ def best_entries(layers: tuple, tables: tuple, local: tuple, rules: tuple, gated
             if len(settled) == kinds_left:
                 break
     return {k: (key[1], items) for k, (key, items) in best.items()}
+
+
+def exact_code(layer, candidates: set[int], lr: int, needed: int, n: int, r: int) -> int:
+    """The heap code of rule ``r`` (index ``lr`` in ``layer``) from its
+    candidate groups: the bound is the sum of their weights (clamped:
+    weights are whole numbers, so min(100, sum), the score were every
+    candidate group matched exactly), 0 when those groups cannot meet the
+    rule's ``requires`` (``needed``, :func:`needs_bits`)."""
+    gids = candidates.intersection(layer.rule_groups[lr])
+    total = sum(map(layer.bound_weights.__getitem__, gids))
+    if needed:
+        needs = 0
+        for gid in gids:
+            needs |= layer.group_needs[gid]
+        if needs & needed != needed:
+            total = 0
+    return (100 - min(100, total)) * n + r
