@@ -67,6 +67,21 @@ def test_rules_that_cannot_beat_the_best_are_not_matched(monkeypatch):
     assert sorted(matched) == [0, 1]  # the strong rule's two groups, and no weak rule's
 
 
+def test_a_rule_of_several_candidate_groups_is_summed_only_when_it_could_come_first(monkeypatch):
+    # Every rule here has two candidate groups. The strong one's optimistic
+    # code comes out first and is exact (60 + 40); once it has scored 100, the
+    # weak rules' optimistic codes (10 + 10) cannot beat it: none is summed.
+    strong = rule("strong", group("claim", 60, "通信管理局"), group("demand", 40, "安全账户"))
+    weak = [rule(f"weak{i}", group("claim", 10, "通信管理局"), group("other", 10, "冻结")) for i in range(20)]
+    matcher = Matcher(ruleset(*weak, strong))
+    summed = []
+    real = ranking.exact_code
+    monkeypatch.setattr(ranking, "exact_code", lambda *a: summed.append(a[-1]) or real(*a))
+    best = matcher.best_of_each(Scan("通信管理局说冻结，转到安全账户"), (0,) * 21)
+    assert best[0].rule.id == "strong" and best[0].score == 100
+    assert summed == [20]
+
+
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(rule_specs, st.integers(0, 7), st.lists(TEXTS, min_size=1, max_size=3))
 def test_after_a_reload_that_keeps_compiled_rules_the_best_rules_are_the_same(specs, changed, samples):
