@@ -60,6 +60,17 @@ def ui(key: str, lang: str, *, region: Region | None = None, **fmt: object) -> s
     return i18n.text(f"bot.{key}", lang, **{**region_values(region, lang), **fmt})
 
 
+def _first_check(category: str | None, lang: str, region: Region | None) -> str:
+    """The check that settles a doubtful message of this kind. "Call the official
+    number" settles an official's or a company's call; a relative, a seller or an
+    online friend is settled another way (call the number you already had, pay
+    only inside the platform)."""
+    specific = f"low.check1.{category}"
+    if category and f"bot.{specific}" in i18n.table(i18n.language(lang)):
+        return ui(specific, lang, region=region)
+    return ui("low.check1", lang, region=region)
+
+
 def region_values(region: Region | None, lang: str) -> dict[str, str]:
     """The placeholder values of ``region`` in ``lang``; without a region,
     ``police`` and ``scam_line`` in generic words ("the police")."""
@@ -208,7 +219,7 @@ def verdict_reply(
         parts.append(_bold(ui("risk.low", lang), html))
         parts.extend(_type_and_evidence(verdict, category, lang, html, text))
         parts.append(picture)
-        checks = [ui("low.check1", lang, region=region), ui("low.check2", lang, region=region)]
+        checks = [_first_check(verdict.category, lang, region), ui("low.check2", lang, region=region)]
         parts.append(_bold(ui("low.checks", lang), html) + "\n" + _steps(checks, html))
     else:
         heading, *rest = _no_match(text, lang, html, region, numbers, counts)

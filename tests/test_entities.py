@@ -115,3 +115,11 @@ def test_a_cheap_top_level_word_in_the_middle_of_a_host_is_not_risky():
     assert "risky_link" not in kinds("account.live.com/acsr")  # ".live" is not the last label
     assert kinds("verify at evil.live/x")["risky_link"]
     assert kinds("go to bad.top.")["risky_link"]  # the sentence's full stop is not a label
+
+
+def test_a_bare_host_right_after_chinese_is_a_link():
+    """Chinese users write '链接是bank-verify.top' with no space; a host inside a Latin word is not one."""
+    from callguard.detect.entities import find_entities
+    found = find_entities("链接是damai-zhuanrang.xyz能买吗")
+    assert found["link"] == [(3, 22)] and found["risky_link"] == [(3, 22)]
+    assert "link" not in find_entities("版本v1.2.3") and "link" not in find_entities("邮箱abc@mail.top")

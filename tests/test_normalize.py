@@ -169,6 +169,9 @@ def test_homophone_typos_of_scam_words_are_spelled_right_with_offsets_kept():
     assert normalize("将冻洁您名下账护") == normalize("将冻结您名下账户")
     assert normalize("檢查院的通緝令") == normalize("检察院的通缉令")  # Traditional, then the typo
     assert normalize("百万保章") == normalize("百万保障")
+    assert normalize("公安据说看通济令，这事要保秘") == normalize("公安局说看通缉令，这事要保密")
+    assert normalize("身分证被冒用") == normalize("身份证被冒用")  # the Taiwanese form too
+    assert normalize("他把我封瑣了") == normalize("他把我封锁了")
     text = "请把验正码告诉课服"
     folded, offsets = normalize_with_offsets(text)
     assert folded == normalize("请把验证码告诉客服") and offsets == list(range(len(text)))

@@ -197,6 +197,19 @@ def test_low_risk_reply_names_what_looked_suspicious_and_the_two_checks():
     assert "2. " + replies.ui("low.check2", "zh-Hans") in text
 
 
+@pytest.mark.parametrize("lang", ["zh-Hans", "zh-Hant", "en"])
+def test_low_risk_first_check_fits_the_kind(lang):
+    """A doubtful 'new number' message is settled by calling the number you already had,
+    not by calling an official line; kinds without their own check keep the generic one."""
+    for category, key in [("impersonate_acquaintance", "low.check1.impersonate_acquaintance"),
+                          ("impersonate_authority", "low.check1")]:
+        rule = _scam_rule(category)
+        v = Verdict(False, "low", category, rule.id, 25)
+        text = replies.verdict_reply(v, RULESET, lang, html=False)
+        assert replies.ui("low.checks", lang) + "\n1. " + replies.ui(key, lang) + "\n2. " in text
+    assert replies.ui("low.check1.impersonate_acquaintance", lang) != replies.ui("low.check1", lang)
+
+
 def _scam_rule(category: str):
     return next(r for r in RULESET.rules if r.category == category)
 

@@ -4,6 +4,7 @@ Pure and self-contained: nothing here imports Telegram or storage, and
 ``Detector(ruleset).check(text)`` depends only on the rule set and the text.
 
     load.py      rule file -> RuleSet (schema.py), every problem as file:line
+                 (its parts: loadvocab for vocab:, loadshared for shared:)
     patterns.py  the pattern syntax: {vocab}, {entity}, (a|b), … gaps
     entities.py  amounts, links, phone numbers, chat handles, codes
     normalize.py one normalisation for patterns and messages (words.py: English)

@@ -62,8 +62,10 @@ _BODIES = {
                rf"|(?:{_NUM})\s?{_MAGNITUDE}?\s?{_CURRENCY_AFTER}"
                rf"|(?<!\d)\d+(?:\.\d+)?\s?(?:万|萬|千|亿|億|k\b)"
                rf"|{_CN_NUM}{{1,8}}(?:{_CURRENCY_AFTER}|万|萬|千|亿|億)(?:{_CURRENCY_AFTER})?", re.IGNORECASE),
-    "link": (rf"(?:https?://|www\.){_URL_CHAR}+|(?<![\w@.-]){_DOMAIN}{_PATH}"
-             rf"|(?<![\w.])(?:\d{{1,3}}\.){{3}}\d{{1,3}}(?::\d{{2,5}})?/{_URL_CHAR}*", re.IGNORECASE),
+    # A bare host may follow a Chinese character with no space ("链接是bank-verify.top"):
+    # only a Latin letter, digit or host character before it means it is inside a longer word.
+    "link": (rf"(?:https?://|www\.){_URL_CHAR}+|(?<![a-z0-9_@.-]){_DOMAIN}{_PATH}"
+             rf"|(?<![a-z0-9_.])(?:\d{{1,3}}\.){{3}}\d{{1,3}}(?::\d{{2,5}})?/{_URL_CHAR}*", re.IGNORECASE),
     "phone": (r"(?<![\d\w])\+?\d(?:[\d -]{5,17})\d(?![\d\w])", 0),
     "handle": (r"(?<![\w@])@[a-z][a-z0-9_]{3,31}\b|\b(?:wa\.me|t\.me)/[\w+]+"
                r"|(?:微信号?|微信號|v信号?|薇信号?|vx号?|wx号?)\s*[:：]?\s*[a-z0-9][a-z0-9_.-]{3,29}"

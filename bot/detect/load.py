@@ -20,6 +20,7 @@ from dataclasses import replace
 from types import MappingProxyType
 from typing import Any
 
+from .loadshared import SharedChecks
 from .loadvocab import MAX_TERMS, VocabChecks
 from .normalize import has_cjk
 from .patterns import PatternError, literal, parse_pattern
@@ -43,14 +44,15 @@ MIN_NO_MATCH_EXAMPLES = 5
 
 _ID_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]{1,80}$")
 _SLOT_RE = re.compile(r"\{\s*([a-z][a-z0-9_]*)\s*\}")
-_TOP_KEYS = ("schema", "version", "thresholds", "texts", "regions", "categories", "vocab", "rules")
+_TOP_KEYS = ("schema", "version", "thresholds", "texts", "regions", "categories", "vocab", "shared", "rules")
 _RULE_KEYS = ("id", "category", "title", "advice", "requires", "requires_all", "groups", "examples", "note", "fallback")
 _GROUP_KEYS = ("name", "weight", "phrases", "patterns", "fuzzy", "gap", "note")
 
 
-class _Checker(VocabChecks):
+class _Checker(VocabChecks, SharedChecks):
     """Walks the loaded document, collecting problems and building the model
-    (the ``vocab:`` block: :class:`~.loadvocab.VocabChecks`)."""
+    (the ``vocab:`` block: :class:`~.loadvocab.VocabChecks`; the ``shared:``
+    block: :class:`~.loadshared.SharedChecks`)."""
 
     def __init__(self, source: str):
         self.source = source
@@ -59,6 +61,7 @@ class _Checker(VocabChecks):
         self.vocab_keys: dict[str, tuple[str, ...]] = {}  # vocab name -> normalised terms
         self.used_vocab: set[str] = set()
         self.pattern_count = 0
+        self.pattern_limit = MAX_PATTERNS
 
     def error(self, line: int, message: str) -> None:
         self.problems.append(Problem(self.source, line, message))
@@ -122,7 +125,9 @@ class _Checker(VocabChecks):
         texts = self.texts(top)
         categories = self.categories(top)
         vocab = self.vocab(top)
+        self.shared(top)
         rules = self.rules(top, categories)
+        self.report_unused_shared()
         for name, entry in vocab.items():
             if name not in self.used_vocab:
                 self.warn(entry.line, f"vocab '{name}' is not used by any pattern")
@@ -281,6 +286,14 @@ class _Checker(VocabChecks):
                 self.error(line_g, f"{where}: each group must be a mapping with name, weight, patterns")
                 continue
             line_g = line_of(g, default=line_g)
+            if "use" in g:  # a shared group (loadshared.py)
+                group = self.use_group(g, where, line_g)
+                if group is not None:
+                    if group.name in names:
+                        self.error(line_g, f"{where}: duplicate group name '{group.name}'")
+                    names.add(group.name)
+                    out.append(group)
+                continue
             name = g.get("name")
             if not isinstance(name, str) or not name:
                 self.error(line_g, f"{where}: group without a name")
@@ -288,27 +301,29 @@ class _Checker(VocabChecks):
             if name in names:
                 self.error(line_g, f"{where}: duplicate group name '{name}'")
             names.add(name)
-            for key in g:
-                if key not in _GROUP_KEYS:
-                    self.warn(line_of(g, key, line_g), f"{where}: group '{name}': unknown key {show(key)}")
-            weight = g.get("weight")
-            if not isinstance(weight, int) or isinstance(weight, bool) or not -100 <= weight <= 100 or weight == 0:
-                self.error(line_of(g, "weight", line_g),
-                           f"{where}: group '{name}' weight must be a non-zero whole number -100..100")
-                weight = 0
-            fuzzy = g.get("fuzzy", True)
-            if not isinstance(fuzzy, bool):
-                self.error(line_of(g, "fuzzy", line_g), f"{where}: group '{name}' fuzzy must be true or false")
-                fuzzy = True
-            gap = g.get("gap", DEFAULT_GAP)
-            if not isinstance(gap, int) or isinstance(gap, bool) or not 1 <= gap <= MAX_GAP:
-                self.error(line_of(g, "gap", line_g), f"{where}: group '{name}' gap must be a whole number 1..{MAX_GAP}")
-                gap = DEFAULT_GAP
-            patterns = self.patterns(g, f"{where}: group '{name}'", line_g)
-            out.append(Group(name=name, weight=weight, patterns=patterns, fuzzy=fuzzy, gap=gap))
+            out.append(self.group(g, name, f"{where}: group '{name}'", line_g))
         if out and not any(g.weight > 0 for g in out):
             self.error(gline, f"{where}: needs at least one group with a positive weight")
         return out
+
+    def group(self, g: dict, name: str, where: str, line: int) -> Group:
+        """A group written out, in a rule or in ``shared:``: weight, fuzzy, gap, patterns."""
+        for key in g:
+            if key not in _GROUP_KEYS:
+                self.warn(line_of(g, key, line), f"{where}: unknown key {show(key)}")
+        weight = g.get("weight")
+        if not isinstance(weight, int) or isinstance(weight, bool) or not -100 <= weight <= 100 or weight == 0:
+            self.error(line_of(g, "weight", line), f"{where} weight must be a non-zero whole number -100..100")
+            weight = 0
+        fuzzy = g.get("fuzzy", True)
+        if not isinstance(fuzzy, bool):
+            self.error(line_of(g, "fuzzy", line), f"{where} fuzzy must be true or false")
+            fuzzy = True
+        gap = g.get("gap", DEFAULT_GAP)
+        if not isinstance(gap, int) or isinstance(gap, bool) or not 1 <= gap <= MAX_GAP:
+            self.error(line_of(g, "gap", line), f"{where} gap must be a whole number 1..{MAX_GAP}")
+            gap = DEFAULT_GAP
+        return Group(name=name, weight=weight, patterns=self.patterns(g, where, line), fuzzy=fuzzy, gap=gap)
 
     def patterns(self, g: dict, where: str, line: int) -> tuple[Pattern, ...]:
         """A group's ``phrases`` (literal text) and, in schema 2, its
@@ -334,6 +349,13 @@ class _Checker(VocabChecks):
             self.pattern_count += len(raw)
             lines = raw.item_lines if isinstance(raw, LineList) else [pline] * len(raw)
             for item, item_line in zip(raw, lines):
+                if isinstance(item, dict) and key == "patterns":  # {use: a_shared_list} (loadshared.py)
+                    included = self.use_patterns(item, where, item_line)
+                    if not seen.isdisjoint((p.elements, p.gaps) for p in included):
+                        self.warn(item_line, f"{where}: {show(item.get('use'))} repeats a pattern of the group")
+                    seen.update((p.elements, p.gaps) for p in included)
+                    out += included
+                    continue
                 variants = self.pattern(item, key == "patterns", where, item_line)
                 if not variants:
                     continue
