@@ -17,8 +17,8 @@ the 1,000-rule set), plus the texts of /work/shared/eval/dev.jsonl when that
 file is there (read at run time; never copied into the repo).
 
 Worst cases: every crafted 4,096-character input of bench/crafted.py, timed
-five times each against the shipped and the 1,000-rule set; the table shows
-the slowest of the five (CPU milliseconds of one ``check``).
+five times each against the shipped, the 1,000-rule and the 10,000-rule set;
+the table shows the slowest of the five (CPU milliseconds of one ``check``).
 
 Timed: ``Detector.check(text)`` for each message, one call at a time:
 normalisation, both matching passes, scoring, the verdict and its evidence
@@ -157,7 +157,7 @@ def throughput_target(result: dict) -> dict:
 
 
 def bench_ruleset(name: str, ruleset: RuleSet, corpus: list[tuple[str, str]], passes: int, clock: str,
-                  build_s: float | None = None) -> dict:
+                  build_s: float | None = None, worst: dict | None = None) -> dict:
     gc.collect()
     t0 = CLOCKS[clock]()
     detector = Detector(ruleset)
@@ -177,6 +177,8 @@ def bench_ruleset(name: str, ruleset: RuleSet, corpus: list[tuple[str, str]], pa
     flagged = sum(1 for t in texts if detector.check(t).risk in ("high", "medium"))
     result["flagged_share"] = flagged / len(texts)  # sanity: the corpus does exercise the rules
     gc.unfreeze()
+    if worst is not None:  # the crafted inputs, on this compiled set (compiling 10,000 rules again takes a minute)
+        worst[name] = worst_cases(detector, clock)
     del detector
     gc.collect()
     return result
@@ -313,7 +315,8 @@ def main(argv: list[str] | None = None) -> int:
             worst["synthetic-1k"] = worst_cases(Detector(syn1k), args.clock)
         targets["msgs_per_s_1k"] = throughput_target(results[-1])
         if not args.no_10k:
-            results.append(bench_ruleset("synthetic-10k", syn, corpus, passes, args.clock, build_s=generate_s))
+            results.append(bench_ruleset("synthetic-10k", syn, corpus, passes, args.clock, build_s=generate_s,
+                                         worst=None if args.no_worst else worst))
             r1k, r10k = results[-2], results[-1]
             ratio = {
                 "total": r10k["total_s"] / r1k["total_s"],

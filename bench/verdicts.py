@@ -10,7 +10,8 @@ Python) over every text we have, and compares the whole JSON verdict of each
 span and similarity):
 
 * ../shared/eval/dev.jsonl, ../shared/train/corpus.jsonl (read at run time,
-  never copied; CALLGUARD_SHARED names another folder), bench/probe/probe.jsonl, rules/regression.jsonl;
+  never copied; CALLGUARD_SHARED names another folder), bench/probe/probe.jsonl, rules/regression.jsonl,
+  bench/fresh/fresh.jsonl;
 * synthetic messages realising the shipped rules' patterns, with typos,
   obfuscation and long pasted texts (bench/synthetic.py, fixed seed);
 * the crafted 4,096-character inputs of bench/bench_matcher.py.
@@ -22,7 +23,9 @@ CALLGUARD_RULES says otherwise; use the same one for both runs.
 ``--synthetic N`` checks against the first N synthetic schema-2 rules of
 bench/synthetic.py instead (in this process, no rule file: the synthetic sets
 are where the matcher's pruning and caps have the most to do), on messages
-realising those rules and the crafted inputs made from them.
+realising those rules, the crafted inputs made from them, and the matcher
+benchmark's own corpus (messages realising the first 1,000 rules, which
+bench_matcher.py times against both synthetic sets, and dev.jsonl).
 """
 
 from __future__ import annotations
@@ -45,8 +48,10 @@ SOURCES = {
     "corpus": SHARED / "train" / "corpus.jsonl",
     "probe": HERE / "probe" / "probe.jsonl",
     "regression": ROOT / "rules" / "regression.jsonl",
+    "fresh": HERE / "fresh" / "fresh.jsonl",
 }
 SYNTHETIC_MESSAGES = 3000
+BENCH_MESSAGES = 4000  # bench_matcher.py's full corpus
 
 
 def texts() -> list[tuple[str, str]]:
@@ -75,9 +80,14 @@ def synthetic_texts(n_rules: int) -> tuple[object, list[tuple[str, str]]]:
     import crafted
     import synthetic
 
+    from dataclasses import replace
+
     ruleset = synthetic.make_ruleset(n_rules)
     out = [("synthetic", m.text) for m in synthetic.make_messages(ruleset, SYNTHETIC_MESSAGES)]
     out += [("crafted", text) for _, text in crafted.crafted_inputs(ruleset)]
+    first_1k = replace(ruleset, rules=ruleset.rules[:1000])
+    out += [("bench", m.text) for m in synthetic.make_messages(first_1k, BENCH_MESSAGES)]
+    out += [("dev", text) for text in synthetic.load_dev_texts()]
     return ruleset, out
 
 

@@ -54,10 +54,12 @@ def test_a_class_reads_what_recording_every_class_gives(entries, text, cap, extr
     automaton, table, words = tables(entries)
     ends: dict = {}
     scan_matches(automaton._automaton.iter(text), text, ends, set(), cap)
-    occ = Occurrences(ends, table, cap)
-    for cid, hit in extra:
-        occ.add(cid, hit)
     want = recorded_per_class(automaton, words, text, cap, extra)
-    assert occ.present == set(want)
-    for cid in range(CLASSES):
-        assert occ[cid] == want.get(cid, [])
+    for lazy in (False, True):  # ``present`` a set, and worked out per class asked
+        occ = Occurrences(ends, table, cap, lazy)
+        for cid, hit in extra:
+            occ.add(cid, hit)
+        assert [cid in occ.present for cid in range(CLASSES)] == [cid in want for cid in range(CLASSES)]
+        assert occ.present == set(want)
+        for cid in range(CLASSES):
+            assert occ[cid] == want.get(cid, [])

@@ -48,9 +48,11 @@ def first_of_each_kind(matcher: Matcher, text: str, kinds: tuple[int, ...]) -> d
 @given(rule_specs, st.lists(TEXTS, min_size=1, max_size=4))
 def test_the_best_rule_of_each_kind_is_the_one_scoring_every_rule_finds(specs, samples):
     matcher, kinds = matcher_of(specs)
-    for text in samples + ["通信管理局说冻结，转到安全账户 ab cd", "妈妈 转 ab 局 转¥3,000 http://a.top/x",
-                           "钱包 妈 ¥500", "cd 转妈"]:
-        assert matcher.best_of_each(Scan(text), kinds) == first_of_each_kind(matcher, text, kinds)
+    (layer, _), = matcher._layers
+    for layer.lazy_presence in (False, True):  # as a small layer does, and a large one (LAZY_ABOVE_CLASSES)
+        for text in samples + ["通信管理局说冻结，转到安全账户 ab cd", "妈妈 转 ab 局 转¥3,000 http://a.top/x",
+                               "钱包 妈 ¥500", "cd 转妈"]:
+            assert matcher.best_of_each(Scan(text), kinds) == first_of_each_kind(matcher, text, kinds)
 
 
 def test_rules_that_cannot_beat_the_best_are_not_matched(monkeypatch):
@@ -63,6 +65,21 @@ def test_rules_that_cannot_beat_the_best_are_not_matched(monkeypatch):
     best = matcher.best_of_each(Scan("通信管理局说冻结，转到安全账户"), (0,) * 21)
     assert best[0].rule.id == "strong" and best[0].score == 100
     assert sorted(matched) == [0, 1]  # the strong rule's two groups, and no weak rule's
+
+
+def test_a_rule_of_several_candidate_groups_is_summed_only_when_it_could_come_first(monkeypatch):
+    # Every rule here has two candidate groups. The strong one's optimistic
+    # code comes out first and is exact (60 + 40); once it has scored 100, the
+    # weak rules' optimistic codes (10 + 10) cannot beat it: none is summed.
+    strong = rule("strong", group("claim", 60, "通信管理局"), group("demand", 40, "安全账户"))
+    weak = [rule(f"weak{i}", group("claim", 10, "通信管理局"), group("other", 10, "冻结")) for i in range(20)]
+    matcher = Matcher(ruleset(*weak, strong))
+    summed = []
+    real = ranking.exact_code
+    monkeypatch.setattr(ranking, "exact_code", lambda *a: summed.append(a[-1]) or real(*a))
+    best = matcher.best_of_each(Scan("通信管理局说冻结，转到安全账户"), (0,) * 21)
+    assert best[0].rule.id == "strong" and best[0].score == 100
+    assert summed == [20]
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -80,3 +97,18 @@ def test_after_a_reload_that_keeps_compiled_rules_the_best_rules_are_the_same(sp
     assert reloaded.layers == 2
     for text in samples + ["通信管理局说冻结，转到安全账户 ab cd"]:
         assert reloaded.best_of_each(Scan(text), kinds) == first_of_each_kind(fresh, text, kinds)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(rule_specs, st.lists(TEXTS, min_size=1, max_size=4))
+def test_every_group_that_matches_is_a_candidate(specs, samples):
+    # The candidates come from the words found, without checking a
+    # pattern's other classes: a superset of what matches, never less.
+    matcher, _ = matcher_of(specs)
+    (layer, _), = matcher._layers
+    for layer.lazy_presence in (False, True):  # as a small layer does, and a large one (LAZY_ABOVE_CLASSES)
+        for text in samples + ["通信管理局说冻结，转到安全账户 ab cd", "妈妈 转 ab 局 转¥3,000 http://a.top/x",
+                               "钱包 妈 ¥500"]:
+            scan = Scan(text)
+            occ = layer.occurrences(scan)
+            assert set(layer.best_hits(scan, occ)) <= layer.candidate_groups(layer.occurrences(scan), scan)

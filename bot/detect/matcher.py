@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from .chaining import gap_cost
 from .inner_loops import one_edit
 from .layer import Layer
-from .ranking import best_entries, clamp as _clamp, needs_bits
+from .ranking import best_entries, clamp as _clamp, group_codes, needs_bits
 from .scan import MAX_MATCH_CHARS, MAX_OCCURRENCES, Scan
 from .schema import Rule, RuleSet
 from .typos import align, tolerates_typo
@@ -107,6 +107,8 @@ class Matcher:
         self._needs = tuple(map(needs_bits, ruleset.rules))
         # per layer: rule index -> the rule's index in the layer
         self._local = tuple({r: lr for lr, r in enumerate(where) if r >= 0} for _, where in self._layers)
+        # per layer: each group's rule and heap code (:func:`.ranking.group_codes`)
+        self._codes = tuple(group_codes(layer, where, len(ruleset.rules)) for layer, where in self._layers)
 
     @staticmethod
     def _compile(rules: tuple[Rule, ...], previous: "Matcher | None") -> tuple[tuple[Layer, tuple[int, ...]], ...]:
@@ -171,8 +173,8 @@ class Matcher:
         those are built, and only the rules that could be first are matched
         (:mod:`.ranking`)."""
         out = {}
-        for k, (r, items) in best_entries(self._layers, self._local, self.ruleset.rules, self._gated, self._needs,
-                                          scan, kind, MAX_OCCURRENCES).items():
+        for k, (r, items) in best_entries(self._layers, self._codes, self._local, self.ruleset.rules, self._gated,
+                                          self._needs, scan, kind, MAX_OCCURRENCES).items():
             hits = []
             for layer, gid, (rank, source, where) in items:
                 sim, neg_start, length, _ = rank

@@ -26,7 +26,15 @@ class Occurrences(dict):
     """class id -> [(start, end, similarity)] in the normalised text, built
     on first read (``occ[cid]``; a class that does not occur reads as []).
     ``present``: the classes that occur (test membership there, not on the
-    dict, which holds only the classes read so far).
+    dict, which holds only the classes read so far): a set, or with
+    ``lazy`` a container that works each class out when asked.
+
+    A set costs ~0.1 µs a class the words found stand for, and matching the
+    shipped rules asks about hundreds of them (their groups list dozens of
+    patterns each): there a Python call per class asked made checks slower.
+    With 10,000 synthetic rules the ~40 words of a message stand for ~2,200
+    classes in tables far bigger than the processor's caches, the set cost
+    a tenth of a check, and matching asks about few (``Layer`` chooses).
 
     ``ends``: automaton word -> the indexes in the padded text where it
     ended (``scan_matches``). ``words``: the layer's tables (see
@@ -36,17 +44,28 @@ class Occurrences(dict):
 
     __slots__ = ("present", "_ends", "_words", "_extra", "_cap")
 
-    def __init__(self, ends: dict[int, list[int]], words: "WordTables", cap: int):
+    def __init__(self, ends: dict[int, list[int]], words: "WordTables", cap: int, lazy: bool = False):
         super().__init__()
         self._ends = ends
         self._words = words
         self._extra: dict[int, list[tuple[int, int, int]]] = {}
         self._cap = cap
-        present: set[int] = set()
-        classes = words.classes
-        for word in ends:
-            present.update(classes[word])
-        self.present = present
+        if lazy:
+            self.present: set[int] | _Presence = _Presence(ends, words, self._extra)
+        else:
+            self.present = set()
+            for word in ends:
+                self.present.update(words.classes[word])
+
+    @property
+    def words_found(self):
+        """The automaton words found (ids), in the order first found."""
+        return self._ends.keys()
+
+    @property
+    def extra_classes(self):
+        """The classes with a typo or pinyin occurrence (``add``)."""
+        return self._extra.keys()
 
     def add(self, cid: int, hit: tuple[int, int, int]) -> None:
         """Add a typo or pinyin occurrence of class ``cid`` (before any read)."""
@@ -75,6 +94,39 @@ class Occurrences(dict):
             found = (found + extra)[:cap]
         self[cid] = found
         return found
+
+
+class _Presence:
+    """The classes that occur, each worked out when first asked about (one
+    of its words was found, or a typo or pinyin spelling of it was added);
+    iterating builds them all (``best_hits``)."""
+
+    __slots__ = ("_ends", "_words", "_extra", "_known")
+
+    def __init__(self, ends: dict, words: "WordTables", extra: dict):
+        self._ends, self._words, self._extra = ends, words, extra
+        self._known: dict[int, bool] = {}
+
+    def __contains__(self, cid: int) -> bool:
+        known = self._known.get(cid)
+        if known is None:
+            known = self._known[cid] = cid in self._extra or not self._ends.keys().isdisjoint(self._words.of_class[cid])
+        return known
+
+    def add(self, cid: int) -> None:
+        self._known[cid] = True
+
+    def __iter__(self):
+        found = set(self._extra)
+        classes = self._words.classes
+        for word in self._ends:
+            found.update(classes[word])
+        return iter(found)
+
+    def __eq__(self, other) -> bool:
+        return set(self) == other
+
+    __hash__ = None
 
 
 class WordTables:
