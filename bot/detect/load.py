@@ -311,10 +311,7 @@ class _Checker(VocabChecks, SharedChecks):
         for key in g:
             if key not in _GROUP_KEYS:
                 self.warn(line_of(g, key, line), f"{where}: unknown key {show(key)}")
-        weight = g.get("weight")
-        if not isinstance(weight, int) or isinstance(weight, bool) or not -100 <= weight <= 100 or weight == 0:
-            self.error(line_of(g, "weight", line), f"{where} weight must be a non-zero whole number -100..100")
-            weight = 0
+        weight = self.weight(g.get("weight"), where, line_of(g, "weight", line)) or 0
         fuzzy = g.get("fuzzy", True)
         if not isinstance(fuzzy, bool):
             self.error(line_of(g, "fuzzy", line), f"{where} fuzzy must be true or false")
@@ -324,6 +321,14 @@ class _Checker(VocabChecks, SharedChecks):
             self.error(line_of(g, "gap", line), f"{where} gap must be a whole number 1..{MAX_GAP}")
             gap = DEFAULT_GAP
         return Group(name=name, weight=weight, patterns=self.patterns(g, where, line), fuzzy=fuzzy, gap=gap)
+
+    def weight(self, value: Any, where: str, line: int) -> int | None:
+        """A group's weight (in a rule, in ``shared:`` or beside a ``use:``);
+        None, after an error, when it is not a non-zero whole number -100..100."""
+        if not isinstance(value, int) or isinstance(value, bool) or not -100 <= value <= 100 or value == 0:
+            self.error(line, f"{where} weight must be a non-zero whole number -100..100")
+            return None
+        return value
 
     def patterns(self, g: dict, where: str, line: int) -> tuple[Pattern, ...]:
         """A group's ``phrases`` (literal text) and, in schema 2, its

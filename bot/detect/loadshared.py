@@ -22,7 +22,7 @@ nothing, the wrong kind, or itself (through other lists) is an error at the
 
 It is one part of the rule-file checker in :mod:`.load` (mixed into its
 ``_Checker``, which provides ``error``, ``warn``, ``schema``, ``group``,
-``patterns``, ``pattern_count`` and ``pattern_limit``), kept apart like
+``weight``, ``patterns``, ``pattern_count`` and ``pattern_limit``), kept apart like
 :mod:`.loadvocab`. A use counts its patterns again against the file's
 pattern limit: a list of 2,000 patterns used 2,000 times is 4 million
 patterns to compile, however short the file.
@@ -135,11 +135,8 @@ class SharedChecks:
         if not self._count(group.patterns, where, line):
             return None
         if "weight" in g:
-            weight = g["weight"]
-            if not isinstance(weight, int) or isinstance(weight, bool) or not -100 <= weight <= 100 or weight == 0:
-                self.error(line_of(g, "weight", line),
-                           f"{where}: group '{name}' weight must be a non-zero whole number -100..100")
-            else:
+            weight = self.weight(g["weight"], f"{where}: group '{name}'", line_of(g, "weight", line))
+            if weight is not None:
                 group = replace(group, weight=weight)
         return group
 
