@@ -3,6 +3,7 @@
     python bench/ab_matcher.py                      # main vs this tree, 1,000 synthetic rules, 6 passes
     python bench/ab_matcher.py --rules 10000 --passes 2
     python bench/ab_matcher.py --ref 2d14e7c --crafted
+    python bench/ab_matcher.py --shipped --crafted  # the rule file, on real texts
 
 Why: ``bench_matcher.py`` run twice side by side (before on one core, after
 on the other) on this shared two-core machine gave differences of 10-20 %
@@ -18,7 +19,10 @@ what else the machine does falls on both alike.
 
 Rule sets and corpus as in ``bench_matcher.py``: the first ``--rules`` of the
 10,000 synthetic rules, 1,000 messages realising the first 1,000 rules and a
-third of dev.jsonl. ``--crafted``: the crafted 4,096-character inputs made
+third of dev.jsonl. ``--shipped``: this tree's rules/scam_patterns.yaml
+instead, on 1,000 messages realising it, every tenth text of the shared
+corpus.jsonl and a third of dev.jsonl (the texts a profile of real traffic
+is closest to). ``--crafted``: the crafted 4,096-character inputs made
 from the rule set as well, each checked ``--repeats`` times by both.
 Prints msgs/s of each per pass, after / before per pass, the mean µs per kind
 of message, and for the crafted inputs the median ms of each.
@@ -29,6 +33,7 @@ from __future__ import annotations
 import argparse
 import gc
 import importlib
+import json
 import os
 import statistics
 import subprocess
@@ -46,7 +51,7 @@ sys.path.insert(0, str(HERE))
 
 import crafted  # noqa: E402
 import synthetic  # noqa: E402
-from callguard.detect import Detector  # noqa: E402
+from callguard.detect import Detector, load_rules  # noqa: E402
 
 CLOCK = time.thread_time_ns
 
@@ -59,6 +64,15 @@ def detect_of(ref: str, into: Path):
     (into / "bot" / "detect").rename(into / "detect_at_ref")
     sys.path.insert(0, str(into))
     return importlib.import_module("detect_at_ref").Detector
+
+
+def shared_texts(name: str) -> list[str]:
+    """The texts of a shared JSON-lines file (read at run time, never copied), [] when it is not there."""
+    path = Path(os.environ.get("CALLGUARD_SHARED", "/work/shared")) / name
+    if not path.exists():
+        return []
+    with open(path, encoding="utf-8") as fh:
+        return [json.loads(line)["text"] for line in fh if line.strip()]
 
 
 def alternate(checks: dict, texts: list[str], passes: int) -> dict[str, list[list[int]]]:
@@ -81,18 +95,25 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--ref", default="main", help="the git ref timed as 'before' (default main)")
     ap.add_argument("--rules", type=int, default=1000, help="the first N of the 10,000 synthetic rules (default 1000)")
+    ap.add_argument("--shipped", action="store_true", help="the shipped rule file and real texts instead")
     ap.add_argument("--passes", type=int, default=6)
     ap.add_argument("--crafted", action="store_true", help="the crafted 4,096-character inputs as well")
     ap.add_argument("--repeats", type=int, default=7, help="checks of each crafted input by each matcher")
     args = ap.parse_args(argv)
     cpu = min(os.sched_getaffinity(0))
     os.sched_setaffinity(0, {cpu})
-    syn = synthetic.make_ruleset(10_000)
-    ruleset = replace(syn, rules=syn.rules[:args.rules])
-    first_1k = replace(syn, rules=syn.rules[:1000])
-    corpus = [(m.kind, m.text) for m in synthetic.make_messages(first_1k, 1000)]
+    if args.shipped:
+        ruleset = load_rules(ROOT / "rules" / "scam_patterns.yaml")
+        corpus = [(m.kind, m.text) for m in synthetic.make_messages(ruleset, 1000)]
+        corpus += [("corpus.jsonl", t) for t in shared_texts("train/corpus.jsonl")[::10]]
+        args.rules = len(ruleset.rules)
+    else:
+        syn = synthetic.make_ruleset(10_000)
+        ruleset = replace(syn, rules=syn.rules[:args.rules])
+        first_1k = replace(syn, rules=syn.rules[:1000])
+        corpus = [(m.kind, m.text) for m in synthetic.make_messages(first_1k, 1000)]
+        del syn, first_1k
     corpus += [("dev.jsonl", t) for t in synthetic.load_dev_texts()[::3]]
-    del syn, first_1k
     with tempfile.TemporaryDirectory() as tmp:  # the ref's data files are read where they are, so kept till the end
         before = detect_of(args.ref, Path(tmp))
         detectors = {"before": before(ruleset), "after": Detector(ruleset)}
@@ -108,13 +129,16 @@ def compare(args, ruleset, corpus: list[tuple[str, str]], detectors: dict, cpu: 
             check(text)
     gc.collect()
     gc.freeze()
-    print(f"{args.ref} (before) vs this tree (after): {args.rules:,} synthetic rules, {len(texts):,} messages x "
+    what = "shipped" if args.shipped else "synthetic"
+    print(f"{args.ref} (before) vs this tree (after): {args.rules:,} {what} rules, {len(texts):,} messages x "
           f"{args.passes} passes, CPU {cpu}, CPU clock")
     runs = alternate(checks, texts, args.passes)
     rates = {name: [len(texts) / (sum(row) / 1e9) for row in rows] for name, rows in runs.items()}
     for name, values in rates.items():
-        print(f"  {name:<7} msgs/s median {statistics.median(values):7,.0f}   passes "
-              + " ".join(f"{v:,.0f}" for v in values))
+        pooled = sorted(ns for row in runs[name] for ns in row)
+        p50, p99 = pooled[len(pooled) // 2] / 1e3, pooled[int(len(pooled) * 0.99)] / 1e3
+        print(f"  {name:<7} msgs/s median {statistics.median(values):7,.0f}   p50 {p50:6,.0f} µs  p99 {p99:7,.0f} µs"
+              f"   passes " + " ".join(f"{v:,.0f}" for v in values))
     ratios = [a / b for a, b in zip(rates["after"], rates["before"])]
     print(f"  after / before msgs/s: median {statistics.median(ratios):.3f}   passes "
           + " ".join(f"{r:.3f}" for r in ratios))

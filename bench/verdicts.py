@@ -10,8 +10,8 @@ Python) over every text we have, and compares the whole JSON verdict of each
 span and similarity):
 
 * ../shared/eval/dev.jsonl, ../shared/train/corpus.jsonl (read at run time,
-  never copied; CALLGUARD_SHARED names another folder), bench/probe/probe.jsonl, rules/regression.jsonl,
-  bench/fresh/fresh.jsonl;
+  never copied; CALLGUARD_SHARED names another folder), rules/regression.jsonl, and every
+  bench/probe/*.jsonl and bench/fresh/*.jsonl (fresh.jsonl, heldout.jsonl, ...);
 * synthetic messages realising the shipped rules' patterns, with typos,
   obfuscation and long pasted texts (bench/synthetic.py, fixed seed);
 * the crafted 4,096-character inputs of bench/bench_matcher.py.
@@ -46,9 +46,9 @@ SHARED = Path(os.environ.get("CALLGUARD_SHARED", "/work/shared"))  # the shared 
 SOURCES = {
     "dev": SHARED / "eval" / "dev.jsonl",
     "corpus": SHARED / "train" / "corpus.jsonl",
-    "probe": HERE / "probe" / "probe.jsonl",
     "regression": ROOT / "rules" / "regression.jsonl",
-    "fresh": HERE / "fresh" / "fresh.jsonl",
+    **{f"{path.parent.name}/{path.stem}": path for folder in ("probe", "fresh")
+       for path in sorted((HERE / folder).glob("*.jsonl"))},
 }
 SYNTHETIC_MESSAGES = 3000
 BENCH_MESSAGES = 4000  # bench_matcher.py's full corpus

@@ -28,9 +28,20 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = ["gap_cost", "chain", "short_occurrences", "on_demand", "best_hits", "group_best"]
 
 
+_WORD_RUN = re.compile(f"[{SPACED}]+")  # an English word (or number): its characters cost 2 together
+_SHORT_GAP = 12  # characters; measured: the loop is cheaper up to about 10
+
+
 def gap_cost(region: str) -> int:
     """What a gap of ``region`` costs against a group's ``gap``: one per
-    Chinese (or other unspaced) character, two per English word."""
+    Chinese (or other unspaced) character, two per English word. A long
+    region is measured with two C calls: a Python loop over its characters
+    was most of chaining's time on long texts, where a gap of up to a
+    hundred characters is measured per pair of occurrences; a short one
+    (most gaps) costs less in the loop than the regular expression's call."""
+    if len(region) > _SHORT_GAP:
+        rest, words = _WORD_RUN.subn("", region)
+        return len(rest) - rest.count(" ") + 2 * words
     cost = 0
     in_word = False
     for ch in region:
@@ -61,21 +72,30 @@ def chain(norm: str, lists: list[list[tuple[int, int, int]]], gaps: tuple[bool, 
         prev = states.get(e)
         if prev is None or (sim, -s) > (prev[0], -prev[1]):
             states[e] = (sim, s, [(s, e, sim)])
+    window = bound * 8
     for found, gap in zip(lists[1:], gaps):
         nxt: dict[int, tuple[int, int, list]] = {}
         for s, e, sim in found:
             chosen = None
-            for pe, (psim, pstart, spans) in states.items():
-                if pe > s:
-                    continue
-                if gap:
-                    if s - pe > bound * 8 or (s > pe and gap_cost(norm[pe:s]) > bound):
+            if gap:
+                for pe, (psim, pstart, spans) in states.items():
+                    if pe > s or s - pe > window or (s > pe and gap_cost(norm[pe:s]) > bound):
                         continue
-                elif not (s == pe or (s == pe + 1 and norm[pe] == " ")):
-                    continue
-                cand = (min(psim, sim), -pstart)
-                if chosen is None or cand > chosen[0]:
-                    chosen = (cand, spans)
+                    cand = (min(psim, sim), -pstart)
+                    if chosen is None or cand > chosen[0]:
+                        chosen = (cand, spans)
+            else:
+                # Touching: only the ways that end at ``s``, or one space before it, can go on
+                # (two lookups, not a pass over every way).
+                here = states.get(s)
+                if here is not None:
+                    chosen = ((min(here[0], sim), -here[1]), here[2])
+                if s > 0 and norm[s - 1] == " ":
+                    there = states.get(s - 1)
+                    if there is not None:
+                        cand = (min(there[0], sim), -there[1])
+                        if chosen is None or cand > chosen[0] or (cand == chosen[0] and _first_of(states, s - 1, s)):
+                            chosen = (cand, there[2])
             if chosen is not None:
                 (csim, neg_start), spans = chosen
                 prev = nxt.get(e)
@@ -86,6 +106,11 @@ def chain(norm: str, lists: list[list[tuple[int, int, int]]], gaps: tuple[bool, 
         states = nxt
     sim, start, spans = max(states.values(), key=lambda st: (st[0], -st[1], st[2][-1][1] - st[1]))
     return sim, spans
+
+
+def _first_of(states: dict, a: int, b: int) -> bool:
+    """Whether key ``a`` comes before key ``b`` in ``states`` (a tie goes to the way found first)."""
+    return next(k for k in states if k == a or k == b) == a
 
 
 def short_occurrences(norm: str, keys: tuple[str, ...], cap: int) -> list[tuple[int, int, int]]:
