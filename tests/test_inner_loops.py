@@ -116,3 +116,24 @@ def test_a_repeated_anchor_is_checked_once_and_proposes_every_place():
     proposed: set = set()
     scan_matches(matches, padded, {}, proposed, 24)
     assert proposed == {(0, 1), (0, 8)}
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(st.text(alphabet="abc 通信", min_size=2, max_size=6), min_size=1, max_size=6),
+       st.lists(st.text(alphabet="abc 通信", min_size=2, max_size=6), min_size=1, max_size=6),
+       st.text(alphabet="abcx 通信", max_size=30))
+def test_an_anchor_of_few_keys_proposes_what_the_index_proposes(lefts, rights, text):
+    """``scan_matches`` compares the keys of an anchor of few keys without the
+    index and the memo: the same proposals as through them."""
+    anchor = "ab"
+    left, right = anchor_index(enumerate(lefts)), anchor_index(enumerate(rights))
+    padded = " " + text + " "
+    matches = [(s + 1, None) for s in range(len(padded)) if padded.startswith(anchor, s)]
+    proposed = {}
+    for few in (True, False):
+        lt, rt = (left, right) if few else (left[:5] + (None,), right[:5] + (None,))
+        assert (lt[5] is not None) == few or len(lefts) > 4
+        out: set = set()
+        scan_matches([(end, (2, -1, lt, rt)) for end, _ in matches], padded, {}, out, 24)
+        proposed[few] = out
+    assert proposed[True] == proposed[False]

@@ -198,24 +198,46 @@ def scan_matches(matches: Iterable[tuple[int, tuple]], padded: str, ends: dict[i
         # (``anchor_index``) are compared with ``one_edit``.
         # The keys that pass depend only on the anchor and the text next to
         # it, so a repeated anchor in repeated surroundings is checked once.
+        # An anchor of a few keys (``few``, most of them: one key in three of
+        # four on real texts) skips both the index and the memo: comparing
+        # its keys costs less than either (the index only ever narrows what
+        # ``one_edit`` is asked, never what passes).
         if lefts and end < last and (padded[end + 1] in lefts[0] or (end + 1 < last and padded[end + 2] in lefts[0])):
             after = padded[end + 1 : end + length + 3]
-            memo = (id(lefts), after)
-            passed = seen.get(memo)
-            if passed is None:
-                passed = seen[memo] = tuple(key for key, other in anchor_candidates(lefts, after)
-                                            if one_edit(other, after))
-            for key in passed:
-                proposed.add((key, start))
+            few = lefts[5]
+            if few is not None:  # most anchors: the keys compared right away
+                for key, other in few:
+                    if one_edit(other, after):
+                        proposed.add((key, start))
+            else:
+                memo = (id(lefts), after)
+                passed = seen.get(memo)
+                if passed is None:
+                    passed = seen[memo] = tuple(key for key, other in anchor_candidates(lefts, after)
+                                                if one_edit(other, after))
+                for key in passed:
+                    proposed.add((key, start))
         if rights and start > 0 and (padded[start - 1] in rights[0] or (start > 1 and padded[start - 2] in rights[0])):
             before = padded[max(0, start - length - 1) : start][::-1]
-            memo = (id(rights), before)
-            passed = seen.get(memo)
-            if passed is None:
-                passed = seen[memo] = tuple((key, len(other)) for key, other in anchor_candidates(rights, before)
-                                            if one_edit(other, before))
-            for key, size in passed:
-                proposed.add((key, start - size))
+            few = rights[5]
+            if few is not None:
+                for key, other in few:
+                    if one_edit(other, before):
+                        proposed.add((key, start - len(other)))
+            else:
+                memo = (id(rights), before)
+                passed = seen.get(memo)
+                if passed is None:
+                    passed = seen[memo] = tuple((key, len(other)) for key, other in anchor_candidates(rights, before)
+                                                if one_edit(other, before))
+                for key, size in passed:
+                    proposed.add((key, start - size))
+
+
+# An anchor that leads to at most this many keys has them compared with
+# ``one_edit`` straight away (measured on the shared corpus with the shipped
+# rules: the index lookups and the memo cost more than 1-4 comparisons).
+FEW_ANCHOR_KEYS = 4
 
 
 def anchor_index(entries: Iterable[tuple[int, str]]) -> tuple:
@@ -229,8 +251,11 @@ def anchor_index(entries: Iterable[tuple[int, str]]) -> tuple:
     their first four (all but 3, 2, 1 or 0). A crafted or merely repetitive
     text can repeat an anchor that hundreds of keys share ("account", each
     key's other half starting with a space): the index keeps the work to
-    the keys that could be there."""
+    the keys that could be there. ``few``: all of them when there are at
+    most FEW_ANCHOR_KEYS (``scan_matches`` compares those without the
+    index), else None."""
     entries = tuple(entries)
+    few = entries if len(entries) <= FEW_ANCHOR_KEYS else None
     heads = frozenset(c for _, other in entries for c in other[:2])
     short = tuple((fid, other, other[:2]) for fid, other in entries if len(other) < 3)
     pairs: dict[str, list] = {}
@@ -248,7 +273,7 @@ def anchor_index(entries: Iterable[tuple[int, str]]) -> tuple:
         for signature in dict.fromkeys(signatures):
             table.setdefault(signature, []).append((fid, other))
     return (heads, entries, short, {k: tuple(v) for k, v in pairs.items()} or None,
-            {k: tuple(v) for k, v in triples.items()} or None)
+            {k: tuple(v) for k, v in triples.items()} or None, few)
 
 
 def anchor_candidates(index: tuple, text: str) -> Iterable[tuple[int, str]]:
@@ -265,7 +290,7 @@ def anchor_candidates(index: tuple, text: str) -> Iterable[tuple[int, str]]:
     characters (``heads``). With that, every key when ``text`` is shorter
     than four characters; for an other half of two, the keys with
     ``text[0]`` or ``text[1]`` among its characters."""
-    heads, entries, short, pairs, triples = index
+    heads, entries, short, pairs, triples, _ = index
     if not (text[:1] in heads or text[1:2] in heads):
         return ()
     if len(text) < 4:
