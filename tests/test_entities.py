@@ -72,6 +72,30 @@ def test_the_first_character_lookahead_finds_what_the_expression_finds(text):
             [m.span() for m in plain.finditer(text)], name
 
 
+@settings(max_examples=1000, deadline=None)
+@given(st.one_of(texts, st.lists(st.sampled_from(PIECES + ["rm 5", "hk$ 5", "a", "元", "ab$12", "三", "$ ", "us$5", "5$5", "¥$", "\u3000"]), max_size=40)
+                 .map("".join)))
+def test_amounts_tried_only_where_one_can_start_are_those_finditer_finds(text):
+    plain = re.compile(*entities._BODIES["amount"])
+    assert [m.span() for m in entities._matches("amount", text)] == [m.span() for m in plain.finditer(text)]
+
+
+def test_an_amount_starts_where_amounts_are_tried():
+    """Every character the first-character test lets start an amount, under
+    IGNORECASE, is a start ``_amount_starts`` offers, or a letter (offered
+    only before digits: the currency words), over every code point."""
+    first = re.compile(f"[\\d¥￥$£€₩₹{entities._CN_NUM[1:-1]}]", re.IGNORECASE)
+    letter = re.compile("[a-z]", re.IGNORECASE)
+    digit = re.compile(r"\d")
+    for code in range(0x110000):
+        c = chr(code)
+        assert bool(digit.match(c)) == c.isdecimal(), hex(code)
+        if first.match(c):
+            assert entities._AMOUNT_START_RUNS.match(c) or letter.match(c), hex(code)
+        if letter.match(c):
+            assert c in entities._BEFORE_DIGITS, hex(code)
+
+
 @settings(max_examples=500, deadline=None)
 @given(texts)
 def test_the_hints_with_shortcuts_say_what_the_plain_hints_say(text):
