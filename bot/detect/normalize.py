@@ -36,7 +36,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from functools import lru_cache
-from itertools import chain, repeat
+from itertools import repeat
 
 import opencc
 
@@ -133,11 +133,38 @@ def fold_with_offsets(text: str) -> tuple[str, list[int]]:
 
 def fold_offsets(text: str, folded: str) -> list[int]:
     """Per character of ``folded`` (which is ``fold(text)``), the index of the
-    character of ``text`` it came from."""
+    character of ``text`` it came from. Only the characters that fold to
+    none or several (apostrophes, "…", ligatures) break the one-for-one
+    run, so the offsets are ranges between them (C-speed ``extend``), not a
+    step per character: an English text with apostrophes cost ~100 ns a
+    character that way (60 µs a message on the shared corpus)."""
     if len(folded) == len(text) and _NOT_ONE.isdisjoint(text):  # one character for one, the usual case
         return list(range(len(text)))
-    pieces = list(map(_TABLE.__getitem__, map(ord, text)))
-    return list(chain.from_iterable(map(repeat, range(len(text)), map(len, pieces))))
+    offsets: list[int] = []
+    pos = 0
+    for m in _not_one().finditer(text):
+        i = m.start()
+        offsets += range(pos, i)
+        offsets += repeat(i, len(_TABLE[ord(text[i])]))
+        pos = i + 1
+    offsets += range(pos, len(text))
+    return offsets
+
+
+_NOT_ONE_RE: tuple[int, re.Pattern | None] = (0, None)  # (len(_NOT_ONE) it was built for, the expression)
+
+
+def _not_one() -> re.Pattern:
+    """A character class of ``_NOT_ONE``, rebuilt when that grew (it only
+    grows, as new characters are seen; the set of a size is one set, and
+    the pair is read and replaced as one tuple)."""
+    global _NOT_ONE_RE
+    size, expression = _NOT_ONE_RE
+    if expression is None or size != len(_NOT_ONE):
+        size = len(_NOT_ONE)
+        expression = re.compile("[" + "".join(map(re.escape, sorted(_NOT_ONE))) + "]")
+        _NOT_ONE_RE = (size, expression)
+    return expression
 
 
 def normalize(text: str) -> str:
