@@ -129,10 +129,17 @@ def short_occurrences(norm: str, keys: tuple[str, ...], cap: int) -> list[tuple[
 
 @lru_cache(maxsize=4096)
 def _keys_expression(keys: tuple[str, ...]) -> re.Pattern:
+    """Each key, longest first; a Latin edge must not touch another Latin
+    character. The test before a key is written as a lookbehind after it
+    ("no Latin character, then the key"): every alternative then starts with
+    its key's first character, and the engine skips, at C speed, to where
+    one of those is (a lookbehind first made it try every position: the
+    scan for a one-letter key took a long English text's full length)."""
     if not keys or not all(keys):
         raise ValueError("short_occurrences: keys must be non-empty strings")
     spaced = f"[{SPACED}]"
-    parts = [f"(?<!{spaced})" * (k[0] in SPACED_CHARS) + re.escape(k) + f"(?!{spaced})" * (k[-1] in SPACED_CHARS)
+    parts = [re.escape(k) + f"(?<!{spaced}{re.escape(k)})" * (k[0] in SPACED_CHARS)
+             + f"(?!{spaced})" * (k[-1] in SPACED_CHARS)
              for k in sorted(keys, key=len, reverse=True)]
     return re.compile("|".join(parts))
 
