@@ -145,3 +145,28 @@ def test_regression_lines_that_are_not_usable_are_skipped():
     lines = ['{"text": "a", "label": "scam"}', "", "not json", '["a list"]', '{"text": ""}',
              '{"text": "b", "label": "odd"}']
     assert regression_probes(lines, "r.jsonl") == [Probe("a", "r.jsonl:1", "scam"), Probe("b", "r.jsonl:6", None)]
+
+
+def test_a_candidate_is_not_asked_again_about_its_own_examples(live, regression, monkeypatch):
+    """The reload check judges the candidate's examples once (in the examples
+    step) and reuses those verdicts in the comparison: the same answers,
+    half the work on a file like the shipped one."""
+    from callguard.detect.build import check_candidate
+
+    asked: list[tuple[int, str]] = []
+    real_check = Detector.check
+
+    def counting_check(self, text):
+        asked.append((id(self), text))
+        return real_check(self, text)
+
+    monkeypatch.setattr(Detector, "check", counting_check)
+    candidate, comparison = check_candidate(own_examples_only(), "candidate.yaml", live=live, regression=regression)
+    own = {t for r in candidate.ruleset.rules for t in (*r.examples_match, *r.examples_no_match)}
+    probes = example_probes(live.ruleset) + list(regression)
+    assert own & {p.text for p in probes}  # the live and candidate files share examples
+    assert not [text for who, text in asked if who == id(candidate) and text in own]
+
+    monkeypatch.setattr(Detector, "check", real_check)
+    direct = compare(live, candidate, probes, live_version=live.version, candidate_version=candidate.version)
+    assert comparison.changes and comparison == direct

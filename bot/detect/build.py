@@ -23,19 +23,20 @@ from .compare import Comparison, Judge, Probe, compare, example_probes
 from .examples import run_examples
 from .load import check_bytes
 from .schema import Problem, RuleFileError
-from .verdict import Detector
+from .verdict import Detector, Verdict
 
 __all__ = ["build", "check_candidate"]
 
 
 def build(data: bytes | str, source: str = "<rules>", *, previous: Detector | None = None,
-          timings: dict[str, float] | None = None) -> Detector:
+          timings: dict[str, float] | None = None, verdicts: dict[str, Verdict] | None = None) -> Detector:
     """The detector for rule-file content ``data``, or :class:`RuleFileError`.
 
     ``previous``: the detector being replaced; its compiled rules are reused
     where unchanged (same verdicts, see ``Matcher``). ``timings`` (if given)
     receives seconds for ``parse``, ``compile`` and ``examples`` and the
-    count ``examples_total``."""
+    count ``examples_total``; ``verdicts`` (if given) the verdict on every
+    example text."""
     if isinstance(data, str):
         data = data.encode("utf-8")
     # Parsing and compiling create many small containers and no cyclic
@@ -51,7 +52,7 @@ def build(data: bytes | str, source: str = "<rules>", *, previous: Detector | No
         t1 = time.perf_counter()
         detector = Detector(ruleset, previous)
         t2 = time.perf_counter()
-        failures = run_examples(detector)
+        failures = run_examples(detector, verdicts)
         t3 = time.perf_counter()
     finally:
         if collecting:
@@ -79,7 +80,8 @@ def check_candidate(data: bytes | str, source: str, *, live: Detector | Callable
     check. ``previous``: a detector whose compiled rules may be reused.
     ``live_judge(live)`` judges for ``live`` (e.g. remembering its verdicts
     across checks). ``timings`` also receives ``compare``."""
-    candidate = build(data, source, previous=previous, timings=timings)
+    known: dict[str, Verdict] = {}
+    candidate = build(data, source, previous=previous, timings=timings, verdicts=known)
     t0 = time.perf_counter()
     if callable(live):
         live = live()
@@ -87,7 +89,24 @@ def check_candidate(data: bytes | str, source: str, *, live: Detector | Callable
         return candidate, None
     probes = example_probes(live.ruleset) + list(regression)
     judge = live_judge(live) if live_judge is not None else live
-    comparison = compare(judge, candidate, probes, live_version=live.version, candidate_version=candidate.version)
+    comparison = compare(judge, _Remembered(candidate, known), probes, live_version=live.version,
+                         candidate_version=candidate.version)
     if timings is not None:
         timings["compare"] = time.perf_counter() - t0
     return candidate, comparison
+
+
+class _Remembered:
+    """The candidate's judge in a comparison: the verdicts it already gave on
+    its own examples (a reload usually keeps the live examples, so ~1,100
+    texts of the shipped file are not judged twice), ``check`` for the rest.
+    ``check`` is ``explain().verdict`` (see :class:`Detector`), so the
+    answers are the same."""
+
+    def __init__(self, detector: Detector, known: dict[str, Verdict]):
+        self._detector = detector
+        self._known = known
+
+    def check(self, text: str) -> Verdict:
+        verdict = self._known.get(text)
+        return verdict if verdict is not None else self._detector.check(text)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .verdict import Detector
+from .verdict import Detector, Verdict
 
 __all__ = ["ExampleFailure", "run_examples"]
 
@@ -33,13 +33,18 @@ class ExampleFailure:
         return f"rule '{self.rule}': no_match example flagged (scored {self.score}): {self.text!r}"
 
 
-def run_examples(detector: Detector) -> list[ExampleFailure]:
+def run_examples(detector: Detector, verdicts: dict[str, Verdict] | None = None) -> list[ExampleFailure]:
+    """Every example that does not hold. ``verdicts`` (if given) receives
+    each example text's verdict, so a reload's comparison need not judge the
+    same texts again (:func:`.build.check_candidate`)."""
     failures: list[ExampleFailure] = []
     medium = detector.ruleset.thresholds.medium
     for rule in detector.ruleset.rules:
         for kind, texts in (("match", rule.examples_match), ("no_match", rule.examples_no_match)):
             for text in texts:
                 explanation = detector.explain(text)
+                if verdicts is not None:
+                    verdicts[text] = explanation.verdict
                 own = next((s.score for s in explanation.scores if s.rule.id == rule.id), 0)
                 category = explanation.verdict.category
                 if kind == "match":
