@@ -10,23 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from callguard.detect.chaining import chain, gap_cost
-from callguard.detect.inner_loops import SPACED_CHARS
-
-
-def gap_cost_reference(region: str) -> int:
-    """One per unspaced character, two per run of Latin letters and digits, spaces free."""
-    cost = 0
-    in_word = False
-    for ch in region:
-        if ch in SPACED_CHARS:
-            if not in_word:
-                cost += 2
-                in_word = True
-        else:
-            in_word = False
-            if ch != " ":
-                cost += 1
-    return cost
+from callguard.detect.chaining import gap_cost_by_loop as gap_cost_reference
 
 
 def chain_reference(norm, lists, gaps, bound):

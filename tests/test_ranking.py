@@ -44,14 +44,17 @@ def first_of_each_kind(matcher: Matcher, text: str, kinds: tuple[int, ...]) -> d
     return best
 
 
+# Texts where words overlap, repeat and meet entities, added to every drawn sample.
+EDGE_TEXTS = ["通信管理局说冻结，转到安全账户 ab cd", "妈妈 转 ab 局 转¥3,000 http://a.top/x", "钱包 妈 ¥500", "cd 转妈"]
+
+
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(rule_specs, st.lists(TEXTS, min_size=1, max_size=4))
 def test_the_best_rule_of_each_kind_is_the_one_scoring_every_rule_finds(specs, samples):
     matcher, kinds = matcher_of(specs)
     (layer, _), = matcher._layers
     for layer.lazy_presence in (False, True):  # as a small layer does, and a large one (LAZY_ABOVE_CLASSES)
-        for text in samples + ["通信管理局说冻结，转到安全账户 ab cd", "妈妈 转 ab 局 转¥3,000 http://a.top/x",
-                               "钱包 妈 ¥500", "cd 转妈"]:
+        for text in samples + EDGE_TEXTS:
             assert matcher.best_of_each(Scan(text), kinds) == first_of_each_kind(matcher, text, kinds)
 
 
@@ -107,8 +110,7 @@ def test_every_group_that_matches_is_a_candidate(specs, samples):
     matcher, _ = matcher_of(specs)
     (layer, _), = matcher._layers
     for layer.lazy_presence in (False, True):  # as a small layer does, and a large one (LAZY_ABOVE_CLASSES)
-        for text in samples + ["通信管理局说冻结，转到安全账户 ab cd", "妈妈 转 ab 局 转¥3,000 http://a.top/x",
-                               "钱包 妈 ¥500"]:
+        for text in samples + EDGE_TEXTS:
             scan = Scan(text)
             occ = layer.occurrences(scan)
             assert set(layer.best_hits(scan, occ)) <= layer.candidate_groups(layer.occurrences(scan), scan)
