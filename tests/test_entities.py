@@ -141,6 +141,15 @@ def test_a_cheap_top_level_word_in_the_middle_of_a_host_is_not_risky():
     assert kinds("go to bad.top.")["risky_link"]  # the sentence's full stop is not a label
 
 
+def test_the_full_stop_after_a_link_is_not_part_of_it():
+    """With the stop, "vehicle-tax." read as a hyphenated bait host, and a genuine gov.uk
+    link in a letter counted as official and risky at once."""
+    found = kinds("Tax your vehicle at gov.uk/vehicle-tax. Thank you!")
+    assert found["link"] == ["gov.uk/vehicle-tax"] and found["official_link"] == ["gov.uk/vehicle-tax"]
+    assert "risky_link" not in found
+    assert kinds("see https://example.com/a?b=1, then call")["link"] == ["https://example.com/a?b=1"]
+
+
 def test_a_bare_host_right_after_chinese_is_a_link():
     """Chinese users write '链接是bank-verify.top' with no space; a host inside a Latin word is not one."""
     from callguard.detect.entities import find_entities

@@ -162,7 +162,7 @@ def find_entity(text: str, name: str, cache: dict[str, list[tuple[int, int]]]) -
     else:
         found = [_trimmed(text, *m.span()) for m in _matches(name, text)]
         if name == "link":
-            found = [span for span in found if not _sentence_break(text, *span)]
+            found = [_without_closing_mark(text, *span) for span in found if not _sentence_break(text, *span)]
         for outer in _INSIDE.get(name, ()):
             if found:
                 found = _outside(found, find_entity(text, outer, cache))
@@ -254,6 +254,18 @@ def _sentence_break(text: str, start: int, end: int) -> bool:
         return False
     tld = piece.split("/", 1)[0].rsplit(".", 1)[-1]
     return tld[:1].isupper() and not tld.isupper()
+
+
+# What ends a sentence or a clause after a link ("go to gov.uk/vehicle-tax."), and is not
+# part of the address: kept, the full stop made "vehicle-tax." look like a hyphenated bait host.
+_CLOSING_MARKS = ".,;:!?"
+
+
+def _without_closing_mark(text: str, start: int, end: int) -> tuple[int, int]:
+    """A link's span without the punctuation that closes the sentence after it."""
+    while end > start + 1 and text[end - 1] in _CLOSING_MARKS:
+        end -= 1
+    return start, end
 
 
 def _trimmed(text: str, start: int, end: int) -> tuple[int, int]:
