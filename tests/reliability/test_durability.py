@@ -87,7 +87,9 @@ async def test_sigkill_during_bursts_never_loses_a_replied_report(tmp_path, reco
     # Chats that may legitimately get a second verdict: answered before a kill, but not yet
     # marked done in the journal (the reply reached Telegram, the kill came before the bot
     # could record it: no protocol can tell "sent" from "not sent" there).
-    ambiguous: set[int] = set()
+    # A chat can be in that moment at more than one kill (answered again on the restart, killed
+    # again before the journal marked it done): each such kill allows one more verdict.
+    ambiguous: collections.Counter[int] = collections.Counter()
     next_uid = 10_000
     async with FakeBotAPI() as api:
         bot = BotProcess(bot_env(api, db, CALLGUARD_RATE_LIMIT="10000"), tmp_path)
@@ -106,7 +108,7 @@ async def test_sigkill_during_bursts_never_loses_a_replied_report(tmp_path, reco
                 bot.kill(signal.SIGKILL)
                 assert await bot.wait() == -signal.SIGKILL
                 replied = replied_chats(api)
-                ambiguous |= in_hand_at_kill(db) & replied
+                ambiguous.update(in_hand_at_kill(db) & replied)
                 check, stored = db_state(db)
                 assert check == "ok", f"kill {kill} (seed {seed}): integrity_check says {check}"
                 missing = {texts[c] for c in replied} - set(stored)
@@ -131,9 +133,10 @@ async def test_sigkill_during_bursts_never_loses_a_replied_report(tmp_path, reco
         # Every message Telegram delivered was answered (the journal kept what was fetched but not
         # answered at each kill), and none twice, but for the ambiguous moment explained above.
         assert replied == set(texts), f"seed {seed}: never answered: {sorted(set(texts) - replied)[:10]}"
-        answered_twice = {chat for chat, n in verdicts_per_chat(api).items() if n > 1}
-        assert answered_twice <= ambiguous, f"seed {seed}: answered twice: {sorted(answered_twice - ambiguous)}"
-        assert max(verdicts_per_chat(api).values()) == 2 or not answered_twice
+        verdicts = verdicts_per_chat(api)
+        answered_twice = {chat for chat, n in verdicts.items() if n > 1}
+        too_many = {chat: n for chat, n in verdicts.items() if n > 1 + ambiguous[chat]}
+        assert not too_many, f"seed {seed}: answered more often than kills left it ambiguous: {too_many}"
         record_property("sigkill_figures", dict(
             seed=seed, kills=KILLS, messages=len(texts), replied=len(replied), stored=len(stored),
             stored_distinct=len(set(stored)), answered_twice=len(answered_twice)))
