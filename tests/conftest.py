@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 from contextlib import AsyncExitStack
 from pathlib import Path
 
@@ -13,20 +14,23 @@ from callguard.rulebook import Loaded, RuleBook
 
 ROOT = Path(__file__).resolve().parent.parent
 
-# Compiled rule sets by (file, mtime, size): validating and compiling the shipped
-# rules takes a good part of a second, and a Detector is immutable, so the
-# end-to-end tests share one per file version instead of paying that per test.
-_COMPILED_RULES: dict[tuple[str, int, int], Loaded] = {}
+# Compiled rule sets by file content: validating and compiling the shipped rules
+# (running their ~1,300 examples) takes one to two seconds, and a Detector is
+# immutable, so the end-to-end tests share one per content instead of paying
+# that per test. By content, not by path: the admin tests each load their own
+# copy of the shipped file (reloads write it), and keyed by path every copy was
+# compiled again (48 tests of test_admin.py, ~2 s of set-up each).
+_COMPILED_RULES: dict[bytes, Loaded] = {}
 _load_rulebook = RuleBook.load
 
 
 def _rulebook_once(cls, path) -> RuleBook:
     resolved = Path(path).resolve()
-    stat = resolved.stat()
-    key = (str(resolved), stat.st_mtime_ns, stat.st_size)
+    key = hashlib.sha256(resolved.read_bytes()).digest()
     if key not in _COMPILED_RULES:
         _COMPILED_RULES[key] = _load_rulebook(resolved).live
-    return RuleBook(_COMPILED_RULES[key])  # a fresh book (reloads stay per test), a shared detector
+    # A fresh book (reloads stay per test) on this file, with a shared detector.
+    return RuleBook(dataclasses.replace(_COMPILED_RULES[key], path=resolved))
 
 
 @pytest.fixture(autouse=True, scope="session")
