@@ -162,7 +162,7 @@ def find_entity(text: str, name: str, cache: dict[str, list[tuple[int, int]]]) -
     else:
         found = [_trimmed(text, *m.span()) for m in _matches(name, text)]
         if name == "link":
-            found = [_without_closing_mark(text, *span) for span in found if not _sentence_break(text, *span)]
+            found = [_trimmed(text, *span, also=_CLOSING_MARKS) for span in found if not _sentence_break(text, *span)]
         for outer in _INSIDE.get(name, ()):
             if found:
                 found = _outside(found, find_entity(text, outer, cache))
@@ -261,15 +261,9 @@ def _sentence_break(text: str, start: int, end: int) -> bool:
 _CLOSING_MARKS = ".,;:!?"
 
 
-def _without_closing_mark(text: str, start: int, end: int) -> tuple[int, int]:
-    """A link's span without the punctuation that closes the sentence after it."""
-    while end > start + 1 and text[end - 1] in _CLOSING_MARKS:
-        end -= 1
-    return start, end
-
-
-def _trimmed(text: str, start: int, end: int) -> tuple[int, int]:
-    """A span without the spaces an optional separator took at its end."""
-    while end > start + 1 and text[end - 1].isspace():
+def _trimmed(text: str, start: int, end: int, also: str = "") -> tuple[int, int]:
+    """A span without the spaces an optional separator took at its end, nor
+    the characters of ``also`` (for a link: the mark closing the sentence)."""
+    while end > start + 1 and (text[end - 1].isspace() or text[end - 1] in also):
         end -= 1
     return start, end
