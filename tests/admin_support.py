@@ -4,12 +4,21 @@ Reloads and uploads write the live rule file, so every admin test works on its
 own copy in ``tmp_path``, never on ``rules/scam_patterns.yaml``. Variants are
 made by editing the parsed document and dumping it again, so they do not
 depend on how the shipped file happens to be laid out.
+
+The copy is the shipped rules with only the first few examples of each rule
+(:func:`flow_rules`): these tests check what a reload, an upload or a
+rollback does, and every reload runs all of a file's examples (~1,650 in the
+shipped one, about half of each check's time). The shipped examples
+themselves are tests/test_rule_examples.py's business.
 """
 
 from __future__ import annotations
 
+import atexit
+import functools
 import os
 import shutil
+import tempfile
 import threading
 from pathlib import Path
 
@@ -19,36 +28,61 @@ ROOT = Path(__file__).resolve().parent.parent
 # Set CALLGUARD_TEST_RULES to run the admin tests against another rule file.
 SHIPPED_RULES = Path(os.environ.get("CALLGUARD_TEST_RULES") or ROOT / "rules" / "scam_patterns.yaml")
 
+# libyaml when PyYAML has it (as callguard.detect.yamlsafe does): the pure-Python parser takes
+# about a second for the shipped file, and the variants below parse and dump it.
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+
 BENIGN = "今天天气很好，我们去公园散步吧"
 ADMIN = 42
 USER = 7
 
 
+@functools.cache
+def flow_rules() -> Path:
+    """The shipped rules (every rule, vocabulary and region as shipped) with
+    each rule's examples cut to the minimum lint asks for: written once per
+    test process."""
+    from callguard.detect.load import MIN_MATCH_EXAMPLES, MIN_NO_MATCH_EXAMPLES
+
+    doc = yaml.load(SHIPPED_RULES.read_text(encoding="utf-8"), Loader=_LOADER)
+    for rule in doc["rules"]:
+        examples = rule["examples"]
+        examples["match"] = examples["match"][:MIN_MATCH_EXAMPLES]
+        examples["no_match"] = examples["no_match"][:MIN_NO_MATCH_EXAMPLES]
+    folder = Path(tempfile.mkdtemp(prefix="callguard-flow-rules-"))
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    path = folder / "scam_patterns.yaml"
+    path.write_text(_dump(doc), encoding="utf-8")
+    return path
+
+
 def copy_rules(directory: Path) -> Path:
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / "scam_patterns.yaml"
-    shutil.copyfile(SHIPPED_RULES, path)
+    shutil.copyfile(flow_rules(), path)
     return path
 
 
 def _doc() -> dict:
-    return yaml.safe_load(SHIPPED_RULES.read_text(encoding="utf-8"))
+    return yaml.load(flow_rules().read_text(encoding="utf-8"), Loader=_LOADER)
 
 
 def _dump(doc: dict) -> str:
-    return yaml.safe_dump(doc, allow_unicode=True, sort_keys=False, width=1000)
+    return yaml.dump(doc, Dumper=_DUMPER, allow_unicode=True, sort_keys=False, width=1000)
 
 
 def good_variant(tag: str = "edited") -> str:
-    """Valid rules with different content (a new version): the shipped rules plus a comment."""
-    return SHIPPED_RULES.read_text(encoding="utf-8") + f"\n# {tag}\n"
+    """Valid rules with different content (a new version): the test's rules plus a comment."""
+    return flow_rules().read_text(encoding="utf-8") + f"\n# {tag}\n"
 
 
 def bad_yaml() -> str:
     """Not YAML at all (an unclosed flow sequence at the end)."""
-    return SHIPPED_RULES.read_text(encoding="utf-8") + "\n  - id: [broken\n"
+    return flow_rules().read_text(encoding="utf-8") + "\n  - id: [broken\n"
 
 
+@functools.cache  # a pure function of the test's rules; tests only read the text
 def schema_error() -> str:
     """Well-formed YAML that breaks the schema: a rule in an unknown category."""
     doc = _doc()
@@ -56,6 +90,7 @@ def schema_error() -> str:
     return _dump(doc)
 
 
+@functools.cache  # a pure function of the test's rules; tests only read the text
 def failing_example() -> str:
     """Valid schema, but a rule's own match example is not flagged."""
     doc = _doc()
@@ -90,6 +125,7 @@ POLICE_STORY = "有人自称通信管理局，说我的号码要被冻结，让�
 MOTHER_CALLS = "妈妈打电话问我什么时候回家吃饭"
 
 
+@functools.cache  # a pure function of the test's rules; tests only read the text
 def own_examples_only() -> str:
     """Passes lint and every example, yet detects almost nothing: each rule's
     only phrases are its own match examples, word for word."""
@@ -104,6 +140,7 @@ def own_examples_only() -> str:
     return _dump(doc)
 
 
+@functools.cache  # a pure function of the test's rules; tests only read the text
 def common_characters_rule() -> str:
     """Passes lint and every example, yet calls ordinary Chinese a scam: a
     phishing rule gives weight 45 (the medium threshold) to 的/我/了/是 (as a

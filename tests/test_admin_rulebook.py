@@ -14,7 +14,7 @@ from callguard.detect import Detector, RuleFileError, build
 from callguard.detect.examples import run_examples
 from callguard.rulebook import RuleBook
 from tests import factories
-from tests.admin_support import SHIPPED_RULES, copy_rules, failing_example, good_variant
+from tests.admin_support import copy_rules, failing_example, flow_rules, good_variant
 from tests.factories import group
 
 # --------------------------------------------------------------------------- RuleBook on files
@@ -84,7 +84,7 @@ async def test_failing_reload_keeps_live_and_previous(rules):
 
 
 def test_build_restores_the_garbage_collector():
-    data = SHIPPED_RULES.read_bytes()
+    data = flow_rules().read_bytes()
     assert gc.isenabled()
     build(data, "a.yaml")
     assert gc.isenabled()
@@ -102,7 +102,7 @@ def test_build_restores_the_garbage_collector():
 def test_validation_leaves_no_cyclic_garbage_and_old_rules_are_freed():
     """Pausing the collector is only free if building a rule set makes no
     cycles: reference counting alone must free a dropped rule set."""
-    data = SHIPPED_RULES.read_bytes()
+    data = flow_rules().read_bytes()
     gc.collect()
     gc.disable()
     try:

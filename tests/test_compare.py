@@ -17,14 +17,14 @@ from callguard.detect.compare import (MAX_QUIET_CHANGES, Change, Comparison, Out
 from callguard.rulebuild import check_rules, shipped_regression
 from callguard.rulefiles import shipped
 from tests import factories
-from tests.admin_support import (MOTHER_CALLS, POLICE_STORY, SHIPPED_RULES, common_characters_rule, good_variant,
+from tests.admin_support import (MOTHER_CALLS, POLICE_STORY, common_characters_rule, flow_rules, good_variant,
                                  own_examples_only)
 from tests.factories import group
 
 
 @pytest.fixture(scope="module")
 def live() -> Detector:
-    return build(SHIPPED_RULES.read_bytes(), "live.yaml")
+    return build(flow_rules().read_bytes(), "live.yaml")
 
 
 @pytest.fixture(scope="module")

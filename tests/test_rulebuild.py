@@ -26,7 +26,7 @@ from callguard.detect.load import MAX_PATTERNS
 from callguard.detect.compare import Probe
 from callguard.rulebook import RuleBook
 from callguard.rulebuild import BuildFailed, BuildWorker, shipped_regression
-from tests.admin_support import SHIPPED_RULES, copy_rules, good_variant, schema_error
+from tests.admin_support import SHIPPED_RULES, copy_rules, flow_rules, good_variant, schema_error
 
 
 @pytest.fixture(scope="module")
@@ -38,7 +38,7 @@ def worker():
 
 @pytest.fixture(scope="module")
 def live_data() -> bytes:
-    return SHIPPED_RULES.read_bytes()
+    return flow_rules().read_bytes()
 
 
 def test_the_candidate_comes_back_with_the_same_verdicts(worker, live_data):
@@ -173,7 +173,7 @@ def test_dumps_loads_is_pickle_with_sharing_kept_in_small_steps():
 
 
 def test_dumps_loads_a_compiled_rule_set():
-    detector = build(SHIPPED_RULES.read_bytes(), "live.yaml")
+    detector = build(flow_rules().read_bytes(), "live.yaml")
     from callguard.compiled_cache import reduce_mapping_proxy as _reduce_mapping_proxy
     import copyreg
     from types import MappingProxyType

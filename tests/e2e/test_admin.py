@@ -362,8 +362,14 @@ async def test_why_shows_every_scoring_rule_thresholds_and_verdict(admin_bot):
     assert f"high ≥{th.high}" in text and f"medium ≥{th.medium}" in text and f"low ≥{th.low}" in text
     assert "Verdict" in text and f"score {explanation.verdict.score}" in text
     assert explanation.verdict.rule in text
-    for score in explanation.scores:
-        assert score.rule.id in text
+    # Rules in the order of their scores, each with every hit, until the message is full;
+    # the rest are counted (a long message still fits Telegram's 4,096 characters).
+    scores = list(explanation.scores)
+    shown = [s for s in scores if f"<code>{s.rule.id}</code>" in text]
+    assert shown == scores[:len(shown)] and any(s.score for s in shown) and shown[0].rule.id == explanation.verdict.rule
+    assert all(s.score == 0 for s in scores[len(shown):])
+    assert len(shown) == len(scores) or f"… and {len(scores) - len(shown)} more" in text
+    for score in shown:
         for hit in score.hits:
             assert f"{hit.similarity}%" in text and score.rule.groups[hit.group].name in text
 
