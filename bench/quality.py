@@ -7,8 +7,8 @@
 Sets: ../shared/eval/dev.jsonl and ../shared/train/corpus.jsonl when they are
 there (read at run time, never copied into the repository), and the project's
 own hand-written bench/probe/probe.jsonl, rules/regression.jsonl and
-bench/fresh/fresh.jsonl (thirteen batches, each scored before it was read) and
-bench/fresh/heldout.jsonl (four batches nobody has read). Per
+bench/fresh/fresh.jsonl (batches each scored before it was read) and
+bench/fresh/heldout.jsonl (batches nobody has read: bench/fresh/README.md). Per
 source: scams, recall, benign texts, false-positive rate, and category
 accuracy where the set says which categories count (``accept``). The same
 numbers as ``../shared/eval/score.py``, computed in-process (no subprocess),
