@@ -35,6 +35,16 @@ def test_links_and_risky_links():
     assert "link" not in kinds("e.g. this, or a.b@gmail.com")  # abbreviations and e-mail addresses are not links
 
 
+def test_hosts_on_word_like_top_level_domains_need_a_hyphen_or_two_labels():
+    """".help" or ".today" end phishing hosts, and also sentences typed without a space: the
+    label before such an ending must be hyphenated."""
+    assert kinds("verify at hsbc-uk.verify-id.help now")["risky_link"] == ["hsbc-uk.verify-id.help"]
+    assert kinds("pay at royalmail-redelivery.help/fee")["risky_link"] == ["royalmail-redelivery.help/fee"]
+    assert kinds("see pay.royal-mail.help")["risky_link"] == ["pay.royal-mail.help"]
+    for text in ("pls.help me", "what a nice.today", "thanks.cash only", "in lagos.0803.email me"):
+        assert "link" not in kinds(text), text
+
+
 def test_digits_of_a_link_or_phone_number_are_nothing_else():
     found = kinds("call 138 0013 8000 or visit 10.0.0.1/x")
     assert found["phone"] == ["138 0013 8000"]

@@ -50,7 +50,14 @@ _TLD_RISKY = ("top|xyz|vip|icu|cc|club|shop|live|site|online|buzz|rest|cyou|sbs|
               "support|services|service|store|tech|cloud|center|website|space|host|cam|bar|xin|ren|wang|pro|page")
 _TLD = ("com|net|org|info|biz|gov|edu|io|co|me|ly|gl|to|app|dev|ai|uk|au|sg|my|hk|tw|cn|us|ca|nz|de|fr|jp|kr|"
         "in|ph|th|id|vn|" + _TLD_RISKY)
-_DOMAIN = rf"(?:[a-z0-9](?:[a-z0-9-]{{0,61}}[a-z0-9])?\.){{1,6}}(?:{_TLD})(?![a-z0-9-])"
+# Newer top-level domains that are also everyday words ("help", "today"): phishing texts use them
+# ("royalmail-redelivery.help"), but "pls.help" or "lagos.0803.email" typed without a space is no link.
+# So a host ending in one counts only when the label before it is hyphenated, and is always risky.
+_TLD_WORDY = ("help|today|world|life|digital|email|network|express|delivery|finance|money|claims|care|zone|"
+              "global|cash|credit|loans|tax|gifts")
+_LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
+_DOMAIN = (rf"(?:{_LABEL}\.){{1,6}}(?:{_TLD})(?![a-z0-9-])"
+           rf"|(?:{_LABEL}\.){{0,5}}[a-z0-9]+-[a-z0-9-]*[a-z0-9]\.(?:{_TLD_WORDY})(?![a-z0-9-])")
 _URL_CHAR = r"[^\s，。、“”\"'<>()（）]"
 _PATH = rf"(?:[/?#]{_URL_CHAR}*)?"
 _BAIT_WORDS = (r"verify|verif|secure|security|login|log-in|signin|update|account|refund|claim|prize|reward|"
@@ -65,7 +72,7 @@ _BODIES = {
                rf"|{_CN_NUM}{{1,8}}(?:{_CURRENCY_AFTER}|万|萬|千|亿|億)(?:{_CURRENCY_AFTER})?", re.IGNORECASE),
     # A bare host may follow a Chinese character with no space ("链接是bank-verify.top"):
     # only a Latin letter, digit or host character before it means it is inside a longer word.
-    "link": (rf"(?:https?://|www\.){_URL_CHAR}+|(?<![a-z0-9_@.-]){_DOMAIN}{_PATH}"
+    "link": (rf"(?:https?://|www\.){_URL_CHAR}+|(?<![a-z0-9_@.-])(?:{_DOMAIN}){_PATH}"
              rf"|(?<![a-z0-9_.])(?:\d{{1,3}}\.){{3}}\d{{1,3}}(?::\d{{2,5}})?/{_URL_CHAR}*", re.IGNORECASE),
     "phone": (r"(?<![\d\w])\+?\d(?:[\d -]{5,17})\d(?![\d\w])", 0),
     "handle": (r"(?<![\w@])@[a-z][a-z0-9_]{3,31}\b|\b(?:wa\.me|t\.me)/[\w+]+"
@@ -105,7 +112,7 @@ _PATTERNS = {name: re.compile(f"(?={_FIRST[name]})(?:{body})", flags)
 _RISKY = re.compile(
     rf"(?:https?://)?(?:\d{{1,3}}\.){{3}}\d{{1,3}}"  # a bare IP address
     rf"|xn--"
-    rf"|\.(?:{_TLD_RISKY})(?![a-z0-9-]|\.[a-z0-9])"  # the last label only: not "account.live.com"
+    rf"|\.(?:{_TLD_RISKY}|{_TLD_WORDY})(?![a-z0-9-]|\.[a-z0-9])"  # the last label only: not "account.live.com"
     rf"|(?<![a-z0-9-])(?=[a-z0-9]*-)[a-z0-9-]*(?:{_BAIT_WORDS})[a-z0-9-]*\.",  # a hyphenated label with a bait word
     re.IGNORECASE)
 
