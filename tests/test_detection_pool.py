@@ -17,6 +17,7 @@ from callguard import compiled_cache, handover
 from callguard.detect import Detector, parse_rules
 from callguard.detection_pool import HEAVY_SECONDS, LONG_TEXT, DetectionFailed, DetectionPool, RecentCost
 from callguard.rulebook import RuleBook
+from tests.admin_support import flow_rules
 
 ROOT = Path(__file__).resolve().parent.parent
 SLOW_WORKER = (sys.executable, str(ROOT / "tests" / "support" / "slow_detection.py"))
@@ -32,9 +33,12 @@ TEXTS = [
 ]
 
 
+
 @pytest.fixture(scope="module")
 def loaded():
-    return RuleBook.load(ROOT / "rules" / "scam_patterns.yaml").live
+    # The shipped rules with few examples (tests/admin_support.py): every worker builds its rules
+    # from the file's bytes, examples included, and these tests are about the workers.
+    return RuleBook.load(flow_rules()).live
 
 
 @pytest.fixture
