@@ -134,7 +134,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"verdicts: the snapshot holds other texts ({len(before):,} vs {len(now):,}): no comparison")
         return 1
     differences = [(b, n) for b, n in zip(before, now) if b["verdict"] != n["verdict"]]
-    for b, n in differences[:20]:
+    # Held-out texts are never shown (bench/fresh/README.md): only their count below, and whether
+    # each became a scam or stopped being one.
+    shown = [(b, n) for b, n in differences if not b["source"].endswith("heldout")]
+    for b, n in differences:
+        if b["source"].endswith("heldout"):
+            print(f"[{b['source']}] (not shown) scam {b['verdict'].get('scam')} -> {n['verdict'].get('scam')}")
+    for b, n in shown[:20]:
         print(f"[{b['source']}] {b['text'][:100]!r}\n  before: {json.dumps(b['verdict'], ensure_ascii=False)[:400]}"
               f"\n  after:  {json.dumps(n['verdict'], ensure_ascii=False)[:400]}")
     by_source: dict[str, list[int]] = {}
