@@ -7,7 +7,7 @@ depend on how the shipped file happens to be laid out.
 
 The copy is the shipped rules with only the first few examples of each rule
 (:func:`flow_rules`): these tests check what a reload, an upload or a
-rollback does, and every reload runs all of a file's examples (~1,650 in the
+rollback does, and every reload runs all of a file's examples (nearly 2,000 in the
 shipped one, about half of each check's time). The shipped examples
 themselves are tests/test_rule_examples.py's business.
 """
