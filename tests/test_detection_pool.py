@@ -33,7 +33,6 @@ TEXTS = [
 ]
 
 
-
 @pytest.fixture(scope="module")
 def loaded():
     # The shipped rules with few examples (tests/admin_support.py): every worker builds its rules

@@ -35,7 +35,7 @@ def test_links_and_risky_links():
     assert "link" not in kinds("e.g. this, or a.b@gmail.com")  # abbreviations and e-mail addresses are not links
 
 
-def test_hosts_on_word_like_top_level_domains_need_a_hyphen_or_two_labels():
+def test_hosts_on_word_like_top_level_domains_need_a_hyphenated_label():
     """".help" or ".today" end phishing hosts, and also sentences typed without a space: the
     label before such an ending must be hyphenated."""
     assert kinds("verify at hsbc-uk.verify-id.help now")["risky_link"] == ["hsbc-uk.verify-id.help"]
