@@ -1,5 +1,5 @@
-"""The intake in-process: what the journal holds at start is answered once; a stop before the
-application starts hangs nothing and keeps the updates for the next start."""
+"""The intake in-process: what the journal holds at start is answered once, before new updates;
+a stop before the application starts hangs nothing and keeps the updates for the next start."""
 
 from __future__ import annotations
 
@@ -34,6 +34,23 @@ async def test_updates_left_in_the_journal_are_answered_once_at_start(settings):
             await api.wait_until(lambda: verdicts_to(api, 502), timeout=10, description="the next one answered")
         assert len(verdicts_to(api, 501)) == 1
         assert journal_path(s.db_path).read_bytes() == b""  # nothing in hand at the stop: emptied
+
+
+async def test_what_the_last_run_left_is_answered_before_new_updates(settings):
+    """While only a replayed update is under way, a crash is rightly counted against it (the journal
+    gives up an update under way at three crashes): new updates must not crowd in meanwhile."""
+    async with FakeBotAPI() as api:
+        s = dataclasses.replace(settings, token=api.token, bot_api_url=api.base_url, bot_file_url=api.base_file_url)
+        left = [api.make_message(f"{SCAM} #{uid}", user_id=uid, language_code="zh-hans") for uid in range(601, 609)]
+        journal_path(s.db_path).write_text("".join(json.dumps({"u": raw}) + "\n" for raw in left))
+        for uid in range(701, 709):
+            api.push_message(f"{SCAM} #{uid}", user_id=uid, language_code="zh-hans")
+        app = build(s)
+        async with running_app(app):
+            await api.wait_until(lambda: all(verdicts_to(api, uid) for uid in [*range(601, 609), *range(701, 709)]),
+                                 timeout=20, description="all answered")
+        order = [c.params["chat_id"] for c in api.requests if c.method == "sendMessage" and c.ok]
+        assert order == [*range(601, 609), *order[8:]] and sorted(order[8:]) == list(range(701, 709))
 
 
 async def test_a_stop_before_the_application_starts_keeps_the_updates_for_the_next_start(settings):

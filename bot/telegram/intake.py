@@ -17,6 +17,14 @@ usual. What it does differently, and why:
   first and marked done only once handled (report committed, reply sent);
   a restart answers what the journal holds, and an ``update_id`` seen again
   (Telegram redelivering, a webhook request replayed) is not answered twice.
+* **What the last run left is answered first.** New updates are taken in
+  (journaled) at once but handled only once the replay has finished, or
+  :data:`REPLAY_HEAD_START` seconds after the start at the latest: those
+  users have waited longest, and while a replayed update is the only thing
+  under way, a crash is rightly counted against it (journal.py gives up an
+  update under way at three crashes in a row). Replayed behind a burst of new
+  updates, an innocent update sat in the detection queue across three kills
+  and was given up, never answered.
 * **Each update is handled by the application** through its update processor
   (:class:`~callguard.telegram.concurrency.PerUserUpdateProcessor`: one user's
   updates in order, users in parallel, expensive users held to a share),
@@ -51,6 +59,7 @@ log = logging.getLogger(__name__)
 READ_MARGIN = 5.0  # seconds beyond a long poll's own timeout to wait for Telegram's answer (PTB's read timeout)
 RETRY_FIRST, RETRY_MAX = 1.0, 30.0  # seconds between getUpdates attempts after a failure, doubling
 LOG_EVERY = 60.0  # seconds between two log lines about the same getUpdates failure
+REPLAY_HEAD_START = 5.0  # seconds new updates wait, at most, for what the last run left to be answered
 
 # The raw getUpdates call is the point here (Bot.get_updates parses every update).
 warnings.filterwarnings("ignore", message=r"Please use 'Bot\.getUpdates'", category=PTBUserWarning)
@@ -99,6 +108,7 @@ class Intake(Updater):
         self._poller: asyncio.Task | None = None
         self._webhook: WebhookServer | None = None
         self._offset: int | None = None  # the next getUpdates offset (all below it are in the journal)
+        self._replayed = asyncio.Event()  # set once the last run's leftovers are answered (or the head start ends)
 
     @property
     def in_hand(self) -> int:
@@ -178,10 +188,16 @@ class Intake(Updater):
     def _begin(self, journal: IntakeJournal) -> None:
         self.journal = journal
         replay = journal.open()  # what the last run took in and never answered
-        if replay:
-            task = asyncio.create_task(self._replay(replay), name="callguard-intake-replay")
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+        self._replayed = asyncio.Event()
+        if not replay:
+            self._replayed.set()
+            return
+        task = asyncio.create_task(self._replay(replay), name="callguard-intake-replay")
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        replayed = self._replayed
+        task.add_done_callback(lambda _: replayed.set())
+        asyncio.get_running_loop().call_later(REPLAY_HEAD_START, replayed.set)
 
     async def _replay(self, raws: list[dict]) -> None:
         """Answer what the last run left, one update at a time (new updates meanwhile go on as
@@ -341,6 +357,8 @@ class Intake(Updater):
         in order, see concurrency.py); ``notice``: the one that crossed the rate limit gets the
         polite notice instead of the handlers."""
         await self._app_running()
+        if not replay:
+            await self._replayed.wait()  # the last run's leftovers first (see the module docstring)
         await self.app.update_processor.process_update(item, self._process(item, replay=replay, notice=notice))
 
     async def _process(self, item: Update | _Unparsed, *, replay: bool, notice: bool) -> None:
