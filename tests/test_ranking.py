@@ -114,3 +114,35 @@ def test_every_group_that_matches_is_a_candidate(specs, samples):
             scan = Scan(text)
             occ = layer.occurrences(scan)
             assert set(layer.best_hits(scan, occ)) <= layer.candidate_groups(layer.occurrences(scan), scan)
+
+
+FLOORS = st.sampled_from(["skip", "any", 0, 30, 60, "above the best so far"])
+
+
+def worth_of(floors: tuple):
+    def worth(kind: int, seen: dict[int, int]) -> int | None:
+        floor = floors[kind]
+        if floor == "skip":
+            return None
+        if floor == "any":
+            return -1
+        if floor == "above the best so far":
+            return max(seen.values(), default=-1)
+        return floor
+    return worth
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(rule_specs, st.lists(TEXTS, min_size=1, max_size=4), st.tuples(FLOORS, FLOORS, FLOORS))
+def test_a_kind_is_given_exactly_when_its_best_beats_its_floor(specs, samples, floors):
+    """``worth`` floors: kinds settled lowest first; a kind is left out when its floor says it
+    cannot matter or its best (by scoring every rule) does not score above the floor."""
+    matcher, kinds = matcher_of(specs)
+    worth = worth_of(floors)
+    for text in samples + EDGE_TEXTS:
+        expected: dict = {}
+        for k, best in sorted(first_of_each_kind(matcher, text, kinds).items()):
+            floor = worth(k, {kk: s.score for kk, s in expected.items()})
+            if floor is not None and best.score > floor:
+                expected[k] = best
+        assert matcher.best_of_each(Scan(text), kinds, worth) == expected

@@ -281,6 +281,11 @@ class Layer:
         # candidate groups alone that it cannot be met (it would score 0).
         self.group_needs = tuple(group_needs_bits(self.rules[r], self.rules[r].groups[g].name)
                                  for r, g in self.groups)
+        # The order ranking matches a rule's groups in (:func:`.ranking.best_entries`): the
+        # positive groups its ``requires`` name, then the other positive ones, heaviest first,
+        # then the negative ones, so that the most it can still score falls fastest.
+        self.match_order = tuple(tuple(sorted(gids, key=lambda g: (
+            self.weights[g] <= 0, not self.group_needs[g], -self.weights[g], g))) for gids in rule_groups)
 
     def candidate_groups(self, occ: Occurrences, scan: Scan) -> set[int]:
         """The groups that may match: those of the classes that occur (see

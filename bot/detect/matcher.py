@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from .chaining import gap_cost
 from .inner_loops import one_edit
 from .layer import Layer
-from .ranking import best_entries, clamp as _clamp, group_codes, needs_bits
+from .ranking import Worth, best_entries, clamp as _clamp, group_codes, needs_bits
 from .scan import MAX_MATCH_CHARS, MAX_OCCURRENCES, Scan
 from .schema import Rule, RuleSet
 from .typos import align, tolerates_typo
@@ -167,14 +167,15 @@ class Matcher:
         out.sort(key=lambda s: (-s.score, s.hits[0].rule))
         return out
 
-    def best_of_each(self, scan: Scan, kind: tuple[int, ...]) -> dict[int, RuleScore]:
+    def best_of_each(self, scan: Scan, kind: tuple[int, ...], worth: Worth | None = None) -> dict[int, RuleScore]:
         """What ``scores`` would rank first among the rules of each kind
         (``kind[r]`` for the rule at index r): the same RuleScores, but only
         those are built, and only the rules that could be first are matched
-        (:mod:`.ranking`)."""
+        (:mod:`.ranking`). ``worth``: what each kind must score to matter
+        (``ranking.Worth``); a kind whose best does not is left out."""
         out = {}
         for k, (r, items) in best_entries(self._layers, self._codes, self._local, self.ruleset.rules, self._gated,
-                                          self._needs, scan, kind, MAX_OCCURRENCES).items():
+                                          self._needs, scan, kind, MAX_OCCURRENCES, worth).items():
             hits = []
             for layer, gid, (rank, source, where) in items:
                 sim, neg_start, length, _ = rank

@@ -27,6 +27,15 @@ rules it kept out of the heap were rarely matched anyway.
 Since the groups of patterns found on demand are candidates only when those
 occur, this costs less than matching every group even for the shipped rules
 (22 of them; it did not before, and below 64 rules every group was matched).
+
+Two more cuts, both exact, mattered most for the shipped rules, whose worst
+crafted input matched every group of nearly every rule (21 ms): a rule is
+dropped halfway as soon as the groups left cannot lift it above the best of
+its kind, and a kind is not matched at all when the verdict cannot take it
+(``Worth``: the fallback rule is taken only over a specific rule it
+outscores, a not-scam rule only when no scam rule reaches medium risk). The
+fallback rule has the most groups, and a message with a specific rule at
+100 no longer matches them.
 """
 
 from __future__ import annotations
@@ -34,14 +43,19 @@ from __future__ import annotations
 from array import array
 from collections import Counter
 from heapq import heapify, heappop, heappush
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 
 from .chaining import group_best
 
 if TYPE_CHECKING:  # pragma: no cover
     from .scan import Scan
 
-__all__ = ["best_entries", "group_codes", "clamp", "needs_bits", "group_needs_bits"]
+__all__ = ["best_entries", "group_codes", "clamp", "needs_bits", "group_needs_bits", "still_possible", "Worth"]
+
+# What a kind of rule must score to matter, given the best scores of the kinds settled
+# before it: worth(kind, {kind: score}) -> None (it cannot matter), -1 (any rule with a
+# matched group), or s (only a rule scoring more than s). See ``best_entries``.
+Worth = Callable[[int, dict[int, int]], "int | None"]
 
 
 def clamp(total: int) -> int:
@@ -90,7 +104,8 @@ def group_codes(layer, where: tuple[int, ...], n: int) -> tuple[array, array, di
 
 
 def best_entries(layers: tuple, tables: tuple, local: tuple, rules: tuple, gated: tuple[bool, ...],
-                 needed: tuple[int, ...], scan: "Scan", kind: tuple[int, ...], cap: int) -> dict[int, tuple[int, list]]:
+                 needed: tuple[int, ...], scan: "Scan", kind: tuple[int, ...], cap: int,
+                 worth: Worth | None = None) -> dict[int, tuple[int, list]]:
     """Per kind ``k`` (``kind[r]`` for the rule at index r): (rule index,
     [(layer, group id, best entry)]) of the rule ``Matcher.scores`` would rank
     first among the rules of that kind with a matched group: highest score,
@@ -112,7 +127,20 @@ def best_entries(layers: tuple, tables: tuple, local: tuple, rules: tuple, gated
     plain ints, which the cyclic garbage collector does not track: lists
     per candidate, alive while a collection ran, were promoted to the
     oldest generation and made the collector walk the whole compiled rule
-    set every few messages (60 % of the time at 10,000 rules)."""
+    set every few messages (60 % of the time at 10,000 rules).
+
+    Kinds are settled one after another, lowest first. ``worth`` (None: every
+    kind in full) says, from the best scores of the kinds settled so far,
+    what a kind must score to matter at all: the verdict takes the fallback
+    rule only when it scores more than the best specific rule, and a not-scam
+    rule only when neither reaches medium risk. A kind that cannot matter is
+    not matched; for one that can, the floor is the best to beat from the
+    start, and a rule that cannot beat it is not (fully) matched. Within a
+    rule, groups are matched in ``Layer.match_order`` and the rule is dropped
+    as soon as the most it can still score (``still_possible``) cannot beat
+    its kind's best. Both are exact: what is returned for a kind that
+    matters is what every rule matched in full would give, and a kind is
+    left out only when no rule of it beat its floor."""
     n = len(rules)
     optimistic: set[int] = set()  # rules whose code in the heap is optimistic, their exact one not worked out yet
     order: list[int] = []  # heap codes, (100 - bound) x n + rule index: best bound, then lowest index first
@@ -140,63 +168,101 @@ def best_entries(layers: tuple, tables: tuple, local: tuple, rules: tuple, gated
         optimistic.update(multiple)
     heapify(order)
     dead = 101 * n
-    best: dict[int, tuple[tuple[int, int], list]] = {}
-    settled: set[int] = set()  # kinds whose best no rule left can beat, or with no rule left
+    best: dict[int, tuple[tuple[int, int], list | None]] = {}
     done: set[int] = set()  # rules matched (a rule of several candidate groups has more than one code)
-    kinds_left = len(left)
+    later: dict[int, list[int]] = {k: [] for k in left}  # codes of kinds after the one being settled
     norm = scan.norm
-    while order:
-        code = heappop(order)
-        if code >= dead:
-            break
-        r = code % n
-        if r in done:
-            continue
-        k = kind[r]
-        if k in settled:
-            continue
-        chosen = best.get(k)
-        if chosen is not None and (code // n - 100, r) > chosen[0]:
-            # Rules come in the order of their bounds: none left of this kind can beat it.
-            settled.add(k)
-            if len(settled) == kinds_left:
+    for k in sorted(left):
+        floor = -1 if worth is None else worth(k, {kk: -key[0] for kk, (key, items) in best.items() if items})
+        if floor is None:
+            continue  # this kind cannot change the verdict, whatever it scores
+        if floor >= 0:
+            best[k] = ((-floor, -1), None)  # a rule of this kind counts only if it scores more than ``floor``
+        for code in later.pop(k):
+            heappush(order, code)
+        while order:
+            code = heappop(order)
+            if code >= dead:
+                order.clear()  # the rest are groups of rules no longer served
                 break
-            continue
-        li = 0 if len(states) == 1 else next(i for i, mine in enumerate(local) if r in mine)
-        layer, occ, candidates, memo, entities_of, group_hits = states[li]
-        if r in optimistic:
-            optimistic.discard(r)
-            exact = exact_code(layer, candidates, local[li][r], needed[r], n, r)
-            if exact != code:  # worse than this optimistic one: back in the heap, in its place
-                heappush(order, exact)
+            r = code % n
+            if kind[r] != k:
+                if kind[r] > k:
+                    later[kind[r]].append(code)
                 continue
-        done.add(r)
-        left[k] -= 1
-        items = []
-        total = 0
-        weights = layer.weights
-        for gid in layer.rule_groups[local[li][r]]:
-            if gid not in candidates:
+            if r in done:
                 continue
-            entry = group_best(gid, layer.group_singles[gid], layer.group_pids[gid], layer.pattern_trigger, occ,
-                               layer.pattern_rows, memo, entities_of, layer.demand_plan, norm, cap, group_hits)
-            if entry is not None:
-                total += weights[gid] * entry[0][0]
-                items.append((layer, gid, entry))
-        if items:
-            if gated[r] and not rules[r].met({layer.group_names[gid] for _, gid, _ in items}):
-                key = (0, r)
-            else:
-                key = (-clamp(total), r)
-            if chosen is None or key < chosen[0]:
-                best[k] = (key, items)
-        if not left[k]:
-            # The kind's last candidate rule is matched (the one fallback rule, often): the rest
-            # of the heap is other kinds' rules, and those may all be settled already.
-            settled.add(k)
-            if len(settled) == kinds_left:
-                break
-    return {k: (key[1], items) for k, (key, items) in best.items()}
+            chosen = best.get(k)
+            if chosen is not None and (code // n - 100, r) > chosen[0]:
+                break  # rules come in the order of their bounds: none left of this kind can beat it
+            li = 0 if len(states) == 1 else next(i for i, mine in enumerate(local) if r in mine)
+            layer, occ, candidates, memo, entities_of, group_hits = states[li]
+            if r in optimistic:
+                optimistic.discard(r)
+                exact = exact_code(layer, candidates, local[li][r], needed[r], n, r)
+                if exact != code:  # worse than this optimistic one: back in the heap, in its place
+                    heappush(order, exact)
+                    continue
+            done.add(r)
+            left[k] -= 1
+            items = []
+            total = 0
+            weights = layer.weights
+            gids = [gid for gid in layer.match_order[local[li][r]] if gid in candidates]
+            beaten = False
+            # Stop as soon as the most this rule can still score cannot beat the best of its kind
+            # (``still_possible``); its groups come positive-and-required first. (A rule of one
+            # candidate group came out of the heap with that bound already.)
+            bounded = chosen is not None and len(gids) > 1
+            if bounded:
+                left_weight, left_bits = _still_to_come(layer, gids)
+                got_bits = 0
+            for i, gid in enumerate(gids):
+                if bounded:
+                    if (-still_possible(total, left_weight[i], got_bits | left_bits[i], needed[r]), r) >= chosen[0]:
+                        beaten = True
+                        break
+                entry = group_best(gid, layer.group_singles[gid], layer.group_pids[gid], layer.pattern_trigger,
+                                   occ, layer.pattern_rows, memo, entities_of, layer.demand_plan, norm, cap,
+                                   group_hits)
+                if entry is not None:
+                    total += weights[gid] * entry[0][0]
+                    items.append((layer, gid, entry))
+                    if bounded:
+                        got_bits |= layer.group_needs[gid]
+            if items and not beaten:
+                if gated[r] and not rules[r].met({layer.group_names[gid] for _, gid, _ in items}):
+                    key = (0, r)
+                else:
+                    key = (-clamp(total), r)
+                if chosen is None or key < chosen[0]:
+                    best[k] = (key, items)
+            if not left[k]:
+                break  # the kind's last candidate rule is matched (the one fallback rule, often)
+    return {k: (key[1], items) for k, (key, items) in best.items() if items is not None}
+
+
+def _still_to_come(layer, gids: list[int]) -> tuple[list[int], list[int]]:
+    """Per position i of ``gids``: the summed positive weight of ``gids[i:]``, and the
+    ``requires`` bits they cover."""
+    n = len(gids)
+    weight, bits = [0] * n, [0] * n
+    w = b = 0
+    for i in range(n - 1, -1, -1):
+        w += layer.bound_weights[gids[i]]
+        b |= layer.group_needs[gids[i]]
+        weight[i], bits[i] = w, b
+    return weight, bits
+
+
+def still_possible(total: int, weight_left: int, bits: int, needed: int) -> int:
+    """The most a rule can still score: ``total`` (weight x similarity of the groups matched
+    so far) with every group left (``weight_left``, their positive weights) matched exactly,
+    or 0 when the ``requires`` bits of the groups matched and left cannot cover ``needed``.
+    Negative groups only lower a score, so this never underestimates."""
+    if needed and bits & needed != needed:
+        return 0
+    return clamp(total + 100 * weight_left)
 
 
 def exact_code(layer, candidates: set[int], lr: int, needed: int, n: int, r: int) -> int:

@@ -108,7 +108,7 @@ class Detector:
         """The verdict on ``text``: ``explain(text).verdict``, without
         scoring in full the rules that do not decide it."""
         scan = Scan(text)
-        best = self.matcher.best_of_each(scan, self._kinds)
+        best = self.matcher.best_of_each(scan, self._kinds, self._worth)
         verdict = self._decide(scan, best.get(_SPECIFIC), best.get(_FALLBACK), best.get(_OTHER))
         if self.model is not None:  # model hook, as in explain()
             verdict = second_opinion(verdict, text, self.model)
@@ -124,6 +124,18 @@ class Detector:
         if self.model is not None:  # model hook: may only raise the rules' verdict
             verdict = second_opinion(verdict, text, self.model)
         return Explanation(verdict, tuple(scores), self.ruleset.thresholds, scan.norm)
+
+    def _worth(self, kind: int, best: dict[int, int]) -> int | None:
+        """What the best rule of ``kind`` must score to change what ``_decide`` makes of the
+        kinds before it (``best``: their best scores; see ``ranking.Worth``): lets ``check``
+        skip the rules that cannot. Kept beside ``_decide``, which it mirrors."""
+        if kind == _FALLBACK:  # taken only over a specific rule it outscores
+            return best.get(_SPECIFIC, -1)
+        if kind == _OTHER:  # heard only when no scam rule reaches medium risk, and from medium on
+            medium = self.ruleset.thresholds.medium
+            top = max(best.values(), default=-1)
+            return None if top >= medium else medium - 1
+        return -1
 
     def _decide(self, scan: Scan, specific: RuleScore | None, fallback: RuleScore | None,
                 other: RuleScore | None) -> Verdict:
