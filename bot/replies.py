@@ -29,6 +29,7 @@ from typing import Iterable, Mapping, Sequence
 from . import i18n
 from .detect import RuleSet, Verdict
 from .detect.entities import find_entity
+from .detect.mentions import mentioned
 from .detect.normalize import fold
 from .detect.regions import Region, fill, fill_steps
 from .i18n import LANGUAGES, MAX_MESSAGE
@@ -222,7 +223,7 @@ def verdict_reply(
         checks = [_first_check(verdict.category, lang, region), ui("low.check2", lang, region=region)]
         parts.append(_bold(ui("low.checks", lang), html) + "\n" + _steps(checks, html))
     else:
-        heading, *rest = _no_match(text, lang, html, region, numbers, counts)
+        heading, *rest = _no_match(text, ruleset, lang, html, region, numbers, counts)
         parts.extend([heading, picture, *rest])
         if message_kind(text, numbers) == "number":
             counts = {}  # already said, with the numbers nobody reported
@@ -236,11 +237,20 @@ def verdict_reply(
     return reply
 
 
-def _no_match(text: str, lang: str, html: bool, region: Region | None, numbers: Sequence[str],
+# The rule file's vocab lists that name who a caller claimed to be (an office, a company, its
+# staff): a text that says so is not asked "who did they say they were?" again.
+CLAIMED_BY_CALLER = ("authority", "police", "justice", "gov_agency", "telecom_body", "company", "staff", "broker")
+
+
+def _no_match(text: str, ruleset: RuleSet, lang: str, html: bool, region: Region | None, numbers: Sequence[str],
               counts: Mapping[str, int]) -> list[str]:
     """No known pattern matched: say what was checked, never "safe"; ask what decides it."""
     kind = message_kind(text, numbers)
-    questions = _bold(ui("ask.title", lang), html) + "\n" + _steps([ui("ask.who", lang), ui("ask.what", lang)], html)
+    asks = [ui("ask.what", lang)]
+    if not mentioned(ruleset, text, CLAIMED_BY_CALLER):
+        asks.insert(0, ui("ask.who", lang))
+    title = ui("ask.title" if len(asks) > 1 else "ask.title_one", lang)
+    questions = _bold(title, html) + "\n" + _steps(asks, html)
     if kind == "link":
         start, end = _links(text)[0]
         link = text[start:end]

@@ -46,6 +46,21 @@ def test_no_match_never_reassures_and_asks_what_decides_it(lang):
     assert "110" in text  # and what to do if money is already gone
 
 
+@pytest.mark.parametrize("text, lang", [
+    ("Someone called saying they were from my bank and asked me to confirm my address", "en"),
+    ("A man from the tax office phoned and asked if I still live at the same address", "en"),
+    ("有个说是派出所的民警打电话来，问我家里几口人", "zh-Hans"),
+    ("有個說是派出所的員警打電話來，問我家裡幾口人", "zh-Hant"),
+])
+def test_no_match_does_not_ask_who_they_were_when_the_text_says_it(text, lang):
+    v = DETECTOR.check(text)
+    assert v.risk == "none"
+    reply = replies.verdict_reply(v, RULESET, lang, html=False, text=text, region=RULESET.regions["CN"])
+    assert replies.ui("ask.who", lang) not in reply and replies.ui("ask.title", lang) not in reply
+    assert replies.ui("ask.title_one", lang) + "\n" in reply and replies.ui("ask.what", lang) in reply
+    assert replies.ui("none.not_safe", lang) in reply and "110" in reply  # the rest as before
+
+
 def test_bare_link_gets_its_own_answer():
     text = "http://icbc-verify.top/login"
     out = replies.verdict_reply(DETECTOR.check(text) if DETECTOR.check(text).risk == "none"
