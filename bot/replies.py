@@ -211,11 +211,17 @@ def verdict_reply(
         if shows_regulator_warning(verdict, text):
             extras += [rule_text("warning"), rule_text("source")]
     elif category is not None and not category.scam:
-        parts.append(_bold(ui("complaint", lang), html))
+        # A service complaint. When scam rules saw something too (risk "low"), it is not called
+        # "not a scam", and the check that settles it comes last (a refund "from customer
+        # service" reads like a billing complaint).
+        unsure = verdict.risk == "low"
+        parts.append(_bold(ui("complaint.low" if unsure else "complaint", lang), html))
         parts.append(picture)
         steps = advice()
         if steps:
             parts.append(_bold(ui("steps", lang), html) + "\n" + _steps(steps, html))
+        if unsure:
+            parts.append(_esc(ui("low.check2", lang, region=region), html))
     elif verdict.risk == "low":  # not clearly a scam: what looked suspicious, and the two checks that settle it
         parts.append(_bold(ui("risk.low", lang), html))
         parts.extend(_type_and_evidence(verdict, category, lang, html, text))

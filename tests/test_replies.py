@@ -318,3 +318,22 @@ def test_emergency_steps_are_the_regions(code, first):
 def test_emergency_steps_without_a_region_name_no_countrys_numbers():
     text = replies.emergency_reply(RULESET, "en", html=False, region=None)
     assert "110" not in text and "your local emergency number" in text and "/region" in text
+
+
+def test_a_complaint_with_scam_words_is_not_called_not_a_scam():
+    """Scam rules saw something (risk low) beside a service complaint: the reply does not say
+    "not a scam", and ends with the check that settles it."""
+    unsure_text = "电信公司这个月多扣了我五十块话费，客服说会退"
+    unsure = DETECTOR.check(unsure_text)
+    assert (unsure.category, unsure.risk) == ("telecom_complaint", "low")
+    reply = replies.verdict_reply(unsure, RULESET, "zh-Hans", html=False, text=unsure_text,
+                                  region=RULESET.regions["CN"])
+    assert reply.startswith(replies.ui("complaint.low", "zh-Hans")) and "不像诈骗" not in reply
+    assert reply.rstrip().endswith(replies.ui("low.check2", "zh-Hans"))
+
+    plain_text = "我要投诉：家里宽带坏了一个星期，报修了都没人来修"
+    plain = DETECTOR.check(plain_text)
+    assert (plain.category, plain.risk) == ("telecom_complaint", "none")
+    reply = replies.verdict_reply(plain, RULESET, "zh-Hans", html=False, text=plain_text,
+                                  region=RULESET.regions["CN"])
+    assert reply.startswith(replies.ui("complaint", "zh-Hans")) and replies.ui("low.check2", "zh-Hans") not in reply

@@ -350,7 +350,7 @@ def visible_text(text: str) -> str:
 
 def headings() -> set[str]:
     """First lines a verdict can start with, in every language."""
-    keys = ["complaint", *(f"risk.{r}" for r in ("high", "medium", "low", "none")),
+    keys = ["complaint", "complaint.low", *(f"risk.{r}" for r in ("high", "medium", "low", "none")),
             "short.title", "link.title", "number.title"]  # no pattern matched: by what the message holds
     return {replies.ui(k, lang) for k in keys for lang in replies.LANGUAGES}
 
