@@ -17,7 +17,8 @@ users' p99 from 28 ms to 3.3 s. Threads do not help with CPU work in Python
   taken so far) is above :data:`HEAVY_SECONDS`, or it is longer than
   :data:`LONG_TEXT` characters. With two or more workers, expensive messages
   go only to the first ``workers - 1`` of them, which also run at a lower CPU
-  priority (``nice`` :data:`EXPENSIVE_NICE`): one worker is always free for
+  priority (``nice`` :data:`EXPENSIVE_NICE`, from when they hold their first
+  rule set: see detection_worker.py): one worker is always free for
   everyone else, and when the machine is short of CPU, the event loop and the
   others' detection get it first. (:class:`~callguard.telegram.concurrency.PerUserUpdateProcessor`
   applies the same idea to the bot's update slots.)

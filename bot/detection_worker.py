@@ -25,7 +25,11 @@ longer compete with the users' event loop for the CPU for half a minute.
 The two most recent rule sets are kept, so messages still being judged by
 the previous one after a reload find it here. End of stdin (the bot stopped,
 or died) ends the worker. ``--nice N`` lowers its CPU priority (the pool
-starts the workers that judge expensive messages so).
+starts the workers that judge expensive messages so) once it holds its
+first rule set: the start (imports, building the rules from the file) runs
+at the usual priority. Niced from the start, on a machine whose two cores
+were busy, that worker took its rules after tens of seconds, and a long
+message (one for that worker only) waited as long.
 """
 
 from __future__ import annotations
@@ -90,9 +94,11 @@ def _read_compiled(path: str, version: str):
     return detector if getattr(detector, "version", None) == version else None
 
 
-def serve(stdin: BinaryIO, stdout: BinaryIO, build: Callable[[bytes, str], object] = _build) -> None:
+def serve(stdin: BinaryIO, stdout: BinaryIO, build: Callable[[bytes, str], object] = _build, *,
+          nice: int = 0) -> None:
     """Answer requests until stdin ends. ``build(data, source)`` makes a detector (an
-    object with ``check(text)``); tests pass one that is artificially slow."""
+    object with ``check(text)``); tests pass one that is artificially slow. ``nice``: lower
+    the CPU priority by this much once the first rule set is taken (see the module docstring)."""
     detectors: dict[str, object] = {}  # version -> detector, oldest first
     while True:
         request = read_frame(stdin)
@@ -110,6 +116,9 @@ def serve(stdin: BinaryIO, stdout: BinaryIO, build: Callable[[bytes, str], objec
                 while len(detectors) > KEEP_VERSIONS:
                     del detectors[next(iter(detectors))]
                 answer = ("ready", version, time.perf_counter() - started, how)
+                if nice:
+                    os.nice(nice)
+                    nice = 0
             elif kind == "check":
                 _, version, text, region = request
                 started = time.process_time()
@@ -125,19 +134,18 @@ def serve(stdin: BinaryIO, stdout: BinaryIO, build: Callable[[bytes, str], objec
             return
 
 
-def setup(argv: list[str]) -> BinaryIO:
-    """Apply the command line (``--nice N``: lower this process's CPU priority by N) and take
-    stdout as the channel to the bot, so nothing printed by accident can corrupt it."""
-    if "--nice" in argv:
-        os.nice(int(argv[argv.index("--nice") + 1]))
+def setup(argv: list[str]) -> tuple[BinaryIO, int]:
+    """Take stdout as the channel to the bot, so nothing printed by accident can corrupt it;
+    and read the command line: the niceness to take once serving (``--nice N``), for ``serve``."""
+    nice = int(argv[argv.index("--nice") + 1]) if "--nice" in argv else 0
     channel = sys.stdout.buffer
     sys.stdout = sys.stderr
-    return channel
+    return channel, nice
 
 
 def main() -> None:
-    channel = setup(sys.argv[1:])
-    serve(sys.stdin.buffer, channel)
+    channel, nice = setup(sys.argv[1:])
+    serve(sys.stdin.buffer, channel, nice=nice)
 
 
 if __name__ == "__main__":

@@ -43,8 +43,9 @@ class SlowDetector:
 def main() -> None:
     seconds = float(os.environ.get("SLOW_DETECTION_SECONDS", "0.25"))
     marker = os.environ.get("SLOW_DETECTION_MARKER", MARKER)
-    channel = setup(sys.argv[1:])
-    serve(sys.stdin.buffer, channel, build=lambda data, source: SlowDetector(_build(data, source), seconds, marker))
+    channel, nice = setup(sys.argv[1:])
+    serve(sys.stdin.buffer, channel, build=lambda data, source: SlowDetector(_build(data, source), seconds, marker),
+          nice=nice)
 
 
 if __name__ == "__main__":
