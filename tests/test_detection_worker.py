@@ -39,5 +39,6 @@ def test_the_worker_lowers_its_priority_once_it_holds_its_first_rules():
         ours = os.nice(0)  # the worker starts at the priority it inherits
         assert (before, after_rules, niceness(proc.pid)) == (ours, ours + 5, ours + 5)
     finally:
-        proc.stdin.close()
-        assert proc.wait(timeout=20) == 0
+        proc.stdin.close()  # end of input ends the worker
+        returncode = proc.wait(timeout=20)
+    assert returncode == 0
