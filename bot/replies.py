@@ -252,11 +252,6 @@ def _no_match(text: str, ruleset: RuleSet, lang: str, html: bool, region: Region
               counts: Mapping[str, int]) -> list[str]:
     """No known pattern matched: say what was checked, never "safe"; ask what decides it."""
     kind = message_kind(text, numbers)
-    asks = [ui("ask.what", lang)]
-    if not mentioned(ruleset, text, CLAIMED_BY_CALLER):
-        asks.insert(0, ui("ask.who", lang))
-    title = ui("ask.title" if len(asks) > 1 else "ask.title_one", lang)
-    questions = _bold(title, html) + "\n" + _steps(asks, html)
     if kind == "link":
         start, end = _links(text)[0]
         link = text[start:end]
@@ -272,8 +267,12 @@ def _no_match(text: str, ruleset: RuleSet, lang: str, html: bool, region: Region
             key = "number.seen" if count > 0 else "number.unseen"
             lines.append(_esc(ui(key, lang, number=number, count=count), html))
         return lines + [_esc(ui("number.check", lang, region=region), html), _esc(ui("number.next", lang), html)]
-    title = "short.title" if kind == "short" else "risk.none"
-    return [_bold(ui(title, lang), html), _esc(ui("none.not_safe", lang), html), questions,
+    asks = [ui("ask.what", lang)]
+    if not mentioned(ruleset, text, CLAIMED_BY_CALLER):
+        asks.insert(0, ui("ask.who", lang))
+    questions = _bold(ui("ask.title" if len(asks) > 1 else "ask.title_one", lang), html) + "\n" + _steps(asks, html)
+    heading = "short.title" if kind == "short" else "risk.none"
+    return [_bold(ui(heading, lang), html), _esc(ui("none.not_safe", lang), html), questions,
             _esc(ui("none.meanwhile", lang, region=region), html)]
 
 

@@ -200,11 +200,12 @@ class Intake(Updater):
         asyncio.get_running_loop().call_later(REPLAY_HEAD_START, replayed.set)
 
     async def _replay(self, raws: list[dict]) -> None:
-        """Answer what the last run left, one update at a time (new updates meanwhile go on as
-        usual). One at a time, so that when the process dies again, the journal knows which
-        replayed update was being handled: one that was, twice, is given up (a poison update,
-        see journal.py); had all been replayed at once, every one of them would have been a
-        suspect, and a bot killed soon after each start would give up innocent updates."""
+        """Answer what the last run left, one update at a time, while new updates wait (up to
+        REPLAY_HEAD_START, see the module docstring). One at a time, so that when the process
+        dies again, the journal knows which replayed update was being handled: one that was,
+        twice, is given up (a poison update, see journal.py); had all been replayed at once,
+        every one of them would have been a suspect, and a bot killed soon after each start
+        would give up innocent updates."""
         for raw in raws:
             who = rawupdates.sender(raw)
             item = _Unparsed(raw, ("user", who.user_id)) if who is not None else self._parse(raw)
