@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import os
 from contextlib import AsyncExitStack
 from pathlib import Path
 
@@ -11,6 +12,7 @@ import pytest
 
 from callguard.config import Settings
 from callguard.rulebook import Loaded, RuleBook
+from tests.support.alone import machine_to_itself  # noqa: F401  (autouse: `alone` tests)
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -37,8 +39,6 @@ def _rulebook_once(cls, path) -> RuleBook:
 def _compiled_rules_cache(tmp_path_factory):
     """The command line's compiled-rules cache (callguard.compiled_cache) in a
     folder of this test session, never the user's ~/.cache."""
-    import os
-
     folder = tmp_path_factory.mktemp("compiled-rules-cache")
     os.chmod(folder, 0o700)
     previous = os.environ.get("CALLGUARD_CACHE_DIR")

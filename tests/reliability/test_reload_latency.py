@@ -21,6 +21,7 @@ RATE = 30.0  # user messages per second
 QUIET_SECONDS = 15.0
 
 
+@pytest.mark.alone  # beside another test it measures that test's load (tests/conftest.py)
 async def test_users_stay_fast_while_a_big_rule_file_is_reloaded(tmp_path, record_property):
     path = rule_file(RULES)
 
