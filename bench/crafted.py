@@ -55,6 +55,12 @@ def crafted_inputs(ruleset: RuleSet, seed: int = 7) -> list[tuple[str, str]]:
         # Keys' halves only: anchors that lead nowhere.
         out.append(("rule key halves", _fit("".join(k[: len(k) // 2] + "，" for k in rng.sample(
             long_keys, min(len(long_keys), 1200))))))
+    words = sorted({w for k in keys if not has_cjk(k) for w in k.split(" ") if len(w) >= 5 and w.isalpha()})
+    if words:
+        # English rule words, each with a typo, between common words (so the message reads
+        # as English): every one is a distinct word the speller (detect/spelling.py) looks up.
+        out.append(("rule words misspelled, in English", _fit("".join(
+            f"{_typo(rng, w)} and the " for w in rng.sample(words, min(len(words), 400))))))
     chains = sorted((p for r in ruleset.rules for g in r.groups for p in g.patterns if len(p.elements) > 1),
                     key=lambda p: (-len(p.elements), p.source))[:40]
     if chains:

@@ -356,6 +356,12 @@ class Layer:
                     pinyin.setdefault(known[0], set()).add(cid)
                 if class_fuzzy[cid] and known[1]:
                     fuzzy.setdefault(key, []).append(cid)
+        # For :mod:`.spelling`: the words of every key (never taken for a typo), and those of
+        # the keys that tolerate typos (what a message's misspelling is spelled as).
+        latin = [(key, classes) for key, classes in exact.items() if not has_cjk(key)]
+        self.key_words = frozenset(word for key, _ in latin for word in key.split(" "))
+        self.rule_words = frozenset(word for key, classes in latin if any(class_fuzzy[c] for c in classes)
+                                    for word in key.split(" "))
         self.fuzzy_keys = tuple(fuzzy)  # indexed by "key id" (fid)
         self.fuzzy_classes = tuple(tuple(v) for v in fuzzy.values())
         fid_of = {key: fid for fid, key in enumerate(self.fuzzy_keys)}

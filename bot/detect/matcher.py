@@ -36,6 +36,7 @@ from .layer import Layer
 from .ranking import Worth, best_entries, clamp as _clamp, group_codes, needs_bits
 from .scan import MAX_MATCH_CHARS, MAX_OCCURRENCES, Scan
 from .schema import Rule, RuleSet
+from .spelling import Speller
 from .typos import align, tolerates_typo
 
 __all__ = ["Part", "Hit", "RuleScore", "Matcher", "MAX_MATCH_CHARS", "MAX_OCCURRENCES", "tolerates_typo", "align",
@@ -109,6 +110,14 @@ class Matcher:
         self._local = tuple({r: lr for lr, r in enumerate(where) if r >= 0} for _, where in self._layers)
         # per layer: each group's rule and heap code (:func:`.ranking.group_codes`)
         self._codes = tuple(group_codes(layer, where, len(ruleset.rules)) for layer, where in self._layers)
+        # A message's words as this rule set reads them: typos of the rules' words spelled right.
+        layers = [layer for layer, _ in self._layers]
+        self.speller = Speller(frozenset().union(*(layer.rule_words for layer in layers)),
+                               frozenset().union(*(layer.key_words for layer in layers)))
+
+    def read(self, text: str) -> Scan:
+        """A message as this rule set matches it (:class:`.scan.Scan`, with its speller)."""
+        return Scan(text, speller=self.speller)
 
     @staticmethod
     def _compile(rules: tuple[Rule, ...], previous: "Matcher | None") -> tuple[tuple[Layer, tuple[int, ...]], ...]:
@@ -157,7 +166,7 @@ class Matcher:
 
     def score(self, text: str) -> list[RuleScore]:
         """Scores of every rule with at least one hit, best first."""
-        return self.scores(Scan(text))
+        return self.scores(self.read(text))
 
     def scores(self, scan: Scan) -> list[RuleScore]:
         by_rule: dict[int, list[Hit]] = {}

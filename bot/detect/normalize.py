@@ -37,6 +37,7 @@ import re
 import unicodedata
 from functools import lru_cache
 from itertools import repeat
+from typing import Mapping
 
 import opencc
 
@@ -172,11 +173,12 @@ def normalize(text: str) -> str:
     return normalize_folded(_spelled_right(text.translate(_TABLE)))
 
 
-def normalize_folded(folded: str) -> str:
-    """Steps 2 and 3 (``normalize(text)`` is ``normalize_folded(fold(text))``)."""
+def normalize_folded(folded: str, forms: Mapping[str, str] = FORMS) -> str:
+    """Steps 2 and 3 (``normalize(text)`` is ``normalize_folded(fold(text))``);
+    ``forms``: each word's form (a rule set's :class:`.spelling.Speller` for messages)."""
     parts = _WORDS.split(squeeze(folded))
     if len(parts) > 1:
-        parts[1::2] = map(FORMS.__getitem__, parts[1::2])
+        parts[1::2] = map(forms.__getitem__, parts[1::2])
     return "".join(parts)
 
 

@@ -8,11 +8,15 @@ characters), never for every message.
 from __future__ import annotations
 
 from bisect import bisect_left
+from typing import TYPE_CHECKING, Mapping
 
 from .entities import find_entity
 from .inner_loops import squeeze_words
 from .normalize import fold, fold_offsets, normalize_folded
 from .words import FORMS
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .spelling import Speller
 
 __all__ = ["Scan", "MAX_MATCH_CHARS", "MAX_OCCURRENCES"]
 
@@ -27,14 +31,19 @@ class Scan:
     found in it. The folded text, the offsets and the entities are worked
     out on first need, once."""
 
-    __slots__ = ("text", "norm", "_folded", "_fold_offsets", "_letters", "_found", "_entities", "_offsets")
+    __slots__ = ("text", "norm", "_forms", "_folded", "_fold_offsets", "_letters", "_found", "_entities", "_offsets")
 
-    def __init__(self, text: str, norm: str | None = None):
+    def __init__(self, text: str, norm: str | None = None, speller: Speller | None = None):
+        """``speller``: the rule set's (:mod:`.spelling`), to spell typos of its words
+        right in an English message; without it words take their plain forms."""
         self.text = text
+        self._forms: Mapping[str, str] = FORMS
         self._folded: str | None = None
         if norm is None:
             self._folded = fold(text)
-            norm = normalize_folded(self._folded)
+            if speller is not None and speller.reads_english(self._folded):
+                self._forms = speller
+            norm = normalize_folded(self._folded, self._forms)
         self.norm = norm[:MAX_MATCH_CHARS]
         self._fold_offsets: list[int] | None = None
         self._letters: list[int] | None = None
@@ -67,7 +76,7 @@ class Scan:
             folded = self.folded
             if self._fold_offsets is None:
                 self._fold_offsets = fold_offsets(self.text, folded)
-            self._offsets = squeeze_words(folded, self._fold_offsets, FORMS)[1]
+            self._offsets = squeeze_words(folded, self._fold_offsets, self._forms)[1]
         return self._offsets
 
     def entity(self, name: str) -> list[tuple[int, int, int]]:

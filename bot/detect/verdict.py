@@ -107,7 +107,7 @@ class Detector:
     def check(self, text: str) -> Verdict:
         """The verdict on ``text``: ``explain(text).verdict``, without
         scoring in full the rules that do not decide it."""
-        scan = Scan(text)
+        scan = self.matcher.read(text)
         best = self.matcher.best_of_each(scan, self._kinds, self._worth)
         verdict = self._decide(scan, best.get(_SPECIFIC), best.get(_FALLBACK), best.get(_OTHER))
         if self.model is not None:  # model hook, as in explain()
@@ -115,7 +115,7 @@ class Detector:
         return verdict
 
     def explain(self, text: str) -> Explanation:
-        scan = Scan(text)
+        scan = self.matcher.read(text)
         scores = self.matcher.scores(scan)
         best: dict[int, RuleScore] = {}
         for s in scores:  # best first
