@@ -107,9 +107,9 @@ class Speller(dict):
     normalisation (:class:`.scan.Scan`), one per compiled rule set.
 
     ``rule_words``: the matching forms of the words of the rules' keys that
-    tolerate typos (what a typo is corrected to); ``known``: words never
-    corrected besides the English dictionary (every word of every key: brand
-    names, Malay words, "digi" is not a typo of "digit")."""
+    tolerate typos (what a typo is corrected to); ``known``: forms never
+    corrected besides the English dictionary's words (every word of every key:
+    brand names, Malay words, "digi" is not a typo of "digit")."""
 
     __slots__ = ("rule_words", "known", "_index", "_english")
 
@@ -161,8 +161,8 @@ class Speller(dict):
     def correct(self, word: str, form: str) -> str:
         """``form`` (``FORMS[word]``), or the one rule word it is one edit from
         when ``word`` is neither a rule word nor a known word."""
-        if (len(form) < MIN_TYPO_WORD or form in self.rule_words or not _is_word(form)
-                or word in self.known or form in self.known or self._is_english(word)):
+        if (len(form) < MIN_TYPO_WORD or form in self.rule_words or form in self.known
+                or not _is_word(form) or self._is_english(word)):
             return form
         found: set[str] = set()
         index = self._index
