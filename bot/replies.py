@@ -9,7 +9,8 @@ take now. Three rules shape every reply:
   questions that decide it, and keeps the emergency button. No tick, no
   "safe". A bare link, a bare number and a one-line question each get their
   own answer: what we know, how to check it, what to send us next.
-* **Help for the user's region.** Numbers and agencies come from the rule
+* **Help for the user's region.** Every warning ends with the region's anti-scam
+  line and what to do if money has gone. Numbers and agencies come from the rule
   file's ``regions:`` block (see :mod:`callguard.detect.regions`); a step that
   names something the user's region does not have is left out.
 * **Only what fits.** The regulator's warning and its source line are shown
@@ -35,7 +36,7 @@ from .detect.regions import Region, fill, fill_steps
 from .i18n import LANGUAGES, MAX_MESSAGE
 
 __all__ = ["LANGUAGES", "MAX_MESSAGE", "ui", "region_values", "verdict_reply", "emergency_reply",
-           "family_warning", "message_kind", "shows_regulator_warning"]
+           "family_warning", "help_lines", "message_kind", "shows_regulator_warning"]
 
 MAX_EVIDENCE = 3
 MAX_EVIDENCE_CHARS = 40
@@ -208,6 +209,9 @@ def verdict_reply(
             parts.append(_bold(ui("steps", lang), html) + "\n" + _steps(steps, html))
         if verdict.risk == "medium":
             parts.append(rule_text("verify"))
+        # Dropped after the regulator's warning when an English reply runs long: the button
+        # under the reply ("I already sent money") leads to the same steps.
+        extras += [_esc(line, html) for line in help_lines(ruleset, lang, region)]
         if shows_regulator_warning(verdict, text):
             extras += [rule_text("warning"), rule_text("source")]
     elif category is not None and not category.scam:
@@ -228,6 +232,7 @@ def verdict_reply(
         parts.append(picture)
         checks = [_first_check(verdict.category, lang, region), ui("low.check2", lang, region=region)]
         parts.append(_bold(ui("low.checks", lang), html) + "\n" + _steps(checks, html))
+        extras += [_esc(line, html) for line in help_lines(ruleset, lang, region)]
     else:
         heading, *rest = _no_match(text, ruleset, lang, html, region, numbers, counts)
         parts.extend([heading, picture, *rest])
@@ -333,6 +338,25 @@ def _fit(parts: list[str], extras: list[str], *, max_words: int | None = None) -
 # --------------------------------------------------------------------------- emergency and family
 
 
+def _emergency_steps(ruleset: RuleSet, lang: str, region: Region | None) -> list[str]:
+    """What to do when money has gone: the region's own steps, else the rule file's generic ones."""
+    if region is not None:
+        return list(region.emergency[lang])
+    return fill_steps(ruleset.texts["emergency"][lang], region_values(None, lang))
+
+
+_FIRST_SENTENCE = re.compile(r".+?(?:[.!](?=\s|$)|[。！])|.+", re.DOTALL)
+
+
+def help_lines(ruleset: RuleSet, lang: str, region: Region | None) -> tuple[str, str]:
+    """The lines under every warning: who to ask when unsure (the region's anti-scam
+    line), and the first thing to do if money has already gone (the first sentence of
+    the region's emergency steps), so that neither needs a second message or a button."""
+    steps = _emergency_steps(ruleset, lang, region)
+    first = _FIRST_SENTENCE.match(steps[0]).group(0).strip() if steps else ""
+    return ui("help_line", lang, region=region), ui("help_line.paid", lang, region=region, first_step=first)
+
+
 def emergency_reply(ruleset: RuleSet, lang: str, *, html: bool = True, region: Region | None = None,
                     command_line: bool = False) -> str:
     """What to do at once when money has already been sent: the region's own
@@ -341,11 +365,10 @@ def emergency_reply(ruleset: RuleSet, lang: str, *, html: bool = True, region: R
     ``--region CODE`` on the command line (``command_line``)."""
     lang = i18n.language(lang)
     how = "_cli" if command_line else ""
+    steps = _emergency_steps(ruleset, lang, region)
     if region is not None:
-        steps = region.emergency[lang]
         where = ui(f"emergency.region{how}", lang, region=region, name=region.name[lang])
     else:
-        steps = fill_steps(ruleset.texts["emergency"][lang], region_values(None, lang))
         where = ui(f"emergency.no_region{how}", lang)
     return _fit([_bold(ui("emergency.title", lang), html) + "\n" + _steps(steps, html), _esc(where, html)], [])
 

@@ -284,7 +284,7 @@ def test_the_regulators_warning_is_kept_when_it_fits():
     story = ENGLISH_SCAMS[0]
     v = DETECTOR.check(story)
     assert v.risk == "high" and v.category == "impersonate_authority"
-    text = replies.verdict_reply(v, RULESET, "en", html=False, text=story, region=RULESET.regions["GB"])
+    text = replies.verdict_reply(v, RULESET, "en", html=False, text=story, region=RULESET.regions["CN"])
     assert RULESET.texts["warning"]["en"] in text
 
 
@@ -337,3 +337,20 @@ def test_a_complaint_with_scam_words_is_not_called_not_a_scam():
     reply = replies.verdict_reply(plain, RULESET, "zh-Hans", html=False, text=plain_text,
                                   region=RULESET.regions["CN"])
     assert reply.startswith(replies.ui("complaint", "zh-Hans")) and replies.ui("low.check2", "zh-Hans") not in reply
+
+
+@pytest.mark.parametrize("code", ["CN", "TW", "HK", "SG", "MY", "GB", "US", "AU", None])
+@pytest.mark.parametrize("risk", ["high", "medium", "low"])
+def test_every_warning_names_the_regions_help_line_and_first_step_if_money_has_gone(code, risk):
+    """A person being scammed right now reads who to ask (their region's anti-scam line) and
+    what to do first if they already paid, in the verdict itself, not only behind a button."""
+    region = RULESET.regions.get(code or "")
+    v = Verdict(True if risk != "low" else False, risk, "impersonate_authority", RULESET.rules[1].id, 90)
+    # An English reply stays under 120 words: there these lines give way to the steps first.
+    for lang in LANGS if risk == "high" else ("zh-Hans", "zh-Hant"):
+        text = replies.verdict_reply(v, RULESET, lang, html=False, region=region)
+        first = (region.emergency[lang][0] if region else
+                 replies.ui("police.generic", lang))
+        scam_line = region.values(lang)["scam_line"] if region else replies.ui("scam_line.generic", lang)
+        assert scam_line in text, (code, lang, text)
+        assert first.split("。")[0].split(". ")[0].split(", ")[0] in text, (code, lang, text)
