@@ -166,3 +166,26 @@ def test_a_bare_host_right_after_chinese_is_a_link():
     found = find_entities("链接是damai-zhuanrang.xyz能买吗")
     assert found["link"] == [(3, 22)] and found["risky_link"] == [(3, 22)]
     assert "link" not in find_entities("版本v1.2.3") and "link" not in find_entities("邮箱abc@mail.top")
+
+
+@pytest.mark.parametrize("host", ["shopee-sellercentre-my.net/verify", "office365-helpdesk.org", "dhl-track.info",
+                                  "amazonprime-renewal.com", "apple.com-id.info", "microsoft.support-desk.net",
+                                  "gofundrne.com/pets", "paypa1.com", "rnaybank2u.com", "mygov-au.info"])
+def test_a_host_wearing_a_brands_name_is_risky(host):
+    """A brand's name in a hyphenated label, followed by more than top-level labels, or spelled
+    with look-alike letters (rn for m, 1 for l): how phishing hosts borrow a name."""
+    assert kinds(f"go to {host} now")["risky_link"]
+
+
+@pytest.mark.parametrize("host", ["shopee.com.my", "www.amazon.co.uk/orders", "mail.google.com", "maybank2u.com.my",
+                                  "auspost.com.au/track", "amazon.jobs", "startups-hub.com", "t-mobile.com",
+                                  "learn-more.com"])
+def test_a_brands_own_host_and_unrelated_hyphens_are_not_risky(host):
+    assert "risky_link" not in kinds(f"go to {host} now")
+
+
+def test_an_official_link_is_never_risky():
+    from callguard.detect.entities import impersonates_brand
+
+    assert impersonates_brand("gov.uk.gofundrne.com")
+    assert "risky_link" not in kinds("see accounts.google.com/signin") and kinds("see accounts.google.com/signin")["official_link"]

@@ -14,6 +14,9 @@ normalised text the patterns run on.
   punycode, a cheap top-level domain scammers favour, or a hyphenated domain
   with words such as verify, secure, login, refund. (Shorteners are not
   enough: genuine marketing uses them as much as scams do.)
+  A host that wears a brand's name without being the brand's own is risky too
+  (``shopee-sellercentre-my.net``, ``apple.com-id.info``, ``gofundrne.com``;
+  the names are in ``impersonated_brands.txt``). An official link never is.
 * ``official_link``: a link to a host listed in ``official_domains.txt``
   (or a subdomain of one): the real accounts, government, post and bank
   sites that genuine alerts and notices point to, and that no one else can
@@ -135,6 +138,51 @@ def is_official(link: str) -> bool:
     labels = m.group(1).lower().rstrip(".").split(".") if m else []
     return any(".".join(labels[i:]) in _OFFICIAL for i in range(len(labels)))
 
+def _data_lines(name: str) -> list[str]:
+    text = Path(__file__).with_name(name).read_text(encoding="utf-8")
+    return [line.strip() for line in text.splitlines() if line.strip() and not line.startswith("#")]
+
+
+_BRANDS = frozenset(_data_lines("impersonated_brands.txt"))
+_BRAND_PREFIXES = tuple(sorted(b for b in _BRANDS if len(b) > 4))
+# Labels that may follow a brand's own name in its real hosts: shopee.com.my, amazon.co.uk, google.com.
+_TOP_LABELS = frozenset("com co net org gov edu ac info biz".split())
+# Letters phishing hosts swap for look-alikes: gofundrne (rn for m), paypa1, g00gle, vvise (vv for w).
+_LOOKALIKES = (("rn", "m"), ("vv", "w"), ("0", "o"), ("1", "l"))
+
+
+def _unconfused(label: str) -> str:
+    for fake, real in _LOOKALIKES:
+        label = label.replace(fake, real)
+    return label
+
+
+def _names_brand(part: str) -> bool:
+    """A hyphen-separated part of a label that names a brand: the brand itself,
+    or (five letters and more) beginning with it: "amazonprime"."""
+    return part in _BRANDS or part.startswith(_BRAND_PREFIXES)
+
+
+def impersonates_brand(link: str) -> bool:
+    """Whether ``link``'s host wears a brand's name (impersonated_brands.txt) in a
+    way the brand's own hosts do not: inside a hyphenated label, as a label with
+    more than top-level labels after it (amazon.co.uk is the brand's, amazon.co.refund-id.info
+    is not; its own top-level domain is not judged: amazon.jobs), or spelled with look-alike
+    letters."""
+    m = _HOST.match(link)
+    labels = m.group(1).lower().strip(".").split(".") if m else []
+    for i, label in enumerate(labels[:-1]):  # the last label is the top-level domain
+        if label in _BRANDS:
+            if any(after not in _TOP_LABELS and len(after) > 2 for after in labels[i + 1:-1]):
+                return True
+        elif "-" in label:
+            if any(_names_brand(part) or _names_brand(_unconfused(part)) for part in label.split("-")):
+                return True
+        elif _unconfused(label) in _BRANDS:
+            return True
+    return False
+
+
 # A cheap test that rules out most texts before an entity's full expression
 # runs: a digit or a currency or magnitude word for an amount, a dot or
 # scheme for a link, and so on.
@@ -161,7 +209,8 @@ def find_entity(text: str, name: str, cache: dict[str, list[tuple[int, int]]]) -
     if found is not None:
         return found
     if name == "risky_link":
-        found = [(s, e) for s, e in find_entity(text, "link", cache) if _RISKY.search(text, s, e)]
+        found = [(s, e) for s, e in find_entity(text, "link", cache)
+                 if (_RISKY.search(text, s, e) or impersonates_brand(text[s:e])) and not is_official(text[s:e])]
     elif name == "official_link":
         found = [(s, e) for s, e in find_entity(text, "link", cache) if is_official(text[s:e])]
     elif (name == "link" and not any(mark in text for mark in _LINK_MARKS)) or _HINTS[name].search(text) is None:
