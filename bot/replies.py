@@ -13,6 +13,10 @@ take now. Three rules shape every reply:
   line and what to do if money has gone. Numbers and agencies come from the rule
   file's ``regions:`` block (see :mod:`callguard.detect.regions`); a step that
   names something the user's region does not have is left out.
+* **Said what they did.** Someone who hung up and gave nothing ("didn't give
+  them anything", "啥都没给") reads, under the warning, that nothing is lost and
+  they did the right thing; a message that also says money or a code was given
+  does not (:func:`callguard.detect.paid.gave_nothing`).
 * **Only what fits.** The regulator's warning and its source line are shown
   for fake-authority and telecom stories only; the advice is the fired rule's.
 
@@ -32,6 +36,7 @@ from .detect import RuleSet, Verdict
 from .detect.entities import find_entity
 from .detect.mentions import mentioned
 from .detect.normalize import fold
+from .detect.paid import gave_nothing
 from .detect.regions import Region, fill, fill_steps
 from .i18n import LANGUAGES, MAX_MESSAGE
 
@@ -202,6 +207,8 @@ def verdict_reply(
 
     if verdict.scam:
         parts.append(_bold(ui(f"risk.{verdict.risk}", lang), html))
+        if text and gave_nothing(text):  # "I hung up, gave them nothing": say it was right, keep the rest
+            parts.append(_esc(ui("averted", lang), html))
         parts.extend(_type_and_evidence(verdict, category, lang, html, text))
         parts.append(picture)
         steps = advice()

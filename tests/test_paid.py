@@ -98,3 +98,34 @@ def test_patterns_are_data_and_bad_data_is_a_clear_error():
 
 def test_long_text_is_bounded():
     assert not already_paid("你好" * 50_000 + "我已经转了钱")  # judged on its first part only
+
+
+GAVE_NOTHING = [
+    "He said it was the tax office and hung up when I asked questions. I didn't give them anything.",
+    "Grandpa hung up straight away and didnt press anything, is he in danger?",
+    "接到说是公安的电话，我直接挂了，啥都没给",
+    "佢话係警察，我即刻收线，乜都冇俾",
+    "Saya terus letak phone, tak bagi apa-apa maklumat",
+    "I gave nothing",
+]
+NOT_GAVE_NOTHING = [
+    "I haven't paid anything yet, should I?",  # still deciding
+    "他说要我转钱，我什么都没转，但把验证码告诉他了",  # a code was given
+    "I didn't pay anything but I gave them the code from the text",
+    "I didn't give them anything at first, then I paid 500 dollars",
+    "They called about my parcel",
+]
+
+
+@pytest.mark.parametrize("text", GAVE_NOTHING)
+def test_gave_nothing(text):
+    from callguard.detect.paid import gave_nothing
+
+    assert gave_nothing(text) and not already_paid(text)
+
+
+@pytest.mark.parametrize("text", NOT_GAVE_NOTHING)
+def test_not_gave_nothing(text):
+    from callguard.detect.paid import gave_nothing
+
+    assert not gave_nothing(text)

@@ -354,3 +354,16 @@ def test_every_warning_names_the_regions_help_line_and_first_step_if_money_has_g
         scam_line = region.values(lang)["scam_line"] if region else replies.ui("scam_line.generic", lang)
         assert scam_line in text, (code, lang, text)
         assert first.split("。")[0].split(". ")[0].split(", ")[0] in text, (code, lang, text)
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_someone_who_gave_nothing_hears_it_was_right_under_the_warning(lang):
+    story = "有人自称公安说我涉嫌洗钱，要我转到安全账户，我直接挂了，啥都没给"
+    v = DETECTOR.check(story)
+    assert v.scam
+    text = replies.verdict_reply(v, RULESET, lang, html=False, text=story)
+    assert text.startswith(replies.ui(f"risk.{v.risk}", lang))  # still the warning first
+    assert replies.ui("averted", lang) in text
+    paid = "有人自称公安说我涉嫌洗钱，我什么都没转，但把验证码告诉他了"
+    assert replies.ui("averted", lang) not in replies.verdict_reply(DETECTOR.check(paid), RULESET, lang,
+                                                                     html=False, text=paid)

@@ -32,7 +32,7 @@ import yaml
 
 from .normalize import fold
 
-__all__ = ["already_paid", "sounds_worried", "load_patterns", "PaidPatterns"]
+__all__ = ["already_paid", "gave_nothing", "sounds_worried", "load_patterns", "PaidPatterns"]
 
 MAX_CHARS = 2_000  # a description longer than this is judged on its first part
 _SENTENCE_END = re.compile(r"[。！？!?；;\n\r，,、：:…]+|\.(?:\s|$)")
@@ -44,6 +44,9 @@ class PaidPatterns:
     paid: tuple[re.Pattern, ...]
     not_paid: tuple[re.Pattern, ...]
     distress: tuple[re.Pattern, ...]
+    gave_nothing: tuple[re.Pattern, ...] = ()
+    not_yet: re.Pattern | None = None
+    gave_details: tuple[re.Pattern, ...] = ()
 
 
 def _compile(doc: dict) -> PaidPatterns:
@@ -56,7 +59,11 @@ def _compile(doc: dict) -> PaidPatterns:
     breaks = doc.get("clause_breaks")
     if not isinstance(breaks, str):
         raise ValueError("paid.yaml: 'clause_breaks' must be a regular expression")
-    return PaidPatterns(re.compile(breaks), many("paid"), many("not_paid"), many("distress"))
+    averted = {}
+    if "gave_nothing" in doc:  # optional, so that a test can build patterns for "paid" alone
+        averted = {"gave_nothing": many("gave_nothing"), "gave_details": many("gave_details"),
+                   "not_yet": re.compile(doc["not_yet"])}
+    return PaidPatterns(re.compile(breaks), many("paid"), many("not_paid"), many("distress"), **averted)
 
 
 @lru_cache(maxsize=1)
@@ -93,3 +100,18 @@ def sounds_worried(text: str, patterns: PaidPatterns | None = None) -> bool:
     patterns = patterns or load_patterns()
     words = _words(text[:MAX_CHARS])
     return any(p.search(words) for p in patterns.distress)
+
+
+def gave_nothing(text: str, patterns: PaidPatterns | None = None) -> bool:
+    """Whether ``text`` says the scammer got nothing ("I hung up, didn't give them anything",
+    "啥都没给"), and neither that money was sent nor that a code or card number was given,
+    nor "not yet" (still deciding): the reply then says they did the right thing, below
+    the warning."""
+    patterns = patterns or load_patterns()
+    if not patterns.gave_nothing or already_paid(text, patterns):
+        return False
+    clauses = _clauses(text, patterns)
+    if any(p.search(clause) for clause in clauses for p in patterns.gave_details):
+        return False
+    return any(p.search(clause) and not patterns.not_yet.search(clause)
+               for clause in clauses for p in patterns.gave_nothing)
