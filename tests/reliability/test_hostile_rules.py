@@ -42,7 +42,8 @@ def _doc() -> dict:
 
 def _huge_group() -> bytes:
     doc = _doc()
-    doc["rules"][0]["groups"][0]["phrases"] = [f"短语{i}" for i in range(100_000)]
+    own = next(g for g in doc["rules"][0]["groups"] if "use" not in g)  # not a shared group's use
+    own["phrases"] = [f"短语{i}" for i in range(100_000)]
     return yaml.dump(doc, Dumper=getattr(yaml, "CSafeDumper", yaml.SafeDumper), allow_unicode=True).encode()
 
 
