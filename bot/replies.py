@@ -2,7 +2,7 @@
 
 Written for a worried, often older person on a phone. The verdict comes
 first, in plain words, then what gave the scam away, then the few steps to
-take now. Three rules shape every reply:
+take now. These rules shape every reply:
 
 * **Never a false all-clear.** When no known pattern matched, the reply says
   what was checked and that it found nothing it knows, asks the one or two

@@ -122,12 +122,13 @@ _RISKY = re.compile(
 ENTITIES = ("amount", "link", "risky_link", "official_link", "phone", "handle", "code")
 
 
-def _official_hosts() -> frozenset[str]:
-    text = (Path(__file__).with_name("official_domains.txt")).read_text(encoding="utf-8")
-    return frozenset(line.strip() for line in text.splitlines() if line.strip() and not line.startswith("#"))
+def _data_lines(name: str) -> list[str]:
+    """The entries of a data file beside this module: one per line, ``#`` comments left out."""
+    text = Path(__file__).with_name(name).read_text(encoding="utf-8")
+    return [line.strip() for line in text.splitlines() if line.strip() and not line.startswith("#")]
 
 
-_OFFICIAL = _official_hosts()
+_OFFICIAL = frozenset(_data_lines("official_domains.txt"))
 _HOST = re.compile(r"(?:https?://)?(?:[^@/\s]*@)?([a-z0-9.-]+)", re.IGNORECASE)
 
 
@@ -137,10 +138,6 @@ def is_official(link: str) -> bool:
     m = _HOST.match(link)
     labels = m.group(1).lower().rstrip(".").split(".") if m else []
     return any(".".join(labels[i:]) in _OFFICIAL for i in range(len(labels)))
-
-def _data_lines(name: str) -> list[str]:
-    text = Path(__file__).with_name(name).read_text(encoding="utf-8")
-    return [line.strip() for line in text.splitlines() if line.strip() and not line.startswith("#")]
 
 
 _BRANDS = frozenset(_data_lines("impersonated_brands.txt"))
