@@ -10,7 +10,8 @@ take now. These rules shape every reply:
   "safe". A bare link, a bare number and a one-line question each get their
   own answer: what we know, how to check it, what to send us next.
 * **Help for the user's region.** Every warning ends with the region's anti-scam
-  line and what to do if money has gone. Numbers and agencies come from the rule
+  line and what to do if money has gone (in English unless the reply would pass
+  ``MAX_WORDS_EN`` words; the button says it too). Numbers and agencies come from the rule
   file's ``regions:`` block (see :mod:`callguard.detect.regions`); a step that
   names something the user's region does not have is left out.
 * **Said what they did.** Someone who hung up and gave nothing ("didn't give

@@ -345,7 +345,7 @@ def test_every_warning_names_the_regions_help_line_and_first_step_if_money_has_g
     """A person being scammed right now reads who to ask (their region's anti-scam line) and
     what to do first if they already paid, in the verdict itself, not only behind a button."""
     region = RULESET.regions.get(code or "")
-    v = Verdict(True if risk != "low" else False, risk, "impersonate_authority", RULESET.rules[1].id, 90)
+    v = Verdict(risk != "low", risk, "impersonate_authority", RULESET.rules[1].id, 90)
     # An English reply stays under 120 words: there these lines give way to the steps first.
     for lang in LANGS if risk == "high" else ("zh-Hans", "zh-Hant"):
         text = replies.verdict_reply(v, RULESET, lang, html=False, region=region)
