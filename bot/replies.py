@@ -194,7 +194,7 @@ def verdict_reply(
     budget = MAX_WORDS_EN + (len(picture.split()) if picture else 0) if lang == "en" else None
     values = region_values(region, lang)
     counts = dict(number_counts or {})
-    rule = next((r for r in ruleset.rules if r.id == verdict.rule), None)
+    rule = _rule(ruleset, verdict.rule)
     category = ruleset.categories.get(verdict.category or "")
     parts: list[str] = []
     extras: list[str] = []  # dropped first if the reply would be too long
@@ -222,6 +222,21 @@ def verdict_reply(
         extras += [_esc(line, html) for line in help_lines(ruleset, lang, region)]
         if shows_regulator_warning(verdict, text):
             extras += [rule_text("warning"), rule_text("source")]
+    elif verdict.warns_of is not None and (story := _rule(ruleset, verdict.warns_of)) is not None:
+        # Worded as a warning, but the story in it is a scam: say which, and what to do if it is
+        # happening to the reader (a parent sent "PSA: <the scam text>"), never "nothing matched".
+        story_category = ruleset.categories.get(story.category)
+        parts.append(_bold(ui("warns.title", lang), html))
+        if story_category is not None:
+            how = fill(story_category.how[lang], values)
+            parts.append(_esc(ui("type", lang), html) + _sep(lang) + _esc(story_category.name[lang], html)
+                         + ("\n" + _esc(how, html) if how else ""))
+        parts.append(_esc(ui("warns.body", lang), html))
+        parts.append(picture)
+        steps = fill_steps(story.advice[lang], values)[:_max_steps]
+        if steps:
+            parts.append(_bold(ui("warns.steps", lang), html) + "\n" + _steps(steps, html))
+        extras += [_esc(line, html) for line in help_lines(ruleset, lang, region)]
     elif category is not None and not category.scam:
         # A service complaint. When scam rules saw something too (risk "low"), it is not called
         # "not a scam", and the check that settles it comes last (a refund "from customer
@@ -254,6 +269,11 @@ def verdict_reply(
         return verdict_reply(verdict, ruleset, lang, html=html, number_counts=number_counts, text=text,
                              region=region, numbers=numbers, picture=picture, _max_steps=_max_steps - 1)
     return reply
+
+
+def _rule(ruleset: RuleSet, rule_id: str | None):
+    """The rule with this id, or None."""
+    return next((r for r in ruleset.rules if r.id == rule_id), None)
 
 
 # The rule file's vocab lists that name who a caller claimed to be (an office, a company, its

@@ -367,3 +367,41 @@ def test_someone_who_gave_nothing_hears_it_was_right_under_the_warning(lang):
     paid = "有人自称公安说我涉嫌洗钱，我什么都没转，但把验证码告诉他了"
     assert replies.ui("averted", lang) not in replies.verdict_reply(DETECTOR.check(paid), RULESET, lang,
                                                                      html=False, text=paid)
+
+
+# A scam's story worded as a warning: the verdict stays "not a scam" (news and notices are not
+# scams), but the reply names the scam and what to do; it never says nothing matched.
+WARNED = [
+    ("PSA: Mum got a call that her phone line would be cut off, then they put her through to another officer "
+     "and she told him her online banking password", "en"),
+    ("提醒大家：电话局的人说我的手机号被用来诈骗，要停机，然后把我转接给另一位警官做笔录", "zh-Hans"),
+    ("警方提醒：近期有骗子冒充公检法，要求把钱转到安全账户，凡是这样的都是诈骗", "zh-Hans"),
+]
+
+
+@pytest.mark.parametrize("text, lang", WARNED)
+def test_a_scam_story_worded_as_a_warning_names_the_scam(text, lang):
+    v = DETECTOR.check(text)
+    assert not v.scam and v.warns_of is not None
+    assert DETECTOR.explain(text).verdict == v  # the admin's /why sees the same
+    story = next(r for r in RULESET.rules if r.id == v.warns_of)
+    for reply_lang in LANGS:
+        reply = replies.verdict_reply(v, RULESET, reply_lang, html=False, text=text, region=RULESET.regions["CN"])
+        assert reply.startswith(replies.ui("warns.title", reply_lang))
+        assert RULESET.categories[story.category].name[reply_lang] in reply
+        assert story.advice[reply_lang][0] in reply
+        assert replies.ui("risk.none", reply_lang) not in reply and replies.ui("none.not_safe", reply_lang) not in reply
+
+
+@pytest.mark.parametrize("text", [
+    "Your code is 123456. Do not share it with anyone.",  # other counter-evidence: not a warning's words
+    "明天下午三点开会，记得带电脑",
+    "Saw on the news that it will rain all week",  # warning words, no scam story
+])
+def test_warns_of_only_for_a_scam_story_held_down_by_warning_words(text):
+    v = DETECTOR.check(text)
+    assert v.warns_of is None and "warns_of" not in v.to_json()
+
+
+def test_warns_of_is_in_the_batch_format_when_set():
+    assert DETECTOR.check(WARNED[0][0]).to_json()["warns_of"] == DETECTOR.check(WARNED[0][0]).warns_of

@@ -16,17 +16,26 @@ an admin reading ``/why``:
   with ``scam=False`` so the user gets the right advice;
 * evidence is the deciding rules' matched words, in the text the user
   wrote: whole words (Chinese ones by a dictionary, :mod:`.chinese_words`),
-  each span once, overlaps merged.
+  each span once, overlaps merged;
+* a message that is not a scam only because it speaks like an anti-fraud
+  warning (the rule file's ``warning`` vocab: "提醒大家", "PSA", "saw it on
+  the news") but tells a scam's story carries that scam's rule in
+  ``warns_of``. The warning words keep labelled news and notices from being
+  called scams, yet "PSA: <a scam text>" forwarded to a parent is a scam to
+  that parent, and the reply must say what the story is, never "nothing
+  matched" (:meth:`Detector.warns_of`).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from .matcher import Matcher, RuleScore, Scan
 from .model import Model, second_opinion
 from .chinese_words import whole_chinese_words
-from .normalize import has_cjk, is_spaced
+from .inner_loops import Automaton
+from .normalize import has_cjk, is_spaced, normalize
+from .ranking import clamp
 from .schema import RuleSet, Thresholds
 
 __all__ = ["Evidence", "Verdict", "Explanation", "Detector"]
@@ -58,11 +67,16 @@ class Verdict:
     rule: str | None
     score: int
     evidence: tuple[Evidence, ...] = ()
+    # Not a scam as written, but a warning about the scam of this rule (id): see ``Detector.warns_of``.
+    warns_of: str | None = None
 
     def to_json(self) -> dict:
-        """The batch-checker format (an interface: keep it stable)."""
-        return {"scam": self.scam, "risk": self.risk, "category": self.category, "rule": self.rule,
-                "score": self.score, "evidence": [e.to_json() for e in self.evidence]}
+        """The batch-checker format (an interface: keep it stable; ``warns_of`` only when set)."""
+        out = {"scam": self.scam, "risk": self.risk, "category": self.category, "rule": self.rule,
+               "score": self.score, "evidence": [e.to_json() for e in self.evidence]}
+        if self.warns_of is not None:
+            out["warns_of"] = self.warns_of
+        return out
 
 
 @dataclass(frozen=True)
@@ -82,6 +96,10 @@ COMPACT_SPAN = 16
 # Rule kinds, as Detector ranks them.
 _SPECIFIC, _FALLBACK, _OTHER = range(3)
 
+# The vocab list of what anti-fraud warnings say; a pattern that names it is "warning words".
+NOTICE_VOCAB = "warning"
+_NOTICE_SLOT = "{" + NOTICE_VOCAB + "}"
+
 
 class Detector:
     """A rule set compiled once per load; ``check`` is a pure function of
@@ -99,6 +117,10 @@ class Detector:
         # --- learned second opinion (bot/detect/model.py), opt-in: None = rules only.
         # It can only raise a verdict; a reload keeps the previous detector's model.
         self.model = model if model is not None else (previous.model if previous is not None else None)
+        # The warning words, normalised: a message without any is never looked at again (``warns_of``).
+        notice = ruleset.vocab.get(NOTICE_VOCAB)
+        terms = sorted({normalize(t).strip() for t in notice.terms} - {""}) if notice is not None else []
+        self._notice = Automaton(terms, terms) if terms else None
 
     @property
     def version(self) -> str:
@@ -112,6 +134,8 @@ class Detector:
         verdict = self._decide(scan, best.get(_SPECIFIC), best.get(_FALLBACK), best.get(_OTHER))
         if self.model is not None:  # model hook, as in explain()
             verdict = second_opinion(verdict, text, self.model)
+        if not verdict.scam and self._has_warning_words(scan):
+            verdict = self._with_warns_of(verdict, self.matcher.scores(scan))
         return verdict
 
     def explain(self, text: str) -> Explanation:
@@ -123,7 +147,40 @@ class Detector:
         verdict = self._decide(scan, best.get(_SPECIFIC), best.get(_FALLBACK), best.get(_OTHER))
         if self.model is not None:  # model hook: may only raise the rules' verdict
             verdict = second_opinion(verdict, text, self.model)
+        if not verdict.scam and self._has_warning_words(scan):
+            verdict = self._with_warns_of(verdict, scores)
         return Explanation(verdict, tuple(scores), self.ruleset.thresholds, scan.norm)
+
+    def _has_warning_words(self, scan: Scan) -> bool:
+        """Whether the text holds a warning word at all (a substring test, so never a miss):
+        only then are the rules scored in full for ``warns_of``."""
+        return self._notice is not None and bool(self._notice.iter(scan.norm))
+
+    def _with_warns_of(self, verdict: Verdict, scores: list[RuleScore]) -> Verdict:
+        story = self.warns_of(scores)
+        return verdict if story is None else replace(verdict, warns_of=story)
+
+    def warns_of(self, scores: list[RuleScore]) -> str | None:
+        """The scam rule (id) that ``scores`` (every rule's, ``Matcher.scores``) would put at
+        medium risk or above were the warning words' counter-groups left out: the best specific
+        rule, else the fallback; None when no rule's score was held down by them. Only a
+        counter-group hit through a pattern naming the ``warning`` vocab is left out, not other
+        counter-evidence (a code message's "do not share it", a call back on the number on
+        file)."""
+        medium = self.ruleset.thresholds.medium
+        best: tuple[int, int, str] | None = None  # (kind, -score, rule id): specific first, then higher
+        for s in scores:
+            kind = self._kinds[s.hits[0].rule]
+            if kind == _OTHER:
+                continue
+            groups = s.rule.groups
+            kept = [h for h in s.hits if not (groups[h.group].weight < 0 and _NOTICE_SLOT in h.phrase)]
+            if len(kept) == len(s.hits) or not s.rule.met({groups[h.group].name for h in kept}):
+                continue
+            score = clamp(sum(groups[h.group].weight * h.similarity for h in kept))
+            if score >= medium and (best is None or (kind, -score) < best[:2]):
+                best = (kind, -score, s.rule.id)
+        return best[2] if best is not None else None
 
     def _worth(self, kind: int, best: dict[int, int]) -> int | None:
         """What the best rule of ``kind`` must score to change what ``_decide`` makes of the

@@ -168,7 +168,7 @@ class Handlers:
         reply = replies.verdict_reply(verdict, outcome.ruleset, lang, number_counts=outcome.number_counts,
                                       text=text, region=outcome.region, numbers=outcome.displayed_numbers,
                                       picture=picture)
-        warn = verdict.scam or verdict.risk == "low"
+        warn = verdict.scam or verdict.risk == "low" or verdict.warns_of is not None
 
         def sign(action: str) -> str | None:
             return self.guard.button_signature(action, outcome.report_id, user_id) if user_id is not None else None
