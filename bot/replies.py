@@ -276,6 +276,13 @@ def _rule(ruleset: RuleSet, rule_id: str | None):
     return next((r for r in ruleset.rules if r.id == rule_id), None)
 
 
+def named_category(verdict: Verdict, ruleset: RuleSet) -> str | None:
+    """The category the reply names: the verdict's, or for a scam's story worded as a warning
+    (``warns_of``) the story's, so that "Warn my family" warns of that scam."""
+    story = _rule(ruleset, verdict.warns_of) if verdict.warns_of is not None and not verdict.scam else None
+    return story.category if story is not None else verdict.category
+
+
 # The rule file's vocab lists that name who a caller claimed to be (an office, a company, its
 # staff): a text that says so is not asked "who did they say they were?" again.
 CLAIMED_BY_CALLER = ("authority", "police", "justice", "gov_agency", "telecom_body", "company", "staff", "broker")

@@ -405,3 +405,11 @@ def test_warns_of_only_for_a_scam_story_held_down_by_warning_words(text):
 
 def test_warns_of_is_in_the_batch_format_when_set():
     assert DETECTOR.check(WARNED[0][0]).to_json()["warns_of"] == DETECTOR.check(WARNED[0][0]).warns_of
+
+
+def test_warn_my_family_names_the_story_of_a_warning():
+    v = DETECTOR.check(WARNED[2][0])
+    story = next(r for r in RULESET.rules if r.id == v.warns_of)
+    assert v.category != story.category and replies.named_category(v, RULESET) == story.category
+    scam = DETECTOR.check(SCAM)
+    assert replies.named_category(scam, RULESET) == scam.category

@@ -173,7 +173,8 @@ class Handlers:
         def sign(action: str) -> str | None:
             return self.guard.button_signature(action, outcome.report_id, user_id) if user_id is not None else None
 
-        keyboard = kb.verdict_markup(outcome.report_id, verdict.category, lang, scam=warn, sign=sign)
+        keyboard = kb.verdict_markup(outcome.report_id, replies.named_category(verdict, outcome.ruleset), lang,
+                                     scam=warn, sign=sign)
         await send_reply(message, reply, keyboard, quote=quote)
 
     async def _send_emergency(self, chat_id: int, outcome: Outcome, lang: str, context) -> None:
