@@ -233,7 +233,8 @@ def verdict_reply(
                          + ("\n" + _esc(how, html) if how else ""))
         parts.append(_esc(ui("warns.body", lang), html))
         parts.append(picture)
-        steps = fill_steps(story.advice[lang], values)[:_max_steps]
+        rule = story  # its advice, and the English length check below, are the story's
+        steps = advice()
         if steps:
             parts.append(_bold(ui("warns.steps", lang), html) + "\n" + _steps(steps, html))
         extras += [_esc(line, html) for line in help_lines(ruleset, lang, region)]

@@ -413,3 +413,20 @@ def test_warn_my_family_names_the_story_of_a_warning():
     assert v.category != story.category and replies.named_category(v, RULESET) == story.category
     scam = DETECTOR.check(SCAM)
     assert replies.named_category(scam, RULESET) == scam.category
+
+
+@pytest.mark.parametrize("region", ["GB", None])
+def test_every_english_warning_story_reply_is_under_120_words(region):
+    """The same cap for a scam's story worded as a warning: the rule examples after "PSA:"
+    (the story's third step gives way first, as in a scam reply)."""
+    longest, seen = (0, ""), 0
+    for story in _english_scam_examples():
+        text = "PSA: " + story
+        v = DETECTOR.check(text)
+        if v.scam or v.warns_of is None:
+            continue
+        seen += 1
+        reply = replies.verdict_reply(v, RULESET, "en", html=False, text=text, region=RULESET.regions.get(region or ""))
+        assert reply.startswith(replies.ui("warns.title", "en"))
+        longest = max(longest, (len(reply.split()), text))
+    assert seen > 100 and longest[0] < 120, (seen, longest)
