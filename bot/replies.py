@@ -194,7 +194,8 @@ def verdict_reply(
     budget = MAX_WORDS_EN + (len(picture.split()) if picture else 0) if lang == "en" else None
     values = region_values(region, lang)
     counts = dict(number_counts or {})
-    rule = _rule(ruleset, verdict.rule)
+    story = _story(verdict, ruleset)  # a scam's story worded as a warning, or None
+    rule = story or _rule(ruleset, verdict.rule)  # whose advice the reply gives
     category = ruleset.categories.get(verdict.category or "")
     parts: list[str] = []
     extras: list[str] = []  # dropped first if the reply would be too long
@@ -222,7 +223,7 @@ def verdict_reply(
         extras += [_esc(line, html) for line in help_lines(ruleset, lang, region)]
         if shows_regulator_warning(verdict, text):
             extras += [rule_text("warning"), rule_text("source")]
-    elif verdict.warns_of is not None and (story := _rule(ruleset, verdict.warns_of)) is not None:
+    elif story is not None:
         # Worded as a warning, but the story in it is a scam: say which, and what to do if it is
         # happening to the reader (a parent sent "PSA: <the scam text>"), never "nothing matched".
         story_category = ruleset.categories.get(story.category)
@@ -233,7 +234,6 @@ def verdict_reply(
                          + ("\n" + _esc(how, html) if how else ""))
         parts.append(_esc(ui("warns.body", lang), html))
         parts.append(picture)
-        rule = story  # its advice, and the English length check below, are the story's
         steps = advice()
         if steps:
             parts.append(_bold(ui("warns.steps", lang), html) + "\n" + _steps(steps, html))
@@ -277,10 +277,15 @@ def _rule(ruleset: RuleSet, rule_id: str | None):
     return next((r for r in ruleset.rules if r.id == rule_id), None)
 
 
+def _story(verdict: Verdict, ruleset: RuleSet):
+    """The scam rule whose story a message worded as a warning tells (``Verdict.warns_of``), or None."""
+    return _rule(ruleset, verdict.warns_of) if verdict.warns_of is not None and not verdict.scam else None
+
+
 def named_category(verdict: Verdict, ruleset: RuleSet) -> str | None:
     """The category the reply names: the verdict's, or for a scam's story worded as a warning
-    (``warns_of``) the story's, so that "Warn my family" warns of that scam."""
-    story = _rule(ruleset, verdict.warns_of) if verdict.warns_of is not None and not verdict.scam else None
+    the story's, so that "Warn my family" warns of that scam."""
+    story = _story(verdict, ruleset)
     return story.category if story is not None else verdict.category
 
 
