@@ -56,6 +56,16 @@ def cmd_run(args: argparse.Namespace) -> int:
 # --------------------------------------------------------------------------- parser
 
 
+def _jobs(raw: str) -> int:
+    try:
+        jobs = int(raw)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number of processes, got {raw!r}") from None
+    if not 1 <= jobs <= 64:
+        raise argparse.ArgumentTypeError(f"must be between 1 and 64, got {jobs}")
+    return jobs
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="callguard", description="CallGuard: is this call a scam, and what to do now.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -65,6 +75,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--jsonl", metavar="FILE",
                    help="batch mode: JSON object per line with a 'text' field (or 'image', a picture's path "
                         "relative to FILE's folder); - for stdin")
+    p.add_argument("--jobs", type=_jobs, metavar="N",
+                   help="with --jsonl: processes judging lines side by side (default: the machine's cores, at most 8)")
     p.add_argument("--image", metavar="FILE", help="read a screenshot and judge its text; TEXT, if given, is "
                                                    "its caption (needs the ocr extra)")
     p.add_argument("--json", action="store_true", help="print the verdict as JSON instead of the reply")

@@ -16,6 +16,7 @@ from typing import Iterable, TextIO
 from ..detect import Detector, detect_language
 from .loading import detector_and_region, known_region
 from .verdicts import describe, verdict_json
+from .workers import default_jobs, judged_in_order
 
 
 def _reject_constant(name: str) -> float:
@@ -65,7 +66,7 @@ def _judge_line(detector: Detector, line: str, region: str | None, images_from: 
 
 
 def batch(detector: Detector, lines: Iterable[str], out: TextIO, *, progress: bool = False, total: int | None = None,
-          region: str | None = None, images_from: Path | None = None) -> int:
+          region: str | None = None, images_from: Path | None = None, jobs: int = 1) -> int:
     """Judge one JSON object per line; write one line per input, in order.
 
     Other fields of each object are copied through; a line that is not a JSON
@@ -79,16 +80,21 @@ def batch(detector: Detector, lines: Iterable[str], out: TextIO, *, progress: bo
     A line may carry ``image`` (a picture's path, relative to ``images_from``)
     instead of, or besides, ``text`` (then its caption): the picture is read, its
     text added as ``image_text``, and both are judged together (see :func:`read_picture`).
+
+    ``jobs``: processes that judge lines side by side (see ``workers``); the
+    output is the same, in the same order, whatever their number.
     """
-    errors = 0
-    for number, line in enumerate(_progress_bar(lines, total) if progress else lines, 1):
+    def judge(number: int, line: str) -> tuple[str, bool] | None:
         if not line.strip():
-            continue
+            return None
         try:
-            result = _judge_line(detector, line, region, images_from)
+            return _judge_line(detector, line, region, images_from), False
         except ValueError as exc:  # json.JSONDecodeError is a ValueError
-            errors += 1
-            result = _encode({"line": number, "error": str(exc)})
+            return _encode({"line": number, "error": str(exc)}), True
+
+    errors = 0
+    for result, failed in judged_in_order(judge, _progress_bar(lines, total) if progress else lines, jobs):
+        errors += failed
         out.write(result + "\n")
     out.flush()
     return errors
@@ -184,8 +190,10 @@ def cmd_check(args: argparse.Namespace) -> int:
             raise SystemExit("callguard check: give --image FILE or --jsonl FILE, not both")
         return _check_picture(detector, args, region)
     if args.jsonl:
+        jobs = default_jobs() if args.jobs is None else args.jobs
         if args.jsonl == "-":
-            batch(detector, _stdin(), sys.stdout, progress=sys.stderr.isatty(), region=region, images_from=Path.cwd())
+            batch(detector, _stdin(), sys.stdout, progress=sys.stderr.isatty(), region=region, images_from=Path.cwd(),
+                  jobs=jobs)
         else:
             try:
                 with open(args.jsonl, encoding="utf-8", errors="replace") as fh:
@@ -193,7 +201,7 @@ def cmd_check(args: argparse.Namespace) -> int:
             except OSError as exc:
                 raise SystemExit(f"callguard: cannot read {args.jsonl}: {exc.strerror}") from None
             batch(detector, lines, sys.stdout, progress=sys.stderr.isatty(), total=len(lines), region=region,
-                  images_from=Path(args.jsonl).parent)
+                  images_from=Path(args.jsonl).parent, jobs=jobs)
         return 0
     if not args.text:
         raise SystemExit('callguard check: give a TEXT to check, --image FILE, or --jsonl FILE (use - for stdin)')
