@@ -34,6 +34,22 @@ def test_short_scam_words_misspelled_in_a_hurry_meet_their_word():
     assert normalize("jail") != normalize("jade")
 
 
+def test_malay_as_it_is_texted_meets_its_words():
+    """A rule that says "dapat" or "bayar" reads "dpt" and "byr" too."""
+    assert normalize("sy dpt call, dia ckp kena byr dlm 3 hari") == normalize("saya dapat call, dia cakap kena bayar dalam 3 hari")
+
+
+def test_english_stems_do_not_collide_with_malay_or_other_rule_words():
+    """"naked" is not Malay "nak" (want), "make" not "mak" (mother), "take" not "tak" (not),
+    "code" not "cod" (cash on delivery), "note" not "not"; each still meets its own inflections."""
+    for english, other in (("naked", "nak"), ("make", "mak"), ("take", "tak"), ("code", "cod"),
+                           ("note", "not"), ("wine", "win"), ("care", "car"), ("here", "her"), ("come", "com")):
+        assert normalize(english) != normalize(other), english
+    assert normalize("making") == normalize("made") == normalize("make")
+    assert normalize("took") == normalize("taking") == normalize("take")
+    assert normalize("codes") == normalize("code")
+
+
 def test_spaces_go_between_chinese_and_stay_around_english_words():
     """Every English word stands between spaces, however it was typed."""
     assert normalize("加我 wechat 好友") == normalize("加我wechat好友") == "加我 wechat 好友"

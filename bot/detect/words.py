@@ -28,7 +28,7 @@ the hot path is one dictionary lookup per word.
 
 from __future__ import annotations
 
-__all__ = ["FORMS", "word_form", "inflection_off", "SMS_SPELLINGS", "IRREGULAR"]
+__all__ = ["FORMS", "word_form", "inflection_off", "SMS_SPELLINGS", "IRREGULAR", "WHOLE_FORMS"]
 
 # Spellings of text messages and chat, and what they mean. Only unambiguous
 # ones: "r" (are) or "2" (to) also appear as letters and numbers.
@@ -59,6 +59,15 @@ SMS_SPELLINGS = {
     "taxs": "taxes", "crads": "cards", "cardz": "cards", "unles": "unless", "amazn": "amazon", "amzon": "amazon",
     "bitcon": "bitcoin", "bitcoins": "bitcoin", "doubel": "double", "scamer": "scammer", "scamers": "scammers",
     "wierd": "weird", "recieve": "receive", "recieved": "received", "payed": "paid", "wat": "what",
+    # Malay as it is texted: a rule that says "dapat" or "bayar" must read "dpt" and "byr" too (the rules
+    # listed such spellings one pattern at a time, and a Malay story missed at most where one was left out).
+    # Only spellings with no English meaning: not "dr" (doctor), "pd" (police department), "org", "x".
+    "sy": "saya", "dpt": "dapat", "ckp": "cakap", "dgn": "dengan", "utk": "untuk", "blh": "boleh",
+    "byr": "bayar", "hntr": "hantar", "hnt": "hantar", "skrg": "sekarang", "skrang": "sekarang",
+    "mcm": "macam", "kwn": "kawan", "tgh": "tengah", "dlm": "dalam", "lps": "lepas", "tlg": "tolong",
+    "jgn": "jangan", "sbb": "sebab", "yg": "yang", "brp": "berapa", "tpi": "tapi", "nk": "nak", "dh": "dah",
+    "tk": "tak", "trus": "terus", "smpai": "sampai", "mntk": "minta", "ank": "anak", "akn": "akan",
+    "bkn": "bukan", "kne": "kena", "kna": "kena", "knp": "kenapa", "sdh": "sudah", "blm": "belum",
 }
 
 # Irregular forms a stemmer leaves alone, mapped to their base form.
@@ -80,6 +89,18 @@ IRREGULAR = {
     "drove": "drive", "eaten": "eat", "ate": "eat", "hidden": "hide", "hid": "hide", "beaten": "beat",
     "forbidden": "forbid", "mistaken": "mistake", "shaken": "shake", "chose": "choose", "woke": "wake",
     "children": "child", "men": "man", "women": "woman", "people": "person",
+}
+
+# English words whose light stem would be a word of another language the rules read, or of
+# another rule word: "make" -> "mak" (Malay: mother), "naked" -> "nak" (Malay: want), "take" ->
+# "tak" (Malay: not), "code" -> "cod" (cash on delivery), "note" -> "not", "care" -> "car",
+# "wine" -> "win", "here" -> "her", "come" -> "com". A Malay "sy nak video call" matched
+# "naked ... video". These keep their whole form, inflected or not.
+WHOLE_FORMS = {
+    **dict.fromkeys(("make", "makes", "making"), "make"), **dict.fromkeys(("take", "takes", "taking"), "take"),
+    "naked": "naked", **dict.fromkeys(("code", "codes", "coded", "coding"), "code"),
+    **dict.fromkeys(("note", "notes", "noted"), "note"), **dict.fromkeys(("care", "cares", "cared", "caring"), "care"),
+    **dict.fromkeys(("wine", "wines"), "wine"), "here": "here", **dict.fromkeys(("come", "comes", "coming"), "come"),
 }
 
 _VOWELS = frozenset("aeiouy")
@@ -115,6 +136,8 @@ def _form(word: str) -> str:
     if " " in word:  # "im" -> "i am": each part on its own
         return " ".join(map(_form, word.split(" ")))
     word = IRREGULAR.get(word, word)
+    if word in WHOLE_FORMS:
+        return WHOLE_FORMS[word]
     if not word.isalpha() or not word.isascii():
         return word  # numbers, "2fa", accented words: as written
     return inflection_off(word)
