@@ -35,8 +35,41 @@ PAID = [
     "we've done the bank transfer",
     "the money has gone",
     "the money is already gone",
+    # the family tells it: she, he, my aunty, Dad
+    "My aunt met him online and she transferred him 40k last month",
+    "Dad handed over the cash to a courier this morning",
+    "my uncle has already put in 200k on that app",
+    "she already paid the release fee",
+    "the courier came at noon and took the money and his bank card",
+    "paid it yesterday and now they want more",
+    "I paynow him $500 for the tickets",
+    "ive already sent 3k by western union and he says dont hang up",  # "don't" belongs to the next clause
+    "$2,000 gone from my account overnight",
+    # 垫了 / 投了 / 面交 / a bare 我转了 / money that left the account
+    "我已经垫了八千做任务",
+    "我爸在那个平台投了30万",
+    "我妈已经面交给他们两次现金",
+    "他说是我儿子，我转了。",
+    "现在卡里少了一万多",
+    "刚才信用卡被盗刷了",
+    "佢已經墊咗$20,000",
+    "阿媽已經用轉數快過咗$8,000",
+    # Malay
+    "mak saya dah transfer RM30,000 ke akaun tu",
+    "sy dah bank in semalam",
+    "duit dalam akaun RM3,200 hilang",
 ]
 NOT_PAID = [
+    "she sent me a link to a form",
+    "he gave him the gate code and the parcel came",
+    "my sister sent it to me as a present",
+    "存了钱也抢不到票",
+    "我在官方app上刷了脸，没花钱",
+    "You've already paid for it when you ordered online",
+    "dia suruh saya bayar RM500 dulu",
+    "sy belum transfer lagi",
+    "patut ke sy bank in?",
+    "sy tak bayar apa-apa",
     "Should I pay the fee?",
     "They asked me to send money but I didn't",
     "I haven't sent anything yet",
@@ -84,7 +117,10 @@ def test_traditional_and_fullwidth_text_is_folded_like_the_rules():
 
 
 @pytest.mark.parametrize("text, worried", [("那我转了的五千怎么办", True), ("what do I do now?", True),
-                                            ("我转了五千给房东", False), ("I paid the plumber", False)])
+                                            ("我转了五千给房东", False), ("I paid the plumber", False),
+                                            ("sy dah transfer, apa nak buat sekarang", True),
+                                            ("mak dah bayar, macam mana nak dapat balik", True),
+                                            ("sy dah bayar bil air semalam", False)])
 def test_sounds_worried(text, worried):
     assert sounds_worried(text) is worried
 
