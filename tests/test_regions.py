@@ -80,6 +80,19 @@ def test_cantonese_writers_get_hong_kong_not_taiwan():
     assert pick_region(RULESET.regions, chosen="TW", lang="zh-Hant", dialect="yue").code == "TW"  # their choice wins
 
 
+def test_malay_writers_get_malaysia_unless_the_text_names_singapore():
+    """Replies to Malay are in English, but the help lines are Malaysia's (997), not a stranger's."""
+    from callguard.detect.language import dialect_of, writes_malay
+    text = "mak saya dah transfer RM30,000 ke akaun pegawai polis tu, apa nak buat sekarang"
+    assert writes_malay(text) and dialect_of(text) == "ms"
+    assert pick_region(RULESET.regions, lang="en", dialect=dialect_of(text)).code == "MY"
+    assert dialect_of("sy dah bayar S$500 guna PayNow kat dia, apa nak buat") is None  # Singapore's money
+    for english in ("I paid the man at the door and he said to call the bank", "Ada from the bank rang me at 9",
+                    "Hi mum, can you send me the bank details for the rent"):
+        assert not writes_malay(english) and dialect_of(english) is None, english
+    assert pick_region(RULESET.regions, chosen="SG", lang="en", dialect="ms").code == "SG"  # their choice wins
+
+
 def test_the_default_region_is_not_forced_on_writers_of_another_language():
     """A deployment for mainland China must not tell an English writer in London to call 110."""
     assert pick_region(RULESET.regions, lang="en", default="CN") is None

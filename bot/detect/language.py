@@ -7,6 +7,7 @@ Simplified script; a text with no Chinese at all gets English.
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 
 import opencc
@@ -14,7 +15,7 @@ import opencc
 from .normalize import is_cjk
 from .schema import LANGUAGES  # defined once, with the rule file's schema
 
-__all__ = ["detect_language", "writes_cantonese", "dialect_of", "LANGUAGES"]
+__all__ = ["detect_language", "writes_cantonese", "writes_malay", "dialect_of", "LANGUAGES"]
 
 _T2S = opencc.OpenCC("t2s")
 _S2T = opencc.OpenCC("s2t")
@@ -52,10 +53,39 @@ def writes_cantonese(text: str) -> bool:
     return sum(c in _CANTONESE for c in text[:2000]) >= 2
 
 
+# Everyday Malay words (and how they are texted) that English does not use: a message
+# mostly of them is Malay. Replies to it are in English (no Malay texts yet), but the help
+# lines can be Malaysia's: someone who writes "sy dah transfer" is most likely there.
+_MALAY = frozenset(("saya", "sy", "aku", "dah", "sudah", "tak", "tidak", "nak", "dia", "diorang", "dorang",
+                    "mereka", "yang", "yg", "dengan", "dgn", "untuk", "utk", "boleh", "blh", "kena", "akaun",
+                    "duit", "wang", "bayar", "byr", "minta", "mintak", "suruh", "kata", "cakap", "ckp", "macam",
+                    "mcm", "apa", "ni", "tu", "ini", "itu", "lagi", "kat", "dekat", "pun", "je", "sekarang",
+                    "skrg", "tolong", "tlg", "sebab", "sbb", "tapi", "kalau", "dalam", "dlm", "ada", "takde",
+                    "tiada", "belum", "telah", "akan", "pada", "dari", "lepas", "dapat", "dpt", "orang",
+                    "mak", "ayah", "abah", "pegawai", "polis", "panggilan", "nombor", "hantar", "bagi", "betul",
+                    "ke", "di", "dan", "atau", "jangan", "jgn", "sahaja", "saja", "semua", "kami", "kita"))
+# Singapore writes Malay too: with one of these, Malaysia is not assumed.
+_SINGAPORE = frozenset(("s$", "sgd", "singpass", "paynow", "cpf", "hdb", "spf", "singapore", "spore", "sg"))
+_LATIN_WORD = re.compile(r"[a-z$]+")
+
+
+def writes_malay(text: str) -> bool:
+    """Whether ``text`` is written in Malay: at least three of its words, and a quarter
+    of them (in the first 2,000 characters), are everyday Malay words English lacks."""
+    words = _LATIN_WORD.findall(text[:2000].lower())
+    malay = sum(w in _MALAY for w in words)
+    return malay >= 3 and 4 * malay >= len(words)
+
+
 def dialect_of(text: str) -> str | None:
     """The dialect a region may be assumed for (``regions.DIALECTS``): "yue" for
-    written Cantonese, else None."""
-    return "yue" if writes_cantonese(text) else None
+    written Cantonese, "ms" for Malay (unless the text names Singapore's money or
+    services), else None."""
+    if writes_cantonese(text):
+        return "yue"
+    if writes_malay(text) and _SINGAPORE.isdisjoint(_LATIN_WORD.findall(text[:2000].lower())):
+        return "ms"
+    return None
 
 
 def from_language_code(code: str | None) -> str:

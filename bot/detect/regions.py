@@ -10,7 +10,7 @@ comment), and this module reads it::
       TW:
         name: {zh-Hans: 台湾, zh-Hant: 台灣, en: Taiwan}
         languages: [zh-Hant]         # optional: assumed for users writing this language
-        dialects: [yue]              # optional: assumed for users writing this dialect (yue: Cantonese)
+        dialects: [yue]              # optional: assumed for users writing this dialect (yue: Cantonese, ms: Malay)
         police: "110"                # the emergency police number
         scam_line: {zh-Hans: 165反诈骗咨询专线, zh-Hant: 165反詐騙諮詢專線, en: the 165 anti-fraud hotline}
         fields:                      # optional named values for placeholders
@@ -50,7 +50,7 @@ __all__ = ["Region", "parse_regions", "placeholder_problems", "fill", "fill_step
 from .schema import LANGUAGES
 BUILTIN_FIELDS = ("police", "scam_line")
 # Dialects a region may be assumed for (see ``language.dialect_of``).
-DIALECTS = ("yue",)
+DIALECTS = ("yue", "ms")  # written Cantonese; Malay
 MIN_STEPS, MAX_STEPS = 2, 4
 _CODE = re.compile(r"^[A-Z]{2}$")
 _FIELD = re.compile(r"^[a-z][a-z0-9_]{0,40}$")
