@@ -53,8 +53,11 @@ def crafted_inputs(ruleset: RuleSet, seed: int = 7) -> list[tuple[str, str]]:
         out.append(("rule keys, one typo each", _fit("".join(_typo(rng, k) + " " for k in rng.sample(
             long_keys, min(len(long_keys), 600))))))
         # Keys' halves only: anchors that lead nowhere.
-        out.append(("rule key halves", _fit("".join(k[: len(k) // 2] + "，" for k in rng.sample(
-            long_keys, min(len(long_keys), 1200))))))
+        halves = _fit("".join(k[: len(k) // 2] + "，" for k in rng.sample(long_keys, min(len(long_keys), 1200))))
+        out.append(("rule key halves", halves))
+        # The same after a warning's heading: the warning words hold every story down, so the
+        # verdict is no scam and the story the warning tells is looked for (Detector.warns_of).
+        out.append(("rule key halves, as a warning", ("PSA 提醒大家：" + halves)[:LENGTH]))
     words = sorted({w for k in keys if not has_cjk(k) for w in k.split(" ") if len(w) >= 5 and w.isalpha()})
     if words:
         # English rule words, each with a typo, between common words (so the message reads

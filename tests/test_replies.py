@@ -430,3 +430,48 @@ def test_every_english_warning_story_reply_is_under_120_words(region):
         assert reply.startswith(replies.ui("warns.title", "en"))
         longest = max(longest, (len(reply.split()), text))
     assert seen > 100 and longest[0] < 120, (seen, longest)
+
+
+def _warns_of_by_scoring_every_rule(text):
+    """warns_of's definition, by scoring every rule (what Detector.warns_of did before it
+    ranked): the best specific rule, else the fallback, at medium risk or above once its hits
+    through warning words in counter-groups are left out."""
+    from callguard.detect.ranking import clamp
+    from callguard.detect.verdict import _FALLBACK, _NOTICE_SLOT, _SPECIFIC
+
+    medium, best = RULESET.thresholds.medium, None
+    for s in DETECTOR.matcher.scores(DETECTOR.matcher.read(text)):
+        kind = DETECTOR._kinds[s.hits[0].rule]
+        if kind not in (_SPECIFIC, _FALLBACK):
+            continue
+        groups = s.rule.groups
+        kept = [h for h in s.hits if not (groups[h.group].weight < 0 and _NOTICE_SLOT in h.phrase)]
+        if len(kept) == len(s.hits) or not s.rule.met({groups[h.group].name for h in kept}):
+            continue
+        score = clamp(sum(groups[h.group].weight * h.similarity for h in kept))
+        if score >= medium and (best is None or (kind, -score) < best[:2]):
+            best = (kind, -score, s.rule.id)
+    return best[2] if best else None
+
+
+def test_warns_of_ranked_names_the_story_scoring_every_rule_would():
+    """warns_of ranks the rules as check does (a crafted text full of rule words and one "PSA"
+    must not cost a full scoring of the rule set): the story it names is the same. Counter-groups
+    of warning words and other counter-evidence together (a code message's "do not share it")
+    are the subtle case: their hit counts again when it was not through warning words."""
+    frames = {True: ("提醒大家：{x}", "{x} 大家小心"), False: ("PSA: {x}", "{x} Be careful out there.")}
+    texts = [f.format(x=x) for r in RULESET.rules for x in r.examples_match[:6]
+             for f in frames[any("\u4e00" <= c <= "\u9fff" for c in x)]]
+    texts += [x for r in RULESET.rules for x in r.examples_no_match[:4]]
+    # A bank's own code message: its "we'll never ask for this code" is counter-evidence as well as
+    # warning words, and names no story (left out with the warning words, it would).
+    texts.append("Your NatWest code is 551 204. It expires in 10 minutes. We'll never ask for this code "
+                 "on a call or text. Don't share it.")
+    named = 0
+    for text in texts:
+        v = DETECTOR.check(text)
+        if v.scam or not DETECTOR._has_warning_words(DETECTOR.matcher.read(text)):
+            continue
+        assert v.warns_of == _warns_of_by_scoring_every_rule(text), text
+        named += v.warns_of is not None
+    assert named > 100  # the comparison saw many stories, not only None == None

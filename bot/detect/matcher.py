@@ -29,13 +29,14 @@ change (``Matcher(ruleset, previous)``).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable
 
-from .chaining import gap_cost
+from .chaining import gap_cost, group_best
 from .inner_loops import one_edit
 from .layer import Layer
 from .ranking import Worth, best_entries, clamp as _clamp, group_codes, needs_bits
 from .scan import MAX_MATCH_CHARS, MAX_OCCURRENCES, Scan
-from .schema import Rule, RuleSet
+from .schema import Group, Rule, RuleSet
 from .spelling import Speller
 from .typos import align, tolerates_typo
 
@@ -176,15 +177,50 @@ class Matcher:
         out.sort(key=lambda s: (-s.score, s.hits[0].rule))
         return out
 
-    def best_of_each(self, scan: Scan, kind: tuple[int, ...], worth: Worth | None = None) -> dict[int, RuleScore]:
+    def group_ids(self, chosen: "Callable[[Rule, Group], bool]") -> tuple[frozenset[int], ...]:
+        """Per layer, the ids of the groups ``chosen(rule, group)`` picks (for ``best_of_each``'s ``skip``)."""
+        return tuple(frozenset(gid for gid, (lr, g) in enumerate(layer.groups)
+                               if where[lr] >= 0 and chosen(layer.rules[lr], layer.rules[lr].groups[g]))
+                     for layer, where in self._layers)
+
+    def without_rule(self, skip: tuple[frozenset[int], ...], r: int) -> tuple[frozenset[int], ...]:
+        """``skip`` with every group of the rule at index ``r`` added: that rule drops out of
+        ``best_of_each`` (a bound stays a bound when groups are left out)."""
+        out = []
+        for li, (layer, where) in enumerate(self._layers):
+            lr = self._local[li].get(r)
+            out.append(skip[li] | frozenset(layer.rule_groups[lr]) if lr is not None else skip[li])
+        return tuple(out)
+
+    def group_hit(self, scan: Scan, r: int, g: int) -> Hit | None:
+        """The best hit of group ``g`` of the rule at index ``r`` in ``scan`` (as ``hits`` finds
+        it), matching that group alone."""
+        for li, (layer, where) in enumerate(self._layers):
+            lr = self._local[li].get(r)
+            if lr is None:
+                continue
+            gid = next(gid for gid in layer.rule_groups[lr] if layer.groups[gid][1] == g)
+            entry = group_best(gid, layer.group_singles[gid], layer.group_pids[gid], layer.pattern_trigger,
+                               layer.occurrences(scan), layer.pattern_rows, {},
+                               lambda cid, layer=layer: layer.entities_of(scan, cid), layer.demand_plan,
+                               scan.norm, MAX_OCCURRENCES, {})
+            if entry is None:
+                return None
+            (sim, neg_start, length, _), source, where_found = entry
+            return Hit(r, g, source, -neg_start, -neg_start + length, sim, _parts(where_found))
+        return None
+
+    def best_of_each(self, scan: Scan, kind: tuple[int, ...], worth: Worth | None = None,
+                     skip: tuple[frozenset[int], ...] | None = None) -> dict[int, RuleScore]:
         """What ``scores`` would rank first among the rules of each kind
         (``kind[r]`` for the rule at index r): the same RuleScores, but only
         those are built, and only the rules that could be first are matched
         (:mod:`.ranking`). ``worth``: what each kind must score to matter
-        (``ranking.Worth``); a kind whose best does not is left out."""
+        (``ranking.Worth``); a kind whose best does not is left out. ``skip``
+        (``group_ids``): negative groups left out, as if they had not matched."""
         out = {}
         for k, (r, items) in best_entries(self._layers, self._codes, self._local, self.ruleset.rules, self._gated,
-                                          self._needs, scan, kind, MAX_OCCURRENCES, worth).items():
+                                          self._needs, scan, kind, MAX_OCCURRENCES, worth, skip).items():
             hits = []
             for layer, gid, (rank, source, where) in items:
                 sim, neg_start, length, _ = rank

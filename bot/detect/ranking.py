@@ -105,7 +105,8 @@ def group_codes(layer, where: tuple[int, ...], n: int) -> tuple[array, array, di
 
 def best_entries(layers: tuple, tables: tuple, local: tuple, rules: tuple, gated: tuple[bool, ...],
                  needed: tuple[int, ...], scan: "Scan", kind: tuple[int, ...], cap: int,
-                 worth: Worth | None = None) -> dict[int, tuple[int, list]]:
+                 worth: Worth | None = None, skip: tuple[frozenset[int], ...] | None = None
+                 ) -> dict[int, tuple[int, list]]:
     """Per kind ``k`` (``kind[r]`` for the rule at index r): (rule index,
     [(layer, group id, best entry)]) of the rule ``Matcher.scores`` would rank
     first among the rules of that kind with a matched group: highest score,
@@ -140,7 +141,13 @@ def best_entries(layers: tuple, tables: tuple, local: tuple, rules: tuple, gated
     as soon as the most it can still score (``still_possible``) cannot beat
     its kind's best. Both are exact: what is returned for a kind that
     matters is what every rule matched in full would give, and a kind is
-    left out only when no rule of it beat its floor."""
+    left out only when no rule of it beat its floor.
+
+    ``skip`` (per layer, group ids): groups left out, as if they had not
+    matched (a bound stays a bound: leaving groups out can only lower what a
+    rule scores, or raise it by a negative group's weight, which no bound
+    counts). ``Detector.warns_of`` scores a story without its warning words
+    this way."""
     n = len(rules)
     optimistic: set[int] = set()  # rules whose code in the heap is optimistic, their exact one not worked out yet
     order: list[int] = []  # heap codes, (100 - bound) x n + rule index: best bound, then lowest index first
@@ -209,6 +216,8 @@ def best_entries(layers: tuple, tables: tuple, local: tuple, rules: tuple, gated
             total = 0
             weights = layer.weights
             gids = [gid for gid in layer.match_order[local[li][r]] if gid in candidates]
+            if skip is not None and skip[li]:
+                gids = [gid for gid in gids if gid not in skip[li]]
             beaten = False
             # Stop as soon as the most this rule can still score cannot beat the best of its kind
             # (``still_possible``); its groups come positive-and-required first. (A rule of one

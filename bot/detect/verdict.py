@@ -121,6 +121,18 @@ class Detector:
         notice = ruleset.vocab.get(NOTICE_VOCAB)
         terms = sorted({normalize(t).strip() for t in notice.terms} - {""}) if notice is not None else []
         self._notice = Automaton(terms, terms) if terms else None
+        # The counter-groups of warning words alone ("PSA", "提醒大家"): left out to score the story
+        # a warning tells (``warns_of``). A counter-group that also holds other counter-evidence
+        # (a code message's "do not share it") is kept: the story must beat that evidence too.
+        # A counter-group that also holds other counter-evidence (a code message's "do not share it")
+        # is left out too, then counted again for the story found if its best hit was not through
+        # warning words (``_mixed``: rule index -> such groups).
+        self._warning_groups = self.matcher.group_ids(
+            lambda rule, group: group.weight < 0 and any(_NOTICE_SLOT in p.source for p in group.patterns))
+        self._mixed = {r: tuple(g for g, group in enumerate(rule.groups) if group.weight < 0
+                                and any(_NOTICE_SLOT in p.source for p in group.patterns)
+                                and not all(_NOTICE_SLOT in p.source for p in group.patterns))
+                       for r, rule in enumerate(ruleset.rules)}
 
     @property
     def version(self) -> str:
@@ -135,7 +147,7 @@ class Detector:
         if self.model is not None:  # model hook, as in explain()
             verdict = second_opinion(verdict, text, self.model)
         if not verdict.scam and self._has_warning_words(scan):
-            verdict = self._with_warns_of(verdict, self.matcher.scores(scan))
+            verdict = self._with_warns_of(verdict, scan)
         return verdict
 
     def explain(self, text: str) -> Explanation:
@@ -148,7 +160,7 @@ class Detector:
         if self.model is not None:  # model hook: may only raise the rules' verdict
             verdict = second_opinion(verdict, text, self.model)
         if not verdict.scam and self._has_warning_words(scan):
-            verdict = self._with_warns_of(verdict, scores)
+            verdict = self._with_warns_of(verdict, scan)
         return Explanation(verdict, tuple(scores), self.ruleset.thresholds, scan.norm)
 
     def _has_warning_words(self, scan: Scan) -> bool:
@@ -156,31 +168,51 @@ class Detector:
         only then are the rules scored in full for ``warns_of``."""
         return self._notice is not None and bool(self._notice.iter(scan.norm))
 
-    def _with_warns_of(self, verdict: Verdict, scores: list[RuleScore]) -> Verdict:
-        story = self.warns_of(scores)
+    def _with_warns_of(self, verdict: Verdict, scan: Scan) -> Verdict:
+        story = self.warns_of(scan)
         return verdict if story is None else replace(verdict, warns_of=story)
 
-    def warns_of(self, scores: list[RuleScore]) -> str | None:
-        """The scam rule (id) that ``scores`` (every rule's, ``Matcher.scores``) would put at
-        medium risk or above were the warning words' counter-groups left out: the best specific
-        rule, else the fallback; None when no rule's score was held down by them. Only a
-        counter-group hit through a pattern naming the ``warning`` vocab is left out, not other
-        counter-evidence (a code message's "do not share it", a call back on the number on
-        file)."""
+    def warns_of(self, scan: Scan) -> str | None:
+        """The scam rule (id) that would put ``scan`` at medium risk or above were its
+        warning-word counter-groups left out: the best specific rule, else the fallback;
+        None when none would. Only counter-groups of warning words alone are left out, not
+        other counter-evidence (a code message's "do not share it", a call back on the
+        number on file).
+
+        Ranked like ``check`` (:mod:`.ranking`), not by scoring every rule: only a rule that
+        can reach medium risk is matched, so a long text full of rule words and one
+        "PSA" costs about one ``check`` more, not a full scoring of the rule set."""
         medium = self.ruleset.thresholds.medium
-        best: tuple[int, int, str] | None = None  # (kind, -score, rule id): specific first, then higher
-        for s in scores:
-            kind = self._kinds[s.hits[0].rule]
-            if kind == _OTHER:
-                continue
-            groups = s.rule.groups
-            kept = [h for h in s.hits if not (groups[h.group].weight < 0 and _NOTICE_SLOT in h.phrase)]
-            if len(kept) == len(s.hits) or not s.rule.met({groups[h.group].name for h in kept}):
-                continue
-            score = clamp(sum(groups[h.group].weight * h.similarity for h in kept))
-            if score >= medium and (best is None or (kind, -score) < best[:2]):
-                best = (kind, -score, s.rule.id)
-        return best[2] if best is not None else None
+
+        def worth(kind: int, best: dict[int, int]) -> int | None:
+            return None if kind == _OTHER else medium - 1  # a story below medium risk is no story to tell
+
+        skip = self._warning_groups
+        while True:
+            best = self.matcher.best_of_each(scan, self._kinds, worth, skip)
+            for kind in (_SPECIFIC, _FALLBACK):
+                story = best.get(kind)
+                if story is None or story.score < medium:
+                    continue
+                r = story.hits[0].rule
+                if self._held_down(scan, story) < medium:
+                    skip = self.matcher.without_rule(skip, r)  # not this one: the next best may be
+                    break
+                return story.rule.id
+            else:
+                return None
+
+    def _held_down(self, scan: Scan, story: RuleScore) -> int:
+        """``story``'s score with its mixed counter-groups (``_mixed``) counted again where
+        their best hit was not through warning words."""
+        r = story.hits[0].rule
+        groups = story.rule.groups
+        total = sum(groups[h.group].weight * h.similarity for h in story.hits)
+        for g in self._mixed[r]:
+            hit = self.matcher.group_hit(scan, r, g)
+            if hit is not None and _NOTICE_SLOT not in hit.phrase:
+                total += groups[g].weight * hit.similarity
+        return clamp(total)
 
     def _worth(self, kind: int, best: dict[int, int]) -> int | None:
         """What the best rule of ``kind`` must score to change what ``_decide`` makes of the
