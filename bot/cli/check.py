@@ -173,6 +173,7 @@ def _progress_bar(lines: Iterable[str], total: int | None) -> Iterable[str]:
     except ImportError:
         print("callguard check: no progress bar without tqdm (pip install 'callguard[cli]')", file=sys.stderr)
         return lines
+    tqdm.monitor_interval = 0  # no monitor thread: batch workers are forked (cli/workers.py)
     return tqdm(lines, total=total, unit=" msg", file=sys.stderr)
 
 
