@@ -23,7 +23,7 @@ from .config import Settings
 from .detect import Detector, RuleSet, Verdict
 from .detect.language import dialect_of
 from .detect.paid import already_paid
-from .detect.regions import Region, number_regions, pick_region
+from .detect.regions import Region, number_regions, pick_region, region_hint
 from .detection_pool import DetectionPool, Judgement
 from .numbers import display_number, extract_numbers, number_region
 from .rulebook import RuleBook
@@ -170,18 +170,20 @@ class CallGuard:
         report_id, raw = await self.writer.submit_and_count(report, user_id, days=NUMBER_WINDOW_DAYS)
         counts = {display_number(n): c for n, c in raw.items() if c > 0}
         region = self.region_for(detector.ruleset, numbers=numbers, chosen=chosen_region, lang=lang,
-                                 language_code=language_code, dialect=dialect_of(text))
+                                 language_code=language_code, dialect=dialect_of(text),
+                                 hinted=region_hint(detector.ruleset.regions, text))
         return Outcome(verdict, detector.ruleset, numbers, report_id, counts, region, paid)
 
     def region_for(self, ruleset: RuleSet, *, numbers: tuple[str, ...] = (), chosen: str | None = None,
                    lang: str | None = None, language_code: str | None = None,
-                   dialect: str | None = None) -> Region | None:
+                   dialect: str | None = None, hinted: str | None = None) -> Region | None:
         """The user's region, in order: their ``/region``, the country of a phone number in the
-        message, their language tag, the dialect they write (Cantonese), their language, and
-        ``CALLGUARD_REGION`` (see ``detect.regions.pick_region``)."""
+        message, their language tag, the region the message's words name (令吉, PayNow, HMRC),
+        the dialect they write (Cantonese, Malay), their language, and ``CALLGUARD_REGION``
+        (see ``detect.regions.pick_region``)."""
         return pick_region(ruleset.regions, chosen=chosen, numbers=[number_region(n) for n in numbers],
                            lang=lang, language_code=language_code, default=self.settings.default_region,
-                           dialect=dialect)
+                           dialect=dialect, hinted=hinted)
 
     def button_signature(self, action: str, report_id: int, user_id: int) -> str | None:
         """A keyed hash of (action, report, user): what a button that writes to report

@@ -93,6 +93,30 @@ def test_malay_writers_get_malaysia_unless_the_text_names_singapore():
     assert pick_region(RULESET.regions, chosen="SG", lang="en", dialect="ms").code == "SG"  # their choice wins
 
 
+@pytest.mark.parametrize("text, code", [
+    ("有人冒充警察，叫我把5万令吉转去安全户口", "MY"),   # Simplified Chinese, written in Malaysia
+    ("我已经用PayNow转了800新币给他", "SG"),
+    ("阿媽已經用轉數快過咗$8,000俾佢", "HK"),
+    ("有人打來說健保卡被盜用，要我打165查證", "TW"),
+    ("HMRC said I owe tax and must pay today", "GB"),
+    ("The IRS agent wants gift cards", "US"),
+    ("A myGov text about a tax refund", "AU"),
+    ("someone said to pay RM500 today", "MY"),
+    ("storm damage claim, call 1650", None),          # "rm" inside a word, 165 inside a number
+    ("有人自称公安局的说我涉嫌洗钱", None),             # nothing only one region writes
+    ("paid with PayNow and DuitNow", None),            # one hint each: a tie names no region
+])
+def test_a_message_names_its_region_by_its_money_banks_and_agencies(text, code):
+    """A Malaysian or Singaporean writing Simplified Chinese is not in mainland China: the
+    words only their region's people write (its money, banks, agencies) pick the help lines."""
+    from callguard.detect.regions import region_hint
+    assert region_hint(RULESET.regions, text) == code
+    if code:
+        lang = "zh-Hans" if any("\u4e00" <= c <= "\u9fff" for c in text) else "en"
+        assert pick_region(RULESET.regions, lang=lang, default="CN", hinted=code).code == code
+        assert pick_region(RULESET.regions, chosen="GB", lang=lang, hinted=code).code == "GB"  # their choice wins
+
+
 def test_the_default_region_is_not_forced_on_writers_of_another_language():
     """A deployment for mainland China must not tell an English writer in London to call 110."""
     assert pick_region(RULESET.regions, lang="en", default="CN") is None

@@ -10,7 +10,7 @@ from __future__ import annotations
 from ..detect import Detector, RuleSet, Verdict, detect_language
 from ..detect.language import dialect_of
 from ..detect.paid import already_paid
-from ..detect.regions import Region, number_regions, pick_region
+from ..detect.regions import Region, number_regions, pick_region, region_hint
 from .. import replies
 from .loading import settings
 
@@ -24,7 +24,7 @@ def region_of(ruleset: RuleSet, text: str, lang: str | None, chosen: str | None)
     read_as = number_regions(ruleset.regions, chosen=chosen, lang=lang, default=default)
     numbers = [number_region(n) for n in extract_numbers(text, read_as)]
     return pick_region(ruleset.regions, chosen=chosen, numbers=numbers, lang=lang, default=default,
-                       dialect=dialect_of(text))
+                       dialect=dialect_of(text), hinted=region_hint(ruleset.regions, text))
 
 
 def verdict_json(verdict: Verdict, ruleset: RuleSet, text: str, chosen_region: str | None = None) -> dict:

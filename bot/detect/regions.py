@@ -44,10 +44,11 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any, Iterable, Iterator, Mapping, Sequence
 
-__all__ = ["Region", "parse_regions", "placeholder_problems", "fill", "fill_steps", "placeholders",
+__all__ = ["region_hint", "Region", "parse_regions", "placeholder_problems", "fill", "fill_steps", "placeholders",
            "pick_region", "number_regions", "BUILTIN_FIELDS"]
 
 from .schema import LANGUAGES
+from .normalize import fold
 BUILTIN_FIELDS = ("police", "scam_line")
 # Dialects a region may be assumed for (see ``language.dialect_of``).
 DIALECTS = ("yue", "ms")  # written Cantonese; Malay
@@ -71,6 +72,7 @@ class Region:
     fields: Mapping[str, Mapping[str, str]]
     languages: tuple[str, ...] = ()
     dialects: tuple[str, ...] = ()
+    hints: tuple[str, ...] = ()  # words only this region's people write (its money, banks, agencies)
 
     def values(self, lang: str) -> dict[str, str]:
         """Placeholder values in ``lang``, for :func:`fill`."""
@@ -114,19 +116,21 @@ def fill_steps(steps: Iterable[str], values: Mapping[str, str]) -> list[str]:
 def pick_region(regions: Mapping[str, Region], *, chosen: str | None = None,
                 numbers: Sequence[str | None] = (), lang: str | None = None,
                 language_code: str | None = None, default: str | None = None,
-                dialect: str | None = None) -> Region | None:
+                dialect: str | None = None, hinted: str | None = None) -> Region | None:
     """The user's region, by the first of these that names a region in the file:
     the one they chose (``/region``), the country of a phone number in the
     message (``numbers``: region codes), their Telegram language tag's country
-    (``zh-TW``, ``en-GB``), the dialect they write (``yue``: a region listing it
-    in ``dialects``), the language they write (a region listing it in
-    ``languages``), and the deployment's default (``CALLGUARD_REGION``).
+    (``zh-TW``, ``en-GB``), the region the message's own words name
+    (``hinted``, see :func:`region_hint`: 令吉, PayNow, HMRC), the dialect
+    they write (``yue``: a region listing it in ``dialects``), the language
+    they write (a region listing it in ``languages``), and the deployment's
+    default (``CALLGUARD_REGION``).
 
     The default is skipped for someone who writes a language it does not
     assume: a deployment for mainland China must not tell an English writer
     to call 110. None when nothing matches: the replies then use the file's
     generic texts ("your local police"), and the bot offers ``/region``."""
-    for code in (chosen, *numbers, _tag_country(language_code)):
+    for code in (chosen, *numbers, _tag_country(language_code), hinted):
         if code and code.upper() in regions:
             return regions[code.upper()]
     if dialect:
@@ -141,6 +145,33 @@ def pick_region(regions: Mapping[str, Region], *, chosen: str | None = None,
     if fallback is not None and lang and fallback.languages and lang not in fallback.languages:
         return None
     return fallback
+
+
+def region_hint(regions: Mapping[str, Region], text: str) -> str | None:
+    """The region whose ``hints`` the text names most (distinct hints), if one
+    names more than any other: a Malaysian writing Chinese mentions 令吉 or
+    Maybank, a Singaporean PayNow or Singpass, a Briton HMRC. Chinese hints
+    are found anywhere in the folded text (Traditional as Simplified), other
+    hints only as whole words ("rm" in "RM500", not in "storm")."""
+    folded = fold(text[:2000])
+    counts = {}
+    for code, region in regions.items():
+        n = sum(1 for h in region.hints if _names(folded, h))
+        if n:
+            counts[code] = n
+    if not counts:
+        return None
+    top = max(counts.values())
+    best = [code for code, n in counts.items() if n == top]
+    return best[0] if len(best) == 1 else None
+
+
+def _names(folded: str, hint: str) -> bool:
+    if not hint.isascii():
+        return hint in folded
+    # a word ends where letters do ("rm" in "rm500"), a number where digits do ("165", not "1650")
+    after = r"(?![a-z])" if hint[-1].isalpha() else r"(?![0-9])" if hint[-1].isdigit() else ""
+    return re.search(r"(?<![a-z0-9])" + re.escape(hint) + after, folded) is not None
 
 
 def number_regions(regions: Mapping[str, Region], *, chosen: str | None = None, lang: str | None = None,
@@ -232,7 +263,7 @@ def parse_regions(raw: Any) -> tuple[Mapping[str, Region], list[Finding]]:
             out.append(("error", line, f"{where} must be a mapping"))
             continue
         for key in body:
-            if key not in ("name", "languages", "dialects", "police", "scam_line", "fields", "emergency"):
+            if key not in ("name", "languages", "dialects", "hints", "police", "scam_line", "fields", "emergency"):
                 out.append(("warning", _line(body, key, line), f"{where}: unknown key '{key}'"))
         values: dict[str, Mapping[str, str] | None] = {}
         for key in ("name", "police", "scam_line"):
@@ -264,6 +295,10 @@ def parse_regions(raw: Any) -> tuple[Mapping[str, Region], list[Finding]]:
             out.append(("error", _line(body, "dialects", line),
                         f"{where}.dialects must list some of {', '.join(DIALECTS)}"))
             dialects = []
+        hints = body.get("hints") or []
+        if not isinstance(hints, list) or not all(isinstance(h, str) and h.strip() for h in hints):
+            out.append(("error", _line(body, "hints", line), f"{where}.hints must be a list of words"))
+            hints = []
         for lang in languages:
             if lang in claimed:
                 out.append(("error", _line(body, "languages", line),
@@ -279,7 +314,8 @@ def parse_regions(raw: Any) -> tuple[Mapping[str, Region], list[Finding]]:
                                 f"{where}.emergency: step uses {{{sorted(missing)[0]}}}, which {code} does not define"))
         regions[code] = Region(code, MappingProxyType(values["name"]), MappingProxyType(emergency),
                                MappingProxyType({k: MappingProxyType(v) for k, v in fields.items()}),
-                               tuple(languages), tuple(dialects))
+                               tuple(languages), tuple(dialects),
+                               tuple(dict.fromkeys(fold(h).strip() for h in hints)))
     return MappingProxyType(regions), out
 
 
