@@ -217,7 +217,8 @@ class Matcher:
         those are built, and only the rules that could be first are matched
         (:mod:`.ranking`). ``worth``: what each kind must score to matter
         (``ranking.Worth``); a kind whose best does not is left out. ``skip``
-        (``group_ids``): negative groups left out, as if they had not matched."""
+        (per layer, from ``group_ids`` or ``without_rule``): groups left out, as if they had
+        not matched."""
         out = {}
         for k, (r, items) in best_entries(self._layers, self._codes, self._local, self.ruleset.rules, self._gated,
                                           self._needs, scan, kind, MAX_OCCURRENCES, worth, skip).items():

@@ -11,6 +11,7 @@ comment), and this module reads it::
         name: {zh-Hans: 台湾, zh-Hant: 台灣, en: Taiwan}
         languages: [zh-Hant]         # optional: assumed for users writing this language
         dialects: [yue]              # optional: assumed for users writing this dialect (yue: Cantonese, ms: Malay)
+        hints: [新台币, 健保卡, "165"]  # optional: words only this region's people write (see region_hint)
         police: "110"                # the emergency police number
         scam_line: {zh-Hans: 165反诈骗咨询专线, zh-Hant: 165反詐騙諮詢專線, en: the 165 anti-fraud hotline}
         fields:                      # optional named values for placeholders
@@ -44,8 +45,8 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any, Iterable, Iterator, Mapping, Sequence
 
-__all__ = ["region_hint", "Region", "parse_regions", "placeholder_problems", "fill", "fill_steps", "placeholders",
-           "pick_region", "number_regions", "BUILTIN_FIELDS"]
+__all__ = ["Region", "parse_regions", "placeholder_problems", "fill", "fill_steps", "placeholders",
+           "pick_region", "region_hint", "number_regions", "BUILTIN_FIELDS"]
 
 from .schema import LANGUAGES
 from .normalize import fold

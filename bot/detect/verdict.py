@@ -121,12 +121,10 @@ class Detector:
         notice = ruleset.vocab.get(NOTICE_VOCAB)
         terms = sorted({normalize(t).strip() for t in notice.terms} - {""}) if notice is not None else []
         self._notice = Automaton(terms, terms) if terms else None
-        # The counter-groups of warning words alone ("PSA", "提醒大家"): left out to score the story
-        # a warning tells (``warns_of``). A counter-group that also holds other counter-evidence
-        # (a code message's "do not share it") is kept: the story must beat that evidence too.
-        # A counter-group that also holds other counter-evidence (a code message's "do not share it")
-        # is left out too, then counted again for the story found if its best hit was not through
-        # warning words (``_mixed``: rule index -> such groups).
+        # The counter-groups holding warning words ("PSA", "提醒大家"): left out to score the story a
+        # warning tells (``warns_of``). One that also holds other counter-evidence (a bank's "we'll
+        # never ask for this code") is counted again for the story found when its best hit was not
+        # through warning words (``_mixed``: rule index -> such groups).
         self._warning_groups = self.matcher.group_ids(
             lambda rule, group: group.weight < 0 and any(_NOTICE_SLOT in p.source for p in group.patterns))
         self._mixed = {r: tuple(g for g, group in enumerate(rule.groups) if group.weight < 0
@@ -165,7 +163,7 @@ class Detector:
 
     def _has_warning_words(self, scan: Scan) -> bool:
         """Whether the text holds a warning word at all (a substring test, so never a miss):
-        only then are the rules scored in full for ``warns_of``."""
+        only then is the story it may tell looked for (``warns_of``)."""
         return self._notice is not None and bool(self._notice.iter(scan.norm))
 
     def _with_warns_of(self, verdict: Verdict, scan: Scan) -> Verdict:
@@ -174,10 +172,10 @@ class Detector:
 
     def warns_of(self, scan: Scan) -> str | None:
         """The scam rule (id) that would put ``scan`` at medium risk or above were its
-        warning-word counter-groups left out: the best specific rule, else the fallback;
-        None when none would. Only counter-groups of warning words alone are left out, not
-        other counter-evidence (a code message's "do not share it", a call back on the
-        number on file).
+        warning words' counter-evidence left out: the best specific rule, else the fallback;
+        None when none would. Other counter-evidence still counts (a code message's "do not
+        share it", a call back on the number on file), also inside a counter-group that holds
+        warning words too (``_score_past_warnings``).
 
         Ranked like ``check`` (:mod:`.ranking`), not by scoring every rule: only a rule that
         can reach medium risk is matched, so a long text full of rule words and one
@@ -195,16 +193,17 @@ class Detector:
                 if story is None or story.score < medium:
                     continue
                 r = story.hits[0].rule
-                if self._held_down(scan, story) < medium:
+                if self._score_past_warnings(scan, story) < medium:
                     skip = self.matcher.without_rule(skip, r)  # not this one: the next best may be
                     break
                 return story.rule.id
             else:
                 return None
 
-    def _held_down(self, scan: Scan, story: RuleScore) -> int:
-        """``story``'s score with its mixed counter-groups (``_mixed``) counted again where
-        their best hit was not through warning words."""
+    def _score_past_warnings(self, scan: Scan, story: RuleScore) -> int:
+        """``story``'s score (ranked with every counter-group holding warning words left out)
+        with its mixed counter-groups (``_mixed``) counted again where their best hit was not
+        through warning words."""
         r = story.hits[0].rule
         groups = story.rule.groups
         total = sum(groups[h.group].weight * h.similarity for h in story.hits)
