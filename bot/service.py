@@ -119,17 +119,19 @@ class CallGuard:
         (:meth:`number_regions`)."""
         loaded = self.rules.live
         regions = self.number_regions(loaded.detector.ruleset, chosen=chosen_region, lang=lang,
-                                      language_code=language_code)
+                                      language_code=language_code, text=text)
         judgement = await self.pool.judge(loaded, text, user_id, regions)
         return judgement, loaded.detector
 
     def number_regions(self, ruleset: RuleSet, *, chosen: str | None = None, lang: str | None = None,
-                       language_code: str | None = None) -> tuple[str, ...]:
+                       language_code: str | None = None, text: str | None = None) -> tuple[str, ...]:
         """The regions whose way of writing phone numbers is tried, in order: the user's own
-        when known (their ``/region``, their Telegram language tag's country, the language
-        they write), then ``CALLGUARD_REGION`` (see ``detect.regions.number_regions``)."""
+        when known (their ``/region``, their Telegram language tag's country, the region
+        ``text`` names, the language they write), then ``CALLGUARD_REGION`` (see
+        ``detect.regions.number_regions``)."""
         return number_regions(ruleset.regions, chosen=chosen, lang=lang, language_code=language_code,
-                              default=self.settings.default_region)
+                              default=self.settings.default_region,
+                              hinted=region_hint(ruleset.regions, text) if text else None)
 
     async def record(
         self,
@@ -155,7 +157,7 @@ class CallGuard:
         read from a picture (with its caption, if any)."""
         if numbers is None:
             numbers = extract_numbers(text, self.number_regions(detector.ruleset, chosen=chosen_region, lang=lang,
-                                                                language_code=language_code))
+                                                                language_code=language_code, text=text))
         paid = already_paid(text) and (verdict.scam or verdict.category is None or verdict.risk == "low")
         if money_sent is None and paid:
             money_sent = True

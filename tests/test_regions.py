@@ -117,6 +117,21 @@ def test_a_message_names_its_region_by_its_money_banks_and_agencies(text, code):
         assert pick_region(RULESET.regions, chosen="GB", lang=lang, hinted=code).code == "GB"  # their choice wins
 
 
+def test_a_number_is_read_as_the_region_the_message_names_writes_it():
+    """"HMRC rang from 020 7946 0018" is a London number: read the mainland way first (a
+    deployment for China), 020 is Guangzhou, and the UK user was sent to China's 110."""
+    from callguard.detect.regions import number_regions, region_hint
+    from callguard.numbers import extract_numbers, number_region
+    text = "HMRC rang from 020 7946 0018 saying I owe tax and must pay today"
+    hinted = region_hint(RULESET.regions, text)
+    read_as = number_regions(RULESET.regions, lang="en", default="CN", hinted=hinted)
+    assert read_as == ("GB", "CN")
+    numbers = [number_region(n) for n in extract_numbers(text, read_as)]
+    assert numbers == ["GB"]
+    assert pick_region(RULESET.regions, numbers=numbers, lang="en", default="CN", hinted=hinted).code == "GB"
+    assert [number_region(n) for n in extract_numbers(text, ("CN",))] == ["CN"]  # what it was read as before
+
+
 def test_the_default_region_is_not_forced_on_writers_of_another_language():
     """A deployment for mainland China must not tell an English writer in London to call 110."""
     assert pick_region(RULESET.regions, lang="en", default="CN") is None

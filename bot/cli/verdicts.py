@@ -17,14 +17,16 @@ from .loading import settings
 
 def region_of(ruleset: RuleSet, text: str, lang: str | None, chosen: str | None) -> Region | None:
     """The region the bot would pick for ``text``: the chosen one, a phone number's
-    country, the language, then CALLGUARD_REGION (see ``detect.regions.pick_region``)."""
+    country, the region its words name, its dialect and language, then CALLGUARD_REGION
+    (see ``detect.regions.pick_region``)."""
     from ..numbers import extract_numbers, number_region  # phonenumbers: only when a text is judged
 
     default = settings().default_region
-    read_as = number_regions(ruleset.regions, chosen=chosen, lang=lang, default=default)
+    hinted = region_hint(ruleset.regions, text)
+    read_as = number_regions(ruleset.regions, chosen=chosen, lang=lang, default=default, hinted=hinted)
     numbers = [number_region(n) for n in extract_numbers(text, read_as)]
     return pick_region(ruleset.regions, chosen=chosen, numbers=numbers, lang=lang, default=default,
-                       dialect=dialect_of(text), hinted=region_hint(ruleset.regions, text))
+                       dialect=dialect_of(text), hinted=hinted)
 
 
 def verdict_json(verdict: Verdict, ruleset: RuleSet, text: str, chosen_region: str | None = None) -> dict:
@@ -48,7 +50,8 @@ def describe(detector: Detector, text: str, lang: str, chosen_region: str | None
     from ..numbers import display_number, extract_numbers
 
     numbers = extract_numbers(text, number_regions(ruleset.regions, chosen=chosen_region, lang=lang,
-                                                   default=settings().default_region))
+                                                   default=settings().default_region,
+                                                   hinted=region_hint(ruleset.regions, text)))
     reply = replies.verdict_reply(verdict, ruleset, lang, html=False, text=text, region=region,
                                   numbers=[display_number(n) for n in numbers], picture=picture)
     if already_paid(text) and (verdict.scam or verdict.category is None or verdict.risk == "low"):

@@ -176,12 +176,15 @@ def _names(folded: str, hint: str) -> bool:
 
 
 def number_regions(regions: Mapping[str, Region], *, chosen: str | None = None, lang: str | None = None,
-                   language_code: str | None = None, default: str | None = None) -> tuple[str, ...]:
+                   language_code: str | None = None, default: str | None = None,
+                   hinted: str | None = None) -> tuple[str, ...]:
     """The regions whose way of writing phone numbers is tried, in order: the user's own
-    when known (``chosen``, their language tag's country, the language they write), then
-    the deployment's ``default`` (``CALLGUARD_REGION``). A Taiwan user's "0912-345-678"
-    is no number at all to a mainland reading (see ``numbers.extract_numbers``)."""
-    own = pick_region(regions, chosen=chosen, lang=lang, language_code=language_code)
+    when known (``chosen``, their language tag's country, the region the message names,
+    the language they write), then the deployment's ``default`` (``CALLGUARD_REGION``).
+    A Taiwan user's "0912-345-678" is no number at all to a mainland reading (see
+    ``numbers.extract_numbers``), and "HMRC rang from 020 7946 0018" is a London number,
+    not a Guangzhou one."""
+    own = pick_region(regions, chosen=chosen, lang=lang, language_code=language_code, hinted=hinted)
     return tuple(dict.fromkeys(code for code in (own.code if own else None, (default or "").upper()) if code))
 
 
