@@ -151,6 +151,9 @@ async def test_one_line_question_is_answered_with_the_deciding_questions(test_bo
     ("我已經轉了錢怎麼辦", "zh-TW", "zh-Hant", "165"),
     ("我付咗錢點算", "zh-HK", "zh-Hant", "18222"),  # Cantonese, from a Hong Kong client
     ("剛剛轉帳給他了", "zh-TW", "zh-Hant", "165"),
+    # Malaysia, told by its money or written in Malay (replies in English): 997, not mainland China's 110
+    ("我已经转了5万令吉给他，怎么办", "zh-hans", "zh-Hans", "997"),
+    ("mak saya dah transfer RM30,000 ke akaun tu, apa nak buat", "en", "en", "997"),
 ])
 async def test_already_paid_gets_the_emergency_steps_first(test_bot, text, language_code, lang, police):
     api, app, guard = test_bot
