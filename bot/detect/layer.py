@@ -409,7 +409,15 @@ class Layer:
     def occurrences(self, scan: Scan) -> Occurrences:
         """Every occurrence (start, end, similarity) of every scanned class,
         at most MAX_OCCURRENCES per class, in the order found (each class's
-        list built when first read: :mod:`.occurrences`)."""
+        list built when first read: :mod:`.occurrences`). Worked out once per
+        message and layer (``Scan.occurrences``): the lists fill the same way
+        whoever reads them first."""
+        found = scan.occurrences.get(self)
+        if found is None:
+            found = scan.occurrences[self] = self._occurrences(scan)
+        return found
+
+    def _occurrences(self, scan: Scan) -> Occurrences:
         norm = scan.norm
         ends: dict[int, list[int]] = {}  # automaton word -> where it ends in ``padded``
         proposed: set[tuple[int, int]] = set()

@@ -31,7 +31,8 @@ class Scan:
     found in it. The folded text, the offsets and the entities are worked
     out on first need, once."""
 
-    __slots__ = ("text", "norm", "_forms", "_folded", "_fold_offsets", "_letters", "_found", "_entities", "_offsets")
+    __slots__ = ("text", "norm", "_forms", "_folded", "_fold_offsets", "_letters", "_found", "_entities", "_offsets",
+                 "occurrences")
 
     def __init__(self, text: str, norm: str | None = None, speller: Speller | None = None):
         """``speller``: the rule set's (:mod:`.spelling`), to spell typos of its words
@@ -50,6 +51,9 @@ class Scan:
         self._found: dict[str, list[tuple[int, int]]] = {}  # entity -> spans in the original text
         self._entities: dict[str, list[tuple[int, int, int]]] = {}  # entity -> occurrences in ``norm``
         self._offsets: list[int] | None = None
+        # Per layer, what its scan found (``Layer.occurrences``): read once, however many times
+        # the message is ranked (``check``, then ``warns_of`` for a warning's story).
+        self.occurrences: dict = {}
 
     @property
     def folded(self) -> str:
