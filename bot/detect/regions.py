@@ -42,6 +42,7 @@ from __future__ import annotations
 import re
 import string
 from dataclasses import dataclass
+from functools import lru_cache
 from types import MappingProxyType
 from typing import Any, Iterable, Iterator, Mapping, Sequence
 
@@ -157,7 +158,8 @@ def region_hint(regions: Mapping[str, Region], text: str) -> str | None:
     folded = fold(text[:2000])
     counts = {}
     for code, region in regions.items():
-        n = sum(1 for h in region.hints if _names(folded, h))
+        words, others = _hint_matchers(region.hints)
+        n = sum(1 for h in others if h in folded) + (len(set(words.findall(folded))) if words else 0)
         if n:
             counts[code] = n
     if not counts:
@@ -167,12 +169,17 @@ def region_hint(regions: Mapping[str, Region], text: str) -> str | None:
     return best[0] if len(best) == 1 else None
 
 
-def _names(folded: str, hint: str) -> bool:
-    if not hint.isascii():
-        return hint in folded
-    # a word ends where letters do ("rm" in "rm500"), a number where digits do ("165", not "1650")
-    after = r"(?![a-z])" if hint[-1].isalpha() else r"(?![0-9])" if hint[-1].isdigit() else ""
-    return re.search(r"(?<![a-z0-9])" + re.escape(hint) + after, folded) is not None
+@lru_cache(maxsize=64)
+def _hint_matchers(hints: tuple[str, ...]) -> tuple[re.Pattern | None, tuple[str, ...]]:
+    """One expression for a region's ASCII hints, each a whole word or number (a word ends
+    where letters do, "rm" in "rm500"; a number where digits do, "165" not in "1650"), and
+    its other hints, found as substrings. Built once per hint list: this runs per message."""
+    def whole(hint: str) -> str:
+        after = r"(?![a-z])" if hint[-1].isalpha() else r"(?![0-9])" if hint[-1].isdigit() else ""
+        return re.escape(hint) + after
+    ascii_hints = sorted((h for h in hints if h.isascii()), key=len, reverse=True)
+    words = re.compile(r"(?<![a-z0-9])(" + "|".join(map(whole, ascii_hints)) + ")") if ascii_hints else None
+    return words, tuple(h for h in hints if not h.isascii())
 
 
 def number_regions(regions: Mapping[str, Region], *, chosen: str | None = None, lang: str | None = None,
