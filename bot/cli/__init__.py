@@ -35,7 +35,7 @@ import argparse
 import os
 
 from .. import replies
-from .admin import cmd_bulletin, cmd_export, cmd_stats, positive_days, utc_date
+from .admin import cmd_bulletin, cmd_export, cmd_stats, positive_days, utc_date, whole_number
 from .chat import chat, cmd_chat
 from .check import batch, cmd_check, read_picture
 from .rules import cmd_rules_apply, cmd_rules_check, cmd_rules_lint, cmd_rules_migrate, cmd_rules_test
@@ -56,14 +56,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 # --------------------------------------------------------------------------- parser
 
 
-def _jobs(raw: str) -> int:
-    try:
-        jobs = int(raw)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a whole number of processes, got {raw!r}") from None
-    if not 1 <= jobs <= 64:
-        raise argparse.ArgumentTypeError(f"must be between 1 and 64, got {jobs}")
-    return jobs
+_jobs = whole_number("processes", 1, 64)
 
 
 def build_parser() -> argparse.ArgumentParser:

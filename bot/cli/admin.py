@@ -17,14 +17,20 @@ from ..rulefiles import unreadable
 from .loading import rules_problem, settings
 
 
-def positive_days(raw: str) -> int:
-    try:
-        days = int(raw)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a whole number of days, got {raw!r}") from None
-    if not 1 <= days <= 36_500:
-        raise argparse.ArgumentTypeError(f"must be between 1 and 36500, got {days}")
-    return days
+def whole_number(unit: str, low: int, high: int):
+    """An argparse ``type``: a whole number of ``unit`` from ``low`` to ``high``, else a clear error."""
+    def parse(raw: str) -> int:
+        try:
+            value = int(raw)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be a whole number of {unit}, got {raw!r}") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"must be between {low} and {high}, got {value}")
+        return value
+    return parse
+
+
+positive_days = whole_number("days", 1, 36_500)
 
 
 def utc_date(raw: str) -> float:

@@ -72,7 +72,10 @@ _LATIN_WORD = re.compile(r"[a-z$]+")
 def writes_malay(text: str) -> bool:
     """Whether ``text`` is written in Malay: at least three of its words, and a quarter
     of them (in the first 2,000 characters), are everyday Malay words English lacks."""
-    words = _LATIN_WORD.findall(text[:2000].lower())
+    return _is_malay(_LATIN_WORD.findall(text[:2000].lower()))
+
+
+def _is_malay(words: list[str]) -> bool:
     malay = sum(w in _MALAY for w in words)
     return malay >= 3 and 4 * malay >= len(words)
 
@@ -83,7 +86,8 @@ def dialect_of(text: str) -> str | None:
     services), else None."""
     if writes_cantonese(text):
         return "yue"
-    if writes_malay(text) and _SINGAPORE.isdisjoint(_LATIN_WORD.findall(text[:2000].lower())):
+    words = _LATIN_WORD.findall(text[:2000].lower())
+    if _is_malay(words) and _SINGAPORE.isdisjoint(words):
         return "ms"
     return None
 
