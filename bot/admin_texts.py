@@ -218,7 +218,8 @@ def _table(rows: Iterable[tuple[str, str, str]], html: bool, lang: str) -> list[
 
 
 def stats_text(stats: Stats, ruleset: RuleSet | None, lang: str, *, days: int, html: bool = True) -> str:
-    """The ``/stats`` report (and ``callguard stats``): categories, risks,
+    """The ``/stats`` report (and ``callguard stats``): categories, warnings
+    forwarded by the scam they warn of (only when there are any), risks,
     numbers, worst rules by "Wrong" feedback, money already sent."""
     lang = _lang(lang)
     c = _colon(lang)
@@ -232,6 +233,11 @@ def stats_text(stats: Stats, ruleset: RuleSet | None, lang: str, *, days: int, h
         out += ["", _b(t("stats.by_category", lang), html) + c.rstrip()]
         out += _table(((f"{category_name(ruleset, cat, lang)}", str(n), f"{p:.1f}%")
                        for cat, n, p in stats.by_category), html, lang)
+        if stats.warnings_by_category:  # forwarded warnings ("PSA: ..."): which scams people warn each other of
+            warned = sum(n for _, n, _ in stats.warnings_by_category)
+            out += ["", _b(t("stats.warnings", lang, count=warned), html) + c.rstrip()]
+            out += _table(((category_name(ruleset, cat, lang), str(n), f"{p:.1f}%")
+                           for cat, n, p in stats.warnings_by_category), html, lang)
         order = {"high": 0, "medium": 1, "low": 2, "none": 3}
         out += ["", _b(t("stats.by_risk", lang), html) + c.rstrip()]
         out += _table(((t(f"risk.{risk}", lang) if risk in order else risk, str(n), f"{p:.1f}%")

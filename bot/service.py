@@ -57,6 +57,15 @@ class Outcome:
         return tuple(display_number(n) for n in self.numbers)
 
 
+def _warned_category(verdict: Verdict, ruleset: RuleSet) -> str | None:
+    """The category of the scam a message worded as a warning tells (``verdict.warns_of``),
+    as the rule set that judged it has that rule; stored with the report so /stats can
+    count warnings by the scam they warn of even after the rule file changes."""
+    if verdict.warns_of is None:
+        return None
+    return next((r.category for r in ruleset.rules if r.id == verdict.warns_of), None)
+
+
 class CallGuard:
     def __init__(self, settings: Settings, rules: RuleBook, writer: ReportWriter, pool: DetectionPool | None = None,
                  *, ocr: OcrPool | None = None, owns_ocr: bool = True):
@@ -165,7 +174,8 @@ class CallGuard:
             text=text, lang=lang, numbers=numbers, scam=verdict.scam, risk=verdict.risk,
             category=verdict.category, rule=verdict.rule, score=verdict.score,
             ruleset_version=detector.version, chat_type=chat_type, source=source, money_sent=money_sent,
-            from_image=from_image,
+            from_image=from_image, warns_of=verdict.warns_of,
+            warns_of_category=_warned_category(verdict, detector.ruleset),
         )
         # The counts are read in the same transaction as the write (one trip to the database):
         # how many *other* people reported each number, so nobody can inflate it alone.

@@ -128,6 +128,31 @@ def test_export_masks_phone_numbers_unless_asked_for_them(db, capsys):
     assert "FULL phone numbers" in err
 
 
+def test_warnings_are_counted_by_the_scam_they_warn_of_and_exported(db, capsys):
+    async def add_warnings():
+        store = await SQLiteStore.open(db, secret=b"cli-test")
+        for rule, category in [("authority-police-case", "impersonate_authority")] * 2 + [("loan-fee", "fake_loan")]:
+            await store.add_report(Report(text="PSA: beware of this one", lang="en", numbers=(), scam=False,
+                                          risk="none", category=None, rule=None, score=10, ruleset_version="v1",
+                                          chat_type="private", created_at=time.time() - DAY, warns_of=rule,
+                                          warns_of_category=category), user_id=2000)
+        await store.close()
+
+    code, out, _ = run(capsys, "stats", "--days", "30", "--lang", "en")
+    assert code == 0 and "Scam warnings passed on" not in out  # none yet: no section
+    asyncio.run(add_warnings())
+    code, out, err = run(capsys, "stats", "--days", "30", "--lang", "en")
+    assert code == 0, err
+    section = out.split("Scam warnings passed on (3), by the scam they warn of:\n")[1].split("\n\n")[0]
+    assert [line.split()[-2:] for line in section.splitlines()] == [["2", "66.7%"], ["1", "33.3%"]]
+    code, out, err = run(capsys, "export", "--since", "2000-01-01", "--out", "-")
+    assert code == 0, err
+    rows = list(csv.DictReader(io.StringIO(out)))
+    assert tuple(rows[0])[-2:] == ("warns_of", "warns_of_category")
+    assert [(r["warns_of"], r["warns_of_category"]) for r in rows if r["warns_of"]] == [
+        ("authority-police-case", "impersonate_authority")] * 2 + [("loan-fee", "fake_loan")]
+
+
 def test_reports_never_change_the_database(db, capsys):
     before = db.read_bytes()
     run(capsys, "stats")

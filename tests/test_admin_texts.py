@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import html
 import re
 
@@ -114,6 +115,23 @@ def test_stats_text_in_every_language(lang):
     assert "auth-rule" not in out  # no "Wrong" feedback: not listed
     assert len(out) <= MAX_MESSAGE
     assert_balanced(out)
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_stats_text_shows_warnings_by_the_scam_they_warn_of_only_when_there_are_any(lang):
+    title = t("stats.warnings", lang, count=3)
+    assert title not in stats_text(STATS, factories.ruleset(), lang, days=30)
+    warned = dataclasses.replace(STATS, warnings_by_category=[("impersonate_authority", 2, 66.7),
+                                                              ("fake_loan", 1, 33.3)])
+    out = stats_text(warned, factories.ruleset(), lang, days=30)
+    assert f"<b>{html.escape(title, quote=False)}</b>" in out and "66.7%" in out and "33.3%" in out
+    assert out.index(title) > out.index(t("stats.by_category", lang))  # after the categories, before risks
+    assert out.index(title) < out.index(t("stats.by_risk", lang))
+    assert len(out) <= MAX_MESSAGE
+    assert_balanced(out)
+    plain = stats_text(warned, None, lang, days=30, html=False)
+    rows = plain.split(title)[1].split("\n\n")[0].splitlines()[1:]
+    assert [r.split()[0] for r in rows] == ["impersonate_authority", "fake_loan"]
 
 
 def test_stats_text_plain_table_is_aligned_and_risk_ordered():

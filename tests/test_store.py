@@ -110,6 +110,7 @@ async def test_explicit_created_at_is_kept(store):
 @pytest.mark.parametrize("bad", [
     dict(lang="fr"), dict(risk="extreme"), dict(score=101), dict(score=-1), dict(score=True),
     dict(chat_type="dm"), dict(source="web"), dict(numbers=("",)),
+    dict(warns_of=""), dict(warns_of_category="phishing"),  # a warned-of category needs its rule
 ])
 async def test_invalid_reports_are_rejected_before_sql(store, db_path, bad):
     with pytest.raises(ValueError):
@@ -418,6 +419,7 @@ async def test_export_csv(store, clock):
         "text": "'=HYPERLINK(\"http://x\")", "lang": "en", "chat_type": "private",
         "source": "message", "money_sent": "true", "feedback": "wrong",
         "feedback_comment": "'-it was fine", "ruleset_version": "abc123", "from_image": "false",
+        "warns_of": "", "warns_of_category": "",
     }]
     assert store.reporter_key(123456789) not in text
     assert "123456789" not in text

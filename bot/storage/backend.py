@@ -76,7 +76,9 @@ class ReportStore(Protocol):
         the others keep their stored value. Raises ValueError for an invalid value."""
 
     async def stats(self, days: int) -> Stats:
-        """Aggregates over the last ``days`` * 24 h (numbers: the last ``days`` UTC days)."""
+        """Aggregates over the last ``days`` * 24 h (numbers: the last ``days`` UTC days), made
+        by ``Stats.from_counts`` from the backend's raw counts (warnings by the category of the
+        scam they warn of included: ``Report.warns_of_category``)."""
 
     async def daily_counts(self, days: int) -> list[tuple[str, str, int]]:
         """``(UTC day, category, reports)`` for the last ``days`` days, oldest first."""

@@ -18,6 +18,8 @@ EXPORT_COLUMNS = (
     "id", "created_at", "category", "rule", "risk", "score", "scam", "numbers",
     "text", "lang", "chat_type", "source", "money_sent", "feedback",
     "feedback_comment", "ruleset_version", "from_image",
+    # Added later: new columns go at the end, so a consumer reading columns by position keeps working.
+    "warns_of", "warns_of_category",
 )
 FREE_TEXT = ("text", "feedback_comment")  # written by users: may quote a number, may start with "="
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import functools
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Sequence
 
@@ -56,6 +56,14 @@ class Report:
     money_sent: bool | None = None
     created_at: float | None = None  # unix seconds; None = now
     from_image: bool = False       # ``text`` was read from a picture (the picture itself is never kept)
+    # A warning about a scam ("PSA: beware of callers claiming to be ...") is not itself a
+    # scam (``scam`` False, ``category`` None), but admins watch which scams people forward
+    # warnings about: the rule whose story it tells (``Verdict.warns_of``) and that rule's
+    # category. The category is stored, as ``category`` is for a scam, rather than looked up
+    # in the rule file when statistics are made: rules are renamed, moved to another category
+    # or deleted, and stats must count a warning as what it was judged, without the rules.
+    warns_of: str | None = None           # rule id; None: not a warning about a known scam
+    warns_of_category: str | None = None  # that rule's category (None when ``warns_of`` is)
 
     def __post_init__(self) -> None:
         # Accept any sequence for convenience, but keep the value immutable.
@@ -86,6 +94,12 @@ class Report:
             problems.append("numbers must be non-empty strings")
         if not isinstance(self.from_image, bool):
             problems.append(f"from_image {self.from_image!r}")
+        for name in ("warns_of", "warns_of_category"):
+            value = getattr(self, name)
+            if value is not None and not (isinstance(value, str) and value):
+                problems.append(f"{name} {value!r}")
+        if self.warns_of_category is not None and self.warns_of is None:
+            problems.append("warns_of_category without warns_of")
         if problems:
             raise ValueError("invalid report: " + ", ".join(problems))
 
@@ -123,7 +137,11 @@ class Stats:
     100.0 (see :func:`percentages`).  ``top_numbers`` are ``(masked number,
     distinct reporters)``: one person reporting a number ten times counts once.
     ``rules_feedback`` rows are ``(rule, helpful, wrong, wrong_rate)``, worst
-    rule first.
+    rule first. ``warnings_by_category`` counts the reports worded as a warning
+    about a scam (``Report.warns_of``) by the category of the scam they warn of,
+    rows as in ``by_category``, the percents shares of those warnings; the same
+    reports are in ``by_category`` under the verdict's own category (usually
+    none), as every report is.
     """
 
     total: int
@@ -134,6 +152,7 @@ class Stats:
     money_sent: int
     since: float
     until: float
+    warnings_by_category: list[tuple[str, int, float]] = field(default_factory=list)
 
     @classmethod
     def from_counts(
@@ -147,11 +166,13 @@ class Stats:
         feedback: Sequence[tuple[str, int, int]],
         since: float,
         until: float,
+        warnings: Sequence[tuple[str, int]] = (),
     ) -> Stats:
         """Stats from a backend's raw counts: ordering, percentages and masking done once
         here, so every backend presents the same numbers the same way.
 
-        ``numbers`` are ``(E.164, distinct reporters)``, ``feedback`` ``(rule, helpful, wrong)``.
+        ``numbers`` are ``(E.164, distinct reporters)``, ``feedback`` ``(rule, helpful, wrong)``,
+        ``warnings`` ``(category warned of, reports)``.
         """
         rules = [(rule, h, w, w / (h + w)) for rule, h, w in feedback if h + w]
         rules.sort(key=lambda r: (-r[3], -r[2], r[0]))
@@ -165,6 +186,7 @@ class Stats:
             money_sent=money_sent,
             since=since,
             until=until,
+            warnings_by_category=ratio_rows(warnings),
         )
 
 

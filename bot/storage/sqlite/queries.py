@@ -18,7 +18,7 @@ from ..models import NO_CATEGORY, NO_RULE, Preferences, Report, iso_utc
 # place for the insert and the read. A new Report field goes here (and into a
 # migration step); booleans are stored as 0/1.
 REPORT_FIELDS = ("text", "lang", "scam", "risk", "category", "rule", "score", "ruleset_version",
-                 "chat_type", "source", "money_sent", "from_image")
+                 "chat_type", "source", "money_sent", "from_image", "warns_of", "warns_of_category")
 BOOL_FIELDS = frozenset({"scam", "money_sent", "from_image"})
 
 _INSERT_REPORT = (f"INSERT INTO reports (created_at, reporter, {', '.join(REPORT_FIELDS)}) "
@@ -243,8 +243,12 @@ def stats_counts(conn: sqlite3.Connection, since: float, cutoff_day: str, top: i
             """SELECT COALESCE(r.rule, ?), SUM(f.value = 'helpful'), SUM(f.value = 'wrong')
                FROM feedback f JOIN reports r ON r.id = f.report_id
                WHERE r.created_at >= ? GROUP BY 1""", (NO_RULE, since)).fetchall()
+        # Warnings about a scam, by the category of the scam they warn of.
+        warnings = conn.execute(
+            """SELECT COALESCE(warns_of_category, ?), COUNT(*) FROM reports
+               WHERE created_at >= ? AND warns_of IS NOT NULL GROUP BY 1""", (NO_CATEGORY, since)).fetchall()
     return dict(total=total, money_sent=money, categories=categories, risks=risks, numbers=numbers,
-                feedback=feedback)
+                feedback=feedback, warnings=warnings)
 
 
 def daily_counts(conn: sqlite3.Connection, cutoff: float) -> list[tuple[str, str, int]]:
@@ -264,7 +268,7 @@ def export_rows(conn: sqlite3.Connection, since: float) -> list[dict]:
     with _read(conn):
         reports = conn.execute(
             """SELECT id, created_at, category, rule, risk, score, scam, text, lang,
-                      chat_type, source, money_sent, ruleset_version, from_image
+                      chat_type, source, money_sent, ruleset_version, from_image, warns_of, warns_of_category
                FROM reports WHERE created_at >= ? ORDER BY id""", (since,)).fetchall()
         numbers = conn.execute(
             """SELECT n.report_id, n.number FROM report_numbers n JOIN reports r ON r.id = n.report_id
@@ -300,9 +304,11 @@ def export_rows(conn: sqlite3.Connection, since: float) -> list[dict]:
             "feedback_comment": " | ".join(comments[rid]) or None,
             "ruleset_version": version,
             "from_image": bool(from_image),
+            "warns_of": warns_of,
+            "warns_of_category": warns_of_category,
         }
         for (rid, created, category, rule, risk, score, scam, text, lang, chat_type, source, money_sent,
-             version, from_image) in reports
+             version, from_image, warns_of, warns_of_category) in reports
     ]
 
 

@@ -119,6 +119,12 @@ MIGRATIONS: list[tuple[str, ...]] = [
             updated_at REAL NOT NULL
         ) WITHOUT ROWID""",
     ),
+    # 5: a report worded as a warning about a scam ("PSA: beware of ...") names the rule of the
+    # scam it warns of and that rule's category (Report.warns_of), for /stats. Older rows: NULL.
+    (
+        "ALTER TABLE reports ADD COLUMN warns_of TEXT",
+        "ALTER TABLE reports ADD COLUMN warns_of_category TEXT",
+    ),
 ]
 
 
