@@ -58,8 +58,19 @@ PAID = [
     "mak saya dah transfer RM30,000 ke akaun tu",
     "sy dah bank in semalam",
     "duit dalam akaun RM3,200 hilang",
+    # a story that also has money coming back to the writer, or a call "transferred" to someone
+    "She transferred me to an inspector, and I have already sent him $9,000",
+    "说调查完就还给我，我已经转了三万了",
+    "I sent my son $50 for his train ticket",
+    "我给儿子转了500",
+    "mak dah transfer RM300 kat dia",
 ]
 NOT_PAID = [
+    # money that came to the writer from family (the emergency steps would be a false alarm)
+    "My son sent me $50 for groceries via Zelle",
+    "my daughter paid me back the 200",
+    "我儿子给我转了500块生活费",
+    "adik dah bank in kat saya RM300",
     "she sent me a link to a form",
     "he gave him the gate code and the parcel came",
     "my sister sent it to me as a present",
