@@ -85,6 +85,16 @@ def test_too_few_examples():
     assert any("needs at least 5 examples.no_match (has 1)" in e for e in errors(text))
 
 
+def test_an_example_longer_than_a_message_is_refused_while_reading():
+    """Caught before compiling: a file of huge examples is refused cheaply, and the
+    problem names the examples, never quotes them."""
+    long = "你好" * 2_100  # 4,200 characters
+    text = with_rules(GOOD_RULE.replace("no_match: [你好1, 你好2, 你好3, 你好4, 你好5]",
+                                        f"no_match: [你好1, 你好2, {long}, 你好4, 你好5]"))
+    problems = [e for e in errors(text) if "longer than a message" in e]
+    assert len(problems) == 1 and "examples.no_match #3" in problems[0] and "你好你好" not in problems[0]
+
+
 def test_missing_required_category():
     text = shipped_text().replace("\n  fake_job:\n", "\n  fake_job_renamed:\n", 1)
     assert any("required category 'fake_job' is missing" in e for e in errors(text))

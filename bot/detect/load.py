@@ -37,6 +37,9 @@ MAX_RULES = 50_000
 MAX_PATTERNS = 60_000  # in the whole file: what compiling and checking may cost on a reload
 MAX_PATTERNS_PER_GROUP = 2_000
 MAX_PATTERN_CHARS = 400
+# An example is a message a user could send: one Telegram message. A longer one is refused while the
+# file is read, before anything is compiled, so refusing a file of huge examples costs little.
+MAX_EXAMPLE_CHARS = 4_096
 MAX_GAP = 60
 DEFAULT_GAP = 12
 MIN_MATCH_EXAMPLES = 8
@@ -409,6 +412,12 @@ class _Checker(VocabChecks, SharedChecks):
                 items = []
             if len(items) < minimum:
                 self.error(kline, f"{where}: needs at least {minimum} examples.{key} (has {len(items)})")
+            too_long = [i for i, text in enumerate(items) if len(text) > MAX_EXAMPLE_CHARS]
+            if too_long:
+                self.error(kline, f"{where}: examples.{key} {', '.join(f'#{i + 1}' for i in too_long[:5])}"
+                                  f"{' and more' if len(too_long) > 5 else ''}: longer than a message "
+                                  f"({MAX_EXAMPLE_CHARS:,} characters)")
+                items = [text for text in items if len(text) <= MAX_EXAMPLE_CHARS]
             result.append(tuple(items))
         return result[0], result[1]
 
