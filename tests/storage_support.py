@@ -46,6 +46,22 @@ def raw(path) -> sqlite3.Connection:
     return sqlite3.connect(path, isolation_level=None, timeout=5)
 
 
+def old_database(path, version: int, *rows: tuple[str, tuple]) -> None:
+    """A database as schema ``version`` left it (its first ``version`` migration
+    steps, no later ones), with ``rows`` = (SQL, parameters) written into it:
+    what a migration test opens the current store on."""
+    from callguard.storage.sqlite.schema import MIGRATIONS
+
+    with raw(path) as conn:
+        for step in MIGRATIONS[:version]:
+            for statement in step:
+                conn.execute(statement)
+        for sql, params in rows:
+            conn.execute(sql, params)
+        conn.execute(f"PRAGMA user_version = {version}")
+    conn.close()
+
+
 async def on_connection(store: SQLiteStore, fn):
     """``fn(conn)`` on the store's own connection, on its database thread."""
     return await store._thread.call(fn)

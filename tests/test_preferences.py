@@ -3,7 +3,6 @@ read once per user by the service."""
 
 from __future__ import annotations
 
-import sqlite3
 from pathlib import Path
 
 import pytest
@@ -14,7 +13,7 @@ from callguard.service import CallGuard
 from callguard.storage import Preferences, ReportWriter, SQLiteStore, StorageError
 from callguard.storage.sqlite.schema import MIGRATIONS
 from tests.storage_support import (  # noqa: F401  (fixtures)
-    T0, Clock, clock, db_path, make_report, open_store, raw, store,
+    T0, Clock, clock, db_path, make_report, old_database, open_store, raw, store,
 )
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -75,11 +74,7 @@ async def test_forget_deletes_the_choice_and_counts_it(store):
 
 
 async def test_migration_adds_the_table_to_an_existing_database(open_store, db_path, clock):
-    with raw(db_path) as conn:  # a database as the previous version left it
-        for statements in MIGRATIONS[:3]:
-            for sql in statements:
-                conn.execute(sql)
-        conn.execute("PRAGMA user_version = 3")
+    old_database(db_path, 3)  # a database as the previous version left it
     s = await open_store(db_path, clock=clock)
     rid = await s.add_report(make_report(), ALICE)
     await s.set_preferences(ALICE, Preferences(region="MY"))

@@ -11,6 +11,7 @@ import pytest
 from callguard.storage import Report
 from callguard.storage.sqlite import SQLiteStore
 from callguard.storage.sqlite.schema import MIGRATIONS
+from tests.storage_support import old_database
 
 
 def report(**overrides) -> Report:
@@ -38,16 +39,10 @@ async def test_the_flag_is_stored_read_and_exported(tmp_path):
 
 async def test_a_database_from_before_the_flag_is_migrated_in_place(tmp_path):
     path = tmp_path / "old.sqlite"
-    conn = sqlite3.connect(path)
-    for step in MIGRATIONS[:2]:  # the schema as it shipped before pictures
-        for statement in step:
-            conn.execute(statement)
-    conn.execute("""INSERT INTO reports (created_at, reporter, text, lang, scam, risk, category, rule, score,
-                                         ruleset_version, chat_type, source)
-                    VALUES (1.7e9, NULL, 'an old report', 'en', 0, 'none', NULL, NULL, 0, 'v0', 'private', 'message')""")
-    conn.execute("PRAGMA user_version = 2")
-    conn.commit()
-    conn.close()
+    old_database(path, 2,  # the schema as it shipped before pictures
+                 ("""INSERT INTO reports (created_at, reporter, text, lang, scam, risk, category, rule, score,
+                                          ruleset_version, chat_type, source)
+                     VALUES (1.7e9, NULL, 'an old report', 'en', 0, 'none', NULL, NULL, 0, 'v0', 'private', 'message')""", ()))
     store = await SQLiteStore.open(path, secret=b"k")
     try:
         [old] = await store.export_rows(0)

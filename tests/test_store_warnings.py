@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import csv
 import io
-import sqlite3
 from pathlib import Path
 
 import pytest
@@ -21,7 +20,7 @@ from callguard.service import CallGuard
 from callguard.storage import DAY, EXPORT_COLUMNS, NO_CATEGORY, ReportWriter, SQLiteStore, write_csv
 from callguard.storage.sqlite.schema import MIGRATIONS
 from tests.storage_support import (  # noqa: F401  (fixtures)
-    T0, Clock, clock, db_path, make_report, open_store, raw, store,
+    T0, Clock, clock, db_path, make_report, old_database, open_store, raw, store,
 )
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -63,17 +62,11 @@ def test_invalid_values_are_rejected_before_sql(bad):
 
 async def test_a_database_from_before_warnings_is_migrated_in_place(tmp_path):
     path = tmp_path / "old.sqlite"
-    conn = sqlite3.connect(path)
-    for step in MIGRATIONS[:4]:  # the schema as it shipped before warns_of
-        for statement in step:
-            conn.execute(statement)
-    conn.execute("""INSERT INTO reports (created_at, reporter, text, lang, scam, risk, category, rule, score,
-                                         ruleset_version, chat_type, source, from_image)
-                    VALUES (?, NULL, 'an old warning', 'en', 0, 'none', NULL, NULL, 10, 'v0', 'private',
-                            'message', 1)""", (T0 - DAY,))
-    conn.execute("PRAGMA user_version = 4")
-    conn.commit()
-    conn.close()
+    old_database(path, 4,  # the schema as it shipped before warns_of
+                 ("""INSERT INTO reports (created_at, reporter, text, lang, scam, risk, category, rule, score,
+                                          ruleset_version, chat_type, source, from_image)
+                     VALUES (?, NULL, 'an old warning', 'en', 0, 'none', NULL, NULL, 10, 'v0', 'private',
+                             'message', 1)""", (T0 - DAY,)))
     store = await SQLiteStore.open(path, secret=b"k", clock=Clock())
     try:
         [old] = await store.export_rows(0)
