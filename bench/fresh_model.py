@@ -39,7 +39,8 @@ from callguard.detect import Detector, load_rules  # noqa: E402
 from callguard.detect.model import second_opinion  # noqa: E402
 
 # Batches of fresh.jsonl that nobody has read: only ever scored (bench/fresh/README.md).
-UNREAD = frozenset({"fresh78", "fresh79", "fresh86", "fresh87", "fresh91", "fresh94", "fresh96", "fresh99"})
+UNREAD = frozenset({"fresh78", "fresh79", "fresh86", "fresh87", "fresh91", "fresh94", "fresh96", "fresh99",
+                    "fresh100", "fresh101", "fresh102", "fresh103"})
 
 
 def _rows(path: Path) -> list[dict]:
@@ -47,14 +48,29 @@ def _rows(path: Path) -> list[dict]:
         return [json.loads(line) for line in fh if line.strip()]
 
 
-def _training_file(out: Path, corpus: bool) -> int:
-    """The read fresh batches (each its own source), dev.jsonl and, with ``corpus``, the shared corpus."""
+def read_batches(group: int = 1) -> list[dict]:
+    """The read fresh batches as training rows. ``group``: batches freshK..freshK+group-1
+    count as one source (``fresh1-10``), so that a leave-one-source-out run needs
+    fewer fits; 1 keeps each batch its own source."""
+    out = []
+    for row in _rows(HERE / "fresh" / "fresh.jsonl"):
+        if row["source"] in UNREAD:
+            continue
+        source = row["source"]
+        if group > 1:
+            first = (int(source.removeprefix("fresh")) - 1) // group * group + 1
+            source = f"fresh{first}-{first + group - 1}"
+        out.append({"text": row["text"], "label": row["label"], "source": source, "lang": row.get("lang")})
+    return out
+
+
+def _training_file(out: Path, corpus: bool, group: int = 1) -> int:
+    """The read fresh batches (see ``read_batches``), dev.jsonl and, with ``corpus``, the shared corpus."""
     n = 0
     with open(out, "w", encoding="utf-8") as fh:
-        for row in _rows(HERE / "fresh" / "fresh.jsonl"):
-            if row["source"] not in UNREAD:
-                fh.write(json.dumps({k: row[k] for k in ("text", "label", "source")}, ensure_ascii=False) + "\n")
-                n += 1
+        for row in read_batches(group):
+            fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+            n += 1
         for path in [SHARED / "eval" / "dev.jsonl"] + ([SHARED / "train" / "corpus.jsonl"] if corpus else []):
             for row in _rows(path):
                 fh.write(json.dumps({"text": row["text"], "label": row["label"],
@@ -95,12 +111,21 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--no-corpus", action="store_true", help="train on the read fresh batches and dev.jsonl only")
     ap.add_argument("--rules", default=str(ROOT / "rules" / "scam_patterns.yaml"))
+    ap.add_argument("--group", type=int, default=1, metavar="N",
+                    help="count N consecutive batches as one source (default 1: each batch its own)")
+    ap.add_argument("--write-batches", metavar="FILE",
+                    help="only write the read batches as training rows to FILE (for loso.py --extra) and stop")
     args = ap.parse_args(argv)
+    if args.write_batches:
+        with open(args.write_batches, "w", encoding="utf-8") as fh:
+            for row in read_batches(args.group):
+                fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+        return 0
     from callguard.train import read_examples, train  # needs callguard[train]
 
     with tempfile.TemporaryDirectory() as tmp:
         data = Path(tmp) / "train.jsonl"
-        n = _training_file(data, corpus=not args.no_corpus)
+        n = _training_file(data, corpus=not args.no_corpus, group=args.group)
         print(f"training on {n:,} texts ({'without' if args.no_corpus else 'with'} the shared corpus) ...", flush=True)
         model = train(read_examples([data]), log=lambda message: print(message, file=sys.stderr))
     detector = Detector(load_rules(Path(args.rules)))

@@ -64,16 +64,21 @@ def main() -> int:
                     default=[str(p) for p in (ROOT / "bench" / "probe" / "probe.jsonl", ROOT / "rules" / "regression.jsonl")
                              if p.is_file()],
                     help="sets to judge with the model trained on everything (none: skip)")
+    ap.add_argument("--extra", action="append", default=[], metavar="FILE.jsonl",
+                    help="more labelled texts to train on in every fold, never left out or judged "
+                         "(e.g. the read fresh batches: bench/fresh_model.py --write-batches FILE)")
     ap.add_argument("--json", default=str(ROOT / "bench" / "results" / "loso.json"))
     args = ap.parse_args()
 
     started = time.perf_counter()
     examples = read_examples([args.corpus, args.dev])
+    extra = read_examples(args.extra) if args.extra else []
     detector = Detector(load_rules(args.rules))
     rule_risk = [detector.check(ex.text).risk for ex in examples]
-    matrix = _Matrix(examples, BITS)
-    print(f"{len(examples)} texts, rules {detector.version}, features built in {time.perf_counter() - started:.0f} s",
-          file=sys.stderr)
+    matrix = _Matrix(examples + extra, BITS)  # extra rows come last: always trained on, never judged
+    extra_rows = list(range(len(examples), len(examples) + len(extra)))
+    print(f"{len(examples)} texts (+{len(extra)} for training only), rules {detector.version}, "
+          f"features built in {time.perf_counter() - started:.0f} s", file=sys.stderr)
 
     sources = sorted({ex.source for ex in examples})
     group_of = {s: s for s in sources}
@@ -91,7 +96,7 @@ def main() -> int:
     for held in sorted(set(group_of.values())):
         t0 = time.perf_counter()
         held_rows = [i for i, ex in enumerate(examples) if group_of[ex.source] == held]
-        rest = [i for i, ex in enumerate(examples) if group_of[ex.source] != held]
+        rest = [i for i, ex in enumerate(examples) if group_of[ex.source] != held] + extra_rows
         if args.quick:
             model = fit(matrix, rest)
             model = Model(model.bits, model.weights, model.intercepts, 0.9, 0.7, {})
@@ -100,7 +105,7 @@ def main() -> int:
         for source in sources:
             if group_of[source] == held:
                 thresholds[source] = (model.medium, model.low)
-        fits[frozenset(s for s in sources if group_of[s] != held)] = model  # the final fit's thresholds reuse it
+        fits[frozenset(matrix.sources[i] for i in rest)] = model  # the final fit's thresholds reuse it
         for i, p in zip(held_rows, probabilities(model, matrix, held_rows)):
             plus_risk[i] = combine(rule_risk[i], p, model)
             model_scam[i] = p >= model.medium
@@ -131,7 +136,7 @@ def main() -> int:
     fp_same = all(counts[k]["plus fp"] <= counts[k]["rules fp"] for k in keys)
     better = recall_up and fp_same
 
-    probe_table = _probe(args.probe, matrix, examples, detector, fits, args.quick) if args.probe else ""
+    probe_table = _probe(args.probe, matrix, examples + extra, detector, fits, args.quick) if args.probe else ""
     print(_tables(keys, counts, lang_of, thresholds))
     print(probe_table)
     print(f"\nMore recall than the rules alone (overall, and lower in neither language): {'yes' if recall_up else 'NO'}; "
@@ -141,7 +146,7 @@ def main() -> int:
           f"{time.perf_counter() - started:.0f} s)")
     Path(args.json).parent.mkdir(parents=True, exist_ok=True)
     Path(args.json).write_text(json.dumps({"rules": detector.version, "quick": args.quick, "better": better,
-                                           "together": args.together,
+                                           "together": args.together, "extra": args.extra,
                                            "results": results}, indent=1))
     return 0
 
