@@ -141,9 +141,12 @@ def changes_lines(comparison: Comparison, live: RuleSet | None, candidate: RuleS
 # --------------------------------------------------------------------------- /why
 
 
-def why_text(explanation: Explanation, ruleset: RuleSet, lang: str, *, html: bool = True) -> str:
+def why_text(explanation: Explanation, ruleset: RuleSet, lang: str, *, html: bool = True,
+             model: tuple[float, float, float] | None = None) -> str:
     """Everything behind a verdict: every rule that scored, with the phrase
-    matched per group and how strongly, the thresholds, and the verdict."""
+    matched per group and how strongly, the thresholds, and the verdict.
+    ``model``: the learned second opinion's (probability, medium, low), when
+    the bot asks one (it may have raised the verdict)."""
     lang = _lang(lang)
     c = _colon(lang)
     v = explanation.verdict
@@ -162,6 +165,9 @@ def why_text(explanation: Explanation, ruleset: RuleSet, lang: str, *, html: boo
         _b(t("why.thresholds", lang), html) + c + _esc(
             f"{t('risk.high', lang)} ≥{th.high} · {t('risk.medium', lang)} ≥{th.medium} · "
             f"{t('risk.low', lang)} ≥{th.low}", html),
+        *([_b(t("why.model", lang), html) + c + _esc(t("why.model.values", lang, p=f"{model[0]:.3f}",
+                                                          medium=f"{model[1]:.3f}", low=f"{model[2]:.3f}"), html)]
+          if model is not None else []),
         _b(t("why.normalized", lang), html) + c + _code(shown_norm, html),
         _b(t("why.version", lang), html) + c + _code(ruleset.digest, html),
         "",

@@ -15,9 +15,10 @@ from typing import Mapping
 
 from .rulefiles import shipped
 
-__all__ = ["Settings", "ConfigError", "DEFAULT_RULES", "TELEGRAM_API_URL"]
+__all__ = ["Settings", "ConfigError", "DEFAULT_RULES", "DEFAULT_MODEL", "TELEGRAM_API_URL"]
 
 DEFAULT_RULES = shipped("scam_patterns.yaml")  # inside the installed package, whatever the working folder
+DEFAULT_MODEL: Path | None = None  # no model unless CALLGUARD_MODEL names one (bench/README.md, loso.py)
 TELEGRAM_API_URL = "https://api.telegram.org/bot"
 
 
@@ -80,6 +81,9 @@ class Settings:
     ocr_workers: int = 1
     ocr_timeout: int = 30
     image_rate_limit: int = 3
+    # The learned second opinion (callguard/detect/model.py): a model file from `callguard train`,
+    # or None for the rules alone. CALLGUARD_MODEL: a path, or "off".
+    model_path: Path | None = DEFAULT_MODEL
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
@@ -107,6 +111,16 @@ class Settings:
         secret = env.get("CALLGUARD_SECRET", "").strip()
         region = env.get("CALLGUARD_REGION", "CN").strip().upper() or "CN"
         concurrency = _int(env, "CALLGUARD_CONCURRENCY", cls.concurrency, 1, 10000)
+        model = env.get("CALLGUARD_MODEL", "").strip()
+        if model.lower() in ("off", "none", "no", "0"):
+            model_path = None
+        elif model:
+            model_path = Path(model)
+            if not model_path.is_file():
+                raise ConfigError(f"CALLGUARD_MODEL must be a model file from `callguard train` or off, "
+                                  f"and {model!r} is not a file")
+        else:
+            model_path = DEFAULT_MODEL
         if len(region) != 2 or not region.isalpha():
             raise ConfigError(f"CALLGUARD_REGION must be a two-letter country code, got {region!r}")
         return cls(
@@ -135,4 +149,5 @@ class Settings:
             ocr_workers=_int(env, "CALLGUARD_OCR_WORKERS", 1, 0, 64),
             ocr_timeout=_int(env, "CALLGUARD_OCR_TIMEOUT", 30, 1, 600),
             image_rate_limit=_int(env, "CALLGUARD_IMAGE_RATE_LIMIT", 3, 1, 10000),
+            model_path=model_path,
         )

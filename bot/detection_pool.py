@@ -63,6 +63,7 @@ from pathlib import Path
 from typing import Any, Callable, Protocol, Sequence
 
 from .detect import Detector, Verdict
+from .detect.model import Model
 from .detection_worker import judge
 
 __all__ = ["DetectionPool", "DetectionFailed", "Judgement", "RecentCost", "WORKER_COMMAND"]
@@ -190,9 +191,13 @@ class DetectionPool:
     (users)."""
 
     def __init__(self, workers: int = 0, *, command: Sequence[str] = WORKER_COMMAND,
-                 job_timeout: float = JOB_TIMEOUT, cost: RecentCost | None = None):
+                 job_timeout: float = JOB_TIMEOUT, cost: RecentCost | None = None,
+                 model: Model | None = None, model_path: Path | None = None):
+        """``model``: the learned second opinion every verdict is given to, judged here;
+        ``model_path``: its file, which the workers read (both or neither)."""
         self.size = workers
-        self.command = tuple(command)
+        self.model = model
+        self.command = tuple(command) + (("--model", str(model_path)) if model_path is not None else ())
         self.job_timeout = job_timeout
         self.cost = cost or RecentCost()
         self._workers: list[_Worker] = []
@@ -387,7 +392,7 @@ class DetectionPool:
     def _judge_now(self, source: RuleSource, text: str, key: object, region: str | tuple[str, ...]) -> Judgement:
         """On the event loop (no worker for it)."""
         started = time.process_time()
-        verdict, numbers = judge(source.detector, text, region)
+        verdict, numbers = judge(source.detector, text, region, self.model)
         self.cost.add(key, time.process_time() - started)
         return Judgement(verdict, numbers)
 

@@ -66,12 +66,17 @@ def write_frame(stream: BinaryIO, message: object) -> None:
     stream.flush()
 
 
-def judge(detector, text: str, region: str | tuple[str, ...]) -> tuple[object, tuple[str, ...]]:
+def judge(detector, text: str, region: str | tuple[str, ...], model=None) -> tuple[object, tuple[str, ...]]:
     """The verdict on ``text`` and the phone numbers in it (E.164; none looked for without a
-    ``region``): all the CPU work on a message."""
+    ``region``): all the CPU work on a message. ``model``: the learned second opinion
+    (callguard.detect.model), which may raise the rules' verdict; None for the rules alone."""
+    from .detect.model import second_opinion
     from .numbers import extract_numbers
 
-    return detector.check(text), (extract_numbers(text, region) if region else ())
+    verdict = detector.check(text)
+    if model is not None:
+        verdict = second_opinion(verdict, text, model)
+    return verdict, (extract_numbers(text, region) if region else ())
 
 
 def _build(data: bytes, source: str):
@@ -95,10 +100,11 @@ def _read_compiled(path: str, version: str):
 
 
 def serve(stdin: BinaryIO, stdout: BinaryIO, build: Callable[[bytes, str], object] = _build, *,
-          nice: int = 0) -> None:
+          nice: int = 0, model=None) -> None:
     """Answer requests until stdin ends. ``build(data, source)`` makes a detector (an
     object with ``check(text)``); tests pass one that is artificially slow. ``nice``: lower
-    the CPU priority by this much once the first rule set is taken (see the module docstring)."""
+    the CPU priority by this much once the first rule set is taken (see the module docstring).
+    ``model``: the learned second opinion every verdict is given to (``judge``), or None."""
     detectors: dict[str, object] = {}  # version -> detector, oldest first
     while True:
         request = read_frame(stdin)
@@ -122,7 +128,7 @@ def serve(stdin: BinaryIO, stdout: BinaryIO, build: Callable[[bytes, str], objec
             elif kind == "check":
                 _, version, text, region = request
                 started = time.process_time()
-                verdict, numbers = judge(detectors[version], text, region)
+                verdict, numbers = judge(detectors[version], text, region, model)
                 answer = ("verdict", verdict, numbers, time.process_time() - started)
             else:
                 answer = ("error", f"unknown request {kind!r}")
@@ -134,18 +140,25 @@ def serve(stdin: BinaryIO, stdout: BinaryIO, build: Callable[[bytes, str], objec
             return
 
 
-def setup(argv: list[str]) -> tuple[BinaryIO, int]:
+def setup(argv: list[str]) -> tuple[BinaryIO, int, object]:
     """Take stdout as the channel to the bot, so nothing printed by accident can corrupt it;
-    and read the command line: the niceness to take once serving (``--nice N``), for ``serve``."""
+    and read the command line for ``serve``: the niceness to take once serving (``--nice N``)
+    and the model file to ask for a second opinion (``--model FILE``; the bot checked it
+    before starting the worker, so a failure here ends the worker, and the pool reports it)."""
     nice = int(argv[argv.index("--nice") + 1]) if "--nice" in argv else 0
+    model = None
+    if "--model" in argv:
+        from .detect.model import Model
+
+        model = Model.load(argv[argv.index("--model") + 1])
     channel = sys.stdout.buffer
     sys.stdout = sys.stderr
-    return channel, nice
+    return channel, nice, model
 
 
 def main() -> None:
-    channel, nice = setup(sys.argv[1:])
-    serve(sys.stdin.buffer, channel, nice=nice)
+    channel, nice, model = setup(sys.argv[1:])
+    serve(sys.stdin.buffer, channel, nice=nice, model=model)
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ from telegram import Update
 
 from .config import Settings
 from .detect import RuleFileError
+from .detect.model import Model, ModelFileError
 from .detection_pool import DetectionPool
 from .rulebook import RuleBook
 from .rulefiles import unreadable
@@ -31,15 +32,18 @@ NO_TOKEN = ("callguard run: TELEGRAM_BOT_TOKEN is not set. Ask @BotFather in Tel
 
 
 def build(settings: Settings, *, ocr=None):
-    """The PTB Application for ``settings``; raises RuleFileError for bad rules.
+    """The PTB Application for ``settings``; raises RuleFileError for bad rules and
+    ModelFileError for a model file (CALLGUARD_MODEL) that cannot be used.
 
     ``ocr``: an :class:`~callguard.ocr.pool.OcrPool` to share (the caller closes it);
     by default the bot makes its own when it can read pictures (see :func:`ocr_pool`)."""
     rules = RuleBook.load(settings.rules_path)
+    model = Model.load(settings.model_path) if settings.model_path is not None else None
     writer = ReportWriter(functools.partial(SQLiteStore.open, settings.db_path, secret=settings.secret,
                                             key_file=settings.secret_file or default_key_file(settings.db_path)))
     owns_ocr = ocr is None
-    guard = CallGuard(settings, rules, writer, DetectionPool(settings.detect_workers),
+    pool = DetectionPool(settings.detect_workers, model=model, model_path=settings.model_path if model else None)
+    guard = CallGuard(settings, rules, writer, pool,
                       ocr=ocr_pool(settings) if owns_ocr else ocr, owns_ocr=owns_ocr)
     return build_application(settings, guard)
 
@@ -80,6 +84,11 @@ def run(settings: Settings, *, webhook: bool = False) -> int:
         reason = unreadable(settings.rules_path) or f"the rule file has errors:\n{exc}"
         print(f"callguard run: {reason}", file=sys.stderr)
         return 1
+    except ModelFileError as exc:
+        print(f"callguard run: {exc} (CALLGUARD_MODEL; `off` runs the rules alone)", file=sys.stderr)
+        return 1
+    if settings.model_path is not None:
+        log.info("second opinion: the model %s", settings.model_path)
     # The compiled rules and the libraries are ~250,000 objects that live as long as the
     # process; left to the cyclic GC, every full collection walks them all (75-90 ms on
     # the event loop, more under a backlog). Freeze them out of it (see docs/reliability.md).

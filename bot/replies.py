@@ -212,6 +212,8 @@ def verdict_reply(
         if text and gave_nothing(text):  # "I hung up, gave them nothing": say it was right, keep the rest
             parts.append(_esc(ui("averted", lang), html))
         parts.extend(_type_and_evidence(verdict, category, lang, html, text))
+        if verdict.rule is None:  # raised by the learned second opinion alone: no words to quote
+            parts.append(_esc(ui("model_only", lang), html))
         parts.append(picture)
         steps = advice()
         if steps:

@@ -33,26 +33,36 @@ def rules_problem(path: Path, exc: RuleFileError, *, from_command_line: bool = F
     return unreadable(path, from_command_line=from_command_line) or f"the rule file has errors:\n{exc}"
 
 
-def load_detector(arg: str | None, model_path: str | None = None) -> Detector:
-    model = None
-    if model_path:  # the learned second opinion (bot/detect/model.py), opt-in
-        from ..detect.model import Model, ModelFileError
-
-        try:
-            model = Model.load(model_path)
-        except ModelFileError as exc:
-            raise SystemExit(f"callguard: {exc}") from None
+def load_detector(arg: str | None, model_arg: str | None = None) -> Detector:
+    """The rule file's detector (``arg``, else CALLGUARD_RULES or the shipped rules),
+    asking the learned second opinion of ``model_arg`` (a model file, or "off"),
+    else of CALLGUARD_MODEL's; a clear exit when either cannot be used."""
+    model = _model(model_arg)
     path = rules_path(arg)
     try:
-        if model is not None:
-            return Detector(load_rules(path), model=model)
         data, problems = read_rule_file(path)
         if data is None:
             raise RuleFileError(problems)
         # A one-shot command compiles the same rules every time: keep them compiled (see compiled_cache).
-        return compiled_cache.load_or_build(data, lambda content: Detector(parse_rules(content, str(path))))
+        detector = compiled_cache.load_or_build(data, lambda content: Detector(parse_rules(content, str(path))))
     except RuleFileError as exc:
         raise SystemExit(f"callguard: {rules_problem(path, exc, from_command_line=arg is not None)}") from None
+    return detector.with_model(model)
+
+
+def _model(arg: str | None):
+    """The model of ``--model`` (a file, or "off"), else of CALLGUARD_MODEL; None for the rules alone."""
+    if arg is not None and arg.strip().lower() == "off":
+        return None
+    path = Path(arg) if arg else settings().model_path
+    if path is None:
+        return None
+    from ..detect.model import Model, ModelFileError
+
+    try:
+        return Model.load(path)
+    except ModelFileError as exc:
+        raise SystemExit(f"callguard: {exc}") from None
 
 
 def detector_and_region(args, command: str) -> tuple[Detector, str | None]:

@@ -233,8 +233,12 @@ def second_opinion(verdict, text: str, model: Model):
     ``text``: the same object when the model changes nothing, else a copy with
     the raised risk (``combine``); category, rule and evidence stay the rules'.
     A raise from "none" therefore has no category: the reply says "likely a
-    scam, here is how to check" without naming a kind."""
-    if verdict.risk in ("high", "medium"):
+    scam, here is how to check" without naming a kind.
+
+    A message the rules read as a warning about a scam (``verdict.warns_of``:
+    "PSA: callers who say they are from the bank...") is left alone: it is
+    full of scam words on purpose, and the reply already tells that scam."""
+    if verdict.risk in ("high", "medium") or getattr(verdict, "warns_of", None) is not None:
         return verdict  # nothing to raise: skip the model's work
     risk = combine(verdict.risk, model.probability(text), model)
     if risk == verdict.risk:

@@ -28,6 +28,8 @@ an admin reading ``/why``:
 
 from __future__ import annotations
 
+import copy
+
 from dataclasses import dataclass, replace
 
 from .matcher import Matcher, RuleScore, Scan
@@ -136,16 +138,25 @@ class Detector:
     def version(self) -> str:
         return self.ruleset.digest
 
+    def with_model(self, model: Model | None) -> "Detector":
+        """This detector asking ``model`` for a second opinion (None: the rules alone).
+        A shallow copy: the compiled rules are shared, not built again."""
+        if model is self.model:
+            return self
+        twin = copy.copy(self)
+        twin.model = model
+        return twin
+
     def check(self, text: str) -> Verdict:
         """The verdict on ``text``: ``explain(text).verdict``, without
         scoring in full the rules that do not decide it."""
         scan = self.matcher.read(text)
         best = self.matcher.best_of_each(scan, self._kinds, self._worth)
         verdict = self._decide(scan, best.get(_SPECIFIC), best.get(_FALLBACK), best.get(_OTHER))
-        if self.model is not None:  # model hook, as in explain()
-            verdict = second_opinion(verdict, text, self.model)
         if not verdict.scam and self._has_warning_words(scan):
             verdict = self._with_warns_of(verdict, scan)
+        if self.model is not None:  # model hook, as in explain(); never raises a warning (warns_of)
+            verdict = second_opinion(verdict, text, self.model)
         return verdict
 
     def explain(self, text: str) -> Explanation:
@@ -155,10 +166,10 @@ class Detector:
         for s in scores:  # best first
             best.setdefault(self._kinds[s.hits[0].rule], s)
         verdict = self._decide(scan, best.get(_SPECIFIC), best.get(_FALLBACK), best.get(_OTHER))
-        if self.model is not None:  # model hook: may only raise the rules' verdict
-            verdict = second_opinion(verdict, text, self.model)
         if not verdict.scam and self._has_warning_words(scan):
             verdict = self._with_warns_of(verdict, scan)
+        if self.model is not None:  # model hook: may only raise the rules' verdict
+            verdict = second_opinion(verdict, text, self.model)
         return Explanation(verdict, tuple(scores), self.ruleset.thresholds, scan.norm)
 
     def _has_warning_words(self, scan: Scan) -> bool:

@@ -346,9 +346,11 @@ class AdminHandlers:
         if not text.strip():
             await message.reply_text(t("usage.why", lang))
             return
-        detector = self.guard.detector  # one rule set for the whole explanation
+        model = self.guard.pool.model  # the second opinion users' verdicts get, if any
+        detector = self.guard.detector.with_model(model)  # one rule set for the whole explanation
         explanation = detector.explain(text[:MAX_TEXT])
-        await message.reply_html(why_text(explanation, detector.ruleset, lang))
+        opinion = (model.probability(text[:MAX_TEXT]), model.medium, model.low) if model is not None else None
+        await message.reply_html(why_text(explanation, detector.ruleset, lang, model=opinion))
 
     # ------------------------------------------------------------------ reports
 

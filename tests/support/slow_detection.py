@@ -43,9 +43,9 @@ class SlowDetector:
 def main() -> None:
     seconds = float(os.environ.get("SLOW_DETECTION_SECONDS", "0.25"))
     marker = os.environ.get("SLOW_DETECTION_MARKER", MARKER)
-    channel, nice = setup(sys.argv[1:])
+    channel, nice, model = setup(sys.argv[1:])
     serve(sys.stdin.buffer, channel, build=lambda data, source: SlowDetector(_build(data, source), seconds, marker),
-          nice=nice)
+          nice=nice, model=model)
 
 
 if __name__ == "__main__":
