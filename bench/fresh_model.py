@@ -64,8 +64,9 @@ def read_batches(group: int = 1) -> list[dict]:
     return out
 
 
-def _training_file(out: Path, corpus: bool, group: int = 1) -> int:
-    """The read fresh batches (see ``read_batches``), dev.jsonl and, with ``corpus``, the shared corpus."""
+def _training_file(out: Path, corpus: bool, group: int = 1, without: frozenset = frozenset()) -> int:
+    """The read fresh batches (see ``read_batches``), dev.jsonl and, with ``corpus``, the shared
+    corpus but its sources named in ``without``."""
     n = 0
     with open(out, "w", encoding="utf-8") as fh:
         for row in read_batches(group):
@@ -73,6 +74,8 @@ def _training_file(out: Path, corpus: bool, group: int = 1) -> int:
             n += 1
         for path in [SHARED / "eval" / "dev.jsonl"] + ([SHARED / "train" / "corpus.jsonl"] if corpus else []):
             for row in _rows(path):
+                if row.get("source") in without:
+                    continue
                 fh.write(json.dumps({"text": row["text"], "label": row["label"],
                                      "source": row.get("source") or path.stem}, ensure_ascii=False) + "\n")
                 n += 1
@@ -115,6 +118,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="count N consecutive batches as one source (default 1: each batch its own)")
     ap.add_argument("--write-batches", metavar="FILE",
                     help="only write the read batches as training rows to FILE (for loso.py --extra) and stop")
+    ap.add_argument("--without", default="", metavar="A,B,...", help="corpus sources not to train on")
+    ap.add_argument("--save", metavar="FILE", help="also write the trained model to FILE")
     args = ap.parse_args(argv)
     if args.write_batches:
         with open(args.write_batches, "w", encoding="utf-8") as fh:
@@ -125,9 +130,12 @@ def main(argv: list[str] | None = None) -> int:
 
     with tempfile.TemporaryDirectory() as tmp:
         data = Path(tmp) / "train.jsonl"
-        n = _training_file(data, corpus=not args.no_corpus, group=args.group)
+        without = frozenset(n.strip() for n in args.without.split(",") if n.strip())
+        n = _training_file(data, corpus=not args.no_corpus, group=args.group, without=without)
         print(f"training on {n:,} texts ({'without' if args.no_corpus else 'with'} the shared corpus) ...", flush=True)
         model = train(read_examples([data]), log=lambda message: print(message, file=sys.stderr))
+    if args.save:
+        model.save(args.save)
     detector = Detector(load_rules(Path(args.rules)))
     fresh = _rows(HERE / "fresh" / "fresh.jsonl")
     sets = {

@@ -15,9 +15,10 @@ from typing import Mapping
 
 from .rulefiles import shipped
 
-__all__ = ["Settings", "ConfigError", "DEFAULT_RULES", "DEFAULT_MODEL", "TELEGRAM_API_URL"]
+__all__ = ["Settings", "ConfigError", "DEFAULT_RULES", "DEFAULT_MODEL", "SHIPPED_MODEL", "TELEGRAM_API_URL"]
 
 DEFAULT_RULES = shipped("scam_patterns.yaml")  # inside the installed package, whatever the working folder
+SHIPPED_MODEL = Path(__file__).parent / "detect" / "second_opinion.cgm"  # CALLGUARD_MODEL=shipped (detect.model.SHIPPED)
 DEFAULT_MODEL: Path | None = None  # no model unless CALLGUARD_MODEL names one (bench/README.md, loso.py)
 TELEGRAM_API_URL = "https://api.telegram.org/bot"
 
@@ -82,7 +83,7 @@ class Settings:
     ocr_timeout: int = 30
     image_rate_limit: int = 3
     # The learned second opinion (callguard/detect/model.py): a model file from `callguard train`,
-    # or None for the rules alone. CALLGUARD_MODEL: a path, or "off".
+    # or None for the rules alone. CALLGUARD_MODEL: a path, "shipped" (the package's weights), or "off".
     model_path: Path | None = DEFAULT_MODEL
 
     @classmethod
@@ -114,10 +115,12 @@ class Settings:
         model = env.get("CALLGUARD_MODEL", "").strip()
         if model.lower() in ("off", "none", "no", "0"):
             model_path = None
+        elif model.lower() == "shipped":
+            model_path = SHIPPED_MODEL
         elif model:
             model_path = Path(model)
             if not model_path.is_file():
-                raise ConfigError(f"CALLGUARD_MODEL must be a model file from `callguard train` or off, "
+                raise ConfigError(f"CALLGUARD_MODEL must be a model file from `callguard train`, shipped or off, "
                                   f"and {model!r} is not a file")
         else:
             model_path = DEFAULT_MODEL

@@ -73,7 +73,8 @@ def test_sdist_and_wheel_ship_the_data_files_and_the_wheel_runs_from_an_empty_fo
     sdist, wheel, placeholders = built_copy(tmp_path)
 
     in_wheel = set(zipfile.ZipFile(wheel).namelist())
-    assert {"callguard/rules/scam_patterns.yaml", "callguard/rules/regression.jsonl"} <= in_wheel
+    assert {"callguard/rules/scam_patterns.yaml", "callguard/rules/regression.jsonl",
+            "callguard/detect/second_opinion.cgm"} <= in_wheel
     assert placeholders <= in_wheel
     assert not [n for n in in_wheel if n.endswith((".bak", ".pyc", ".c"))], "build leftovers in the wheel"
     assert not [n for n in in_wheel if n.startswith(("bot/", "rules/"))], "the import name is callguard only"
@@ -101,6 +102,8 @@ def test_sdist_and_wheel_ship_the_data_files_and_the_wheel_runs_from_an_empty_fo
     check = callguard("-m", "callguard", "check", "--json", SCAM)
     assert check.returncode == 0, check.stderr
     assert json.loads(check.stdout)["category"] == "impersonate_authority"
+    shipped_model = callguard("-m", "callguard", "check", "--json", "--model", "shipped", SCAM)
+    assert shipped_model.returncode == 0 and json.loads(shipped_model.stdout)["scam"], shipped_model.stderr
     rule_test = callguard("-m", "callguard", "rules", "test")
     assert rule_test.returncode == 0 and " 0 failed" in rule_test.stderr, rule_test.stdout + rule_test.stderr
 

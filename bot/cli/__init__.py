@@ -77,16 +77,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--region", metavar="CODE", help="the user's region, e.g. TW (default: a number's country, "
                                                     "the language, then CALLGUARD_REGION)")
     p.add_argument("--rules", metavar="FILE", help="rule file (default: CALLGUARD_RULES or the shipped rules)")
-    p.add_argument("--model", metavar="FILE|off", help="ask this model from `callguard train` for a second opinion "
-                                                       "(it can only raise a verdict); off: the rules alone "
-                                                       "(default: CALLGUARD_MODEL)")
+    p.add_argument("--model", metavar="FILE|shipped|off",
+                   help="ask this model from `callguard train` (or the package's own: shipped) for a second "
+                        "opinion (it can only raise a verdict); off: the rules alone (default: CALLGUARD_MODEL)")
     p.set_defaults(func=cmd_check)
 
     p = sub.add_parser("chat", help="talk to CallGuard on the console, no Telegram token needed")
     p.add_argument("--lang", choices=replies.LANGUAGES)
     p.add_argument("--region", metavar="CODE", help="the user's region, e.g. GB (its emergency numbers)")
     p.add_argument("--rules", metavar="FILE")
-    p.add_argument("--model", metavar="FILE|off", help="as for check (default: CALLGUARD_MODEL)")
+    p.add_argument("--model", metavar="FILE|shipped|off", help="as for check (default: CALLGUARD_MODEL)")
     p.set_defaults(func=cmd_chat)
 
     p = sub.add_parser("train", help="train the optional learned second opinion (needs callguard[train])")

@@ -13,6 +13,7 @@ from .. import compiled_cache
 from ..config import ConfigError, Settings
 from ..detect import Detector, RuleFileError, RuleSet, load_rules, parse_rules
 from ..detect.load import read_rule_file
+from ..detect.model import SHIPPED, Model, ModelFileError
 from ..rulefiles import unreadable
 
 
@@ -54,11 +55,9 @@ def _model(arg: str | None):
     """The model of ``--model`` (a file, or "off"), else of CALLGUARD_MODEL; None for the rules alone."""
     if arg is not None and arg.strip().lower() == "off":
         return None
-    path = Path(arg) if arg else settings().model_path
+    path = SHIPPED if arg is not None and arg.strip().lower() == "shipped" else Path(arg) if arg else settings().model_path
     if path is None:
         return None
-    from ..detect.model import Model, ModelFileError
-
     try:
         return Model.load(path)
     except ModelFileError as exc:
