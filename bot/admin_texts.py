@@ -18,7 +18,7 @@ from . import i18n
 from .detect import Explanation, Problem, RuleSet
 from .detect.compare import Comparison, Outcome
 from .i18n import MAX_MESSAGE
-from .storage import NO_CATEGORY, NO_RULE, Stats
+from .storage import NO_CATEGORY, NO_RULE, WARNINGS, Stats
 
 __all__ = ["MAX_MESSAGE", "t", "category_name", "errors_text", "changes_lines", "why_text", "stats_text", "fit_lines",
            "split_message", "utc_day", "utc_time"]
@@ -54,6 +54,8 @@ def category_name(ruleset: RuleSet | None, category: str | None, lang: str) -> s
     lang = _lang(lang)
     if category is None or category == NO_CATEGORY:
         return t("no_category", lang)
+    if category == WARNINGS:
+        return t("warnings_passed_on", lang)
     cat = ruleset.categories.get(category) if ruleset is not None else None
     return cat.name[lang] if cat is not None else category
 

@@ -51,6 +51,18 @@ def _lower_first(name: str) -> str:
     return name
 
 
+def _warnings(stats: Stats, ruleset: RuleSet, lang: str) -> str:
+    """The sentence on warnings people passed on (``Stats.warnings_by_category``), which the
+    counts above file under the verdict's own category (usually "no clear scam pattern"):
+    how many, and the scam they warned of most. Empty when there were none."""
+    known = [(cid, count) for cid, count, _ in stats.warnings_by_category if cid in ruleset.categories]
+    if not known:
+        return ""
+    name = ruleset.categories[known[0][0]].name[lang]
+    total = sum(count for _, count, _ in stats.warnings_by_category)
+    return _Texts(lang)["warnings"].format(count=total, name=_lower_first(name) if lang == "en" else name)
+
+
 def bulletin(stats: Stats, ruleset: RuleSet, lang: str = "zh-Hans") -> str:
     """The bulletin for ``stats`` (plain text) in ``lang``.
 
@@ -80,7 +92,7 @@ def bulletin(stats: Stats, ruleset: RuleSet, lang: str = "zh-Hans") -> str:
         if lang == "en" and len(items) > 1:
             items[-1] = "and " + items[-1]
         out.append(T["total"].format(period=period, total=stats.total) + T["of_these"] + T["sep"].join(items)
-                   + T["end"])
+                   + T["end"] + _warnings(stats, ruleset, lang))
     out += ["", T["s2"]]
     hot = [(cid, count) for cid, count, _ in stats.by_category
            if cid in ruleset.categories and ruleset.categories[cid].scam and count > 0][:HOT_TOPICS]

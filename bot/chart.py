@@ -13,7 +13,7 @@ from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Iterable, Mapping, Sequence
 
-from .storage import NO_CATEGORY
+from .storage import NO_CATEGORY, WARNINGS
 
 __all__ = ["draw_daily", "cjk_font"]
 
@@ -93,9 +93,9 @@ def draw_daily(
     for day, category, n in rows:
         if day in index:
             counts.setdefault(category, [0] * len(day_list))[index[day]] += n
-    # Biggest categories at the bottom of each stack and first in the legend;
-    # reports that matched no scam pattern on top, in grey.
-    order: Sequence[str] = sorted(counts, key=lambda c: (c == NO_CATEGORY, -sum(counts[c]), c))
+    # Biggest categories at the bottom of each stack and first in the legend; then warnings
+    # passed on, in pale blue; reports that matched no scam pattern on top, in grey.
+    order: Sequence[str] = sorted(counts, key=lambda c: (c == NO_CATEGORY, c == WARNINGS, -sum(counts[c]), c))
     labels = labels or {}
 
     rc = {"font.family": [font, "DejaVu Sans"]} if font else {}
@@ -108,7 +108,7 @@ def draw_daily(
             x = list(range(len(day_list)))
             for i, category in enumerate(order):
                 values = counts[category]
-                color = "#b0b0b0" if category == NO_CATEGORY else cmap(i % 20)
+                color = "#b0b0b0" if category == NO_CATEGORY else "#a6cee3" if category == WARNINGS else cmap(i % 20)
                 ax.bar(x, values, bottom=bottom, width=0.8, color=color,
                        label=labels.get(category, category), edgecolor="white", linewidth=0.4)
                 bottom = [b + v for b, v in zip(bottom, values)]

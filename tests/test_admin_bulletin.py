@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from datetime import datetime, timezone
 from types import MappingProxyType
 
@@ -120,3 +121,18 @@ def test_a_category_the_rules_no_longer_have_is_shown_by_id():
 
 def test_unknown_language_falls_back_to_chinese():
     assert bulletin(stats({"fake_loan": 1}), RULES, "fr") == bulletin(stats({"fake_loan": 1}), RULES, "zh-Hans")
+
+
+def test_warnings_passed_on_get_one_sentence_with_the_scam_warned_of_most():
+    """Warnings people forwarded are filed under their verdict's category (usually "no clear
+    scam pattern") in the counts; one sentence says how many there were and of what."""
+    with_warnings = replace(stats({"impersonate_authority": 3, NO_CATEGORY: 5}),
+                            warnings_by_category=[("impersonate_authority", 3, 75.0), ("fake_loan", 1, 25.0)])
+    en = bulletin(with_warnings, RULES, "en")
+    assert ("5 showed no clear scam pattern (62.5%). 4 of the reports were warnings about a scam that people "
+            "passed on, most often about impersonating police, courts or government.") in en
+    assert "其中4件是群众转发的防骗提醒，提醒最多的是冒充公检法或政府机关。" in bulletin(with_warnings, RULES, "zh-Hans")
+    assert "其中4件是民眾轉發的防騙提醒，提醒最多的是冒充公檢法或政府機關。" in bulletin(with_warnings, RULES, "zh-Hant")
+    assert "passed on" not in bulletin(stats({"impersonate_authority": 3, NO_CATEGORY: 5}), RULES, "en")
+    retired = replace(with_warnings, warnings_by_category=[("retired_category", 2, 100.0)])
+    assert "passed on" not in bulletin(retired, RULES, "en")  # nothing to name: no sentence rather than an id

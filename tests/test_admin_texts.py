@@ -176,3 +176,12 @@ def test_stats_text_without_reports():
     empty = Stats(0, [], [], [], [], 0, 0.0, 86_400.0)
     out = stats_text(empty, None, "zh-Hant", days=1)
     assert "這段時間沒有收到舉報。" in out and "沒有被舉報的號碼。" in out
+
+
+@pytest.mark.parametrize("lang, name", [("en", "Scam warnings passed on"), ("zh-Hans", "转发的防骗提醒"),
+                                        ("zh-Hant", "轉發的防騙提醒")])
+def test_the_charts_warnings_bucket_has_a_name(lang, name):
+    from callguard.admin_texts import category_name
+    from callguard.storage import WARNINGS
+
+    assert category_name(None, WARNINGS, lang) == name

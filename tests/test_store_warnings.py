@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from callguard import storage
 from callguard.config import Settings
 from callguard.rulebook import RuleBook
 from callguard.service import CallGuard
@@ -141,6 +142,22 @@ async def test_stats_count_warnings_by_the_category_warned_of(store):
     # Every report is still in by_category under its verdict's category: a warning has none.
     assert stats.by_category == [(NO_CATEGORY, 5, 83.3), ("impersonate_authority", 1, 16.7)]
     assert (await store.stats(30)).warnings_by_category[-1] == ("phishing", 1, 20.0)
+
+
+async def test_the_chart_counts_warnings_apart_from_no_clear_pattern(store):
+    """Per day (``callguard stats --chart``): a warning passed on is its own bucket, not
+    "no clear scam pattern", whatever its own verdict's category."""
+    for _ in range(2):
+        await store.add_report(warning(), 1)
+    # A warning whose own verdict named a (low-risk) category still counts as a warning.
+    await store.add_report(make_report(scam=False, risk="low", category="phishing", rule="phish-link", score=30,
+                                       warns_of="authority-police-case",
+                                       warns_of_category="impersonate_authority"), 2)
+    await store.add_report(make_report(), 3)  # a scam
+    await store.add_report(make_report(scam=False, risk="none", category=None, rule=None, score=0), 4)
+    rows = await store.daily_counts(1)
+    by_bucket = {category: n for _, category, n in rows}
+    assert by_bucket == {storage.WARNINGS: 3, "impersonate_authority": 1, NO_CATEGORY: 1}
 
 
 async def test_export_has_the_warning_columns_at_the_end(store):

@@ -11,12 +11,12 @@
 from .backend import ReportStore, StorageError
 from .export import EXPORT_COLUMNS, mask_row, write_csv
 from .keys import ReporterKeys, default_key_file
-from .models import DAY, NO_CATEGORY, NO_RULE, Preferences, Report, Stats, percentages, ratio_rows
+from .models import DAY, NO_CATEGORY, NO_RULE, WARNINGS, Preferences, Report, Stats, percentages, ratio_rows
 from .sqlite import SQLiteStore
 from .writer import ReportWriter
 
 __all__ = [
-    "DAY", "EXPORT_COLUMNS", "NO_CATEGORY", "NO_RULE", "Preferences", "Report", "ReportStore", "ReportWriter",
+    "DAY", "EXPORT_COLUMNS", "NO_CATEGORY", "NO_RULE", "WARNINGS", "Preferences", "Report", "ReportStore", "ReportWriter",
     "ReporterKeys", "SQLiteStore", "Stats", "StorageError", "default_key_file", "mask_row", "percentages", "ratio_rows",
     "write_csv",
 ]

@@ -81,7 +81,8 @@ class ReportStore(Protocol):
         scam they warn of included: ``Report.warns_of_category``)."""
 
     async def daily_counts(self, days: int) -> list[tuple[str, str, int]]:
-        """``(UTC day, category, reports)`` for the last ``days`` days, oldest first."""
+        """``(UTC day, category, reports)`` for the last ``days`` days, oldest first; a report
+        worded as a warning about a scam (``Report.warns_of``) counts under ``WARNINGS``."""
 
     async def export_rows(self, since: float) -> list[dict]:
         """Reports created at or after ``since``, one dict per report with the keys of

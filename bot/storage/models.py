@@ -20,7 +20,7 @@ from ..i18n import LANGUAGES
 from ..numbers import mask_number
 
 __all__ = [
-    "CHAT_TYPES", "DAY", "FEEDBACK_VALUES", "LANGS", "NO_CATEGORY", "NO_RULE", "RISKS", "SOURCES",
+    "CHAT_TYPES", "DAY", "FEEDBACK_VALUES", "LANGS", "NO_CATEGORY", "NO_RULE", "RISKS", "SOURCES", "WARNINGS",
     "Preferences", "Report", "Stats", "check_days", "day_start", "iso_utc", "percentages", "ratio_rows", "utc_day",
 ]
 
@@ -35,6 +35,9 @@ FEEDBACK_VALUES = frozenset({"helpful", "wrong"})
 # Labels used in statistics for reports without a category / deciding rule,
 # so every row of a stats table has a printable key.
 NO_CATEGORY = "(none)"
+# The per-day chart's bucket for reports worded as a warning about a scam (``Report.warns_of``),
+# whatever their own verdict: "someone warned others", not "no clear scam pattern".
+WARNINGS = "(warning)"
 NO_RULE = "(none)"
 
 

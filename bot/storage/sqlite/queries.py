@@ -12,7 +12,7 @@ import contextlib
 import sqlite3
 from typing import Iterable, Iterator, Sequence
 
-from ..models import NO_CATEGORY, NO_RULE, Preferences, Report, iso_utc
+from ..models import NO_CATEGORY, NO_RULE, WARNINGS, Preferences, Report, iso_utc
 
 # The columns of ``reports`` that hold a Report's fields (same names), in one
 # place for the insert and the read. A new Report field goes here (and into a
@@ -252,10 +252,13 @@ def stats_counts(conn: sqlite3.Connection, since: float, cutoff_day: str, top: i
 
 
 def daily_counts(conn: sqlite3.Connection, cutoff: float) -> list[tuple[str, str, int]]:
+    """Reports per UTC day and category; those worded as a warning about a scam count as
+    ``WARNINGS`` (their own verdict is usually "no clear scam pattern")."""
     with _read(conn):
         rows = conn.execute(
-            """SELECT date(created_at, 'unixepoch'), COALESCE(category, ?), COUNT(*)
-               FROM reports WHERE created_at >= ? GROUP BY 1, 2 ORDER BY 1, 2""", (NO_CATEGORY, cutoff))
+            """SELECT date(created_at, 'unixepoch'),
+                      CASE WHEN warns_of IS NOT NULL THEN ? ELSE COALESCE(category, ?) END, COUNT(*)
+               FROM reports WHERE created_at >= ? GROUP BY 1, 2 ORDER BY 1, 2""", (WARNINGS, NO_CATEGORY, cutoff))
         return [(day, category, n) for day, category, n in rows]
 
 
