@@ -152,6 +152,7 @@ GAVE_NOTHING = [
     "Grandpa hung up straight away and didnt press anything, is he in danger?",
     "接到说是公安的电话，我直接挂了，啥都没给",
     "佢话係警察，我即刻收线，乜都冇俾",
+    "有個人話係速遞公司，我收咗線，冇講任何資料",
     "Saya terus letak phone, tak bagi apa-apa maklumat",
     "I gave nothing",
 ]
@@ -161,6 +162,7 @@ NOT_GAVE_NOTHING = [
     "I didn't pay anything but I gave them the code from the text",
     "I didn't give them anything at first, then I paid 500 dollars",
     "They called about my parcel",
+    "我冇講任何資料，佢之後叫我撳連結，我撳咗，仲俾咗卡號",  # a card number was given after all
 ]
 
 
