@@ -15,11 +15,17 @@ from typing import Mapping
 
 from .rulefiles import shipped
 
-__all__ = ["Settings", "ConfigError", "DEFAULT_RULES", "DEFAULT_MODEL", "SHIPPED_MODEL", "TELEGRAM_API_URL"]
+__all__ = ["Settings", "ConfigError", "DEFAULT_RULES", "DEFAULT_MODEL", "SHIPPED_MODEL", "TELEGRAM_API_URL",
+           "model_setting"]
 
 DEFAULT_RULES = shipped("scam_patterns.yaml")  # inside the installed package, whatever the working folder
-SHIPPED_MODEL = Path(__file__).parent / "detect" / "second_opinion.cgm"  # CALLGUARD_MODEL=shipped (detect.model.SHIPPED)
-DEFAULT_MODEL: Path | None = None  # no model unless CALLGUARD_MODEL names one (bench/README.md, loso.py)
+# The learned second opinion's weights shipped with the package, off unless asked for
+# (CALLGUARD_MODEL=shipped): trained by ``python bench/fresh_model.py --group 10 --without
+# sgd,exais_ham,fbs_sms --save FILE`` on the project's read fresh batches, dev.jsonl and the corpus
+# sources whose licences allow it (detect/second_opinion.txt; bench/README.md, "Learned second
+# opinion", has what it adds and why it is not on by default).
+SHIPPED_MODEL = Path(__file__).parent / "detect" / "second_opinion.cgm"
+DEFAULT_MODEL: Path | None = None  # no model unless CALLGUARD_MODEL names one
 TELEGRAM_API_URL = "https://api.telegram.org/bot"
 
 
@@ -38,6 +44,20 @@ def _int(env: Mapping[str, str], name: str, default: int, lo: int, hi: int) -> i
     if not lo <= value <= hi:
         raise ConfigError(f"{name} must be between {lo} and {hi}, got {value}")
     return value
+
+
+def model_setting(value: str, name: str) -> Path | None:
+    """The model file a setting names (``name``: CALLGUARD_MODEL, or --model on the command
+    line): a path, ``shipped`` (the package's weights) or ``off`` (the rules alone: None)."""
+    value = value.strip()
+    if value.lower() in ("off", "none", "no", "0"):
+        return None
+    if value.lower() == "shipped":
+        return SHIPPED_MODEL
+    if not Path(value).is_file():
+        raise ConfigError(f"{name} must be a model file from `callguard train`, shipped or off, "
+                          f"and {value!r} is not a file")
+    return Path(value)
 
 
 def _flag(env: Mapping[str, str], name: str) -> bool:
@@ -113,17 +133,7 @@ class Settings:
         region = env.get("CALLGUARD_REGION", "CN").strip().upper() or "CN"
         concurrency = _int(env, "CALLGUARD_CONCURRENCY", cls.concurrency, 1, 10000)
         model = env.get("CALLGUARD_MODEL", "").strip()
-        if model.lower() in ("off", "none", "no", "0"):
-            model_path = None
-        elif model.lower() == "shipped":
-            model_path = SHIPPED_MODEL
-        elif model:
-            model_path = Path(model)
-            if not model_path.is_file():
-                raise ConfigError(f"CALLGUARD_MODEL must be a model file from `callguard train`, shipped or off, "
-                                  f"and {model!r} is not a file")
-        else:
-            model_path = DEFAULT_MODEL
+        model_path = model_setting(model, "CALLGUARD_MODEL") if model else DEFAULT_MODEL
         if len(region) != 2 or not region.isalpha():
             raise ConfigError(f"CALLGUARD_REGION must be a two-letter country code, got {region!r}")
         return cls(

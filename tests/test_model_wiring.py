@@ -14,7 +14,7 @@ import pytest
 from callguard.admin_texts import why_text
 from callguard.config import DEFAULT_MODEL, SHIPPED_MODEL, ConfigError, Settings
 from callguard.detect import Detector, load_rules
-from callguard.detect.model import SHIPPED, Model, bucket
+from callguard.detect.model import Model, bucket
 from callguard.detection_pool import DetectionPool
 from callguard.detection_worker import judge
 from callguard.rulebook import RuleBook
@@ -47,7 +47,7 @@ def detector() -> Detector:
 
 def test_the_setting_names_a_file_or_turns_the_model_off(model_file):
     assert Settings.from_env({}).model_path == DEFAULT_MODEL is None  # off by default (bench/README.md)
-    assert Settings.from_env({"CALLGUARD_MODEL": "shipped"}).model_path == SHIPPED_MODEL == SHIPPED
+    assert Settings.from_env({"CALLGUARD_MODEL": "shipped"}).model_path == SHIPPED_MODEL
     assert Settings.from_env({"CALLGUARD_MODEL": str(model_file)}).model_path == model_file
     for off in ("off", "OFF", " none "):
         assert Settings.from_env({"CALLGUARD_MODEL": off}).model_path is None
@@ -163,7 +163,7 @@ def test_a_reply_raised_by_the_model_says_so_and_keeps_the_way_to_check_and_the_
 def test_the_shipped_weights_load_and_say_what_they_learned_from():
     """The package's own model (CALLGUARD_MODEL=shipped): trained only on sources whose
     licences allow shipping what is learned from them (bench/fresh_model.py)."""
-    model = Model.load(SHIPPED)
+    model = Model.load(SHIPPED_MODEL)
     sources = set(model.info["sources"])
     assert {"teleantifraud", "banking77", "bothbosu_single", "crosswoz", "lccc_sample"} <= sources
     assert not sources & {"sgd", "exais_ham", "fbs_sms"}  # CC BY-SA, or no licence file

@@ -10,10 +10,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from .. import compiled_cache
-from ..config import ConfigError, Settings
+from ..config import ConfigError, Settings, model_setting
 from ..detect import Detector, RuleFileError, RuleSet, load_rules, parse_rules
 from ..detect.load import read_rule_file
-from ..detect.model import SHIPPED, Model, ModelFileError
+from ..detect.model import Model, ModelFileError
 from ..rulefiles import unreadable
 
 
@@ -52,15 +52,11 @@ def load_detector(arg: str | None, model_arg: str | None = None) -> Detector:
 
 
 def _model(arg: str | None):
-    """The model of ``--model`` (a file, or "off"), else of CALLGUARD_MODEL; None for the rules alone."""
-    if arg is not None and arg.strip().lower() == "off":
-        return None
-    path = SHIPPED if arg is not None and arg.strip().lower() == "shipped" else Path(arg) if arg else settings().model_path
-    if path is None:
-        return None
+    """The model of ``--model`` (a file, ``shipped`` or ``off``), else of CALLGUARD_MODEL; None for the rules alone."""
     try:
-        return Model.load(path)
-    except ModelFileError as exc:
+        path = settings().model_path if arg is None else model_setting(arg, "--model")
+        return Model.load(path) if path is not None else None
+    except (ConfigError, ModelFileError) as exc:
         raise SystemExit(f"callguard: {exc}") from None
 
 

@@ -35,7 +35,7 @@ from typing import Iterable, Mapping
 
 from .normalize import is_cjk, normalize
 
-__all__ = ["Model", "ModelFileError", "SHIPPED", "features", "combine", "second_opinion", "RISK_ORDER", "FORMAT_VERSION"]
+__all__ = ["Model", "ModelFileError", "features", "combine", "second_opinion", "RISK_ORDER", "FORMAT_VERSION"]
 
 FORMAT_VERSION = 1
 _MAGIC = b"CGMODEL\n"
@@ -58,12 +58,6 @@ _APOSTROPHES = re.compile("['\u2019\u02bc]")  # removed, as normalize does: "don
 # whitespace, symbols and "_" only separate them.
 _CJK_CHARS = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002ffff"  # as normalize.is_cjk
 _WORD_OR_CJK_RUN = re.compile(f"[{_CJK_CHARS}]+|[^\\W\\d_{_CJK_CHARS}]+")
-
-# Weights shipped with the package, off unless asked for (CALLGUARD_MODEL=shipped): trained by
-# ``python bench/fresh_model.py --group 10 --without sgd,exais_ham,fbs_sms --save FILE`` on the
-# project's read fresh batches, dev.jsonl and the corpus sources whose licences allow it
-# (bench/README.md, "Learned second opinion", has what it adds and why it is not on by default).
-SHIPPED = Path(__file__).with_name("second_opinion.cgm")
 
 MAX_CHARS = 4096  # a longer text is judged on its first MAX_CHARS characters (a Telegram message is at most 4,096)
 
@@ -244,7 +238,7 @@ def second_opinion(verdict, text: str, model: Model):
     A message the rules read as a warning about a scam (``verdict.warns_of``:
     "PSA: callers who say they are from the bank...") is left alone: it is
     full of scam words on purpose, and the reply already tells that scam."""
-    if verdict.risk in ("high", "medium") or getattr(verdict, "warns_of", None) is not None:
+    if verdict.risk in ("high", "medium") or verdict.warns_of is not None:
         return verdict  # nothing to raise: skip the model's work
     risk = combine(verdict.risk, model.probability(text), model)
     if risk == verdict.risk:

@@ -29,7 +29,6 @@ an admin reading ``/why``:
 from __future__ import annotations
 
 import copy
-
 from dataclasses import dataclass, replace
 
 from .matcher import Matcher, RuleScore, Scan
