@@ -160,6 +160,14 @@ def test_the_full_stop_after_a_link_is_not_part_of_it():
     assert kinds("see https://example.com/a?b=1, then call")["link"] == ["https://example.com/a?b=1"]
 
 
+def test_documentation_domains_are_links_as_real_ones_would_be():
+    """Hand-written test messages use the reserved top-level domains (RFC 2606) for their fake links:
+    they must read as the links they stand for, or a benchmark would measure the placeholder."""
+    assert kinds("請即處理 hkpost-hk.example/p")["link"] == ["hkpost-hk.example/p"]
+    assert kinds("login at bank-verify.test now")["link"] == ["bank-verify.test"]
+    assert "link" not in kinds("for example. then call")
+
+
 def test_a_bare_host_right_after_chinese_is_a_link():
     """Chinese users write '链接是bank-verify.top' with no space; a host inside a Latin word is not one."""
     from callguard.detect.entities import find_entities
