@@ -10,6 +10,14 @@ def test_zh_variant_zhang_folds():
     assert normalize("安全帐户") == normalize("安全账户") == "安全账户"
 
 
+def test_traditional_forms_opencc_leaves_alone_fold_too():
+    """OpenCC keeps 著, 瞭, 衹 and Taiwan's 妳 (each is also a Simplified character or form), so a
+    rule written "照着", "了解", "只要", "你的账户" would miss them."""
+    assert normalize("照著做") == normalize("照着做")
+    assert normalize("瞭解") == normalize("了解") and normalize("衹要") == normalize("只要")
+    assert normalize("妳的帳戶") == normalize("你的账户")
+
+
 def test_fullwidth_digits_and_letters_become_ascii():
     assert normalize("ＡＢＣ１２３") == "abc123"
 

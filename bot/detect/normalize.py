@@ -50,7 +50,10 @@ __all__ = ["normalize", "normalize_folded", "normalize_with_offsets", "fold", "f
 _T2S = opencc.OpenCC("t2s")
 
 # Characters that Simplified Chinese writes two ways; fold to the common one.
-_VARIANTS = {"帐": "账"}
+# OpenCC's character table leaves these Traditional forms alone (each is also a Simplified
+# character, or a second-person form Simplified does not use), so a rule written with 着, 了,
+# 只 or 你 missed "照著做", "瞭解", "衹要" and Taiwan's "妳的帳戶".
+_VARIANTS = {"帐": "账", "著": "着", "瞭": "了", "衹": "只", "祇": "只", "妳": "你", "祢": "你"}
 _APOSTROPHES = frozenset("'\u2019\u02bc\u2018`\u00b4")
 
 # Homophone typos of the words scams turn on (after the per-character step, so in
