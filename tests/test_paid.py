@@ -10,6 +10,9 @@ PAID = [
     "My mum transferred her savings to them yesterday",
     "He told me to pay and then I paid",
     "I was scammed out of $2,000",
+    # a relative's loss told in the third person, in a message that also reads like a warning
+    "PSA my dad just got scammed, a caller said he was from his bank and he moved 8000 pounds to a safe account",
+    "My nan got conned by a man who said he was a police officer",
     "They took all my savings",
     "我已经转了钱怎么办",
     "那我转了的五千怎么办",
@@ -66,6 +69,9 @@ PAID = [
     "mak dah transfer RM300 kat dia",
 ]
 NOT_PAID = [
+    "Did my mum get scammed? A man says he can recover her money",
+    "My dad nearly got scammed by a fake bank call",
+    "He wants me to move the money to a safe account today",
     # money that came to the writer from family (the emergency steps would be a false alarm)
     "My son sent me $50 for groceries via Zelle",
     "my daughter paid me back the 200",
