@@ -13,6 +13,9 @@ PAID = [
     # a relative's loss told in the third person, in a message that also reads like a warning
     "PSA my dad just got scammed, a caller said he was from his bank and he moved 8000 pounds to a safe account",
     "My nan got conned by a man who said he was a police officer",
+    "my grandad gave them his card and PIN",
+    "I clicked the link and entered my card details, now there are charges",
+    "婆婆被人骗走了五万块",
     "They took all my savings",
     "我已经转了钱怎么办",
     "那我转了的五千怎么办",
@@ -69,6 +72,7 @@ PAID = [
     "mak dah transfer RM300 kat dia",
 ]
 NOT_PAID = [
+    "She handed the card to the cashier and it was declined",
     "Did my mum get scammed? A man says he can recover her money",
     "My dad nearly got scammed by a fake bank call",
     "He wants me to move the money to a safe account today",
