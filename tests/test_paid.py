@@ -16,6 +16,7 @@ PAID = [
     "my grandad gave them his card and PIN",
     "I clicked the link and entered my card details, now there are charges",
     "婆婆被人骗走了五万块",
+    "My mum withdrew 20000 at the bank counter for the courier",
     "They took all my savings",
     "我已经转了钱怎么办",
     "那我转了的五千怎么办",
