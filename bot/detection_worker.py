@@ -121,6 +121,10 @@ def serve(stdin: BinaryIO, stdout: BinaryIO, build: Callable[[bytes, str], objec
                 detectors[version] = detector if detector is not None else build(data, source)
                 while len(detectors) > KEEP_VERSIONS:
                     del detectors[next(iter(detectors))]
+                if len(detectors) == 1:  # the first rule set: ready means ready to answer quickly
+                    from .detect.chinese_words import load_dictionary
+
+                    load_dictionary()
                 answer = ("ready", version, time.perf_counter() - started, how)
                 if nice:
                     os.nice(nice)

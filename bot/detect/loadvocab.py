@@ -60,7 +60,7 @@ class VocabChecks:
             expanded = self.expand(name, written, vline)
             keys = tuple(dict.fromkeys(k for k in map(normalize, expanded) if k))
             total += len(keys)
-            out[name] = Vocab(name, tuple(expanded), vline)
+            out[name] = Vocab(name, tuple(expanded), vline, keys)
             self.vocab_keys[name] = keys
         if total > MAX_TERMS:
             self.error(line, f"vocab lists hold {total:,} terms in all; at most {MAX_TERMS:,}")

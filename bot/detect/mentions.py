@@ -10,12 +10,11 @@ normalised alike, English terms as whole words.
 
 from __future__ import annotations
 
-from functools import lru_cache
 from typing import Iterable
 
 from .chaining import short_occurrences
 from .normalize import normalize
-from .schema import RuleSet, Vocab
+from .schema import RuleSet
 
 __all__ = ["mentioned"]
 
@@ -27,12 +26,12 @@ def mentioned(ruleset: RuleSet, text: str, names: Iterable[str]) -> set[str]:
     found = set()
     for name in names:
         vocab = ruleset.vocab.get(name)
-        keys = _keys(vocab) if vocab is not None else ()
-        if keys and short_occurrences(norm, keys, 1):
+        # The few terms that occur as substrings, then the whole-word test on those only: one
+        # expression of a list's ~200 terms took ~0.2 s to compile, on the event loop, for the
+        # first reply after every start and reload (a substring test of every term: ~3 ms for
+        # 4,096 characters).
+        present = tuple(key for key in vocab.keys if key in norm) if vocab is not None else ()
+        if present and short_occurrences(norm, present, 1):
             found.add(name)
     return found
 
-
-@lru_cache(maxsize=128)
-def _keys(vocab: Vocab) -> tuple[str, ...]:
-    return tuple(sorted({key for key in map(normalize, vocab.terms) if key}))
