@@ -18,7 +18,7 @@ RULES = 300  # ~12,500 patterns: seconds of checking, everything compiled and ha
 RATE = 30.0  # user messages per second
 # Users alone before the reload, for about as long as it takes: a shared machine
 # has hiccups every few seconds, so only windows of similar length compare.
-QUIET_SECONDS = 15.0
+QUIET_SECONDS = 8.0
 
 
 @pytest.mark.alone  # beside another test it measures that test's load (tests/conftest.py)
