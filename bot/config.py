@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping
 
+from .detect.regions import region_code
 from .rulefiles import shipped
 
 __all__ = ["Settings", "ConfigError", "DEFAULT_RULES", "DEFAULT_MODEL", "SHIPPED_MODEL", "TELEGRAM_API_URL",
@@ -130,7 +131,7 @@ class Settings:
         if webhook_secret and not re.fullmatch(r"[A-Za-z0-9_-]{1,256}", webhook_secret):
             raise ConfigError("CALLGUARD_WEBHOOK_SECRET may hold only letters, digits, _ and - (1-256 characters)")
         secret = env.get("CALLGUARD_SECRET", "").strip()
-        region = env.get("CALLGUARD_REGION", "CN").strip().upper() or "CN"
+        region = region_code(env.get("CALLGUARD_REGION", "CN")) or "CN"
         concurrency = _int(env, "CALLGUARD_CONCURRENCY", cls.concurrency, 1, 10000)
         model = env.get("CALLGUARD_MODEL", "").strip()
         model_path = model_setting(model, "CALLGUARD_MODEL") if model else DEFAULT_MODEL

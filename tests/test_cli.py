@@ -149,6 +149,8 @@ def test_check_region_and_paid(capsys):
     assert verdict["region"] == "HK" and verdict["paid"] is False and verdict["scam"] is True
     _, out, _ = run(capsys, "check", "--json", "那我转了的五千怎么办")
     assert json.loads(out)["paid"] is True and json.loads(out)["region"] == "CN"
+    _, out, _ = run(capsys, "check", "--json", "--region", "UK", SCAM)
+    assert json.loads(out)["region"] == "GB"
     with pytest.raises(SystemExit) as info:
         cli.main(["check", "--region", "ZZ", SCAM])
     assert "unknown region" in str(info.value) and "TW" in str(info.value)
@@ -179,13 +181,15 @@ def test_check_region_from_a_phone_number(capsys):
 def test_batch_lines_may_carry_a_region(capsys, monkeypatch):
     lines = [json.dumps({"text": "I already paid them", "region": "AU"}),
              json.dumps({"text": "I already paid them"}),
-             json.dumps({"text": "hello", "region": "Narnia"})]
+             json.dumps({"text": "hello", "region": "Narnia"}),
+             json.dumps({"text": "I already paid them", "region": "uk"})]  # people write UK for GB
     code, out, _ = run(capsys, "check", "--jsonl", "-", "--region", "GB", stdin="\n".join(lines) + "\n",
                        monkeypatch=monkeypatch)
     rows = [json.loads(line) for line in out.splitlines()]
     assert rows[0]["verdict"]["region"] == "AU" and rows[0]["verdict"]["paid"] is True
     assert rows[1]["verdict"]["region"] == "GB"
     assert rows[2] == {"line": 3, "error": rows[2]["error"]} and "unknown region" in rows[2]["error"]
+    assert rows[3]["verdict"]["region"] == "GB"
 
 
 def test_chat_ends_on_eof():

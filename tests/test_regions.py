@@ -68,6 +68,8 @@ def test_pick_order_chosen_number_tag_language_default():
     assert pick_region(regions, lang="zh-Hant", default="CN").code == "TW"
     assert pick_region(regions, lang="en", default="AU").code == "AU"
     assert pick_region(regions, lang="en", default="FR") is None
+    assert pick_region(regions, chosen="uk", lang="zh-Hans").code == "GB"  # UK is written for GB
+    assert pick_region(regions, lang="en", default="UK").code == "GB"
 
 
 def test_cantonese_writers_get_hong_kong_not_taiwan():
@@ -215,3 +217,10 @@ def test_a_file_without_regions_still_loads():
     end = MINIMAL.index("\ncategories:\n")
     rs = parse_rules(MINIMAL[:start] + MINIMAL[end:])
     assert dict(rs.regions) == {}
+
+
+def test_the_deployment_region_may_be_written_uk():
+    from callguard.config import Settings
+
+    assert Settings.from_env({"CALLGUARD_REGION": " uk "}).default_region == "GB"
+    assert Settings.from_env({}).default_region == "CN"

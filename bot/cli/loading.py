@@ -14,6 +14,7 @@ from ..config import ConfigError, Settings, model_setting
 from ..detect import Detector, RuleFileError, RuleSet, load_rules, parse_rules
 from ..detect.load import read_rule_file
 from ..detect.model import Model, ModelFileError
+from ..detect.regions import region_code
 from ..rulefiles import unreadable
 
 
@@ -71,10 +72,11 @@ def detector_and_region(args, command: str) -> tuple[Detector, str | None]:
 
 
 def known_region(ruleset: RuleSet, code: str | None) -> str | None:
-    """``code`` upper-cased when the rule file has that region; a clear error otherwise."""
+    """``code`` as the rule file writes it (upper case, UK as GB) when the file has that
+    region; a clear error otherwise."""
     if code is None:
         return None
-    if not isinstance(code, str) or code.upper() not in ruleset.regions:
+    if not isinstance(code, str) or region_code(code) not in ruleset.regions:
         known = ", ".join(ruleset.regions) or "none"
         raise ValueError(f"unknown region {code!r} (the rule file has: {known})")
-    return code.upper()
+    return region_code(code)

@@ -47,7 +47,7 @@ from types import MappingProxyType
 from typing import Any, Iterable, Iterator, Mapping, Sequence
 
 __all__ = ["Region", "parse_regions", "placeholder_problems", "fill", "fill_steps", "placeholders",
-           "pick_region", "region_hint", "number_regions", "BUILTIN_FIELDS"]
+           "pick_region", "region_hint", "number_regions", "region_code", "BUILTIN_FIELDS"]
 
 from .schema import LANGUAGES
 from .normalize import fold
@@ -56,6 +56,9 @@ BUILTIN_FIELDS = ("police", "scam_line")
 DIALECTS = ("yue", "ms")  # written Cantonese; Malay
 MIN_STEPS, MAX_STEPS = 2, 4
 _CODE = re.compile(r"^[A-Z]{2}$")
+# Codes people write for a region whose ISO 3166 code differs: the rule file says GB
+# (as phone numbers and Telegram's language tags do), admins and users write UK.
+ALIASES = {"UK": "GB"}
 _FIELD = re.compile(r"^[a-z][a-z0-9_]{0,40}$")
 _FORMATTER = string.Formatter()
 
@@ -115,6 +118,12 @@ def fill_steps(steps: Iterable[str], values: Mapping[str, str]) -> list[str]:
 # --------------------------------------------------------------------------- choosing a region
 
 
+def region_code(code: str) -> str:
+    """``code`` as the rule file writes region codes: upper case, ``UK`` as ``GB``."""
+    code = code.strip().upper()
+    return ALIASES.get(code, code)
+
+
 def pick_region(regions: Mapping[str, Region], *, chosen: str | None = None,
                 numbers: Sequence[str | None] = (), lang: str | None = None,
                 language_code: str | None = None, default: str | None = None,
@@ -133,8 +142,8 @@ def pick_region(regions: Mapping[str, Region], *, chosen: str | None = None,
     to call 110. None when nothing matches: the replies then use the file's
     generic texts ("your local police"), and the bot offers ``/region``."""
     for code in (chosen, *numbers, _tag_country(language_code), hinted):
-        if code and code.upper() in regions:
-            return regions[code.upper()]
+        if code and region_code(code) in regions:
+            return regions[region_code(code)]
     if dialect:
         for region in regions.values():
             if dialect in region.dialects:
@@ -143,7 +152,7 @@ def pick_region(regions: Mapping[str, Region], *, chosen: str | None = None,
         for region in regions.values():
             if lang in region.languages:
                 return region
-    fallback = regions.get(default.upper()) if default else None
+    fallback = regions.get(region_code(default)) if default else None
     if fallback is not None and lang and fallback.languages and lang not in fallback.languages:
         return None
     return fallback
