@@ -179,7 +179,8 @@ def test_a_bare_host_right_after_chinese_is_a_link():
 @pytest.mark.parametrize("host", ["shopee-sellercentre-my.net/verify", "office365-helpdesk.org", "dhl-track.info",
                                   "amazonprime-renewal.com", "apple.com-id.info", "microsoft.support-desk.net",
                                   "gofundrne.com/pets", "paypa1.com", "rnaybank2u.com", "mygov-au.info",
-                                  "quake-relief-appeal.org.uk/give", "donate-now-gaza.com"])
+                                  "quake-relief-appeal.org.uk/give", "donate-now-gaza.com", "docusign-view.net/r=1",
+                                  "hdb-upgrading.com", "ato-refunds.net", "budi95-daftar.com/mykad", "home-grant-sg.com"])
 def test_a_host_wearing_a_brands_name_is_risky(host):
     """A brand's name in a hyphenated label, followed by more than top-level labels, or spelled
     with look-alike letters (rn for m, 1 for l): how phishing hosts borrow a name."""
@@ -188,7 +189,8 @@ def test_a_host_wearing_a_brands_name_is_risky(host):
 
 @pytest.mark.parametrize("host", ["shopee.com.my", "www.amazon.co.uk/orders", "mail.google.com", "maybank2u.com.my",
                                   "auspost.com.au/track", "amazon.jobs", "startups-hub.com", "t-mobile.com",
-                                  "learn-more.com", "redcross.org.uk/donate"])
+                                  "learn-more.com", "redcross.org.uk/donate", "docusign.net/signing", "tomato-farm.com",
+                                  "africa-travel.com"])
 def test_a_brands_own_host_and_unrelated_hyphens_are_not_risky(host):
     assert "risky_link" not in kinds(f"go to {host} now")
 
