@@ -298,7 +298,8 @@ class BotProcess:
         self.log = workdir / f"{kind}.log"
 
     async def start(self) -> None:
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "CALLGUARD_"))}
+        env = {k: v for k, v in os.environ.items()
+               if not k.startswith(("TELEGRAM_", "CALLGUARD_")) or k == "CALLGUARD_CACHE_DIR"}  # the tests' cache folder
         env.update(TELEGRAM_BOT_TOKEN=self.api.token, CALLGUARD_BOT_API_URL=self.api.base_url,
                    CALLGUARD_DB=str(self.workdir / f"{self.kind}.db"), CALLGUARD_SEND_RATE="0",
                    CALLGUARD_RATE_LIMIT="10000", CALLGUARD_SECRET="bench", **self.env_extra)

@@ -358,7 +358,8 @@ class Bot:
         self.log = workdir / "callguard.log"
 
     async def start(self, timeout: float = 300) -> None:
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "CALLGUARD_"))}
+        env = {k: v for k, v in os.environ.items()
+               if not k.startswith(("TELEGRAM_", "CALLGUARD_")) or k == "CALLGUARD_CACHE_DIR"}  # the tests' cache folder
         env.update(TELEGRAM_BOT_TOKEN=self.api.token, CALLGUARD_BOT_API_URL=self.api.base_url,
                    CALLGUARD_BOT_FILE_URL=self.api.base_file_url, CALLGUARD_DB=str(self.workdir / "callguard.db"),
                    CALLGUARD_RULES=str(self.rules), CALLGUARD_ADMINS=str(ADMIN), CALLGUARD_SEND_RATE="0",

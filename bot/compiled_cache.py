@@ -12,8 +12,9 @@ Python version, so any change to one of them simply misses the cache.
 A cache file is a pickle, and loading a pickle runs code, so a file is used
 only when it and its folder belong to the current user and nobody else may
 write them; anything unexpected (a damaged file, an unwritable folder) is
-skipped quietly and the rules are compiled as if there were no cache. The
-bot itself does not use this: it compiles once at start and keeps the result.
+skipped quietly and the rules are compiled as if there were no cache. The bot's
+own process compiles once at start and keeps the result; its detection
+worker processes take the rules the bot starts with through this cache.
 
 ``CALLGUARD_CACHE_DIR`` sets the folder (default ``$XDG_CACHE_HOME/callguard``
 or ``~/.cache/callguard``); ``off`` turns the cache off.

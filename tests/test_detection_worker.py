@@ -42,3 +42,29 @@ def test_the_worker_lowers_its_priority_once_it_holds_its_first_rules():
         proc.stdin.close()  # end of input ends the worker
         returncode = proc.wait(timeout=20)
     assert returncode == 0
+
+
+def test_workers_keep_the_rules_they_build_in_the_compiled_rules_cache(tmp_path):
+    """The rules the bot starts with are built by the first worker and read back by the next
+    (callguard.compiled_cache), with the same verdicts."""
+    cache = tmp_path / "cache"
+    cache.mkdir(mode=0o700)
+    env = {**os.environ, "CALLGUARD_CACHE_DIR": str(cache)}
+    text = "有人自称通信管理局，说我的号码要被冻结，让我转到安全账户"
+    answers = []
+    for _ in range(2):
+        proc = subprocess.Popen([sys.executable, "-m", "callguard.detection_worker"], env=env,
+                                stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        try:
+            write_frame(proc.stdin, ("rules", "v1", RULES.read_bytes(), str(RULES), None))
+            assert read_frame(proc.stdout)[:2] == ("ready", "v1")
+            write_frame(proc.stdin, ("check", "v1", text, ""))
+            answers.append(read_frame(proc.stdout))
+        finally:
+            proc.stdin.close()
+            assert proc.wait(timeout=20) == 0
+        [stored] = cache.glob("detector-*.pickle")
+        answers[-1] = (answers[-1], stored.stat().st_ino, stored.stat().st_mtime_ns)
+    (first, *written), (second, *read) = answers
+    assert written == read  # the second worker read the file; building again would have replaced it
+    assert first[0] == second[0] == "verdict" and first[1] == second[1] and first[1].scam

@@ -19,7 +19,8 @@ START_TIMEOUT = 30.0  # a cold interpreter importing PTB on a busy CI machine
 
 
 def clean_env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "CALLGUARD_"))}
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("TELEGRAM_", "CALLGUARD_")) or k == "CALLGUARD_CACHE_DIR"}  # the tests' cache folder
     env.update(extra)
     return env
 

@@ -219,7 +219,8 @@ def report_id_of(params: dict) -> int:
 
 
 def clean_env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "CALLGUARD_"))}
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("TELEGRAM_", "CALLGUARD_")) or k == "CALLGUARD_CACHE_DIR"}  # the tests' cache folder
     env.update(extra)
     return env
 
