@@ -383,8 +383,8 @@ class Bot:
             if self.proc.returncode is not None or time.perf_counter() > deadline:
                 raise RuntimeError(f"the detection workers never took the rules; see {self.log}")
             await asyncio.sleep(0.1)
-        # The first replies after a start cost up to ~0.4 s (first database writes, first
-        # replies built): a few users first, so that the measured ones meet a running bot.
+        # The first replies after a start are the slowest (first database writes, first replies
+        # of each kind): a few users first, so that the measured ones meet a running bot.
         mark = self.api.mark()
         warm = range(900, 920)
         for user in warm:

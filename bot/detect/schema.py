@@ -167,9 +167,8 @@ class Vocab:
     name: str
     terms: tuple[str, ...]  # as written, other lists it includes already spelled out
     line: int = 0
-    # The terms normalised as messages are, computed once when the file is read: replies
-    # look them up (detect/mentions.py), and normalising ~4,000 terms cost the first
-    # reply after every start or reload ~0.25 s on the event loop.
+    # The terms normalised as messages are, computed once when the file is read (replies
+    # look them up, detect/mentions.py, and must not do that work on the event loop).
     keys: tuple[str, ...] = ()
 
 
