@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping
 
-from .detect.regions import region_code
 from .rulefiles import shipped
 
 __all__ = ["Settings", "ConfigError", "DEFAULT_RULES", "DEFAULT_MODEL", "SHIPPED_MODEL", "TELEGRAM_API_URL",
@@ -131,6 +130,8 @@ class Settings:
         if webhook_secret and not re.fullmatch(r"[A-Za-z0-9_-]{1,256}", webhook_secret):
             raise ConfigError("CALLGUARD_WEBHOOK_SECRET may hold only letters, digits, _ and - (1-256 characters)")
         secret = env.get("CALLGUARD_SECRET", "").strip()
+        from .detect.regions import region_code  # here, not at the top: it imports the whole detection package
+
         region = region_code(env.get("CALLGUARD_REGION", "CN")) or "CN"
         concurrency = _int(env, "CALLGUARD_CONCURRENCY", cls.concurrency, 1, 10000)
         model = env.get("CALLGUARD_MODEL", "").strip()

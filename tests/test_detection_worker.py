@@ -51,7 +51,7 @@ def test_workers_keep_the_rules_they_build_in_the_compiled_rules_cache(tmp_path)
     cache.mkdir(mode=0o700)
     env = {**os.environ, "CALLGUARD_CACHE_DIR": str(cache)}
     text = "有人自称通信管理局，说我的号码要被冻结，让我转到安全账户"
-    answers = []
+    answers, stamps = [], []
     for _ in range(2):
         proc = subprocess.Popen([sys.executable, "-m", "callguard.detection_worker"], env=env,
                                 stdin=subprocess.PIPE, stdout=subprocess.PIPE)
@@ -64,7 +64,7 @@ def test_workers_keep_the_rules_they_build_in_the_compiled_rules_cache(tmp_path)
             proc.stdin.close()
             assert proc.wait(timeout=20) == 0
         [stored] = cache.glob("detector-*.pickle")
-        answers[-1] = (answers[-1], stored.stat().st_ino, stored.stat().st_mtime_ns)
-    (first, *written), (second, *read) = answers
-    assert written == read  # the second worker read the file; building again would have replaced it
+        stamps.append((stored.stat().st_ino, stored.stat().st_mtime_ns))
+    assert stamps[0] == stamps[1]  # the second worker read the file; building again would have replaced it
+    first, second = answers
     assert first[0] == second[0] == "verdict" and first[1] == second[1] and first[1].scam

@@ -142,8 +142,9 @@ def pick_region(regions: Mapping[str, Region], *, chosen: str | None = None,
     to call 110. None when nothing matches: the replies then use the file's
     generic texts ("your local police"), and the bot offers ``/region``."""
     for code in (chosen, *numbers, _tag_country(language_code), hinted):
-        if code and region_code(code) in regions:
-            return regions[region_code(code)]
+        region = regions.get(region_code(code)) if code else None
+        if region is not None:
+            return region
     if dialect:
         for region in regions.values():
             if dialect in region.dialects:
