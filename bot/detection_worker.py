@@ -80,10 +80,10 @@ def judge(detector, text: str, region: str | tuple[str, ...], model=None) -> tup
 
 
 def _build(data: bytes, source: str):
-    """The detector for rule-file content ``data``, through the compiled-rules cache the
-    command line uses (callguard.compiled_cache): a worker taking the rules the bot starts
-    with reads them back in ~0.4 s where building them costs ~3.5 s of CPU, each worker,
-    each start (the first start with a rule file and code builds and stores them)."""
+    """The detector for rule-file content ``data``, through the compiled-rules cache
+    (callguard.compiled_cache): a worker taking the rules the bot starts with reads back
+    what the bot stored at its start (~0.4 s) where building them costs ~3.5 s of CPU,
+    each worker, each start."""
     from .compiled_cache import load_or_build
     from .detect import Detector, parse_rules
 

@@ -34,7 +34,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Mapping
 
-from . import handover
+from . import compiled_cache, handover
 from .detect import Detector, Problem, RuleFileError, build
 from .detect.compare import Comparison
 from .rulebuild import BuildWorker, Checked, shared_worker
@@ -127,12 +127,17 @@ def _read(path: Path) -> bytes:
 
 def _load(path: Path) -> Loaded:
     """Start-up: check and compile the file at ``path`` in this process (no
-    users yet, and nothing live to compare with)."""
+    users yet, and nothing live to compare with), or read back what an earlier
+    start with the same file and code checked (callguard.compiled_cache)."""
     started = time.perf_counter()
     data = _read(path)
     timings: dict[str, float] = {}
-    detector = build(data, str(path), timings=timings)
-    return Loaded(detector, path, time.time(), time.perf_counter() - started, timings, data)
+    detector = compiled_cache.load_or_build(data, lambda content: build(content, str(path), timings=timings),
+                                            checked=True)
+    seconds = time.perf_counter() - started
+    if not timings:  # not built: read back
+        timings["cached"] = seconds
+    return Loaded(detector, path, time.time(), seconds, timings, data)
 
 
 # --------------------------------------------------------------------------- approvals
@@ -218,7 +223,7 @@ class RuleBook:
         self._previous, self._live, self._pending = self._live, loaded, None
         _retire(gone)
         t = loaded.timings
-        detail = ", ".join(f"{k} {t[k]:.3f} s" for k in ("parse", "compile", "examples", "compare", "load") if k in t)
+        detail = ", ".join(f"{k} {t[k]:.3f} s" for k in ("parse", "compile", "examples", "compare", "load", "cached") if k in t)
         log.info("rules %s live: %d rules from %s (%.3f s%s)", loaded.version, loaded.rule_count, loaded.path,
                  loaded.seconds, f": {detail}" if detail else "")
         return loaded

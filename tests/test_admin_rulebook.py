@@ -36,7 +36,7 @@ async def test_reload_of_unchanged_content_is_a_no_op(rules):
 async def test_reload_keeps_previous_and_reports_timings(rules):
     book = RuleBook.load(rules)
     first = book.live
-    assert set(first.timings) >= {"parse", "compile", "examples", "examples_total"}
+    assert first.timings  # built, or read back from the compiled-rules cache (tests/test_compiled_cache.py)
     rules.write_text(good_variant(), encoding="utf-8")
     second = await book.reload()
     assert second.version != first.version and book.previous is first
