@@ -15,6 +15,7 @@ from telegram import Update
 
 from .config import Settings
 from .detect import RuleFileError
+from .detect.chinese_words import load_dictionary
 from .detect.model import Model, ModelFileError
 from .detection_pool import DetectionPool
 from .rulebook import RuleBook
@@ -38,6 +39,10 @@ def build(settings: Settings, *, ocr=None):
     ``ocr``: an :class:`~callguard.ocr.pool.OcrPool` to share (the caller closes it);
     by default the bot makes its own when it can read pictures (see :func:`ocr_pool`)."""
     rules = RuleBook.load(settings.rules_path)
+    # Rules read back from the compiled-rules cache have judged nothing yet: load the Chinese
+    # segmenter's dictionary now (~0.15 s, ~30 MB), as the detection workers do, not for the
+    # first Chinese user (and so the memory the bot starts with is the memory it runs with).
+    load_dictionary()
     model = Model.load(settings.model_path) if settings.model_path is not None else None
     writer = ReportWriter(functools.partial(SQLiteStore.open, settings.db_path, secret=settings.secret,
                                             key_file=settings.secret_file or default_key_file(settings.db_path)))
