@@ -51,6 +51,8 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from tests.support.env import clean_env  # noqa: E402
+
 RESULTS = ROOT / "bench" / "results" / "callguard.json"
 TARGET_RATIO = 0.80
 TARGET_P99_MS = 50.0
@@ -298,9 +300,7 @@ class BotProcess:
         self.log = workdir / f"{kind}.log"
 
     async def start(self) -> None:
-        env = {k: v for k, v in os.environ.items()
-               if not k.startswith(("TELEGRAM_", "CALLGUARD_")) or k == "CALLGUARD_CACHE_DIR"}  # the tests' cache folder
-        env.update(TELEGRAM_BOT_TOKEN=self.api.token, CALLGUARD_BOT_API_URL=self.api.base_url,
+        env = clean_env(TELEGRAM_BOT_TOKEN=self.api.token, CALLGUARD_BOT_API_URL=self.api.base_url,
                    CALLGUARD_DB=str(self.workdir / f"{self.kind}.db"), CALLGUARD_SEND_RATE="0",
                    CALLGUARD_RATE_LIMIT="10000", CALLGUARD_SECRET="bench", **self.env_extra)
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))

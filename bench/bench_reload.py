@@ -63,6 +63,8 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from tests.support.env import clean_env  # noqa: E402
+
 import yaml  # noqa: E402
 
 ADMIN = 42
@@ -358,9 +360,7 @@ class Bot:
         self.log = workdir / "callguard.log"
 
     async def start(self, timeout: float = 300) -> None:
-        env = {k: v for k, v in os.environ.items()
-               if not k.startswith(("TELEGRAM_", "CALLGUARD_")) or k == "CALLGUARD_CACHE_DIR"}  # the tests' cache folder
-        env.update(TELEGRAM_BOT_TOKEN=self.api.token, CALLGUARD_BOT_API_URL=self.api.base_url,
+        env = clean_env(TELEGRAM_BOT_TOKEN=self.api.token, CALLGUARD_BOT_API_URL=self.api.base_url,
                    CALLGUARD_BOT_FILE_URL=self.api.base_file_url, CALLGUARD_DB=str(self.workdir / "callguard.db"),
                    CALLGUARD_RULES=str(self.rules), CALLGUARD_ADMINS=str(ADMIN), CALLGUARD_SEND_RATE="0",
                    CALLGUARD_RATE_LIMIT="10000", CALLGUARD_SECRET="bench")

@@ -6,23 +6,16 @@ talks to it over HTTP, exactly as it would talk to Telegram."""
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 import sqlite3
 import subprocess
 import sys
 
 from tests.e2e.helpers import BENIGN_EN, SCAM_EN, SCAM_HANS, SCAM_HANT, db_rows, reply
+from tests.support.env import clean_env
 from tests.support.fake_bot_api import FakeBotAPI
 
 START_TIMEOUT = 30.0  # a cold interpreter importing PTB on a busy CI machine
-
-
-def clean_env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("TELEGRAM_", "CALLGUARD_")) or k == "CALLGUARD_CACHE_DIR"}  # the tests' cache folder
-    env.update(extra)
-    return env
 
 
 def test_run_without_token_exits_non_zero_with_one_clear_line(tmp_path):

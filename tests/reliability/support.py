@@ -31,6 +31,7 @@ from callguard.rulebook import RuleBook
 from callguard.service import CallGuard
 from callguard.storage import ReportWriter, SQLiteStore
 from callguard.telegram.app import build_application
+from tests.support.env import clean_env  # noqa: F401  (re-exported: the reliability tests and bench_flood use it)
 from tests.support.fake_bot_api import Call, FakeBotAPI
 from tests.support.ptb import running_app
 
@@ -216,13 +217,6 @@ def report_id_of(params: dict) -> int:
 
 
 # --------------------------------------------------------------------------- the bot, as a process
-
-
-def clean_env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("TELEGRAM_", "CALLGUARD_")) or k == "CALLGUARD_CACHE_DIR"}  # the tests' cache folder
-    env.update(extra)
-    return env
 
 
 class BotProcess:
