@@ -262,7 +262,12 @@ def verdict_reply(
     else:
         heading, *rest = _no_match(text, ruleset, lang, html, region, numbers, counts)
         parts.extend([heading, picture, *rest])
-        if message_kind(text, numbers) == "number":
+        # Unsure is not safe: the region's line to ask (a link's or a number's reply already
+        # names it), and its first step if money has gone.
+        kind = message_kind(text, numbers)
+        ask, paid = help_lines(ruleset, lang, region)
+        extras += [_esc(line, html) for line in ((paid,) if kind in ("link", "number") else (ask, paid))]
+        if kind == "number":
             counts = {}  # already said, with the numbers nobody reported
     for number, count in counts.items():
         if count > 0:
@@ -321,7 +326,7 @@ def _no_match(text: str, ruleset: RuleSet, lang: str, html: bool, region: Region
     questions = _bold(ui("ask.title" if len(asks) > 1 else "ask.title_one", lang), html) + "\n" + _steps(asks, html)
     heading = "short.title" if kind == "short" else "risk.none"
     return [_bold(ui(heading, lang), html), _esc(ui("none.not_safe", lang), html), questions,
-            _esc(ui("none.meanwhile", lang, region=region), html)]
+            _esc(ui("none.meanwhile", lang), html)]
 
 
 # English words that say nothing quoted alone ("“HMRC” “warrant” “for”"): shown only as part

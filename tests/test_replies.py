@@ -46,6 +46,21 @@ def test_no_match_never_reassures_and_asks_what_decides_it(lang):
     assert "110" in text  # and what to do if money is already gone
 
 
+@pytest.mark.parametrize("kind, text, numbers", [
+    ("story", NO_MATCH, ()), ("link", "http://icbc-verify.top/login", ()),
+    ("number", "+44 7700 900123", ("+44 7700 900123",))])
+def test_no_match_gives_the_regions_first_step_if_money_has_gone(kind, text, numbers):
+    """In the UK the first step is the bank (159), not 999: the same line as under a warning,
+    and the region's line to ask once (a link's or a number's answer already names it)."""
+    gb = RULESET.regions["GB"]
+    verdict = replies.Verdict(False, "none", None, None, 0)
+    out = replies.verdict_reply(verdict, RULESET, "en", html=False, text=text, region=gb, numbers=list(numbers))
+    assert replies.message_kind(text, numbers) == kind
+    ask, paid = replies.help_lines(RULESET, "en", gb)
+    assert paid in out and "159" in paid and "999" not in out.replace(gb.emergency["en"][1], "")
+    assert out.count("Report Fraud (0300 123 2040") == 1
+
+
 @pytest.mark.parametrize("text, lang", [
     ("Someone called saying they were from my bank and asked me to confirm my address", "en"),
     ("A man from the tax office phoned and asked if I still live at the same address", "en"),
