@@ -146,3 +146,21 @@ def test_a_kind_is_given_exactly_when_its_best_beats_its_floor(specs, samples, f
             if floor is not None and best.score > floor:
                 expected[k] = best
         assert matcher.best_of_each(Scan(text), kinds, worth) == expected
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(rule_specs, st.lists(TEXTS, min_size=1, max_size=4), st.tuples(FLOORS, FLOORS, FLOORS),
+       st.integers(0, 7), st.booleans())
+def test_ranking_a_message_again_reuses_the_first_ranking_and_finds_the_same(specs, samples, floors, dropped,
+                                                                             negative):
+    """``Detector.warns_of`` ranks a message a second time with some groups skipped
+    (``Scan.ranked`` keeps what the first ranking matched): the same as ranking afresh."""
+    matcher, kinds = matcher_of(specs)
+    worth = worth_of(floors)
+    skip = matcher.group_ids(lambda rule, group: group.weight < 0 if negative else group.name == "g1")
+    skip = matcher.without_rule(skip, dropped % len(specs))
+    for text in samples + EDGE_TEXTS:
+        scan = Scan(text)
+        assert matcher.best_of_each(scan, kinds, worth) == matcher.best_of_each(Scan(text), kinds, worth)
+        assert matcher.best_of_each(scan, kinds, None, skip) == matcher.best_of_each(Scan(text), kinds, None, skip)
+        assert matcher.best_of_each(scan, kinds) == first_of_each_kind(matcher, text, kinds)

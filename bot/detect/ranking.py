@@ -155,10 +155,16 @@ def best_entries(layers: tuple, tables: tuple, local: tuple, rules: tuple, gated
     states = []
     for li, (layer, where) in enumerate(layers):
         occ = layer.occurrences(scan)
-        memo: dict = {}  # classes found on demand, for matching
-        entities_of = (lambda cid, layer=layer: layer.entities_of(scan, cid))
-        candidates = layer.candidate_groups(occ, scan)
-        states.append((layer, occ, candidates, memo, entities_of, {}))
+        state = scan.ranked.get(layer)  # a second ranking of this message (``warns_of``) reuses the first's
+        if state is None:
+            memo: dict = {}  # classes found on demand, for matching
+            entities_of = (lambda cid, layer=layer: layer.entities_of(scan, cid))
+            candidates = layer.candidate_groups(occ, scan)
+            # The last two: the groups' best matches as chaining keeps them, and each group's
+            # ``group_best`` once worked out (None too): the same whoever asks, whatever is skipped.
+            state = scan.ranked[layer] = (layer, occ, candidates, memo, entities_of, {}, {})
+        candidates = state[2]
+        states.append(state)
         owner_of, code_of, heaviest = tables[li]
         counts = Counter(map(owner_of.__getitem__, candidates))  # rule index -> its candidate groups
         order += map(code_of.__getitem__, candidates)
@@ -203,7 +209,7 @@ def best_entries(layers: tuple, tables: tuple, local: tuple, rules: tuple, gated
             if chosen is not None and (code // n - 100, r) > chosen[0]:
                 break  # rules come in the order of their bounds: none left of this kind can beat it
             li = 0 if len(states) == 1 else next(i for i, mine in enumerate(local) if r in mine)
-            layer, occ, candidates, memo, entities_of, group_hits = states[li]
+            layer, occ, candidates, memo, entities_of, group_hits, matched = states[li]
             if r in optimistic:
                 optimistic.discard(r)
                 exact = exact_code(layer, candidates, local[li][r], needed[r], n, r)
@@ -231,9 +237,12 @@ def best_entries(layers: tuple, tables: tuple, local: tuple, rules: tuple, gated
                     if (-still_possible(total, left_weight[i], got_bits | left_bits[i], needed[r]), r) >= chosen[0]:
                         beaten = True
                         break
-                entry = group_best(gid, layer.group_singles[gid], layer.group_pids[gid], layer.pattern_trigger,
-                                   occ, layer.pattern_rows, memo, entities_of, layer.demand_plan, norm, cap,
-                                   group_hits)
+                if gid in matched:
+                    entry = matched[gid]
+                else:
+                    entry = matched[gid] = group_best(gid, layer.group_singles[gid], layer.group_pids[gid],
+                                                      layer.pattern_trigger, occ, layer.pattern_rows, memo,
+                                                      entities_of, layer.demand_plan, norm, cap, group_hits)
                 if entry is not None:
                     total += weights[gid] * entry[0][0]
                     items.append((layer, gid, entry))

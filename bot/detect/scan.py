@@ -32,7 +32,7 @@ class Scan:
     out on first need, once."""
 
     __slots__ = ("text", "norm", "_forms", "_folded", "_fold_offsets", "_letters", "_found", "_entities", "_offsets",
-                 "occurrences")
+                 "occurrences", "ranked")
 
     def __init__(self, text: str, norm: str | None = None, speller: Speller | None = None):
         """``speller``: the rule set's (:mod:`.spelling`), to spell typos of its words
@@ -54,6 +54,10 @@ class Scan:
         # Per layer, what its scan found (``Layer.occurrences``): read once, however many times
         # the message is ranked (``check``, then ``warns_of`` for a warning's story).
         self.occurrences: dict = {}
+        # Per layer, what ranking worked out (:func:`.ranking.best_entries`: candidate groups,
+        # classes found on demand, each group's best match): ``warns_of`` ranks the message a
+        # second time and reuses it instead of matching the same groups again.
+        self.ranked: dict = {}
 
     @property
     def folded(self) -> str:
