@@ -155,16 +155,15 @@ def best_entries(layers: tuple, tables: tuple, local: tuple, rules: tuple, gated
     states = []
     for li, (layer, where) in enumerate(layers):
         occ = layer.occurrences(scan)
-        state = scan.ranked.get(layer)  # a second ranking of this message (``warns_of``) reuses the first's
-        if state is None:
-            memo: dict = {}  # classes found on demand, for matching
-            entities_of = (lambda cid, layer=layer: layer.entities_of(scan, cid))
-            candidates = layer.candidate_groups(occ, scan)
-            # The last two: the groups' best matches as chaining keeps them, and each group's
-            # ``group_best`` once worked out (None too): the same whoever asks, whatever is skipped.
-            state = scan.ranked[layer] = (layer, occ, candidates, memo, entities_of, {}, {})
-        candidates = state[2]
-        states.append(state)
+        entities_of = (lambda cid, layer=layer: layer.entities_of(scan, cid))  # not kept on ``scan``: no cycle
+        kept = scan.ranked.get(layer)  # a second ranking of this message (``warns_of``) reuses the first's
+        if kept is None:
+            # Candidate groups; classes found on demand; the groups' best matches as chaining
+            # keeps them; each group's ``group_best`` once worked out (None too): the same
+            # whoever asks, whatever a ranking skips.
+            kept = scan.ranked[layer] = (layer.candidate_groups(occ, scan), {}, {}, {})
+        candidates, memo, group_hits, matched = kept
+        states.append((layer, occ, candidates, memo, entities_of, group_hits, matched))
         owner_of, code_of, heaviest = tables[li]
         counts = Counter(map(owner_of.__getitem__, candidates))  # rule index -> its candidate groups
         order += map(code_of.__getitem__, candidates)
