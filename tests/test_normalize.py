@@ -18,6 +18,12 @@ def test_traditional_forms_opencc_leaves_alone_fold_too():
     assert normalize("妳的帳戶") == normalize("你的账户")
 
 
+def test_variant_forms_opencc_does_not_know_fold_too():
+    """Hong Kong writes 衞生署 (the Department of Health) with 衞, which OpenCC leaves as it is."""
+    assert normalize("自稱衞生署職員") == normalize("自称卫生署职员")
+    assert normalize("吿訴我") == normalize("告诉我") and normalize("囘覆") == normalize("回覆")
+
+
 def test_fullwidth_digits_and_letters_become_ascii():
     assert normalize("ＡＢＣ１２３") == "abc123"
 

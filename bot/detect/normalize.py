@@ -52,8 +52,11 @@ _T2S = opencc.OpenCC("t2s")
 # Characters that Simplified Chinese writes two ways; fold to the common one.
 # OpenCC's character table leaves these Traditional forms alone (each is also a Simplified
 # character, or a second-person form Simplified does not use), so a rule written with 着, 了,
-# 只 or 你 missed "照著做", "瞭解", "衹要" and Taiwan's "妳的帳戶".
-_VARIANTS = {"帐": "账", "著": "着", "瞭": "了", "衹": "只", "祇": "只", "妳": "你", "祢": "你"}
+# 只 or 你 missed "照著做", "瞭解", "衹要" and Taiwan's "妳的帳戶". The second line: forms
+# OpenCC has no mapping for at all, among them Hong Kong's standard 衞 ("衞生署", the
+# Department of Health) and 吿/囘 as Hong Kong keyboards type them; each means one thing.
+_VARIANTS = {"帐": "账", "著": "着", "瞭": "了", "衹": "只", "祇": "只", "妳": "你", "祢": "你",
+             "衞": "卫", "吿": "告", "囘": "回", "汚": "污", "晩": "晚", "淸": "清", "靑": "青", "値": "值", "戸": "户"}
 _APOSTROPHES = frozenset("'\u2019\u02bc\u2018`\u00b4")
 
 # Homophone typos of the words scams turn on (after the per-character step, so in
