@@ -54,8 +54,8 @@ class Loaded:
     detector: Detector
     path: Path
     loaded_at: float  # unix time
-    seconds: float  # how long checking and compiling took
-    timings: Mapping[str, float] = field(default_factory=dict)  # parse, compile, examples, compare, load, ...
+    seconds: float  # how long checking and compiling took (at start: or reading them back from the cache)
+    timings: Mapping[str, float] = field(default_factory=dict)  # parse, compile, examples, compare, load, cached, ...
     data: bytes = field(default=b"", repr=False)  # the file content it came from (what rollback writes back)
     backup: Path | None = None  # set by rollback: where the file it replaced was kept
     comparison: Comparison | None = None  # its verdicts against the rules it replaced (None: not compared)
