@@ -297,8 +297,10 @@ def named_category(verdict: Verdict, ruleset: RuleSet) -> str | None:
 
 
 # The rule file's vocab lists that name who a caller claimed to be (an office, a company, its
-# staff): a text that says so is not asked "who did they say they were?" again.
-CLAIMED_BY_CALLER = ("authority", "police", "justice", "gov_agency", "telecom_body", "company", "staff", "broker")
+# staff, a boss): a text that says so is not asked "who did they say they were?" again. Not
+# the family list: "my dad got a strange call" names who was called, not who called.
+CLAIMED_BY_CALLER = ("authority", "police", "justice", "gov_agency", "telecom_body", "company", "staff", "broker",
+                     "acquaintance")
 
 
 def _no_match(text: str, ruleset: RuleSet, lang: str, html: bool, region: Region | None, numbers: Sequence[str],

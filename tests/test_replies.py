@@ -31,7 +31,7 @@ def test_medium_reply_says_how_to_check():
     assert RULESET.texts["verify"]["en"] in replies.verdict_reply(v, RULESET, "en")
 
 
-NO_MATCH = "My daughter called to ask what we eat tonight and whether I need anything"
+NO_MATCH = "Someone called to ask what we eat tonight and whether I need anything"
 
 
 @pytest.mark.parametrize("lang", LANGS)
@@ -66,6 +66,7 @@ def test_no_match_gives_the_regions_first_step_if_money_has_gone(kind, text, num
     ("A man from the tax office phoned and asked if I still live at the same address", "en"),
     ("有个说是派出所的民警打电话来，问我家里几口人", "zh-Hans"),
     ("有個說是派出所的員警打電話來，問我家裡幾口人", "zh-Hant"),
+    ("Karen here (CEO). You at your desk?", "en"),
 ])
 def test_no_match_does_not_ask_who_they_were_when_the_text_says_it(text, lang):
     v = DETECTOR.check(text)
@@ -490,3 +491,12 @@ def test_warns_of_ranked_names_the_story_scoring_every_rule_would():
         assert v.warns_of == _warns_of_by_scoring_every_rule(text), text
         named += v.warns_of is not None
     assert named > 100  # the comparison saw many stories, not only None == None
+
+
+def test_a_relative_who_was_called_is_still_asked_who_called():
+    """Families describe calls to a parent: "my dad" is who was called, not who called."""
+    text = "My dad got a strange call this morning and they asked him some questions"
+    assert DETECTOR.check(text).risk == "none"
+    reply = replies.verdict_reply(DETECTOR.check(text), RULESET, "en", html=False, text=text,
+                                  region=RULESET.regions["GB"])
+    assert replies.ui("ask.who", "en") in reply
