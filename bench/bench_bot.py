@@ -301,8 +301,8 @@ class BotProcess:
 
     async def start(self) -> None:
         env = clean_env(TELEGRAM_BOT_TOKEN=self.api.token, CALLGUARD_BOT_API_URL=self.api.base_url,
-                   CALLGUARD_DB=str(self.workdir / f"{self.kind}.db"), CALLGUARD_SEND_RATE="0",
-                   CALLGUARD_RATE_LIMIT="10000", CALLGUARD_SECRET="bench", **self.env_extra)
+                        CALLGUARD_DB=str(self.workdir / f"{self.kind}.db"), CALLGUARD_SEND_RATE="0",
+                        CALLGUARD_RATE_LIMIT="10000", CALLGUARD_SECRET="bench", **self.env_extra)
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
         if self.kind == "callguard":
             argv = [sys.executable, "-m", "callguard", "run"]

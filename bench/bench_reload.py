@@ -63,9 +63,9 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from tests.support.env import clean_env  # noqa: E402
-
 import yaml  # noqa: E402
+
+from tests.support.env import clean_env  # noqa: E402
 
 ADMIN = 42
 RESULTS = ROOT / "bench" / "results" / "reload.json"
@@ -361,9 +361,9 @@ class Bot:
 
     async def start(self, timeout: float = 300) -> None:
         env = clean_env(TELEGRAM_BOT_TOKEN=self.api.token, CALLGUARD_BOT_API_URL=self.api.base_url,
-                   CALLGUARD_BOT_FILE_URL=self.api.base_file_url, CALLGUARD_DB=str(self.workdir / "callguard.db"),
-                   CALLGUARD_RULES=str(self.rules), CALLGUARD_ADMINS=str(ADMIN), CALLGUARD_SEND_RATE="0",
-                   CALLGUARD_RATE_LIMIT="10000", CALLGUARD_SECRET="bench")
+                        CALLGUARD_BOT_FILE_URL=self.api.base_file_url, CALLGUARD_DB=str(self.workdir / "callguard.db"),
+                        CALLGUARD_RULES=str(self.rules), CALLGUARD_ADMINS=str(ADMIN), CALLGUARD_SEND_RATE="0",
+                        CALLGUARD_RATE_LIMIT="10000", CALLGUARD_SECRET="bench")
         if self.detect_workers is not None:
             env["CALLGUARD_DETECT_WORKERS"] = str(self.detect_workers)
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))

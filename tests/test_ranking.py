@@ -170,7 +170,7 @@ def test_ranking_a_message_again_reuses_the_first_ranking_and_finds_the_same(spe
 def test_a_checked_message_leaves_no_garbage_for_the_cycle_collector():
     """What a ranking keeps on the Scan must not point back at it: a Scan in a reference
     cycle is freed only by the cyclic collector, whose passes over thousands of kept matches
-    cost 100-150 ms in the middle of a message (bench_matcher's worst case, seen)."""
+    cost 100-190 ms in the middle of a crafted message (bench_matcher read 193 ms)."""
     from callguard.detect import Detector
 
     detector = Detector(ruleset(rule("r0", pgroup("g0", 60, "通信管理局", "safe account"),
