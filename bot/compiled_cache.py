@@ -6,8 +6,8 @@ second, most of it building the pinyin spellings of the Chinese phrases),
 while reading back the compiled detector takes about a tenth of that. So the
 command line keeps the compiled detector in a cache file and reuses it while
 both the rule file and the detection code are unchanged: the file's name is
-a digest of the rule file's bytes, the detection package's source and the
-Python version, so any change to one of them simply misses the cache.
+a digest of the rule file's bytes, the detection package's source and data
+and the Python version, so any change to one of them simply misses the cache.
 
 A cache file is a pickle, and loading a pickle runs code, so a file is used
 only when it and its folder belong to the current user and nobody else may
@@ -44,7 +44,7 @@ from typing import Callable
 
 from .detect import Detector
 
-__all__ = ["cache_dir", "load_or_build", "reduce_mapping_proxy"]
+__all__ = ["cache_dir", "code_files", "load_or_build", "reduce_mapping_proxy"]
 
 log = logging.getLogger(__name__)
 
@@ -60,12 +60,19 @@ def cache_dir() -> Path | None:
     return Path(base) / "callguard"
 
 
+def code_files() -> list[Path]:
+    """The detection package's code and the data it reads (brand names, official domains,
+    phrases of money already gone): a change to any of them may change a verdict, so an
+    entry checked against the old ones must not come back."""
+    package = Path(__file__).resolve().parent / "detect"
+    return sorted(p for p in package.iterdir() if p.suffix in (".py", ".txt", ".yaml"))
+
+
 @lru_cache(maxsize=1)
 def _code_digest() -> bytes:
-    """What the compiled form depends on besides the rule file: the detection code."""
+    """What the compiled form depends on besides the rule file: the detection code and data."""
     digest = hashlib.sha256(sys.version.encode())
-    package = Path(__file__).resolve().parent / "detect"
-    for source in sorted(package.glob("*.py")):
+    for source in code_files():
         digest.update(source.name.encode())
         digest.update(source.read_bytes())
     return digest.digest()

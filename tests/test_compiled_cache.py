@@ -133,3 +133,11 @@ def test_a_start_with_failing_examples_is_refused_even_after_the_command_line_ca
     compiled_cache.load_or_build(broken, counting_build()[0])  # `callguard check` with this file works
     with pytest.raises(RuleFileError, match=BENIGN):
         RuleBook.load(rules)
+
+
+def test_the_key_covers_the_detection_data_files_too():
+    """Brand names, official domains and the phrases of money already gone are read by the
+    detection code at run time: an entry checked against other ones must not come back."""
+    names = {path.name for path in compiled_cache.code_files()}
+    assert {"impersonated_brands.txt", "official_domains.txt", "paid.yaml", "normalize.py"} <= names
+    assert not any(name.endswith(".cgm") for name in names)  # the model is not part of the rules
