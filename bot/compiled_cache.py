@@ -152,9 +152,8 @@ def load_or_build(data: bytes, build: Callable[[bytes], Detector], *, checked: b
     folder = cache_dir()
     if folder is None:
         return build(data)
-    kinds = (True,) if checked else (True, False)
-    for kind in kinds:
-        cached = _read(folder, _path(folder, data, kind))
+    for entry_checked in (True,) if checked else (True, False):
+        cached = _read(folder, _path(folder, data, entry_checked))
         if cached is not None:
             return cached
     detector = build(data)

@@ -29,11 +29,12 @@ a temporary file that each worker reads itself, so the 34 MB never cross the
 event loop): about 0.5 s each for 1,000 rules, where building it again from
 the file's bytes cost 10-35 s of CPU per worker and, on a busy 2-core machine,
 pushed users' p99 past 100 ms when a second reload came meanwhile. The rule set
-the bot starts with (compiled in the bot's process, no pickle) is built from
-the bytes, or read from the compiled-rules cache when the same file and code
-were built before (detection_worker._build). The workers take a rule set one at a time, the others serving
-meanwhile, and only the newest: a reload that comes while they are still taking
-the previous one replaces it, it does not queue behind it.
+the bot starts with (no pickle from the builder) is read from the compiled-rules
+cache, where the bot's own start stored it, or built from the bytes when the
+cache is off (detection_worker._build). The workers take a rule set one at a
+time, the others serving meanwhile, and only the newest: a reload that comes
+while they are still taking the previous one replaces it, it does not queue
+behind it.
 
 The workers take each rule set the first time a message needs it. Until a worker holds the rule set
 a message needs (at start, for a second after each reload), a cheap message is
