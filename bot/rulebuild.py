@@ -33,6 +33,7 @@ touched by any of this, and the next request starts a new worker.
 
 from __future__ import annotations
 
+import atexit
 import copyreg
 import gc
 import hashlib
@@ -380,9 +381,13 @@ _shared_lock = threading.Lock()
 
 def shared_worker() -> BuildWorker:
     """The process's worker (created on first use; its process starts on the
-    first check). One is enough: checks are rare and one at a time."""
+    first check). One is enough: checks are rare and one at a time. Closed
+    when the interpreter exits: the worker would stop by itself at the end of
+    its input, but the bot's process would first drop its handle on a
+    process still running (a ResourceWarning, and an exit nobody waited for)."""
     global _shared
     with _shared_lock:
         if _shared is None:
             _shared = BuildWorker()
+            atexit.register(_shared.close)
         return _shared

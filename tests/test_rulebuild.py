@@ -13,6 +13,8 @@ import io
 import os
 import pickle
 import signal
+import subprocess
+import sys
 import threading
 import time
 import weakref
@@ -27,6 +29,7 @@ from callguard.detect.compare import Probe
 from callguard.rulebook import RuleBook
 from callguard.rulebuild import BuildFailed, BuildWorker, shipped_regression
 from tests.admin_support import SHIPPED_RULES, copy_rules, flow_rules, good_variant, schema_error
+from tests.support.env import clean_env
 
 
 @pytest.fixture(scope="module")
@@ -257,3 +260,24 @@ async def test_release_on_loop_frees_in_steps_between_other_tasks():
     _, turns = await _turns_of_the_loop_during(handover.release_on_loop(box, batch=1_000))
     assert canary() is None and box == []
     assert turns >= 19
+
+
+def test_the_shared_worker_is_stopped_when_the_process_exits(tmp_path):
+    """The process-wide worker (``shared_worker``) is closed at exit: before, the bot's
+    process dropped its handle on a worker still running ("ResourceWarning: subprocess N
+    is still running" at the end of a CI run) and nobody waited for the worker's exit."""
+    rules = tmp_path / "rules.yaml"
+    rules.write_bytes(flow_rules().read_bytes())
+    script = ("import sys\n"
+              "from callguard.rulebuild import shared_worker\n"
+              "w = shared_worker()\n"
+              "import pathlib\n"
+              "data = pathlib.Path(sys.argv[1]).read_bytes()\n"
+              "w.check(data, sys.argv[1])\n"
+              "print(w.pid, flush=True)\n")
+    done = subprocess.run([sys.executable, "-W", "default", "-c", script, str(rules)],
+                          capture_output=True, text=True, timeout=120, env=clean_env())
+    assert done.returncode == 0, done.stderr
+    pid = int(done.stdout.split()[-1])
+    assert "ResourceWarning" not in done.stderr, done.stderr
+    assert not os.path.exists(f"/proc/{pid}") or "Z" in open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[0]
