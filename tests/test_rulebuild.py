@@ -18,6 +18,7 @@ import sys
 import threading
 import time
 import weakref
+from pathlib import Path
 
 import pytest
 import yaml
@@ -268,16 +269,23 @@ def test_the_shared_worker_is_stopped_when_the_process_exits(tmp_path):
     is still running" at the end of a CI run) and nobody waited for the worker's exit."""
     rules = tmp_path / "rules.yaml"
     rules.write_bytes(flow_rules().read_bytes())
-    script = ("import sys\n"
+    script = ("import pathlib, sys\n"
               "from callguard.rulebuild import shared_worker\n"
               "w = shared_worker()\n"
-              "import pathlib\n"
-              "data = pathlib.Path(sys.argv[1]).read_bytes()\n"
-              "w.check(data, sys.argv[1])\n"
+              "w.check(pathlib.Path(sys.argv[1]).read_bytes(), sys.argv[1])\n"
               "print(w.pid, flush=True)\n")
     done = subprocess.run([sys.executable, "-W", "default", "-c", script, str(rules)],
                           capture_output=True, text=True, timeout=120, env=clean_env())
     assert done.returncode == 0, done.stderr
     pid = int(done.stdout.split()[-1])
     assert "ResourceWarning" not in done.stderr, done.stderr
-    assert not os.path.exists(f"/proc/{pid}") or "Z" in open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[0]
+    assert not _running(pid)
+
+
+def _running(pid: int) -> bool:
+    """Whether process ``pid`` still runs (a zombie waiting for its parent does not)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
