@@ -43,7 +43,8 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from tests.reliability.support import RULES, SCAM_HANS, BotProcess, clean_env, percentile  # noqa: E402
+from tests.reliability.support import RULES, SCAM_HANS, BotProcess, percentile  # noqa: E402
+from tests.support.env import clean_env  # noqa: E402
 from tests.support.fake_bot_api import FakeBotAPI  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results" / "flood.json"

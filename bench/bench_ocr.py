@@ -51,7 +51,8 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from tests.reliability.support import BotProcess, RULES, clean_env, percentile  # noqa: E402
+from tests.reliability.support import BotProcess, RULES, percentile  # noqa: E402
+from tests.support.env import clean_env  # noqa: E402
 from tests.support.screenshots import SAMPLES, Style, cjk_font_path, render, styles  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results" / "ocr.json"

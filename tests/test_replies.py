@@ -56,7 +56,7 @@ def test_no_match_gives_the_regions_first_step_if_money_has_gone(kind, text, num
     verdict = replies.Verdict(False, "none", None, None, 0)
     out = replies.verdict_reply(verdict, RULESET, "en", html=False, text=text, region=gb, numbers=list(numbers))
     assert replies.message_kind(text, numbers) == kind
-    ask, paid = replies.help_lines(RULESET, "en", gb)
+    _, paid = replies.help_lines(RULESET, "en", gb)
     assert paid in out and "159" in paid and "999" not in out.replace(gb.emergency["en"][1], "")
     assert out.count("Report Fraud (0300 123 2040") == 1
 

@@ -31,7 +31,6 @@ from callguard.rulebook import RuleBook
 from callguard.service import CallGuard
 from callguard.storage import ReportWriter, SQLiteStore
 from callguard.telegram.app import build_application
-from tests.support.env import clean_env  # noqa: F401  (re-exported: the reliability tests and bench_flood use it)
 from tests.support.fake_bot_api import Call, FakeBotAPI
 from tests.support.ptb import running_app
 

@@ -24,9 +24,9 @@ from tests.reliability.support import (
     RULES,
     SCAM_HANS,
     BotProcess,
-    clean_env,
     report_id_of,
 )
+from tests.support.env import clean_env
 from tests.support.fake_bot_api import FakeBotAPI
 
 KILLS = 4

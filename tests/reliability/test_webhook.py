@@ -23,7 +23,8 @@ import pytest
 from callguard import replies
 from callguard.config import Settings
 from callguard.telegram.webhook import MAX_BODY_BYTES, MAX_CONNECTIONS
-from tests.reliability.support import RULES, SCAM_HANS, BotProcess, clean_env, reply_to, sent_to, visible_text
+from tests.reliability.support import RULES, SCAM_HANS, BotProcess, reply_to, sent_to, visible_text
+from tests.support.env import clean_env
 from tests.support.fake_bot_api import FakeBotAPI
 from tests.support.ptb import free_port
 
