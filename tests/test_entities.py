@@ -200,3 +200,15 @@ def test_an_official_link_is_never_risky():
 
     assert impersonates_brand("gov.uk.gofundrne.com")
     assert "risky_link" not in kinds("see accounts.google.com/signin") and kinds("see accounts.google.com/signin")["official_link"]
+
+
+def test_a_dot_written_as_a_word_inside_a_link_reads_as_a_dot():
+    """Chinese spam writes "nhsa-dzpz点cc" so that the link is not tappable: it is still a
+    (risky) link, at the text's own offsets; a time ("下午2点my") or a word is not."""
+    found = find_entities("【国家医保局】您的医保个人账户已停用 点击 nhsa-dzpz点cc 操作")
+    assert [(s, e) for s, e in found["link"]] == found["risky_link"]
+    text = "点击 nhsa-dzpz点cc 操作"
+    assert [text[s:e] for s, e in find_entities(text)["link"]] == ["nhsa-dzpz点cc"]
+    assert kinds("請到 12306-tp點cn 辦理退票")["link"] == ["12306-tp點cn"]
+    for plain in ("下午2点my house", "明天3点com", "一点点cc", "我们九点到"):
+        assert "link" not in find_entities(plain), plain
