@@ -210,6 +210,8 @@ def _as_links_read(text: str) -> str:
     if "点" not in text and "點" not in text:
         return text
     return _WORD_DOT.sub(lambda m: m.group(1) + ".", text)
+
+
 # What an entity's spans must not lie inside: the digits of a link are not a
 # phone number, a code or an amount, and those of a phone number are not a code.
 _INSIDE = {"phone": ("link",), "code": ("link", "phone"), "amount": ("link",)}
