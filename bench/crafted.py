@@ -32,6 +32,7 @@ _FIXED = (
     ("digits 123456 x585", "123456 " * 586),
     ("amounts 转¥3,000给我", "转¥3,000给我" * 410),
     ("links x200", "http://a-verify.top/x " * 187),
+    ("letters, then a dot written as 点", "a" * 4090 + "点cc"),
     ("kin + money verb x1024", "妈妈转账" * 1024),
     ("scam sentence, Chinese", "有人自称通信管理局说我的号码要被冻结让我把钱转到安全账户" * 147),
     ("scam sentence, English", "They said my number will be suspended, transfer money to a safe account now. " * 54),

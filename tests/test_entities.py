@@ -212,3 +212,6 @@ def test_a_dot_written_as_a_word_inside_a_link_reads_as_a_dot():
     assert kinds("請到 12306-tp點cn 辦理退票")["link"] == ["12306-tp點cn"]
     for plain in ("下午2点my house", "明天3点com", "一点点cc", "我们九点到"):
         assert "link" not in find_entities(plain), plain
+    # A label is at most 63 characters (as in DNS): a longer run before 点 is no host.
+    assert "link" not in find_entities("a" * 4090 + "点cc")
+    assert kinds("x" * 63 + "点cc")["link"] == ["x" * 63 + "点cc"]
