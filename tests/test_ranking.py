@@ -11,7 +11,7 @@ import callguard.detect.ranking as ranking
 from callguard.detect.matcher import Matcher, Scan
 from tests.factories import group, pgroup, rule, ruleset
 
-TEXTS = st.text(alphabet="abcd 通信管理局安全账户冻结转妈钱包xy", max_size=50)
+TEXTS = st.text(alphabet="abcd 通信管理局安全账户冻结转妈钱包xy不会要，", max_size=50)  # 不会…要/转: a denial
 PATTERNS = ["通信管理局", "安全账户", "冻结", "ab", "cd", "通信", "管理", "(ab|通信)…局", "{kin}…(转|cd)", "a…b",
             "safe account", "转{amount}", "(的|妈)…冻结", "{link}", "(的|妈)…{amount}", "(钱包|{amount})", "(转|cd)…妈"]
 rule_specs = st.lists(
@@ -25,7 +25,9 @@ rule_specs = st.lists(
 def matcher_of(specs) -> tuple[Matcher, tuple[int, ...]]:
     rules, kinds = [], []
     for i, (groups, kind, gate) in enumerate(specs):
-        gs = tuple(pgroup(f"g{k}", weight, *patterns, vocab={"kin": ["妈妈", "ab", "通"]})
+        # Groups of some positive weights are negatable (requests: bot/detect/negation.py).
+        gs = tuple(replace(pgroup(f"g{k}", weight, *patterns, vocab={"kin": ["妈妈", "ab", "通"]}),
+                           negatable=weight in (20, 45, 90))
                    for k, (weight, patterns) in enumerate(groups))
         r = rule(f"r{i}", *gs)
         if gate == "any":
@@ -46,7 +48,8 @@ def first_of_each_kind(matcher: Matcher, text: str, kinds: tuple[int, ...]) -> d
 
 
 # Texts where words overlap, repeat and meet entities, added to every drawn sample.
-EDGE_TEXTS = ["通信管理局说冻结，转到安全账户 ab cd", "妈妈 转 ab 局 转¥3,000 http://a.top/x", "钱包 妈 ¥500", "cd 转妈"]
+EDGE_TEXTS = ["通信管理局说冻结，转到安全账户 ab cd", "妈妈 转 ab 局 转¥3,000 http://a.top/x", "钱包 妈 ¥500", "cd 转妈",
+              "通信管理局不会要你转到安全账户，冻结后转到安全账户", "不会转妈 ab 钱包，转妈"]
 
 
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])

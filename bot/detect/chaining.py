@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Callable
 from .inner_loops import SPACED, SPACED_CHARS
 
 if TYPE_CHECKING:  # pragma: no cover
+    from .negation import Negations
     from .occurrences import Occurrences
 
 __all__ = ["gap_cost", "chain", "short_occurrences", "on_demand", "best_hits", "group_best"]
@@ -63,7 +64,7 @@ def gap_cost_by_loop(region: str) -> int:
 
 
 def chain(norm: str, lists: list[list[tuple[int, int, int]]], gaps: tuple[bool, ...],
-          bound: int) -> tuple[int, list[tuple[int, int, int]]] | None:
+          bound: int, negations: "Negations | None" = None) -> tuple[int, list[tuple[int, int, int]]] | None:
     """The best way to find the elements in order: each element's occurrence
     starts where the previous one ends (English: one space later), or after a
     gap of at most ``bound`` (see ``gap_cost``). Best: the weakest element
@@ -71,7 +72,9 @@ def chain(norm: str, lists: list[list[tuple[int, int, int]]], gaps: tuple[bool, 
 
     ``lists``: each element's occurrences (start, end, similarity) in
     ``norm``. Of two ways that end at the same place, the one found first
-    wins a tie; so does the first occurrence of an element."""
+    wins a tie; so does the first occurrence of an element. ``negations``
+    (a negatable group's pattern, :mod:`.negation`): no gap may hold a
+    negation's cue ("验证码…请勿…告诉")."""
     # A state: (similarity so far, start of the first element, spans); one per end position.
     states: dict[int, tuple[int, int, list]] = {}
     for s, e, sim in lists[0]:
@@ -86,6 +89,8 @@ def chain(norm: str, lists: list[list[tuple[int, int, int]]], gaps: tuple[bool, 
             if gap:
                 for pe, (psim, pstart, spans) in states.items():
                     if pe > s or s - pe > window or (s > pe and gap_cost(norm[pe:s]) > bound):
+                        continue
+                    if negations is not None and negations.cue_between(pe, s):
                         continue
                     cand = (min(psim, sim), -pstart)
                     if chosen is None or cand > chosen[0]:
@@ -151,8 +156,8 @@ def _keys_expression(keys: tuple[str, ...]) -> re.Pattern:
 
 
 def best_hits(occ: "Occurrences", plan: dict[int, tuple], patterns: tuple[tuple, ...],
-              always: tuple[int, ...], entities_of: Callable[[int], list], demand: tuple,
-              norm: str, cap: int) -> dict[int, tuple]:
+              always: tuple[int, ...], entities_of: Callable[[int], list], negations: Callable[[], "Negations"],
+              demand: tuple, norm: str, cap: int) -> dict[int, tuple]:
     """Each group's best match in ``norm``: group id -> (rank, pattern
     source, where), rank = (similarity, -start, length, -order) (more
     similar, earlier, longer, the pattern listed first: a total order, so
@@ -185,14 +190,15 @@ def best_hits(occ: "Occurrences", plan: dict[int, tuple], patterns: tuple[tuple,
                 if prev is None or rank > prev[0]:
                     best[gid] = (rank, source, where)
         for pid in pids:
-            _try_pattern(patterns[pid], occ, memo, entities_of, demand, norm, cap, best)
+            _try_pattern(patterns[pid], occ, memo, entities_of, negations, demand, norm, cap, best)
     for pid in always:
-        _try_pattern(patterns[pid], occ, memo, entities_of, demand, norm, cap, best)
+        _try_pattern(patterns[pid], occ, memo, entities_of, negations, demand, norm, cap, best)
     return best
 
 
 def group_best(gid: int, singles: tuple, pids: tuple, trigger: tuple, occ: "Occurrences", patterns: tuple, memo: dict,
-               entities_of: Callable[[int], list], demand: tuple, norm: str, cap: int, best: dict) -> tuple | None:
+               entities_of: Callable[[int], list], negations: Callable[[], "Negations"], demand: tuple, norm: str,
+               cap: int, best: dict) -> tuple | None:
     """Group ``gid``'s best match, exactly as ``best_hits`` finds it (the same
     candidates, compared by the same total order), without matching the
     other groups: its phrases ``singles`` = (class, order, source, label)
@@ -214,7 +220,7 @@ def group_best(gid: int, singles: tuple, pids: tuple, trigger: tuple, occ: "Occu
     for pid in pids:
         t = trigger[pid]
         if t < 0 or t in present:
-            _try_pattern(patterns[pid], occ, memo, entities_of, demand, norm, cap, best)
+            _try_pattern(patterns[pid], occ, memo, entities_of, negations, demand, norm, cap, best)
     return best.get(gid)
 
 
@@ -239,12 +245,14 @@ def on_demand(cid: int, memo: dict, entities_of: Callable[[int], list], demand: 
     return found
 
 
-def _try_pattern(p: tuple, occ: "Occurrences", memo: dict, entities_of: Callable[[int], list], demand: tuple, norm: str,
-                 cap: int, best: dict) -> None:
+def _try_pattern(p: tuple, occ: "Occurrences", memo: dict, entities_of: Callable[[int], list],
+                 negations: Callable[[], "Negations"], demand: tuple, norm: str, cap: int, best: dict) -> None:
     """Chain a pattern's elements and keep the match if it is its group's
     best. Scanned classes are checked first: a missing one ends the attempt
-    before any class found on demand is looked for."""
-    gid, order, source, classes, labels, gaps, bound, scanned = p
+    before any class found on demand is looked for. A negatable group's
+    pattern matches only where no negation governs it (:mod:`.negation`):
+    its first element outside every scope, no cue in its gaps."""
+    gid, order, source, classes, labels, gaps, bound, scanned, negatable = p
     present = occ.present
     for cid in scanned:
         if cid not in present:
@@ -261,7 +269,16 @@ def _try_pattern(p: tuple, occ: "Occurrences", memo: dict, entities_of: Callable
         if not found:
             return
         lists.append(found)
-    match = chain(norm, lists, gaps, bound)
+    negated = None
+    if negatable:
+        negated = negations()
+        if negated:
+            lists[0] = [o for o in lists[0] if not negated.governs(o[0])]
+            if not lists[0]:
+                return
+        else:
+            negated = None
+    match = chain(norm, lists, gaps, bound, negated)
     if match is not None:
         sim, spans = match
         rank = (sim, -spans[0][0], spans[-1][1] - spans[0][0], -order)

@@ -62,6 +62,7 @@ class _Pattern:
     gaps: tuple[bool, ...]
     gap: int  # the group's bound
     scanned: tuple[int, ...] = ()  # the classes the scan finds (not on demand)
+    negatable: bool = False  # its group's matches do not count where a negation governs them
 
 
 def _class_key(element: Element, fuzzy: bool) -> tuple:
@@ -138,11 +139,13 @@ class Layer:
                 self.weights.append(group.weight)
                 for order, pattern in enumerate(group.patterns):
                     cids = tuple(intern(e, group.fuzzy) for e in pattern.elements)
-                    if len(cids) == 1 and not self._on_demand(cids[0]):
+                    # A negatable group's phrases are patterns: only chaining looks at negations.
+                    if len(cids) == 1 and not self._on_demand(cids[0]) and not group.negatable:
                         singles.setdefault(cids[0], []).append((gid, order, pattern.source))
                     else:
                         patterns.append(_Pattern(gid, order, pattern.source, cids,
-                                                 tuple(str(e) for e in pattern.elements), pattern.gaps, group.gap))
+                                                 tuple(str(e) for e in pattern.elements), pattern.gaps, group.gap,
+                                                 negatable=group.negatable))
         self.class_demand = tuple(self._on_demand(cid) for cid in range(len(self.class_labels)))
         # A class of plain phrases: its label when evidence names what it matched, and its consumers.
         self.singles = {cid: (self.class_labels[cid] if self.class_slot[cid] else None, tuple(v))
@@ -196,8 +199,8 @@ class Layer:
         self.plan = {cid: (self.singles[cid][0] if cid in self.singles else None,
                            self.singles[cid][1] if cid in self.singles else (), self.triggers.get(cid, ()))
                      for cid in set(self.singles) | set(self.triggers)}
-        self.pattern_rows = tuple((p.group, p.order, p.source, p.classes, p.labels, p.gaps, p.gap, p.scanned)
-                                  for p in self.patterns)
+        self.pattern_rows = tuple((p.group, p.order, p.source, p.classes, p.labels, p.gaps, p.gap, p.scanned,
+                                   p.negatable) for p in self.patterns)
         # A class found on demand: (its short keys, or (); whether it has entities). None: scanned.
         self.demand_plan = tuple((self.class_short[cid] or (), bool(self.class_entities[cid]))
                                  if self.class_demand[cid] else None for cid in range(len(self.class_labels)))
@@ -452,10 +455,11 @@ class Layer:
         for name in self.class_entities[cid]:
             found += scan.entity(name)
         return found
+
     def best_hits(self, scan: Scan, occ: Occurrences) -> dict[int, tuple[tuple, str, tuple | None]]:
         """Each group's best match: layer group id -> (rank, pattern source,
         where), rank = (similarity, -start, length, -order of the pattern in
         its group), ``where`` None for a phrase, else (labels, spans) of its
         elements. See :func:`.chaining.best_hits`."""
         return best_hits(occ, self.plan, self.pattern_rows, self.always, lambda cid: self.entities_of(scan, cid),
-                         self.demand_plan, scan.norm, MAX_OCCURRENCES)
+                         scan.negations, self.demand_plan, scan.norm, MAX_OCCURRENCES)

@@ -49,7 +49,7 @@ _ID_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]{1,80}$")
 _SLOT_RE = re.compile(r"\{\s*([a-z][a-z0-9_]*)\s*\}")
 _TOP_KEYS = ("schema", "version", "thresholds", "texts", "regions", "categories", "vocab", "shared", "rules")
 _RULE_KEYS = ("id", "category", "title", "advice", "requires", "requires_all", "groups", "examples", "note", "fallback")
-_GROUP_KEYS = ("name", "weight", "phrases", "patterns", "fuzzy", "gap", "note")
+_GROUP_KEYS = ("name", "weight", "phrases", "patterns", "fuzzy", "gap", "negatable", "note")
 
 
 class _Checker(VocabChecks, SharedChecks):
@@ -310,7 +310,7 @@ class _Checker(VocabChecks, SharedChecks):
         return out
 
     def group(self, g: dict, name: str, where: str, line: int) -> Group:
-        """A group written out, in a rule or in ``shared:``: weight, fuzzy, gap, patterns."""
+        """A group written out, in a rule or in ``shared:``: weight, fuzzy, gap, negatable, patterns."""
         for key in g:
             if key not in _GROUP_KEYS:
                 self.warn(line_of(g, key, line), f"{where}: unknown key {show(key)}")
@@ -323,7 +323,16 @@ class _Checker(VocabChecks, SharedChecks):
         if not isinstance(gap, int) or isinstance(gap, bool) or not 1 <= gap <= MAX_GAP:
             self.error(line_of(g, "gap", line), f"{where} gap must be a whole number 1..{MAX_GAP}")
             gap = DEFAULT_GAP
-        return Group(name=name, weight=weight, patterns=self.patterns(g, where, line), fuzzy=fuzzy, gap=gap)
+        negatable = g.get("negatable", False)
+        if not isinstance(negatable, bool):
+            self.error(line_of(g, "negatable", line), f"{where} negatable must be true or false")
+            negatable = False
+        elif negatable and weight < 0:
+            self.error(line_of(g, "negatable", line), f"{where} negatable is for requests (a positive weight): a "
+                                                      f"negative group already counts against the rule")
+            negatable = False
+        return Group(name=name, weight=weight, patterns=self.patterns(g, where, line), fuzzy=fuzzy, gap=gap,
+                     negatable=negatable)
 
     def weight(self, value: Any, where: str, line: int) -> int | None:
         """A group's weight (in a rule, in ``shared:`` or beside a ``use:``);

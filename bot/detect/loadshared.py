@@ -136,7 +136,10 @@ class SharedChecks:
             return None
         if "weight" in g:
             weight = self.weight(g["weight"], f"{where}: group '{name}'", line_of(g, "weight", line))
-            if weight is not None:
+            if weight is not None and weight < 0 and group.negatable:
+                self.error(line_of(g, "weight", line), f"{where}: shared group '{name}' is negatable (a request); "
+                                                       f"it cannot take a negative weight")
+            elif weight is not None:
                 group = replace(group, weight=weight)
         return group
 

@@ -202,7 +202,7 @@ class Matcher:
             gid = next(gid for gid in layer.rule_groups[lr] if layer.groups[gid][1] == g)
             entry = group_best(gid, layer.group_singles[gid], layer.group_pids[gid], layer.pattern_trigger,
                                layer.occurrences(scan), layer.pattern_rows, {},
-                               lambda cid, layer=layer: layer.entities_of(scan, cid), layer.demand_plan,
+                               lambda cid, layer=layer: layer.entities_of(scan, cid), scan.negations, layer.demand_plan,
                                scan.norm, MAX_OCCURRENCES, {})
             if entry is None:
                 return None

@@ -241,7 +241,8 @@ def best_entries(layers: tuple, tables: tuple, local: tuple, rules: tuple, gated
                 else:
                     entry = matched[gid] = group_best(gid, layer.group_singles[gid], layer.group_pids[gid],
                                                       layer.pattern_trigger, occ, layer.pattern_rows, memo,
-                                                      entities_of, layer.demand_plan, norm, cap, group_hits)
+                                                      entities_of, scan.negations, layer.demand_plan, norm, cap,
+                                                      group_hits)
                 if entry is not None:
                     total += weights[gid] * entry[0][0]
                     items.append((layer, gid, entry))

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Mapping
 
 from .entities import find_entity
 from .inner_loops import squeeze_words
+from .negation import NO_NEGATIONS, Negations, find_negations
 from .normalize import fold, fold_offsets, normalize_folded
 from .words import FORMS
 
@@ -32,7 +33,7 @@ class Scan:
     out on first need, once."""
 
     __slots__ = ("text", "norm", "_forms", "_folded", "_fold_offsets", "_letters", "_found", "_entities", "_offsets",
-                 "occurrences", "ranked")
+                 "_negations", "occurrences", "ranked")
 
     def __init__(self, text: str, norm: str | None = None, speller: Speller | None = None):
         """``speller``: the rule set's (:mod:`.spelling`), to spell typos of its words
@@ -51,6 +52,7 @@ class Scan:
         self._found: dict[str, list[tuple[int, int]]] = {}  # entity -> spans in the original text
         self._entities: dict[str, list[tuple[int, int, int]]] = {}  # entity -> occurrences in ``norm``
         self._offsets: list[int] | None = None
+        self._negations: Negations | None = None
         # Per layer, what its scan found (``Layer.occurrences``): read once, however many times
         # the message is ranked (``check``, then ``warns_of`` for a warning's story).
         self.occurrences: dict = {}
@@ -101,3 +103,20 @@ class Scan:
                         found.append((s, e, 100))
             self._entities[name] = found
         return found
+
+    def negations(self) -> Negations:
+        """Where the message denies a request (:mod:`.negation`), as spans of
+        ``norm``: found in the original text, whose punctuation ends a
+        clause, and mapped with the offsets (only when a cue occurs)."""
+        if self._negations is None:
+            found = find_negations(self.text[: MAX_MATCH_CHARS * 2])
+            if not found:
+                self._negations = NO_NEGATIONS
+            else:
+                offsets = self.offsets()
+                spans = [(bisect_left(offsets, a), bisect_left(offsets, b), bisect_left(offsets, c))
+                         for a, b, c in found]
+                spans = [(a, b, c) for a, b, c in spans if a < b]  # a cue normalisation dropped is none
+                self._negations = Negations(tuple(a for a, _, _ in spans), tuple(b for _, b, _ in spans),
+                                            tuple(b for _, b, _ in spans), tuple(c for _, _, c in spans))
+        return self._negations

@@ -107,6 +107,9 @@ class Group:
     patterns: tuple[Pattern, ...]
     fuzzy: bool = True  # may a long literal or term match with one typo
     gap: int = 12  # what ``…`` spans at most: Chinese characters, an English word counting two
+    # A request (for a code, card data, money, an app): a match that a negation governs
+    # ("we will never ask for your PIN") does not count (:mod:`.negation`).
+    negatable: bool = False
 
     @property
     def phrases(self) -> tuple[str, ...]:

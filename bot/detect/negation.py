@@ -1,0 +1,134 @@
+"""Where a message says a request is *not* made: "we will never ask for your
+PIN", "银行不会在电话里要您的密码", "驗證碼請勿告訴他人".
+
+Genuine calls and notices say the scam's words in the negative, and a rule
+that sums mechanisms would count "never ask for your code" as an ask for a
+code. A group marked ``negatable: true`` (requests: for codes, card data,
+money, an app) does not count a match that a negation governs. Other groups
+are left alone: "不要告诉别人" (tell no one) is itself the scam's secrecy cue,
+and "no collateral needed" is a loan lure's offer.
+
+A negation is a *cue* (不会, 无需, 请勿, never, won't, do not, tak perlu …)
+and its *scope*: the words after it up to the end of its clause (a
+punctuation mark, or "but / then / just / 但 / 只要 / 然后 …"), at most
+``SCOPE_COST`` (one per Chinese character, two per English word: about six
+English words or twelve characters). A cue counts only when a verb of
+asking, paying or handing over follows closely ("无需押金", no deposit
+needed, is a lure's offer, and "don't worry" no denial), and not inside a
+condition ("if you don't pay", "否则"). Clauses are read from the original text, because
+normalisation drops punctuation; the result is mapped onto the normalised
+text that patterns match (:meth:`.scan.Scan.negations`).
+
+A match is negated when its first element starts inside a scope ("never
+*ask for your PIN*") or a cue stands in a gap between two of its elements
+("验证码…请勿…告诉").
+ Work is done only for a message in which a negatable
+group is tried, once per message, with two regular-expression passes.
+"""
+
+from __future__ import annotations
+
+import re
+from bisect import bisect_left, bisect_right
+from dataclasses import dataclass
+
+__all__ = ["SCOPE_COST", "Negations", "find_negations"]
+
+SCOPE_COST = 12  # Chinese characters; an English word counts two
+
+# A cue counts only when a verb of asking, paying or handing over follows it closely: "无需押金"
+# (no deposit needed) is a job lure's offer and "I don't know" is no denial, but "不需要交押金"
+# and "we will never ask for" are.
+_REQUEST_ZH = ("要|索|问|問|让|讓|叫|要求|通过|通過|以|打|致电|致電|来电|來電|电话|電話|发|發|提供|告知|告诉|告訴|透露|泄露|洩露|"
+               "转|轉|汇|匯|付|支付|缴|繳|交|点|點|下载|下載|安装|安裝|填|输入|輸入|回复|回覆|分享|共享|扫|掃|给|給|"
+               "俾|畀|讲|講|报|報|收取|收费|收費|登录|登錄|登入|核对|核對|验证|驗證|索取")
+_REQUEST_EN = ("ask|asks|asked|call|calls|phone|ring|text|txt|sms|message|email|e-mail|request|require|need|needs|have|has|"
+               "share|give|tell|send|pay|transfer|wire|click|tap|download|install|reply|respond|provide|disclose|"
+               "reveal|enter|forward|read|charge|collect|contact|demand|want|approach|sell|accept|take|log|verify|confirm")
+_REQUEST_MS = "minta|meminta|tanya|hubungi|telefon|call|kongsi|kongsikan|beri|berikan|bagi|dedah|dedahkan|hantar|bayar|" \
+              "transfer|klik|tekan|muat|pasang|isi|masukkan|sahkan|baca"
+_CLAUSE = "[^，。！？；,.!?;\n]"
+
+_CUE = re.compile(
+    # Chinese, Simplified and Traditional (matched on the original text), and Cantonese. A denial
+    # ("不会在电话里要您的密码") may put a few words before its verb ...
+    "(?:不会|不會|不需要|无需|無需|无须|無須|毋须|毋須|不必|绝不|絕不|决不|決不|从不|從不|从来不|從來不|从未|從未|"
+    "不得|唔会|唔會|冇需要|唔需要|不用|唔使|唔洗"
+    "|(?:没有|沒有|并没|並沒|没|沒)(?=问|問|叫|让|讓|要求|跟我要|向我要|索要|索取))"
+    f"(?={_CLAUSE}{{0,6}}?(?:{_REQUEST_ZH}))"
+    # ... an order not to ("不要把验证码告诉任何人") only a preposition: "唔好收线，要佢过数" (don't
+    # hang up, transfer) is an order to do it.
+    "|(?:切勿|请勿|請勿|(?<!要)不要|唔好|千万别|千萬別|千万不要|千萬不要|别|別)"
+    f"(?=(?:把|将|將|向|跟|给|給|随便|隨便|轻易|輕易|再|去|私下|擅自)?(?:{_REQUEST_ZH}))"
+    # English (apostrophes as typed: ' or ’ or none), the verb at most two words on.
+    r"|(?<![a-z])(?:never|won[’']?t|will not|would not|wouldn[’']?t|no need to|not need to|not required to|"
+    r"don[’']?t|do not|dont|doesn[’']?t|does not|didn[’']?t|did not)"
+    rf"(?=(?: [a-z]+){{0,2}}? (?:{_REQUEST_EN})(?![a-z]))"
+    # Malay.
+    r"|(?<![a-z])(?:tidak akan|tak akan|takkan|tidak perlu|tak perlu|tak payah|tidak pernah|tak pernah|jangan)"
+    rf"(?=(?: [a-z]+){{0,2}}? (?:{_REQUEST_MS})(?![a-z]))",
+    re.IGNORECASE)
+# Not a denial: "if you don't pay", "如果不交", "否则": a threat's condition.
+_CONDITION = re.compile(r"(?:(?<![a-z])(?:if|unless|otherwise|or else|kalau|jika|kalo|sekiranya)(?![a-z])|如果|若|要是|假如|否则|否則|不然|万一|萬一)"
+                        f"{_CLAUSE}{{0,12}}$", re.IGNORECASE)
+
+# Where a cue's scope ends: a clause mark, or a word that starts what the speaker does want.
+_CLAUSE_END = re.compile(
+    "[，。！？；：、,.!?;:\n\r…]|但|可是|不过|不過|只要|只需|只用|然后|然後|而是|就|请|請"
+    r"|(?<![a-z])(?:but|then|just|only|instead|however|rather|simply|please|pls|all you|tapi|tetapi|cuma|hanya|sila)(?![a-z])",
+    re.IGNORECASE)
+_TOKEN = re.compile(r"[a-z0-9'’]+|[^\sa-z0-9'’]", re.IGNORECASE)  # an English word (costs 2) or one other character
+
+
+def find_negations(text: str) -> list[tuple[int, int, int]]:
+    """The negations in ``text``: (cue start, cue end, scope end), offsets in
+    ``text``, in order. Empty for most messages."""
+    out = []
+    for cue in _CUE.finditer(text):
+        start, end = cue.span()
+        if _CONDITION.search(text, max(0, start - 16), start):
+            continue
+        stop = _CLAUSE_END.search(text, end, end + 4 * SCOPE_COST)
+        limit = stop.start() if stop else min(len(text), end + 4 * SCOPE_COST)
+        scope_end, cost = end, 0
+        for token in _TOKEN.finditer(text, end, limit):
+            cost += 2 if token.group()[0].isascii() and token.group()[0].isalnum() else 1
+            if cost > SCOPE_COST:
+                break
+            scope_end = token.end()
+        out.append((start, end, scope_end))
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class Negations:
+    """A message's negations, as spans of its normalised text: ``cues``
+    (start, end) and ``scopes`` (start, end) after them, each sorted."""
+
+    cue_starts: tuple[int, ...] = ()
+    cue_ends: tuple[int, ...] = ()
+    scope_starts: tuple[int, ...] = ()
+    scope_ends: tuple[int, ...] = ()
+
+    def __bool__(self) -> bool:
+        return bool(self.cue_starts)
+
+    def governs(self, position: int) -> bool:
+        """Whether a match starting at ``position`` is inside a negation's scope."""
+        i = bisect_right(self.scope_starts, position) - 1
+        # Scopes can overlap ("不会也不需要"): any one that started before may still be open.
+        while i >= 0:
+            if position < self.scope_ends[i]:
+                return True
+            if self.scope_starts[i] + 4 * SCOPE_COST < position:
+                return False
+            i -= 1
+        return False
+
+    def cue_between(self, start: int, end: int) -> bool:
+        """Whether a cue stands wholly inside ``start..end`` (a gap of a pattern)."""
+        i = bisect_left(self.cue_starts, start)
+        return i < len(self.cue_starts) and self.cue_ends[i] <= end
+
+
+NO_NEGATIONS = Negations()

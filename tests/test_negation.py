@@ -1,0 +1,125 @@
+"""Negation (bot/detect/negation.py): a ``negatable`` group does not count a
+request that the message denies ("we will never ask for your PIN"), and
+counts the same request made plainly elsewhere in the message.
+"""
+
+from dataclasses import replace
+
+import pytest
+
+from callguard.detect.matcher import Matcher, Scan
+from callguard.detect.negation import find_negations
+from tests.factories import pgroup, rule, ruleset
+from tests.test_shared_groups import document, problems, rule as file_rule
+
+
+def governed(text: str) -> list[tuple[str, str]]:
+    """(cue, scope) of each negation, as the original text spells them."""
+    return [(text[a:b], text[b:c]) for a, b, c in find_negations(text)]
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("银行不会在电话里要您的密码", [("不会", "在电话里要您的密码")]),
+    ("我們唔會喺電話度要你嘅密碼", [("唔會", "喺電話度要你嘅密碼")]),
+    ("验证码123456，请勿告诉他人。", [("请勿", "告诉他人")]),
+    ("We will never ask for your PIN. Read me the code", [("never", " ask for your PIN")]),
+    ("You don't need to pay anything, just download the app", [("don't", " need to pay anything")]),
+    ("Kami tidak akan minta kod OTP anda", [("tidak akan", " minta kod OTP anda")]),
+])
+def test_a_denial_governs_its_clause(text, expected):
+    assert governed(text) == expected
+
+
+@pytest.mark.parametrize("text", [
+    "不用担心，把钱转到安全账户",  # reassurance, then the order: no denial
+    "叫佢唔好收线 要佢过数去指定户口",  # "don't hang up": an order, and the transfer is one too
+    "日结200-800，无需押金",  # no deposit needed: the lure's offer, no verb of asking
+    "If you don't pay today you will be arrested",  # a threat's condition
+    "如果你不交钱就冻结你的账户",
+    "if he doesnt confirm his NDIS number it stops",
+    "I don't know what to do",
+    "别人给你打电话",  # 别 of 别人 (others)
+])
+def test_orders_conditions_and_offers_are_not_denials(text):
+    assert governed(text) == []
+
+
+def matcher(*patterns: str, negatable: bool = True, gap: int = 12) -> Matcher:
+    g = replace(pgroup("ask", 60, *patterns, gap=gap), negatable=negatable)
+    return Matcher(ruleset(rule("r", g)))
+
+
+def hit(m: Matcher, text: str) -> str | None:
+    """What the group matched, in the normalised text (None: nothing)."""
+    scan = Scan(text)
+    hits = m.hits(scan)
+    ranked = m.best_of_each(scan, (0,))
+    # The ranking path (what ``check`` uses) finds what matching every group finds.
+    assert [h for s in ranked.values() for h in s.hits] == hits
+    return scan.norm[hits[0].start:hits[0].end] if hits else None
+
+
+def test_a_denied_request_does_not_count_and_a_plain_one_does():
+    m = matcher("(密码|验证码)")
+    assert hit(m, "银行不会在电话里要您的密码") is None
+    assert hit(matcher("(密码|验证码)", negatable=False), "银行不会在电话里要您的密码") == "密码"
+    assert hit(m, "我们不会要您的密码，但请把验证码告诉我") == "验证码"
+
+
+def test_a_cue_inside_a_gap_breaks_the_pattern():
+    m = matcher("验证码…告诉")
+    assert hit(m, "验证码123456，请勿告诉他人") is None
+    assert hit(m, "验证码收到了吧，快告诉我") == "验证码收到了吧快告诉"
+
+
+def test_english_denials_conditions_and_later_asks():
+    m = matcher("(ask|asked) for your (pin|code)", "read me the (pin|code)")
+    assert hit(m, "We will never ask for your PIN") is None
+    assert hit(m, "We will never ask for your PIN. Now read me the code") == "read me the code"
+    assert hit(matcher("pay the fine"), "If you don't pay the fine today you will be arrested") == "pay the fin"  # stemmed
+
+
+def test_a_message_without_negations_is_matched_as_before():
+    m = matcher("(密码|验证码)")
+    scan = Scan("请把验证码告诉我")
+    assert m.hits(scan)[0].phrase == "(密码|验证码)"
+    assert not scan.negations()
+
+
+# --------------------------------------------------------------- rule files
+
+def test_negatable_must_be_true_or_false_and_only_on_a_request():
+    text = document([file_rule("loan-a", """\
+        - name: lure
+          weight: 40
+          negatable: yes please
+          patterns: [低息贷款]
+        - name: legit
+          weight: -40
+          negatable: true
+          patterns: [银行柜台]
+        """)])
+    found = problems(text)
+    assert any("negatable must be true or false" in p for p in found)
+    assert any("negatable is for requests" in p for p in found)
+
+
+def test_a_negatable_shared_group_cannot_be_used_with_a_negative_weight():
+    text = document([file_rule("loan-a", """\
+        - use: asks_fee
+        - name: lure
+          weight: 40
+          patterns: [低息贷款]
+        """), file_rule("loan-b", """\
+        - use: asks_fee
+          weight: -30
+        - name: lure
+          weight: 40
+          patterns: [低息贷款]
+        """)], shared="""\
+        - name: asks_fee
+          weight: 30
+          negatable: true
+          patterns: [先交手续费]
+        """)
+    assert any("is negatable" in p for p in problems(text))
