@@ -8,7 +8,7 @@ from dataclasses import replace
 import pytest
 
 from callguard.detect.matcher import Matcher, Scan
-from callguard.detect.negation import find_negations
+from callguard.detect.negation import MAX_NEGATIONS, find_negations
 from tests.factories import pgroup, rule, ruleset
 from tests.test_shared_groups import document, problems, rule as file_rule
 
@@ -123,3 +123,9 @@ def test_a_negatable_shared_group_cannot_be_used_with_a_negative_weight():
           patterns: [先交手续费]
         """)
     assert any("is negatable" in p for p in problems(text))
+
+
+def test_a_flood_of_denials_is_read_only_up_to_the_bound():
+    text = "我们不会要你转账，" * 400 + "请把验证码告诉我"
+    assert len(find_negations(text)) == MAX_NEGATIONS
+    assert hit(matcher("验证码…告诉"), text) == "验证码告诉"  # the plain request after them counts

@@ -32,9 +32,13 @@ import re
 from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
 
-__all__ = ["SCOPE_COST", "Negations", "find_negations"]
+__all__ = ["SCOPE_COST", "MAX_NEGATIONS", "Negations", "find_negations"]
 
 SCOPE_COST = 12  # Chinese characters; an English word counts two
+# Denials read per message. A genuine message has a handful; a crafted one of
+# thousands would cost milliseconds each pass. Past this, requests count as
+# made: the bound errs towards a warning, never towards reassurance.
+MAX_NEGATIONS = 32
 
 # A cue counts only when a verb of asking, paying or handing over follows it closely: "无需押金"
 # (no deposit needed) is a job lure's offer and "I don't know" is no denial, but "不需要交押金"
@@ -82,9 +86,11 @@ _TOKEN = re.compile(r"[a-z0-9'’]+|[^\sa-z0-9'’]", re.IGNORECASE)  # an Engli
 
 def find_negations(text: str) -> list[tuple[int, int, int]]:
     """The negations in ``text``: (cue start, cue end, scope end), offsets in
-    ``text``, in order. Empty for most messages."""
-    out = []
+    ``text``, in order, at most MAX_NEGATIONS. Empty for most messages."""
+    out: list[tuple[int, int, int]] = []
     for cue in _CUE.finditer(text):
+        if len(out) == MAX_NEGATIONS:
+            break
         start, end = cue.span()
         if _CONDITION.search(text, max(0, start - 16), start):
             continue
