@@ -34,6 +34,8 @@ _FIXED = (
     ("links x200", "http://a-verify.top/x " * 187),
     ("letters, then a dot written as 点", "a" * 4090 + "点cc"),
     ("kin + money verb x1024", "妈妈转账" * 1024),
+    ("denials x315 (negation cues)", "请勿告诉他人验证码不会转账" * 316),
+    ("English denials x124", "we will never ask for your code. " * 125),
     ("scam sentence, Chinese", "有人自称通信管理局说我的号码要被冻结让我把钱转到安全账户" * 147),
     ("scam sentence, English", "They said my number will be suspended, transfer money to a safe account now. " * 54),
     ("pinyin x256", "tongxinguanliju " * 256),
