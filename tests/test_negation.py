@@ -22,6 +22,8 @@ def governed(text: str) -> list[tuple[str, str]]:
     ("银行不会在电话里要您的密码", [("不会", "在电话里要您的密码")]),
     ("我們唔會喺電話度要你嘅密碼", [("唔會", "喺電話度要你嘅密碼")]),
     ("验证码123456，请勿告诉他人。", [("请勿", "告诉他人")]),
+    ("提醒我不要跟陌生人分享银行资料", [("不要", "跟陌生人分享银行资料")]),  # an order not to, with its object
+    ("他说不需要密码，只要身份证号", [("不需要", "密码")]),  # a secret named, no verb
     ("We will never ask for your PIN. Read me the code", [("never", " ask for your PIN")]),
     ("You don't need to pay anything, just download the app", [("don't", " need to pay anything")]),
     ("Kami tidak akan minta kod OTP anda", [("tidak akan", " minta kod OTP anda")]),
@@ -64,6 +66,11 @@ def test_a_denied_request_does_not_count_and_a_plain_one_does():
     assert hit(m, "银行不会在电话里要您的密码") is None
     assert hit(matcher("(密码|验证码)", negatable=False), "银行不会在电话里要您的密码") == "密码"
     assert hit(m, "我们不会要您的密码，但请把验证码告诉我") == "验证码"
+
+
+def test_a_match_that_begins_inside_the_cue_is_governed_and_one_that_begins_with_it_is_not():
+    assert hit(matcher("要…分享…资料"), "提醒我不要跟陌生人分享银行资料") is None
+    assert hit(matcher("不需要抵押"), "我们这里不需要抵押") == "不需要抵押"
 
 
 def test_a_cue_inside_a_gap_breaks_the_pattern():

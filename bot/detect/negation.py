@@ -52,6 +52,9 @@ _REQUEST_EN = ("ask|asks|asked|call|calls|phone|ring|text|txt|sms|message|email|
 _REQUEST_MS = "minta|meminta|tanya|hubungi|telefon|call|kongsi|kongsikan|beri|berikan|bagi|dedah|dedahkan|hantar|bayar|" \
               "transfer|klik|tekan|muat|pasang|isi|masukkan|sahkan|baca"
 _CLAUSE = "[^，。！？；,.!?;\n]"
+# What a denial may name instead of a verb: "不需要密码" (no password needed) denies a request;
+# "无需押金" (no deposit needed) is an offer, and stays one.
+_SECRETS_ZH = "密码|密碼|验证码|驗證碼|认证码|認證碼|动态码|動態碼|卡号|卡號|身份证|身份證|身分证|身分證|个人信息|個人信息|个人资料|個人資料|otp|cvv|pin"
 
 _CUE = re.compile(
     # Chinese, Simplified and Traditional (matched on the original text), and Cantonese. A denial
@@ -59,11 +62,11 @@ _CUE = re.compile(
     "(?:不会|不會|不需要|无需|無需|无须|無須|毋须|毋須|不必|绝不|絕不|决不|決不|从不|從不|从来不|從來不|从未|從未|"
     "不得|唔会|唔會|冇需要|唔需要|不用|唔使|唔洗"
     "|(?:没有|沒有|并没|並沒|没|沒)(?=问|問|叫|让|讓|要求|跟我要|向我要|索要|索取))"
-    f"(?={_CLAUSE}{{0,6}}?(?:{_REQUEST_ZH}))"
-    # ... an order not to ("不要把验证码告诉任何人") only a preposition: "唔好收线，要佢过数" (don't
-    # hang up, transfer) is an order to do it.
+    f"(?={_CLAUSE}{{0,6}}?(?:{_REQUEST_ZH}|{_SECRETS_ZH}))"
+    # ... an order not to ("不要把验证码告诉任何人", "不要跟陌生人分享") only a preposition and its
+    # object: "唔好收线，要佢过数" (don't hang up, transfer) is an order to do it.
     "|(?:切勿|请勿|請勿|(?<!要)不要|唔好|千万别|千萬別|千万不要|千萬不要|别|別)"
-    f"(?=(?:把|将|將|向|跟|给|給|随便|隨便|轻易|輕易|再|去|私下|擅自)?(?:{_REQUEST_ZH}))"
+    f"(?=(?:随便|隨便|轻易|輕易|再|去|私下|擅自)?(?:(?:把|将|將|向|跟|给|給|对|對|和|与|與){_CLAUSE}{{0,6}}?)?(?:{_REQUEST_ZH}))"
     # English (apostrophes as typed: ' or ’ or none), the verb at most two words on.
     r"|(?<![a-z])(?:never|won[’']?t|will not|would not|wouldn[’']?t|no need to|not need to|not required to|"
     r"don[’']?t|do not|dont|doesn[’']?t|does not|didn[’']?t|did not)"
@@ -108,8 +111,10 @@ def find_negations(text: str) -> list[tuple[int, int, int]]:
 
 @dataclass(frozen=True, slots=True)
 class Negations:
-    """A message's negations, as spans of its normalised text: ``cues``
-    (start, end) and ``scopes`` (start, end) after them, each sorted."""
+    """A message's negations, as spans of its normalised text: the cues
+    (start, end) and their scopes (start, end), each sorted. A scope starts
+    one character into its cue (see :meth:`.scan.Scan.negations`) and ends
+    with its clause."""
 
     cue_starts: tuple[int, ...] = ()
     cue_ends: tuple[int, ...] = ()

@@ -117,6 +117,8 @@ class Scan:
                 spans = [(bisect_left(offsets, a), bisect_left(offsets, b), bisect_left(offsets, c))
                          for a, b, c in found]
                 spans = [(a, b, c) for a, b, c in spans if a < b]  # a cue normalisation dropped is none
+                # A scope starts inside its cue: a match that begins there ("不要" -> "要…分享")
+                # is governed too; one that begins with the whole cue ("不需要抵押") is not.
                 self._negations = Negations(tuple(a for a, _, _ in spans), tuple(b for _, b, _ in spans),
-                                            tuple(b for _, b, _ in spans), tuple(c for _, _, c in spans))
+                                            tuple(a + 1 for a, _, _ in spans), tuple(c for _, _, c in spans))
         return self._negations
