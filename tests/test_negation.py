@@ -15,7 +15,7 @@ from tests.test_shared_groups import document, problems, rule as file_rule
 
 def governed(text: str) -> list[tuple[str, str]]:
     """(cue, scope) of each negation, as the original text spells them."""
-    return [(text[a:b], text[b:c]) for a, b, c in find_negations(text)]
+    return [(text[a:b], text[b:d]) for a, b, c, d in find_negations(text) if c == a + 1]
 
 
 @pytest.mark.parametrize("text, expected", [
@@ -44,6 +44,20 @@ def test_a_denial_governs_its_clause(text, expected):
 ])
 def test_orders_conditions_and_offers_are_not_denials(text):
     assert governed(text) == []
+
+
+@pytest.mark.parametrize("text, question", [
+    ("我：要交钱吗？客服：不需要，开卡免费", "要交钱吗"),
+    ("Do I need to give you my PIN? No, never.", "Do I need to give you my PIN"),
+    ("請問需要提供信用卡號嗎？不用喔", "請問需要提供信用卡號嗎"),
+])
+def test_a_question_about_need_answered_no_is_denied(text, question):
+    assert [text[c:d] for a, b, c, d in find_negations(text) if c != a + 1] == [question]
+
+
+def test_a_request_refused_is_still_a_request():
+    assert find_negations("Can you read me the code? No, I won't.") == []
+    assert find_negations("你能把验证码念给我吗？不行") == []
 
 
 def matcher(*patterns: str, negatable: bool = True, gap: int = 12) -> Matcher:

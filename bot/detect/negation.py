@@ -19,6 +19,11 @@ condition ("if you don't pay", "否则"). Clauses are read from the original tex
 normalisation drops punctuation; the result is mapped onto the normalised
 text that patterns match (:meth:`.scan.Scan.negations`).
 
+A question about need answered "no" is a denial too ("要交钱吗？——不用",
+"Do I need to give you my PIN? No, ..."): its scope is the question. Only a
+question about need: "can you read me the code? No" is a victim refusing a
+request, which still counts.
+
 A match is negated when its first element starts inside a scope ("never
 *ask for your PIN*") or a cue stands in a gap between two of its elements
 ("验证码…请勿…告诉").
@@ -86,11 +91,54 @@ _CLAUSE_END = re.compile(
     re.IGNORECASE)
 _TOKEN = re.compile(r"[a-z0-9'’]+|[^\sa-z0-9'’]", re.IGNORECASE)  # an English word (costs 2) or one other character
 
+# A question about need answered "no": "要交钱吗？——不用", "Do I need to give you my PIN? No, ...".
+# The question is then denied. Only questions about need: "can you read me the code? - no"
+# is the victim refusing a request, which still counts.
+_NEED_QUESTION = re.compile(
+    "(?:需要|要不要|需不需要|需唔需要|用不用|使唔使|要唔要|是否需要|要交|要付|要缴|要繳|要收|收费|收費|要钱|要錢|要提供|要给|要給|要俾)"
+    r"|(?<![a-z])(?:do i need|do we need|do i have to|do we have to|will i need|would i need|should i|do you need|"
+    r"will you need|is there (?:a|any) (?:fee|charge|cost|payment)|perlu ke|kena bayar ke|perlu bayar)(?![a-z])",
+    re.IGNORECASE)
+_QUESTION_START = re.compile("[。！？；：:\n\r!?;]")
+_NO_ANSWER = re.compile(
+    r"[\s\-—–.…]*(?:[^\s：:，。！？?!,.]{1,8}[：:])?[\s\-—–]*"
+    "(?:不需要|不用|不会|不會|唔使|唔洗|唔需要|唔会|唔會|冇|没有|沒有|不必|无需|無需|免费|免費"
+    r"|(?:no|nope|never|not at all|absolutely not|of course not|tak perlu|tidak perlu|tak payah|tak|tidak)(?![a-z]))",
+    re.IGNORECASE)
 
-def find_negations(text: str) -> list[tuple[int, int, int]]:
-    """The negations in ``text``: (cue start, cue end, scope end), offsets in
-    ``text``, in order, at most MAX_NEGATIONS. Empty for most messages."""
-    out: list[tuple[int, int, int]] = []
+
+def find_negations(text: str) -> list[tuple[int, int, int, int]]:
+    """The negations in ``text``: (cue start, cue end, scope start, scope end),
+    offsets in ``text``, at most MAX_NEGATIONS. Empty for most messages. A
+    denial's scope starts one character into its cue (a match that begins
+    inside "不要" is governed; one that begins with all of "不需要抵押" is not);
+    an answer's scope is the question before it."""
+    out = _denials(text)
+    if "?" in text or "？" in text:
+        out += _answers(text, MAX_NEGATIONS - len(out))
+    return out
+
+
+def _answers(text: str, room: int) -> list[tuple[int, int, int, int]]:
+    """Questions about need answered "no": (answer start, answer end, question start, question end)."""
+    out: list[tuple[int, int, int, int]] = []
+    for mark in re.finditer("[?？]", text):
+        if len(out) >= room:
+            break
+        q_end = mark.start()
+        no = _NO_ANSWER.match(text, mark.end(), mark.end() + 16)
+        if no is None:
+            continue
+        starts = [m.end() for m in _QUESTION_START.finditer(text, max(0, q_end - 40), q_end)]
+        q_start = starts[-1] if starts else max(0, q_end - 40)
+        if _NEED_QUESTION.search(text, q_start, q_end):
+            out.append((no.end() - 1, no.end(), q_start, q_end))
+    return out
+
+
+def _denials(text: str) -> list[tuple[int, int, int, int]]:
+    """A cue and the rest of its clause: (cue start, cue end, cue start + 1, scope end)."""
+    out: list[tuple[int, int, int, int]] = []
     for cue in _CUE.finditer(text):
         if len(out) == MAX_NEGATIONS:
             break
@@ -105,11 +153,11 @@ def find_negations(text: str) -> list[tuple[int, int, int]]:
             if cost > SCOPE_COST:
                 break
             scope_end = token.end()
-        out.append((start, end, scope_end))
+        out.append((start, end, start + 1, scope_end))
     return out
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Negations:
     """A message's negations, as spans of its normalised text: the cues
     (start, end) and their scopes (start, end), each sorted. A scope starts
@@ -121,17 +169,22 @@ class Negations:
     scope_starts: tuple[int, ...] = ()
     scope_ends: tuple[int, ...] = ()
 
+    def __post_init__(self) -> None:
+        longest = max((e - s for s, e in zip(self.scope_starts, self.scope_ends)), default=0)
+        object.__setattr__(self, "_longest", longest)
+
     def __bool__(self) -> bool:
         return bool(self.cue_starts)
 
     def governs(self, position: int) -> bool:
         """Whether a match starting at ``position`` is inside a negation's scope."""
         i = bisect_right(self.scope_starts, position) - 1
-        # Scopes can overlap ("不会也不需要"): any one that started before may still be open.
+        # Scopes can overlap ("不会也不需要"): any one that started before, no longer ago than
+        # the longest scope, may still be open.
         while i >= 0:
             if position < self.scope_ends[i]:
                 return True
-            if self.scope_starts[i] + 4 * SCOPE_COST < position:
+            if self.scope_starts[i] + self._longest < position:
                 return False
             i -= 1
         return False

@@ -114,11 +114,9 @@ class Scan:
                 self._negations = NO_NEGATIONS
             else:
                 offsets = self.offsets()
-                spans = [(bisect_left(offsets, a), bisect_left(offsets, b), bisect_left(offsets, c))
-                         for a, b, c in found]
-                spans = [(a, b, c) for a, b, c in spans if a < b]  # a cue normalisation dropped is none
-                # A scope starts inside its cue: a match that begins there ("不要" -> "要…分享")
-                # is governed too; one that begins with the whole cue ("不需要抵押") is not.
-                self._negations = Negations(tuple(a for a, _, _ in spans), tuple(b for _, b, _ in spans),
-                                            tuple(a + 1 for a, _, _ in spans), tuple(c for _, _, c in spans))
+                at = [tuple(bisect_left(offsets, x) for x in spans) for spans in found]
+                cues = sorted((a, b) for a, b, _, _ in at if a < b)  # a cue normalisation dropped is none
+                scopes = sorted((c, d) for a, b, c, d in at if a < b and c < d)
+                self._negations = Negations(tuple(a for a, _ in cues), tuple(b for _, b in cues),
+                                            tuple(c for c, _ in scopes), tuple(d for _, d in scopes))
         return self._negations
