@@ -27,6 +27,7 @@ def governed(text: str) -> list[tuple[str, str]]:
     ("We will never ask for your PIN. Read me the code", [("never", " ask for your PIN")]),
     ("You don't need to pay anything, just download the app", [("don't", " need to pay anything")]),
     ("Kami tidak akan minta kod OTP anda", [("tidak akan", " minta kod OTP anda")]),
+    ("We're not asking for your PIN, card number or code", [("not", " asking for your PIN")]),
 ])
 def test_a_denial_governs_its_clause(text, expected):
     assert governed(text) == expected
@@ -40,6 +41,7 @@ def test_a_denial_governs_its_clause(text, expected):
     "如果你不交钱就冻结你的账户",
     "if he doesnt confirm his NDIS number it stops",
     "I don't know what to do",
+    "You decide whether or not you pay the bail today",
     "别人给你打电话",  # 别 of 别人 (others)
 ])
 def test_orders_conditions_and_offers_are_not_denials(text):

@@ -74,14 +74,14 @@ _CUE = re.compile(
     f"(?=(?:随便|隨便|轻易|輕易|再|去|私下|擅自)?(?:(?:把|将|將|向|跟|给|給|对|對|和|与|與){_CLAUSE}{{0,6}}?)?(?:{_REQUEST_ZH}))"
     # English (apostrophes as typed: ' or ’ or none), the verb at most two words on.
     r"|(?<![a-z])(?:never|won[’']?t|will not|would not|wouldn[’']?t|no need to|not need to|not required to|"
-    r"don[’']?t|do not|dont|doesn[’']?t|does not|didn[’']?t|did not)"
-    rf"(?=(?: [a-z]+){{0,2}}? (?:{_REQUEST_EN})(?![a-z]))"
+    r"don[’']?t|do not|dont|doesn[’']?t|does not|didn[’']?t|did not|not)"
+    rf"(?=(?: [a-z]+){{0,2}}? (?:{_REQUEST_EN})(?:s|es|d|ed|ing)?(?![a-z]))"
     # Malay.
     r"|(?<![a-z])(?:tidak akan|tak akan|takkan|tidak perlu|tak perlu|tak payah|tidak pernah|tak pernah|jangan)"
     rf"(?=(?: [a-z]+){{0,2}}? (?:{_REQUEST_MS})(?![a-z]))",
     re.IGNORECASE)
 # Not a denial: "if you don't pay", "如果不交", "否则": a threat's condition.
-_CONDITION = re.compile(r"(?:(?<![a-z])(?:if|unless|otherwise|or else|kalau|jika|kalo|sekiranya)(?![a-z])|如果|若|要是|假如|否则|否則|不然|万一|萬一)"
+_CONDITION = re.compile(r"(?:(?<![a-z])(?:if|unless|whether|otherwise|or else|kalau|jika|kalo|sekiranya)(?![a-z])|如果|若|要是|假如|否则|否則|不然|万一|萬一)"
                         f"{_CLAUSE}{{0,12}}$", re.IGNORECASE)
 
 # Where a cue's scope ends: a clause mark, or a word that starts what the speaker does want.
