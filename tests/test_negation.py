@@ -28,6 +28,8 @@ def governed(text: str) -> list[tuple[str, str]]:
     ("You don't need to pay anything, just download the app", [("don't", " need to pay anything")]),
     ("Kami tidak akan minta kod OTP anda", [("tidak akan", " minta kod OTP anda")]),
     ("We're not asking for your PIN, card number or code", [("not", " asking for your PIN")]),
+    ("No link to pay anything", [("No", " link to pay anything")]),
+    ("冇連結叫我俾錢", [("冇", "連結叫我俾錢")]),
 ])
 def test_a_denial_governs_its_clause(text, expected):
     assert governed(text) == expected
@@ -42,6 +44,8 @@ def test_a_denial_governs_its_clause(text, expected):
     "if he doesnt confirm his NDIS number it stops",
     "I don't know what to do",
     "You decide whether or not you pay the bail today",
+    "mintak no phone dgn kod TAC",  # Malay 'no' is a number
+    "唔更新下個月冇得出 叫佢講張提款卡密碼出嚟",  # 冇 of another clause
     "别人给你打电话",  # 别 of 别人 (others)
 ])
 def test_orders_conditions_and_offers_are_not_denials(text):

@@ -66,7 +66,10 @@ _CUE = re.compile(
     # ("不会在电话里要您的密码") may put a few words before its verb ...
     "(?:不会|不會|不需要|无需|無需|无须|無須|毋须|毋須|不必|绝不|絕不|决不|決不|从不|從不|从来不|從來不|从未|從未|"
     "不得|唔会|唔會|冇需要|唔需要|不用|唔使|唔洗"
-    "|(?:没有|沒有|并没|並沒|没|沒)(?=问|問|叫|让|讓|要求|跟我要|向我要|索要|索取))"
+    "|(?:没有|沒有|并没|並沒|没|沒)(?=问|問|叫|让|讓|要求|跟我要|向我要|索要|索取)"
+    # "冇連結叫我俾錢", "没有链接让我付款": nothing (no link, no one) that asks.
+    "|(?:冇|没有|沒有)(?=(?:连结|連結|链接|鏈接|link|人|电话|電話|短信|短讯|短訊|信息|訊息|讯息|邮件|郵件)"
+    "(?:叫|让|讓|要求|问|問)(?:我|你|您|佢)))"
     f"(?={_CLAUSE}{{0,6}}?(?:{_REQUEST_ZH}|{_SECRETS_ZH}))"
     # ... an order not to ("不要把验证码告诉任何人", "不要跟陌生人分享") only a preposition and its
     # object: "唔好收线，要佢过数" (don't hang up, transfer) is an order to do it.
@@ -74,7 +77,9 @@ _CUE = re.compile(
     f"(?=(?:随便|隨便|轻易|輕易|再|去|私下|擅自)?(?:(?:把|将|將|向|跟|给|給|对|對|和|与|與){_CLAUSE}{{0,6}}?)?(?:{_REQUEST_ZH}))"
     # English (apostrophes as typed: ' or ’ or none), the verb at most two words on.
     r"|(?<![a-z])(?:never|won[’']?t|will not|would not|wouldn[’']?t|no need to|not need to|not required to|"
-    r"don[’']?t|do not|dont|doesn[’']?t|does not|didn[’']?t|did not|not)"
+    r"don[’']?t|do not|dont|doesn[’']?t|does not|didn[’']?t|did not|not|"
+    # "no link to pay", "no one asked": not "no phone" (Malay no = nombor, a number).
+    r"no(?= (?:[a-z]+ )?(?:to|asking|asked|ask|asks|told|telling|requesting|requested) ))"
     rf"(?=(?: [a-z]+){{0,2}}? (?:{_REQUEST_EN})(?:s|es|d|ed|ing)?(?![a-z]))"
     # Malay.
     r"|(?<![a-z])(?:tidak akan|tak akan|takkan|tidak perlu|tak perlu|tak payah|tidak pernah|tak pernah|jangan)"
