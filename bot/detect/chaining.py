@@ -269,16 +269,12 @@ def _try_pattern(p: tuple, occ: "Occurrences", memo: dict, entities_of: Callable
         if not found:
             return
         lists.append(found)
-    negated = None
-    if negatable:
-        negated = negations()
-        if negated:
-            lists[0] = [o for o in lists[0] if not negated.governs(o[0])]
-            if not lists[0]:
-                return
-        else:
-            negated = None
-    match = chain(norm, lists, gaps, bound, negated)
+    negated = negations() if negatable else None
+    if negated:
+        lists[0] = [o for o in lists[0] if not negated.governs(o[0])]
+        if not lists[0]:
+            return
+    match = chain(norm, lists, gaps, bound, negated or None)
     if match is not None:
         sim, spans = match
         rank = (sim, -spans[0][0], spans[-1][1] - spans[0][0], -order)

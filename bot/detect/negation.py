@@ -15,9 +15,9 @@ punctuation mark, or "but / then / just / 但 / 只要 / 然后 …"), at most
 English words or twelve characters). A cue counts only when a verb of
 asking, paying or handing over follows closely ("无需押金", no deposit
 needed, is a lure's offer, and "don't worry" no denial), and not inside a
-condition ("if you don't pay", "否则"). Clauses are read from the original text, because
-normalisation drops punctuation; the result is mapped onto the normalised
-text that patterns match (:meth:`.scan.Scan.negations`).
+condition ("if you don't pay", "否则"). Clauses are read from the original
+text, because normalisation drops punctuation; the result is mapped onto the
+normalised text that patterns match (:meth:`.scan.Scan.negations`).
 
 A question about need answered "no" is a denial too ("要交钱吗？——不用",
 "Do I need to give you my PIN? No, ..."): its scope is the question. Only a
@@ -26,9 +26,8 @@ request, which still counts.
 
 A match is negated when its first element starts inside a scope ("never
 *ask for your PIN*") or a cue stands in a gap between two of its elements
-("验证码…请勿…告诉").
- Work is done only for a message in which a negatable
-group is tried, once per message, with two regular-expression passes.
+("验证码…请勿…告诉"). Work is done only for a message in which a negatable
+group is tried, once per message, with a few regular-expression passes.
 """
 
 from __future__ import annotations
@@ -162,21 +161,23 @@ def _denials(text: str) -> list[tuple[int, int, int, int]]:
     return out
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Negations:
     """A message's negations, as spans of its normalised text: the cues
-    (start, end) and their scopes (start, end), each sorted. A scope starts
-    one character into its cue (see :meth:`.scan.Scan.negations`) and ends
-    with its clause."""
+    (start, end) and their scopes (start, end), each sorted by start, and
+    the longest scope's length. Build one with :meth:`of`."""
 
     cue_starts: tuple[int, ...] = ()
     cue_ends: tuple[int, ...] = ()
     scope_starts: tuple[int, ...] = ()
     scope_ends: tuple[int, ...] = ()
+    longest: int = 0
 
-    def __post_init__(self) -> None:
-        longest = max((e - s for s, e in zip(self.scope_starts, self.scope_ends)), default=0)
-        object.__setattr__(self, "_longest", longest)
+    @classmethod
+    def of(cls, cues: list[tuple[int, int]], scopes: list[tuple[int, int]]) -> "Negations":
+        cues, scopes = sorted(cues), sorted(scopes)
+        return cls(tuple(a for a, _ in cues), tuple(b for _, b in cues), tuple(a for a, _ in scopes),
+                   tuple(b for _, b in scopes), max((b - a for a, b in scopes), default=0))
 
     def __bool__(self) -> bool:
         return bool(self.cue_starts)
@@ -189,7 +190,7 @@ class Negations:
         while i >= 0:
             if position < self.scope_ends[i]:
                 return True
-            if self.scope_starts[i] + self._longest < position:
+            if self.scope_starts[i] + self.longest < position:
                 return False
             i -= 1
         return False

@@ -115,8 +115,6 @@ class Scan:
             else:
                 offsets = self.offsets()
                 at = [tuple(bisect_left(offsets, x) for x in spans) for spans in found]
-                cues = sorted((a, b) for a, b, _, _ in at if a < b)  # a cue normalisation dropped is none
-                scopes = sorted((c, d) for a, b, c, d in at if a < b and c < d)
-                self._negations = Negations(tuple(a for a, _ in cues), tuple(b for _, b in cues),
-                                            tuple(c for c, _ in scopes), tuple(d for _, d in scopes))
+                at = [(a, b, c, d) for a, b, c, d in at if a < b]  # a cue normalisation dropped is none
+                self._negations = Negations.of([(a, b) for a, b, _, _ in at], [(c, d) for _, _, c, d in at if c < d])
         return self._negations
