@@ -26,11 +26,13 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from functools import lru_cache
+from itertools import repeat
 from importlib import resources
 
 import yaml
 
 from .normalize import fold
+from .regex_factors import may_match, required_factors
 
 __all__ = ["already_paid", "gave_nothing", "sounds_worried", "load_patterns", "PaidPatterns"]
 
@@ -47,6 +49,9 @@ class PaidPatterns:
     gave_nothing: tuple[re.Pattern, ...] = ()
     not_yet: re.Pattern | None = None
     gave_details: tuple[re.Pattern, ...] = ()
+    # Per ``paid`` pattern, the strings it cannot match without (``regex_factors``; empty:
+    # none known): a long message's clauses are searched only with the patterns that can match.
+    paid_factors: tuple[frozenset[str] | None, ...] = ()
 
 
 def _compile(doc: dict) -> PaidPatterns:
@@ -63,7 +68,9 @@ def _compile(doc: dict) -> PaidPatterns:
     if "gave_nothing" in doc:  # optional, so that a test can build patterns for "paid" alone
         averted = {"gave_nothing": many("gave_nothing"), "gave_details": many("gave_details"),
                    "not_yet": re.compile(doc["not_yet"])}
-    return PaidPatterns(re.compile(breaks), many("paid"), many("not_paid"), many("distress"), **averted)
+    paid = many("paid")
+    return PaidPatterns(re.compile(breaks), paid, many("not_paid"), many("distress"), **averted,
+                        paid_factors=tuple(map(required_factors, paid)))
 
 
 @lru_cache(maxsize=1)
@@ -89,8 +96,11 @@ def _clauses(text: str, patterns: PaidPatterns) -> list[str]:
 def already_paid(text: str, patterns: PaidPatterns | None = None) -> bool:
     """Whether ``text`` says the writer (or someone close) has already sent money."""
     patterns = patterns or load_patterns()
-    for clause in _clauses(text, patterns):
-        if any(p.search(clause) for p in patterns.paid) and not any(p.search(clause) for p in patterns.not_paid):
+    clauses = _clauses(text, patterns)
+    whole = "\n".join(clauses)  # a pattern that needs what no clause holds is not tried on any
+    paid = [p for p, need in zip(patterns.paid, patterns.paid_factors or repeat(None)) if may_match(need, whole)]
+    for clause in clauses:
+        if any(p.search(clause) for p in paid) and not any(p.search(clause) for p in patterns.not_paid):
             return True
     return False
 
