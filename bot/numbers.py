@@ -20,10 +20,15 @@ MAX_SCAN_CHARS = 5_000
 # Crafted text (one number repeated, digit runs that are no number) made the library's matcher try
 # every candidate in 5,000 characters: 130 ms. Candidates tried are bounded, valid or not.
 MAX_CANDIDATES = 10
-# A phone number has digits; phonenumbers reads any Unicode decimal digit (full-width,
-# Arabic-Indic, ...), which is what \d matches. Most descriptions have none, and the
-# library's matcher costs a few microseconds even on a text without a single digit.
-_DIGIT = re.compile(r"\d")
+# A valid phone number has four digits or more (the shortest any country's plan allows), and
+# the library's matcher takes digits apart only by a few punctuation marks or spaces (and "x",
+# "ー"), never by letters. phonenumbers reads any Unicode decimal digit (full-width, Arabic-Indic,
+# ...), which is what \d matches. A text without such a run (most descriptions; a chat
+# with a few small amounts, "3 tickets for 2 adults") holds no number, and the matcher costs
+# about half a millisecond on a long one. tests/test_numbers.py holds the library to these bounds.
+MIN_DIGITS = 4
+MAX_PUNCTUATION = 4  # between two digits of one number (the matcher's own limit)
+_DIGIT_RUN = re.compile(rf"\d(?:[\W_xー]{{0,{MAX_PUNCTUATION}}}\d){{{MIN_DIGITS - 1}}}")
 
 
 def extract_numbers(text: str, region: str | Sequence[str] = "CN", limit: int = MAX_NUMBERS) -> tuple[str, ...]:
@@ -36,7 +41,7 @@ def extract_numbers(text: str, region: str | Sequence[str] = "CN", limit: int = 
     and a mainland number in the same message are both found."""
     regions = [region] if isinstance(region, str) else list(region)
     text = text[:MAX_SCAN_CHARS]
-    if not regions or _DIGIT.search(text) is None:
+    if not regions or _DIGIT_RUN.search(text) is None:
         return ()
     spans: list[tuple[int, int, str]] = []  # (start, end, E.164) of the numbers read so far
     for code in regions:
@@ -129,7 +134,7 @@ def mask_numbers_in_text(text: str, region: str = "CN") -> str:
     :func:`extract_numbers` would find (the whole text is scanned, not only its
     start); other digits (amounts, dates, codes) are left as they are.
     """
-    if _DIGIT.search(text) is None:
+    if _DIGIT_RUN.search(text) is None:
         return text
     out, end = [], 0
     for match in _matches(text, region):

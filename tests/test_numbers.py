@@ -27,6 +27,29 @@ def test_text_without_digits_skips_the_library(monkeypatch):
     assert numbers.extract_numbers("call one-eight-hundred FLOWERS, plus eighty-six") == ()
 
 
+def test_a_text_without_four_digits_in_a_run_skips_the_library(monkeypatch):
+    def refuse(*args, **kwargs):
+        raise AssertionError("PhoneNumberMatcher called for a text without a run of four digits")
+
+    monkeypatch.setattr(phonenumbers, "PhoneNumberMatcher", refuse)
+    assert numbers.extract_numbers("3 tickets for 2 adults at 9 pm, room 101") == ()
+    assert numbers.extract_numbers("a1b2c3d4e5f6, 转了500元") == ()
+
+
+def test_the_run_bounds_hold_for_the_library_s_data():
+    """No country's numbers are shorter than MIN_DIGITS, and the matcher puts no more
+    than MAX_PUNCTUATION marks between two digits: the skip never hides a number."""
+    shortest = min(length for region in phonenumbers.SUPPORTED_REGIONS
+                   for length in phonenumbers.PhoneMetadata.metadata_for_region(region).general_desc.possible_length
+                   if length > 0)
+    assert shortest >= numbers.MIN_DIGITS
+    from phonenumbers import phonenumbermatcher
+
+    limit = getattr(phonenumbermatcher, "_PUNCTUATION_LIMIT", None)
+    if limit is not None:
+        assert limit == "{0,%d}" % numbers.MAX_PUNCTUATION
+
+
 def _library(text: str) -> tuple[str, ...]:
     found = []
     for match in phonenumbers.PhoneNumberMatcher(text, "CN"):
@@ -44,7 +67,7 @@ def test_without_digits_the_library_finds_nothing_either(text):
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.text(alphabet="0123456789０１２３４５６７８９ +-()./abc号码电话", max_size=40))
+@given(st.text(alphabet="0123456789０１２３４５６７８９ +-()./:xーabc号码电话", max_size=40))
 def test_with_digits_the_result_is_the_library_s(text):
     assert numbers.extract_numbers(text) == _library(text)
 

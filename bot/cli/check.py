@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Iterable, TextIO
 
 from ..detect import Detector, detect_language
-from .loading import detector_and_region, known_region
+from .loading import detector_and_region, known_region, settings
 from .verdicts import describe, verdict_json
 from .workers import default_jobs, judged_in_order
 
@@ -36,7 +36,8 @@ _decode = json.JSONDecoder(parse_constant=_reject_constant, parse_float=_finite)
 _encode = json.JSONEncoder(ensure_ascii=False, allow_nan=False).encode
 
 
-def _judge_line(detector: Detector, line: str, region: str | None, images_from: Path | None) -> str:
+def _judge_line(detector: Detector, line: str, region: str | None, images_from: Path | None,
+                default_region: str | None = None) -> str:
     """One output line for one input line; raises ValueError with the reason
     a line cannot be judged or copied through."""
     try:
@@ -54,7 +55,7 @@ def _judge_line(detector: Detector, line: str, region: str | None, images_from: 
         elif not isinstance(text, str):
             raise ValueError("the object needs a string field 'text'")
         chosen = known_region(detector.ruleset, record["region"]) if "region" in record else region
-        record["verdict"] = verdict_json(detector.check(text), detector.ruleset, text, chosen)
+        record["verdict"] = verdict_json(detector.check(text), detector.ruleset, text, chosen, default_region)
         out = _encode(record)
         out.encode("utf-8")  # a lone surrogate (\ud800) decodes fine but is no Unicode text
     except UnicodeEncodeError as exc:
@@ -84,11 +85,13 @@ def batch(detector: Detector, lines: Iterable[str], out: TextIO, *, progress: bo
     ``jobs``: processes that judge lines side by side (see ``workers``); the
     output is the same, in the same order, whatever their number.
     """
+    default_region = settings().default_region  # read once, not from the environment per line
+
     def judge(number: int, line: str) -> tuple[str, bool] | None:
         if not line.strip():
             return None
         try:
-            return _judge_line(detector, line, region, images_from), False
+            return _judge_line(detector, line, region, images_from, default_region), False
         except ValueError as exc:  # json.JSONDecodeError is a ValueError
             return _encode({"line": number, "error": str(exc)}), True
 

@@ -15,13 +15,14 @@ from .. import replies
 from .loading import settings
 
 
-def region_of(ruleset: RuleSet, text: str, lang: str | None, chosen: str | None) -> Region | None:
+def region_of(ruleset: RuleSet, text: str, lang: str | None, chosen: str | None,
+              default: str | None = None) -> Region | None:
     """The region the bot would pick for ``text``: the chosen one, a phone number's
-    country, the region its words name, its dialect and language, then CALLGUARD_REGION
-    (see ``detect.regions.pick_region``)."""
+    country, the region its words name, its dialect and language, then ``default``
+    (None: CALLGUARD_REGION; see ``detect.regions.pick_region``)."""
     from ..numbers import extract_numbers, number_region  # phonenumbers: only when a text is judged
 
-    default = settings().default_region
+    default = default or settings().default_region
     hinted = region_hint(ruleset.regions, text)
     read_as = number_regions(ruleset.regions, chosen=chosen, lang=lang, default=default, hinted=hinted)
     numbers = [number_region(n) for n in extract_numbers(text, read_as)]
@@ -29,12 +30,14 @@ def region_of(ruleset: RuleSet, text: str, lang: str | None, chosen: str | None)
                        dialect=dialect_of(text), hinted=hinted)
 
 
-def verdict_json(verdict: Verdict, ruleset: RuleSet, text: str, chosen_region: str | None = None) -> dict:
+def verdict_json(verdict: Verdict, ruleset: RuleSet, text: str, chosen_region: str | None = None,
+                 default_region: str | None = None) -> dict:
     """The batch format: the verdict's fields, plus (added, never changed) ``region``,
     the region whose help a reply would give, and ``paid``, whether the text says
-    money was already sent."""
+    money was already sent. ``default_region``: CALLGUARD_REGION, when the caller
+    has read it once for a whole batch."""
     # A text with no letters (a bare number, nothing) says nothing about its writer's language.
-    region = region_of(ruleset, text, detect_language(text, default=None), chosen_region)
+    region = region_of(ruleset, text, detect_language(text, default=None), chosen_region, default_region)
     return {**verdict.to_json(), "region": region.code if region else None, "paid": already_paid(text)}
 
 

@@ -12,13 +12,16 @@ from functools import lru_cache
 
 import opencc
 
-from .normalize import is_cjk
+from .normalize import CJK_CLASS
 from .schema import LANGUAGES  # defined once, with the rule file's schema
 
 __all__ = ["detect_language", "writes_cantonese", "writes_malay", "dialect_of", "LANGUAGES"]
 
 _T2S = opencc.OpenCC("t2s")
 _S2T = opencc.OpenCC("s2t")
+
+
+_CJK_CHARS = re.compile(f"[{CJK_CLASS}]")  # ``is_cjk``'s blocks: found at C speed, not a loop per character
 
 
 @lru_cache(maxsize=32768)
@@ -34,7 +37,7 @@ def _script(ch: str) -> int:
 def detect_language(text: str, default: str | None = "en") -> str | None:
     """The language of ``text``; ``default`` when it has no letters at all
     (a bare phone number), so the user's chosen language is kept."""
-    cjk = [c for c in text[:2000] if is_cjk(c)]
+    cjk = _CJK_CHARS.findall(text[:2000])
     if not cjk:
         return "en" if any(c.isalpha() for c in text[:2000]) else default
     balance = sum(_script(c) for c in cjk)
@@ -45,12 +48,14 @@ def detect_language(text: str, default: str | None = "en") -> str | None:
 # message full of them comes from Hong Kong (or Macau), not Taiwan, though both
 # write Traditional characters, and the two have different help lines.
 _CANTONESE = frozenset("嘅咗唔喺佢哋嚟冇畀啲嘢咩嗰乜噉嘞囉咁睇攞揾搵冚")
+_CANTONESE_CHAR = re.compile("[" + "".join(sorted(_CANTONESE)) + "]")
 
 
 def writes_cantonese(text: str) -> bool:
     """Whether ``text`` is written Cantonese: at least two of its characters
     (in the first 2,000) are Cantonese-only. One could be a name or a typo."""
-    return sum(c in _CANTONESE for c in text[:2000]) >= 2
+    found = _CANTONESE_CHAR.finditer(text[:2000])
+    return next(found, None) is not None and next(found, None) is not None
 
 
 # Everyday Malay words (and how they are texted) that English does not use: a message

@@ -168,8 +168,10 @@ def region_hint(regions: Mapping[str, Region], text: str) -> str | None:
     folded = fold(text[:2000])
     counts = {}
     for code, region in regions.items():
-        words, others = _hint_matchers(region.hints)
-        n = sum(1 for h in others if h in folded) + (len(set(words.findall(folded))) if words else 0)
+        words, ascii_hints, others = _hint_matchers(region.hints)
+        n = sum(1 for h in others if h in folded)
+        if words is not None and any(h in folded for h in ascii_hints):  # a plain test first: the expression
+            n += len(set(words.findall(folded)))  # starts with a lookbehind, so it is tried at every character
         if n:
             counts[code] = n
     if not counts:
@@ -180,16 +182,16 @@ def region_hint(regions: Mapping[str, Region], text: str) -> str | None:
 
 
 @lru_cache(maxsize=64)
-def _hint_matchers(hints: tuple[str, ...]) -> tuple[re.Pattern | None, tuple[str, ...]]:
+def _hint_matchers(hints: tuple[str, ...]) -> tuple[re.Pattern | None, tuple[str, ...], tuple[str, ...]]:
     """One expression for a region's ASCII hints, each a whole word or number (a word ends
-    where letters do, "rm" in "rm500"; a number where digits do, "165" not in "1650"), and
-    its other hints, found as substrings. Built once per hint list: this runs per message."""
+    where letters do, "rm" in "rm500"; a number where digits do, "165" not in "1650"), those
+    hints, and its other hints, found as substrings. Built once per hint list: this runs per message."""
     def whole(hint: str) -> str:
         after = r"(?![a-z])" if hint[-1].isalpha() else r"(?![0-9])" if hint[-1].isdigit() else ""
         return re.escape(hint) + after
     ascii_hints = sorted((h for h in hints if h.isascii()), key=len, reverse=True)
     words = re.compile(r"(?<![a-z0-9])(" + "|".join(map(whole, ascii_hints)) + ")") if ascii_hints else None
-    return words, tuple(h for h in hints if not h.isascii())
+    return words, tuple(ascii_hints), tuple(h for h in hints if not h.isascii())
 
 
 def number_regions(regions: Mapping[str, Region], *, chosen: str | None = None, lang: str | None = None,
