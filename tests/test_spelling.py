@@ -89,3 +89,20 @@ def test_remembered_words_are_bounded(monkeypatch):
     for word in ("aaaa", "bbbb", "cccc", "dddd", "depposit"):
         speller[word]
     assert len(speller) == 3 and speller["depposit"] == "deposit"
+
+
+def test_a_short_word_with_a_doubled_letter_written_once_is_read_right():
+    d = Detector(ruleset(rule("freeze", group("threat", 50, "number will be frozen"))))
+    assert d.check("They said my number wil be frozen tonight").score == 50
+    assert d.matcher.speller["wil"] == "will"
+    assert d.matcher.speller["usa"] == "usa"  # only a word of the rules that is an English word
+
+
+def test_in_a_message_the_speller_reads_an_english_key_one_edit_away_is_another_word():
+    """"reactivate" is no typo of "deactivated": where the speller reads the message, the scan
+    does not look for English keys one edit away (a real typo is the speller's to correct)."""
+    d = Detector(ruleset(rule("cut", group("threat", 50, "deactivated"))))
+    assert d.check("I found my card and would like to reactivate it").score == 0
+    assert d.check("They said my SIM was deactivaated tonight").score == 50  # the speller's
+    # A message the speller does not read (Malay) keeps the scan's own tolerance.
+    assert 40 < d.check("dia kata nombor saya deactivaated malam ni").score < 50  # weighed by its similarity

@@ -32,7 +32,7 @@ class Scan:
     found in it. The folded text, the offsets and the entities are worked
     out on first need, once."""
 
-    __slots__ = ("text", "norm", "_forms", "_folded", "_fold_offsets", "_letters", "_found", "_entities", "_offsets",
+    __slots__ = ("text", "norm", "spelled", "_forms", "_folded", "_fold_offsets", "_letters", "_found", "_entities", "_offsets",
                  "_negations", "occurrences", "ranked")
 
     def __init__(self, text: str, norm: str | None = None, speller: Speller | None = None):
@@ -41,10 +41,14 @@ class Scan:
         self.text = text
         self._forms: Mapping[str, str] = FORMS
         self._folded: str | None = None
+        # Whether the rule set's speller read the message (English): its typos of the rules'
+        # words are then spelled right before matching, and the scan does not look for more.
+        self.spelled = False
         if norm is None:
             self._folded = fold(text)
             if speller is not None and speller.reads_english(self._folded):
                 self._forms = speller
+                self.spelled = True
             norm = normalize_folded(self._folded, self._forms)
         self.norm = norm[:MAX_MATCH_CHARS]
         self._fold_offsets: list[int] | None = None

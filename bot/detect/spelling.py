@@ -20,6 +20,13 @@ out, then two swapped, one wrong, one extra), or none on a tie. Words are
 compared in their matching form (:mod:`.words`: inflections off), so
 "depposited" is "deposit" too.
 
+A short word of the rules (four letters) may have one typo too: a doubled letter written
+once ("wil be frozen"). Nothing else is tolerated in a word that short.
+
+In a message the speller reads, the scan does not also look for English keys
+one edit away (:mod:`.typos`): there an edit away is mostly another real word
+("reactivate" is no typo of "deactivate"), which the dictionary here knows.
+
 A correction changes only which word the matcher reads: the evidence still
 quotes the user's own spelling, because the offsets of a word's form point
 into the word as written (:func:`.inner_loops.squeeze_words`).
@@ -111,7 +118,7 @@ class Speller(dict):
     corrected besides the English dictionary's words (every word of every key:
     brand names, Malay words, "digi" is not a typo of "digit")."""
 
-    __slots__ = ("rule_words", "known", "_index", "_english")
+    __slots__ = ("rule_words", "known", "_index", "_doubles", "_english")
 
     def __init__(self, rule_words: Iterable[str], known: Iterable[str] = ()):
         super().__init__()
@@ -126,8 +133,18 @@ class Speller(dict):
             for d in _deletes(word):
                 index.setdefault(d, set()).add(word)
         self._index = {k: tuple(sorted(v)) for k, v in index.items()}
-        self._english: dict[str, bool] = {}  # word -> in the English dictionary (remembered, bounded)
         known_english()  # loaded with the rules, not on the first message
+        # The one typo a short English word of the rules may have: a doubled letter written
+        # once ("wil" for "will", "kep" for "keep"), too short for the index above. Not names
+        # and abbreviations ("mlbb", "usaa"): "mlb" and "usa" are no typos.
+        doubles: dict[str, set[str]] = {}
+        for word in self.known:
+            if _is_word(word) and len(word) == MIN_TYPO_WORD and word in known_english():
+                for i in range(len(word) - 1):
+                    if word[i] == word[i + 1]:
+                        doubles.setdefault(word[:i] + word[i + 1:], set()).add(word)
+        self._doubles = {k: next(iter(v)) for k, v in doubles.items() if len(v) == 1 and k not in self.known}
+        self._english: dict[str, bool] = {}  # word -> in the English dictionary (remembered, bounded)
 
     def __reduce__(self):
         # A compiled rule set is pickled (the compile cache, the detection workers): the rule
@@ -161,9 +178,10 @@ class Speller(dict):
     def correct(self, word: str, form: str) -> str:
         """``form`` (``FORMS[word]``), or the one rule word it is one edit from
         when ``word`` is neither a rule word nor a known word."""
-        if (len(form) < MIN_TYPO_WORD or form in self.rule_words or form in self.known
-                or not _is_word(form) or self._is_english(word)):
+        if form in self.rule_words or form in self.known or not _is_word(form) or self._is_english(word):
             return form
+        if len(form) < MIN_TYPO_WORD:
+            return self._doubles.get(form, form)
         found: set[str] = set()
         index = self._index
         for probe in (form, *_deletes(form)):
