@@ -106,3 +106,10 @@ def test_in_a_message_the_speller_reads_an_english_key_one_edit_away_is_another_
     assert d.check("They said my SIM was deactivaated tonight").score == 50  # the speller's
     # A message the speller does not read (Malay) keeps the scan's own tolerance.
     assert 40 < d.check("dia kata nombor saya deactivaated malam ni").score < 50  # weighed by its similarity
+
+
+def test_a_chinese_message_with_english_words_keeps_the_scan_s_tolerance():
+    d = Detector(ruleset(rule("line", group("move", 50, "加LINE"))))
+    text = "點進去加了LINE 說是他本人的助理 YouTube 上的廣告"
+    assert d.matcher.read(text).spelled  # its English words are all words of the dictionary
+    assert 40 < d.check(text).score < 50  # "加了LINE": one character more, weighed by its similarity

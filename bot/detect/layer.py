@@ -394,14 +394,14 @@ class Layer:
         # Each fuzzy key's two halves are anchors. At a left half, the text
         # after it is compared with the key's right half; at a right half,
         # the text before it, read backward, with the key's left half reversed.
-        # The anchors of keys without Chinese are an automaton of their own
-        # (``_latin_anchors``), read only when the speller did not read the
-        # message (``Scan.spelled``; see ``_occurrences``).
+        # Halves without Chinese (of English keys, and "you" of "给 you") are an
+        # automaton of their own (``_latin_anchors``), not read in a message of
+        # English the speller read (see ``_occurrences``).
         latin_anchors: dict[str, list] = {}
         for fid, key in enumerate(self.fuzzy_keys):
             h = len(key) // 2
-            table = words if has_cjk(key) else latin_anchors
             for half, other, side in ((key[:h], key[h:], 2), (key[h:], key[:h][::-1], 3)):
+                table = words if has_cjk(half) else latin_anchors
                 entry = table.setdefault(half, [len(half), -1, [], []])
                 entry[side].append((fid, other))
         for entry in (*words.values(), *latin_anchors.values()):
@@ -433,11 +433,12 @@ class Layer:
         padded = " " + norm + " "  # positions in ``padded`` are one more than in ``norm``
         if norm and len(self._automaton):
             self._automaton.scan_matches(padded, ends, proposed, MAX_OCCURRENCES)
-        if norm and not scan.spelled:
+        if norm and (not scan.spelled or has_cjk(norm)):
             # An English message's typos were spelled right by the speller, which leaves real
             # words alone; an edit away from an English key is mostly another word there
             # ("reactivate" is no typo of "deactivate"), and these anchors were a third of the
-            # time of a long English transcript. Malay and mixed messages keep them.
+            # time of a long English transcript. Malay messages keep them, and Chinese ones
+            # with English words in them ("加了LINE" for "加LINE").
             self._latin_anchors.scan_matches(padded, ends, proposed, MAX_OCCURRENCES)
         occ = Occurrences(ends, self.words, MAX_OCCURRENCES, self.lazy_presence)
         if proposed:
