@@ -32,8 +32,8 @@ class Scan:
     found in it. The folded text, the offsets and the entities are worked
     out on first need, once."""
 
-    __slots__ = ("text", "norm", "spelled", "_forms", "_folded", "_fold_offsets", "_letters", "_found", "_entities", "_offsets",
-                 "_negations", "occurrences", "ranked")
+    __slots__ = ("text", "norm", "spelled", "_forms", "_folded", "_fold_offsets", "_letters", "_found", "_entities",
+                 "_offsets", "_negations", "occurrences", "ranked")
 
     def __init__(self, text: str, norm: str | None = None, speller: Speller | None = None):
         """``speller``: the rule set's (:mod:`.spelling`), to spell typos of its words
@@ -42,7 +42,8 @@ class Scan:
         self._forms: Mapping[str, str] = FORMS
         self._folded: str | None = None
         # Whether the rule set's speller read the message (English): its typos of the rules'
-        # words are then spelled right before matching, and the scan does not look for more.
+        # words are then spelled right before matching, and, when it holds no Chinese, the
+        # layers do not also look for English keys one edit away (``Layer._occurrences``).
         self.spelled = False
         if norm is None:
             self._folded = fold(text)

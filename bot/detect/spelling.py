@@ -178,10 +178,13 @@ class Speller(dict):
     def correct(self, word: str, form: str) -> str:
         """``form`` (``FORMS[word]``), or the one rule word it is one edit from
         when ``word`` is neither a rule word nor a known word."""
-        if form in self.rule_words or form in self.known or not _is_word(form) or self._is_english(word):
+        if form in self.rule_words or form in self.known or not _is_word(form):
             return form
-        if len(form) < MIN_TYPO_WORD:
-            return self._doubles.get(form, form)
+        if len(form) < MIN_TYPO_WORD:  # only a doubled letter written once, and never a word
+            fixed = self._doubles.get(form)
+            return fixed if fixed is not None and not self._is_english(word) else form
+        if self._is_english(word):
+            return form
         found: set[str] = set()
         index = self._index
         for probe in (form, *_deletes(form)):

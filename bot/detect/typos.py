@@ -8,12 +8,13 @@ edit breaks at most one half of a key, so a key written with a typo still
 contains its other half exactly (the pigeonhole principle). The scan finds
 those halves (anchors) and proposes the keys whose other half the text next
 to them is one edit from (:func:`.inner_loops.scan_matches`); here the
-proposed keys are aligned with rapidfuzz. Keys without Chinese are looked
-for this way only in a message the speller did not read (:mod:`.spelling`:
-Malay, mixed, no rule set), since in English an edit away is mostly another
-word, and the speller corrects real typos with a dictionary at hand. The alignments per message are
-bounded (``MAX_ALIGNS``) and a key in the same surroundings is aligned once,
-so no crafted repetition makes this step slow.
+proposed keys are aligned with rapidfuzz. Halves without Chinese are
+anchors only in a message that is not English read by the speller
+(:mod:`.spelling`: Malay, Chinese with English words, no rule set): in
+English an edit away is mostly another word, and the speller corrects real
+typos with a dictionary at hand. The alignments per message are bounded
+(``MAX_ALIGNS``) and a key in the same surroundings is aligned once, so no
+crafted repetition makes this step slow.
 """
 
 from __future__ import annotations
