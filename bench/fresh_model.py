@@ -44,7 +44,8 @@ UNREAD = frozenset({"fresh78", "fresh79", "fresh86", "fresh87", "fresh91", "fres
                     "fresh123", "fresh124", "fresh125", "fresh128", "fresh129", "fresh131", "fresh135",
                     "fresh136", "fresh137", "fresh156", "fresh157", "fresh164", "fresh167", "fresh168",
                     "fresh171", "fresh172", "fresh178", "fresh180", "fresh184",
-                    "fresh186", "fresh188", "fresh190", "fresh191"})
+                    "fresh186", "fresh188", "fresh190", "fresh191",
+                    "fresh194", "fresh196"})
 
 
 def _rows(path: Path) -> list[dict]:
