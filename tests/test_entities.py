@@ -195,6 +195,19 @@ def test_a_brands_own_host_and_unrelated_hyphens_are_not_risky(host):
     assert "risky_link" not in kinds(f"go to {host} now")
 
 
+def test_a_hyphenated_host_in_a_chinese_message_is_an_odd_link():
+    """Mainland phishing SMS spell a brand's initials around a hyphen (yb-tx.cn); genuine Chinese
+    senders' hosts have none. Only in a Chinese message, and never a link that is already risky or
+    official (each link is weighed once)."""
+    assert kinds("【医保局】您的医保账户余额可提现，请登录 yb-tx.cn 操作")["odd_link"] == ["yb-tx.cn"]
+    assert kinds("您的ETC已失效，请点击 t.etcgx-vip.com/a3 更新")["odd_link"] == ["t.etcgx-vip.com/a3"]
+    assert "odd_link" not in kinds("Your bill is ready at t-mobile.com/pay, thanks")  # English
+    assert "odd_link" not in kinds("【京东】您的订单已发货，详情 3.cn/abc 回T退订")  # no hyphen
+    found = kinds("【银行】您的账户异常，请登录 bank-verify.top 验证")
+    assert found["risky_link"] == ["bank-verify.top"] and "odd_link" not in found
+    assert "odd_link" not in kinds("请看官方网站 www.gov.cn 上的通知，不要点陌生链接")
+
+
 def test_an_official_link_is_never_risky():
     from callguard.detect.entities import impersonates_brand
 

@@ -17,6 +17,8 @@ normalised text the patterns run on.
   A host that wears a brand's name without being the brand's own is risky too
   (``shopee-sellercentre-my.net``, ``apple.com-id.info``, ``gofundrne.com``;
   the names are in ``impersonated_brands.txt``). An official link never is.
+* ``odd_link``: in a Chinese message, a link with a hyphenated host that is
+  neither risky nor official (see ``_hyphenated``).
 * ``official_link``: a link to a host listed in ``official_domains.txt``
   (or a subdomain of one): the real accounts, government, post and bank
   sites that genuine alerts and notices point to, and that no one else can
@@ -121,7 +123,7 @@ _RISKY = re.compile(
     rf"|(?<![a-z0-9-])(?=[a-z0-9]*-)[a-z0-9-]*(?:{_BAIT_WORDS})[a-z0-9-]*\.",  # a hyphenated label with a bait word
     re.IGNORECASE)
 
-ENTITIES = ("amount", "link", "risky_link", "official_link", "phone", "handle", "code")
+ENTITIES = ("amount", "link", "risky_link", "odd_link", "official_link", "phone", "handle", "code")
 
 
 def _data_lines(name: str) -> list[str]:
@@ -132,6 +134,23 @@ def _data_lines(name: str) -> list[str]:
 
 _OFFICIAL = frozenset(_data_lines("official_domains.txt"))
 _HOST = re.compile(r"(?:https?://)?(?:[^@/\s]*@)?([a-z0-9.-]+)", re.IGNORECASE)
+
+
+# ``odd_link``: a link in a Chinese message whose host has a hyphenated name and is neither risky
+# nor official ("122-wzcl.com", "yb-tx.cn", "pa-fh.cn"). The mass-sent phishing SMS of mainland
+# China spell a brand's initials in pinyin around a hyphen; the genuine senders' hosts (10086.cn,
+# 3.cn, t.cn, 95588.com, jd.com) have none. Measured on the project's 53,062 labelled texts: 244
+# Chinese scams hold such a link, one genuine Chinese message does (a 165 reply naming the site as a
+# scam). English messages are left out: genuine hosts there are hyphenated often enough
+# (t-mobile.com, duke-energy.com, e-zpassny.com). Apart from ``risky_link`` so that a rule can
+# weigh it apart: the fallback counts it, and the kind of scam is still named by what is asked.
+_CHINESE = re.compile(r"[\u4e00-\u9fff](?:[^\u4e00-\u9fff]*[\u4e00-\u9fff]){3}")  # four Chinese characters
+
+
+def _hyphenated(link: str) -> bool:
+    m = _HOST.match(link)
+    labels = m.group(1).lower().strip(".").split(".") if m else []
+    return any("-" in label for label in labels[:-1])
 
 
 def is_official(link: str) -> bool:
@@ -205,7 +224,7 @@ _LINK_MARKS = (".", ":", "点", "點")
 # is checked after the match.
 _WORD_DOT = re.compile(rf"(?<![a-z0-9-])([a-z0-9-]{{1,63}})[点點](?=(?:{_TLD}|{_TLD_WORDY})(?![a-z0-9-]))",
                        re.IGNORECASE)
-_LINK_ENTITIES = frozenset({"link", "risky_link", "official_link"})
+_LINK_ENTITIES = frozenset({"link", "risky_link", "odd_link", "official_link"})
 
 
 def _as_links_read(text: str) -> str:
@@ -237,6 +256,13 @@ def find_entity(text: str, name: str, cache: dict[str, list[tuple[int, int]]]) -
     if name == "risky_link":
         found = [(s, e) for s, e in find_entity(text, "link", cache)
                  if (_RISKY.search(text, s, e) or impersonates_brand(text[s:e])) and not is_official(text[s:e])]
+    elif name == "odd_link":
+        found = [(s, e) for s, e in find_entity(text, "link", cache) if _hyphenated(text[s:e])]
+        if found and _CHINESE.search(text) is not None:
+            risky = find_entity(text, "risky_link", cache)
+            found = [(s, e) for s, e in found if (s, e) not in risky and not is_official(text[s:e])]
+        else:
+            found = []
     elif name == "official_link":
         found = [(s, e) for s, e in find_entity(text, "link", cache) if is_official(text[s:e])]
     elif (name == "link" and not any(mark in text for mark in _LINK_MARKS)) or _HINTS[name].search(text) is None:
