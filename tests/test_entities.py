@@ -208,6 +208,16 @@ def test_a_hyphenated_host_in_a_chinese_message_is_an_odd_link():
     assert "odd_link" not in kinds("请看官方网站 www.gov.cn 上的通知，不要点陌生链接")
 
 
+def test_a_premium_rate_number_is_known_by_its_prefix_and_length():
+    """UK 09 and 0871-0873 (eleven digits), Australia 190x (ten): prize and voicemail texts want a
+    call there. Other regions' mobiles share the prefixes at other lengths and must not count."""
+    for number in ("09066 364 311", "09058094455", "0871 277 8109", "+44 9066 364311", "1902 123 456"):
+        assert kinds(f"to claim call {number} now")["premium_phone"] == [number], number
+    for number in ("0912 345 678", "+886 912 345 678", "190 1234 5678", "0800 123 4567", "07031 442908",
+                   "020 7946 0958"):
+        assert "premium_phone" not in kinds(f"call {number} now"), number
+
+
 def test_an_official_link_is_never_risky():
     from callguard.detect.entities import impersonates_brand
 

@@ -24,6 +24,8 @@ normalised text the patterns run on.
   sites that genuine alerts and notices point to, and that no one else can
   publish on.
 * ``phone``: a phone number of 7 to 15 digits, separators allowed.
+* ``premium_phone``: a phone number billed at a premium rate (UK 09 and
+  0871-0873, Australia 190x).
 * ``handle``: a chat account to move to: ``@name``, ``wa.me/…``, ``t.me/…``,
   or a WeChat/QQ/LINE/WhatsApp/Telegram id written after the app's name.
 * ``code``: a stand-alone number of 4 to 8 digits (a verification code).
@@ -123,7 +125,7 @@ _RISKY = re.compile(
     rf"|(?<![a-z0-9-])(?=[a-z0-9]*-)[a-z0-9-]*(?:{_BAIT_WORDS})[a-z0-9-]*\.",  # a hyphenated label with a bait word
     re.IGNORECASE)
 
-ENTITIES = ("amount", "link", "risky_link", "odd_link", "official_link", "phone", "handle", "code")
+ENTITIES = ("amount", "link", "risky_link", "odd_link", "official_link", "phone", "premium_phone", "handle", "code")
 
 
 def _data_lines(name: str) -> list[str]:
@@ -151,6 +153,17 @@ def _hyphenated(link: str) -> bool:
     m = _HOST.match(link)
     labels = m.group(1).lower().strip(".").split(".") if m else []
     return any("-" in label for label in labels[:-1])
+
+
+# ``premium_phone``: a number that bills the caller by the minute: in the UK 09 (premium rate)
+# and 0871-0873 (service charge), eleven digits; in Australia 190x, ten. Prize, voicemail and
+# refund texts ask for a call to one: the call is the payment. Digits only (separators and a
+# +44/+61 prefix dropped), and by length, because the prefixes are other regions' mobiles: a
+# Taiwan mobile is 09 and ten digits, a mainland one 190 and eleven. Left out for the same reason:
+# the UK's 070 "personal numbers" (Nigerian mobiles are 070 and eleven digits) and the US 1-900
+# (a mainland mobile can read 1 900 and seven more).
+_PREMIUM = re.compile(r"(?:44|0)(?:9\d{9}|87[123]\d{7})$|(?:61)?190\d{7}$")
+_NOT_DIGIT = re.compile(r"\D")
 
 
 def is_official(link: str) -> bool:
@@ -263,6 +276,8 @@ def find_entity(text: str, name: str, cache: dict[str, list[tuple[int, int]]]) -
             found = [(s, e) for s, e in found if (s, e) not in risky and not is_official(text[s:e])]
         else:
             found = []
+    elif name == "premium_phone":
+        found = [(s, e) for s, e in find_entity(text, "phone", cache) if _PREMIUM.match(_NOT_DIGIT.sub("", text[s:e]))]
     elif name == "official_link":
         found = [(s, e) for s, e in find_entity(text, "link", cache) if is_official(text[s:e])]
     elif (name == "link" and not any(mark in text for mark in _LINK_MARKS)) or _HINTS[name].search(text) is None:
