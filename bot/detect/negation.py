@@ -90,7 +90,7 @@ _CUE = re.compile(
     r"no(?= (?:[a-z]+ )?(?:to|asking|asked|ask|asks|told|telling|requesting|requested) ))"
     rf"(?=(?: [a-z]+){{0,2}}? (?:{_REQUEST_EN})(?:s|es|d|ed|ing)?(?![a-z]))"
     # Malay.
-    r"|(?:tidak akan|tak akan|takkan|tidak perlu|tak perlu|tak payah|tidak pernah|tak pernah|jangan)"
+    r"|(?:tidak akan|tak akan|takkan|tidak perlu|tak perlu|tak payah|tidak pernah|tak pernah|jangan|bukan)"
     rf"(?=(?: [a-z]+){{0,2}}? (?:{_REQUEST_MS})(?![a-z]))")
 # Not a denial: "if you don't pay", "如果不交", "否则": a threat's condition.
 _CONDITION = re.compile(r"(?:(?<![a-z])(?:if|unless|whether|otherwise|or else|kalau|jika|kalo|sekiranya)(?![a-z])|如果|若|要是|假如|否则|否則|不然|万一|萬一)"
