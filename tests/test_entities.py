@@ -176,6 +176,13 @@ def test_a_bare_host_right_after_chinese_is_a_link():
     assert "link" not in find_entities("版本v1.2.3") and "link" not in find_entities("邮箱abc@mail.top")
 
 
+@pytest.mark.parametrize("host", ["astro-renew-promo.com", "mydigitalid-kemaskini.com", "ukparking-pcn.com/pay",
+                                  "simplygo-upgrade.sg-ezlink.net", "bantuan-str-semak.com"])
+def test_a_hyphenated_host_with_a_bait_word_is_risky(host):
+    """Renewals, upgrades, fines and their Malay words (kemaskini, semak) in a hyphenated label."""
+    assert kinds(f"go to {host} now")["risky_link"]
+
+
 @pytest.mark.parametrize("host", ["shopee-sellercentre-my.net/verify", "office365-helpdesk.org", "dhl-track.info",
                                   "amazonprime-renewal.com", "apple.com-id.info", "microsoft.support-desk.net",
                                   "gofundrne.com/pets", "paypa1.com", "rnaybank2u.com", "mygov-au.info",

@@ -71,7 +71,9 @@ _URL_CHAR = r"[^\s，。、“”\"'<>()（）]"
 _PATH = rf"(?:[/?#]{_URL_CHAR}*)?"
 _BAIT_WORDS = (r"verify|verif|secure|security|login|log-in|signin|update|account|refund|claim|prize|reward|"
                r"unlock|support|service|confirm|billing|payment|pay|delivery|parcel|redeliver|redelivery|toll|fine|tax|fee|postage|"
-               r"gift|bonus|wallet|bank|kyc|relief|donate|donation|appeal|grant|subsid|rebate|daftar")
+               r"gift|bonus|wallet|bank|kyc|relief|donate|donation|appeal|grant|subsid|rebate|daftar|"
+               # renewals, upgrades, vouchers and notices of fines, and their Malay words (kemaskini: update)
+               r"renew|promo|upgrade|redeem|voucher|cashback|points|notice|notis|penalty|pcn|parking|kemaskini|semak|tuntut")
 
 # Each entity's expression, and (below) the characters a match can start with.
 _BODIES = {
