@@ -148,10 +148,11 @@ _HOST = re.compile(r"(?:https?://)?(?:[^@/\s]*@)?([a-z0-9.-]+)", re.IGNORECASE)
 # scam). English messages are left out: genuine hosts there are hyphenated often enough
 # (t-mobile.com, duke-energy.com, e-zpassny.com). Apart from ``risky_link`` so that a rule can
 # weigh it apart: the fallback counts it, and the kind of scam is still named by what is asked.
-_CHINESE = re.compile(r"[\u4e00-\u9fff](?:[^\u4e00-\u9fff]*[\u4e00-\u9fff]){3}")  # four Chinese characters
+_CHINESE = re.compile(r"[\u4e00-\u9fff](?:[^\u4e00-\u9fff]*[\u4e00-\u9fff]){3}")  # four Chinese characters anywhere
 
 
 def _hyphenated(link: str) -> bool:
+    """Whether a label of ``link``'s host, the top-level domain aside, holds a hyphen."""
     m = _HOST.match(link)
     labels = m.group(1).lower().strip(".").split(".") if m else []
     return any("-" in label for label in labels[:-1])
@@ -274,7 +275,7 @@ def find_entity(text: str, name: str, cache: dict[str, list[tuple[int, int]]]) -
     elif name == "odd_link":
         found = [(s, e) for s, e in find_entity(text, "link", cache) if _hyphenated(text[s:e])]
         if found and _CHINESE.search(text) is not None:
-            risky = find_entity(text, "risky_link", cache)
+            risky = set(find_entity(text, "risky_link", cache))
             found = [(s, e) for s, e in found if (s, e) not in risky and not is_official(text[s:e])]
         else:
             found = []
