@@ -227,7 +227,10 @@ _ENTITY_TEXTS = {
     "link": ("http://pay-verify.top/login", "www.shop-refund.com", "bit.ly/3xYzQ", "https://example.com/claim",
              "icbc-verify.top/login"),
     "risky_link": ("http://pay-verify.top/login", "http://203.0.113.9/x", "secure-login.xyz/a", "refund-claim.vip"),
+    "odd_link": ("yb-tx.cn", "122-wzcl.com/a", "pa-fh.cn"),  # hosts as Chinese phishing SMS write them
+    "official_link": ("https://www.gov.uk/pay", "accounts.google.com/signin"),
     "phone": ("13812345678", "+44 7700 900123", "0912-345-678", "(415) 555 0199"),
+    "premium_phone": ("09061 234 567", "0871 277 8109", "1902 123 456"),
     "handle": ("微信号 abc_1234", "@safe_team88", "wa.me/60123456789", "t.me/helpdesk01", "QQ: 8812345"),
     "code": ("482913", "7740", "123456", "90210"),
 }
