@@ -151,11 +151,15 @@ _HOST = re.compile(r"(?:https?://)?(?:[^@/\s]*@)?([a-z0-9.-]+)", re.IGNORECASE)
 _CHINESE = re.compile(r"[\u4e00-\u9fff](?:[^\u4e00-\u9fff]*[\u4e00-\u9fff]){3}")  # four Chinese characters anywhere
 
 
+def _host_labels(link: str) -> list[str]:
+    """The labels of ``link``'s host, lower case: "https://Pay-GOV.sg.info/x" -> [pay-gov, sg, info]."""
+    m = _HOST.match(link)
+    return m.group(1).lower().strip(".").split(".") if m else []
+
+
 def _hyphenated(link: str) -> bool:
     """Whether a label of ``link``'s host, the top-level domain aside, holds a hyphen."""
-    m = _HOST.match(link)
-    labels = m.group(1).lower().strip(".").split(".") if m else []
-    return any("-" in label for label in labels[:-1])
+    return any("-" in label for label in _host_labels(link)[:-1])
 
 
 # ``premium_phone``: a number that bills the caller by the minute: in the UK 09 (premium rate)
@@ -172,8 +176,7 @@ _NOT_DIGIT = re.compile(r"\D")
 def is_official(link: str) -> bool:
     """Whether ``link``'s host is one of official_domains.txt or a subdomain of
     one (the host must end with the listed name: "gov.uk.refund.info" is not)."""
-    m = _HOST.match(link)
-    labels = m.group(1).lower().rstrip(".").split(".") if m else []
+    labels = _host_labels(link)
     return any(".".join(labels[i:]) in _OFFICIAL for i in range(len(labels)))
 
 
@@ -203,8 +206,7 @@ def impersonates_brand(link: str) -> bool:
     more than top-level labels after it (amazon.co.uk is the brand's, amazon.co.refund-id.info
     is not; its own top-level domain is not judged: amazon.jobs), or spelled with look-alike
     letters."""
-    m = _HOST.match(link)
-    labels = m.group(1).lower().strip(".").split(".") if m else []
+    labels = _host_labels(link)
     for i, label in enumerate(labels[:-1]):  # the last label is the top-level domain
         if label in _BRANDS:
             if any(after not in _TOP_LABELS and len(after) > 2 for after in labels[i + 1:-1]):
