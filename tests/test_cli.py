@@ -215,8 +215,11 @@ def test_rules_lint_ok_and_bad(tmp_path, capsys):
 def test_rules_test_ok_and_failing(tmp_path, capsys):
     code, _, err = run(capsys, "rules", "test")
     assert code == 0 and " 0 failed" in err
-    doc = yaml.safe_load((ROOT / "rules" / "scam_patterns.yaml").read_text(encoding="utf-8"))
-    # A rule whose no_match examples include one of its own match examples must fail.
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    doc = yaml.load((ROOT / "rules" / "scam_patterns.yaml").read_text(encoding="utf-8"), Loader=loader)
+    # A rule whose no_match examples include one of its own match examples must fail
+    # (the first rule alone, with every list it may use: checking it takes a fraction of the whole file's time).
+    doc["rules"] = doc["rules"][:1]
     first = doc["rules"][0]["examples"]
     first["no_match"] = first["no_match"] + first["match"][:1]
     path = tmp_path / "broken.yaml"

@@ -15,7 +15,7 @@ import re
 from typing import Any
 
 from .entities import ENTITIES
-from .normalize import normalize
+from .normalize import rule_key
 from .schema import LANGUAGES, Vocab
 from .yamlsafe import LineList, line_of, show
 
@@ -58,7 +58,7 @@ class VocabChecks:
         out: dict[str, Vocab] = {}
         for name, (terms, vline) in written.items():
             expanded = self.expand(name, written, vline)
-            keys = tuple(dict.fromkeys(k for k in map(normalize, expanded) if k))
+            keys = tuple(dict.fromkeys(k for k in map(rule_key, expanded) if k))
             total += len(keys)
             out[name] = Vocab(name, tuple(expanded), vline, keys)
             self.vocab_keys[name] = keys
@@ -97,7 +97,7 @@ class VocabChecks:
                     self.error(tline, f"{where}: term {show(term)}: a term is literal text (only a whole "
                                       "'{other_list}' includes another list)")
                     continue
-                key = normalize(term)
+                key = rule_key(term)
                 if not key:
                     self.error(tline, f"{where}: term {show(term)} is empty after normalisation")
                     continue

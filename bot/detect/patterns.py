@@ -31,7 +31,7 @@ import re
 from typing import Mapping
 
 from .entities import ENTITIES
-from .normalize import normalize
+from .normalize import rule_key
 from .schema import Element, Pattern
 
 __all__ = ["PatternError", "parse_pattern", "literal", "GAP"]
@@ -197,7 +197,7 @@ def parse_pattern(source: str, vocab: Mapping[str, tuple[str, ...]]) -> tuple[Pa
 def literal(text: str) -> Pattern:
     """A phrase: literal text only, no syntax (schema 1's ``phrases``).
     Raises :class:`PatternError` when nothing is left after normalisation."""
-    key = normalize(text)
+    key = rule_key(text)
     if not key:
         raise PatternError("the phrase is empty after normalisation")
     return Pattern(text, (Element("text", text.strip(), (key,)),), ())
@@ -205,7 +205,7 @@ def literal(text: str) -> Pattern:
 
 def _element(kind: str, text: str, vocab: Mapping[str, tuple[str, ...]], optional: bool = False) -> Element | None:
     if kind == "text":
-        key = normalize(text)
+        key = rule_key(text)
         return Element("text", text.strip(), (key,)) if key else None
     if kind == "choice":
         alternatives = _alternatives(text) if "(" in text else text.split("|")
@@ -220,7 +220,7 @@ def _element(kind: str, text: str, vocab: Mapping[str, tuple[str, ...]], optiona
             elif "{" in alternative or "}" in alternative:
                 raise PatternError(f"({text}): a slot inside (…) must be a whole alternative, like (钱|{{amount}})")
             else:
-                key = normalize(alternative)
+                key = rule_key(alternative)
                 if not key:
                     what = f"the alternative '{alternative}' is empty after normalisation (punctuation and spaces do not count)" \
                         if alternative.strip() else "an alternative is empty"
