@@ -44,7 +44,7 @@ from typing import Callable
 
 from .detect import Detector
 
-__all__ = ["cache_dir", "code_files", "load_or_build", "reduce_mapping_proxy"]
+__all__ = ["cache_dir", "code_files", "load_or_build", "lookup", "reduce_mapping_proxy"]
 
 log = logging.getLogger(__name__)
 
@@ -140,6 +140,19 @@ def _store(folder: Path, path: Path, detector: Detector) -> None:
                 raise
     except (OSError, pickle.PicklingError) as exc:
         log.debug("not caching the compiled rules in %s: %s", folder, exc)
+
+
+def lookup(data: bytes) -> Detector | None:
+    """The cached detector for rule-file content ``data`` (checked or not), or
+    None: for a caller that must not compile here when it is missing."""
+    folder = cache_dir()
+    if folder is None:
+        return None
+    for entry_checked in (True, False):
+        cached = _read(folder, _path(folder, data, entry_checked))
+        if cached is not None:
+            return cached
+    return None
 
 
 def load_or_build(data: bytes, build: Callable[[bytes], Detector], *, checked: bool = False) -> Detector:

@@ -58,6 +58,25 @@ def test_the_candidate_comes_back_with_the_same_verdicts(worker, live_data):
     assert worker.pid is not None and worker.pid != os.getpid()
 
 
+def test_a_fresh_worker_compiles_only_the_changed_rules_when_the_live_ones_are_cached(tmp_path, monkeypatch,
+                                                                                     live_data):
+    """The bot stores the rules it loads in the compiled-rules cache; the worker's first check
+    reads them back and compiles only what the candidate changed (a second layer)."""
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("CALLGUARD_CACHE_DIR", str(cache))
+    RuleBook.load(copy_rules(tmp_path / "live"))  # as the bot starts: checked, and stored
+    doc = yaml.load(live_data, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    next(g for g in doc["rules"][0]["groups"] if "weight" in g)["weight"] += 1
+    data = yaml.safe_dump(doc, allow_unicode=True, sort_keys=False).encode()
+    worker = BuildWorker()
+    try:
+        checked = worker.check(data, "candidate.yaml", live_data, "live.yaml")
+    finally:
+        worker.close()
+    assert checked.problems == () and checked.comparison is not None
+    assert checked.load().matcher.layers == 2  # a full compile is one layer (its verdicts: the test above)
+
+
 def test_a_refused_file_gets_the_problems_lint_gives(worker, live_data):
     data = schema_error().encode()
     checked = worker.check(data, "bad.yaml", live_data, "live.yaml")
