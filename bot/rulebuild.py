@@ -122,7 +122,7 @@ def _digest(data: bytes) -> str:
 
 
 def check_rules(data: bytes, source: str, *, live: Detector | Callable[[], Detector | None] | None,
-                regression: Sequence[Probe] = (), previous: Detector | None = None,
+                regression: Sequence[Probe] = (), previous: Detector | Callable[[], Detector | None] | None = None,
                 live_judge: Callable[[Detector], Judge] | None = None) -> Checked:
     """:func:`callguard.detect.check_candidate` as a :class:`Checked` (its
     problems instead of an exception, and timings), in process (the CLI) or
@@ -214,6 +214,19 @@ class _WorkerState:
     def last(self) -> Detector | None:
         return next(reversed(self.detectors.values()), None)
 
+    def reusable(self, live_data: bytes) -> Detector | None:
+        """What a candidate's compile may reuse: the last rule set this worker
+        saw, or else the live one when the compiled-rules cache holds it (the
+        first check after a start: the bot stored it there; seconds less).
+        Asked only once a candidate has parsed: never compiled here, and a
+        refused file does not cost the memory of reading it."""
+        last = self.last()
+        if last is None and live_data:
+            last = compiled_cache.lookup(live_data)
+            if last is not None:
+                self.keep(last)
+        return last
+
     def remembered(self, live: Detector) -> _Remembered:
         """``live`` judging with its verdicts remembered across requests."""
         if self.live_verdicts is None or self.live_verdicts.detector is not live:
@@ -224,17 +237,8 @@ class _WorkerState:
 def _check_request(state: _WorkerState, data: bytes, source: str, live_data: bytes, live_source: str) -> Checked:
     if state.regression is None:
         state.regression = shipped_regression()
-    # A candidate is compiled reusing the rules it shares with the last rule set this
-    # worker saw, or else with the live one, when the compiled-rules cache holds it
-    # (the first reload after a start: seconds less). Never compiled here just for
-    # that: a refused file costs no more than its own check.
-    previous = state.last()
-    if previous is None and live_data:
-        previous = compiled_cache.lookup(live_data)
-        if previous is not None:
-            state.keep(previous)
     checked = check_rules(data, source, live=lambda: state.live(live_data, live_source), regression=state.regression,
-                          previous=previous, live_judge=state.remembered)
+                          previous=lambda: state.reusable(live_data), live_judge=state.remembered)
     if checked.detector is None:
         return checked
     state.keep(checked.detector)

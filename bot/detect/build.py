@@ -28,12 +28,15 @@ from .verdict import Detector, Verdict
 __all__ = ["build", "check_candidate"]
 
 
-def build(data: bytes | str, source: str = "<rules>", *, previous: Detector | None = None,
+def build(data: bytes | str, source: str = "<rules>", *,
+          previous: Detector | Callable[[], Detector | None] | None = None,
           timings: dict[str, float] | None = None, verdicts: dict[str, Verdict] | None = None) -> Detector:
     """The detector for rule-file content ``data``, or :class:`RuleFileError`.
 
     ``previous``: the detector being replaced; its compiled rules are reused
-    where unchanged (same verdicts, see ``Matcher``). ``timings`` (if given)
+    where unchanged (same verdicts, see ``Matcher``). It may be a function
+    returning one, called only once the file has parsed without errors (so
+    a refused file never costs what fetching it does). ``timings`` (if given)
     receives seconds for ``parse``, ``compile`` and ``examples`` and the
     count ``examples_total``; ``verdicts`` (if given) the verdict on every
     example text."""
@@ -50,7 +53,7 @@ def build(data: bytes | str, source: str = "<rules>", *, previous: Detector | No
         if ruleset is None:
             raise RuleFileError(problems)
         t1 = time.perf_counter()
-        detector = Detector(ruleset, previous)
+        detector = Detector(ruleset, previous() if callable(previous) else previous)
         t2 = time.perf_counter()
         failures = run_examples(detector, verdicts)
         t3 = time.perf_counter()
@@ -66,7 +69,8 @@ def build(data: bytes | str, source: str = "<rules>", *, previous: Detector | No
 
 
 def check_candidate(data: bytes | str, source: str, *, live: Detector | Callable[[], Detector | None] | None,
-                    regression: Sequence[Probe] = (), previous: Detector | None = None,
+                    regression: Sequence[Probe] = (),
+                    previous: Detector | Callable[[], Detector | None] | None = None,
                     live_judge: Callable[[Detector], Judge] | None = None,
                     timings: dict[str, float] | None = None) -> tuple[Detector, Comparison | None]:
     """Everything a reload checks before a swap: :func:`build` (lint, compile,
