@@ -253,7 +253,9 @@ def test_verdicts_do_not_depend_on_the_process_hash_seed(tmp_path):
     payload = "".join(json.dumps({"text": t}, ensure_ascii=False) + "\n" for t in texts)
     outputs = []
     for seed in ("1", "2"):
-        env = {**os.environ, "PYTHONHASHSEED": seed}
+        # Each process compiles the rules itself: from the compiled-rules cache, the second
+        # would read back what the first compiled, under the first one's seed.
+        env = {**os.environ, "PYTHONHASHSEED": seed, "CALLGUARD_CACHE_DIR": "off"}
         proc = subprocess.run([sys.executable, "-m", "callguard", "check", "--jsonl", "-"], input=payload, text=True,
                               capture_output=True, cwd=ROOT, env=env, timeout=120)
         assert proc.returncode == 0, proc.stderr
