@@ -142,17 +142,20 @@ def _store(folder: Path, path: Path, detector: Detector) -> None:
         log.debug("not caching the compiled rules in %s: %s", folder, exc)
 
 
-def lookup(data: bytes) -> Detector | None:
-    """The cached detector for rule-file content ``data`` (checked or not), or
-    None: for a caller that must not compile here when it is missing."""
-    folder = cache_dir()
-    if folder is None:
-        return None
-    for entry_checked in (True, False):
+def _cached(folder: Path, data: bytes, checked: bool) -> Detector | None:
+    """The entry for ``data``: a checked one, or (unless ``checked``) either."""
+    for entry_checked in (True,) if checked else (True, False):
         cached = _read(folder, _path(folder, data, entry_checked))
         if cached is not None:
             return cached
     return None
+
+
+def lookup(data: bytes) -> Detector | None:
+    """The cached detector for rule-file content ``data`` (checked or not), or
+    None: for a caller that must not compile here when it is missing."""
+    folder = cache_dir()
+    return None if folder is None else _cached(folder, data, checked=False)
 
 
 def load_or_build(data: bytes, build: Callable[[bytes], Detector], *, checked: bool = False) -> Detector:
@@ -165,10 +168,9 @@ def load_or_build(data: bytes, build: Callable[[bytes], Detector], *, checked: b
     folder = cache_dir()
     if folder is None:
         return build(data)
-    for entry_checked in (True,) if checked else (True, False):
-        cached = _read(folder, _path(folder, data, entry_checked))
-        if cached is not None:
-            return cached
+    cached = _cached(folder, data, checked)
+    if cached is not None:
+        return cached
     detector = build(data)
     _store(folder, _path(folder, data, checked), detector)
     return detector

@@ -201,7 +201,9 @@ class _WorkerState:
         from its bytes."""
         if not data:
             return None
-        kept = self.detectors.get(_digest(data)) or compiled_cache.lookup(data)
+        kept = self.detectors.get(_digest(data))
+        if kept is None:
+            kept = compiled_cache.lookup(data)
         if kept is None:
             try:
                 kept = Detector(parse_rules(data, source), self.last())
