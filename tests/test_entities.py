@@ -245,3 +245,29 @@ def test_a_dot_written_as_a_word_inside_a_link_reads_as_a_dot():
     # A label is at most 63 characters (as in DNS): a longer run before 点 is no host.
     assert "link" not in find_entities("a" * 4090 + "点cc")
     assert kinds("x" * 63 + "点cc")["link"] == ["x" * 63 + "点cc"]
+
+
+def test_an_official_hotline_is_known_in_the_ways_people_write_it():
+    """official_phones.txt lists "SG 1800 339 6963"; messages write it with other separators, with
+    the country code, or none at all. A longer number, an extension a scammer adds, or digits in a
+    link are not it."""
+    for text, number in (("call 1800 339 6963 now", "1800 339 6963"), ("call 1800-339-6963", "1800-339-6963"),
+                         ("call 18003396963.", "18003396963"), ("call +65 6339 6963", "+65 6339 6963"),
+                         ("如非本人操作，请致电95588。", "95588"), ("ring 13 22 65 today", "13 22 65"),
+                         ("call +60 3-6204 7788", "+60 3-6204 7788"), ("call 1-800-829-1040", "1-800-829-1040")):
+        assert kinds(text)["official_phone"] == [number], text
+    for text in ("联系客服 95588-xxx 注销", "call 95588 1234", "请登录 95588-jf.cc 兑换", "call 1800 339 6964",
+                 "order 195588", "call 6335 3533"):  # (Singpass: not checked against an official page yet)
+        assert "official_phone" not in kinds(text), text
+
+
+def test_every_official_hotline_names_its_page():
+    """A number is listed only with the owner's page it was checked against (and the date)."""
+    from pathlib import Path
+
+    lines = [line for line in Path(entities.__file__).with_name("official_phones.txt").read_text("utf-8").splitlines()
+             if line.strip() and not line.startswith("#")]
+    assert len(lines) >= 30
+    for line in lines:
+        number, _, note = line.partition("#")
+        assert "; " in note and "(" in note and "20" in note, line

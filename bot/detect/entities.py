@@ -26,6 +26,10 @@ normalised text the patterns run on.
 * ``phone``: a phone number of 7 to 15 digits, separators allowed.
 * ``premium_phone``: a phone number billed at a premium rate (UK 09 and
   0871-0873, Australia 190x).
+* ``official_phone``: an institution's own hotline, as listed in
+  ``official_phones.txt`` (each number checked against the owner's page):
+  ``95588``, ``6335 3533``, ``+65 6335 3533``, ``13 2221``. A genuine alert
+  says "if this wasn't you, call" one of these; phishing gives its own.
 * ``handle``: a chat account to move to: ``@name``, ``wa.me/…``, ``t.me/…``,
   or a WeChat/QQ/LINE/WhatsApp/Telegram id written after the app's name.
 * ``code``: a stand-alone number of 4 to 8 digits (a verification code).
@@ -127,7 +131,8 @@ _RISKY = re.compile(
     rf"|(?<![a-z0-9-])(?=[a-z0-9]*-)[a-z0-9-]*(?:{_BAIT_WORDS})[a-z0-9-]*\.",  # a hyphenated label with a bait word
     re.IGNORECASE)
 
-ENTITIES = ("amount", "link", "risky_link", "odd_link", "official_link", "phone", "premium_phone", "handle", "code")
+ENTITIES = ("amount", "link", "risky_link", "odd_link", "official_link", "phone", "premium_phone", "official_phone",
+            "handle", "code")
 
 
 def _data_lines(name: str) -> list[str]:
@@ -171,6 +176,33 @@ def _hyphenated(link: str) -> bool:
 # (a mainland mobile can read 1 900 and seven more).
 _PREMIUM = re.compile(r"(?:44|0)(?:9\d{9}|87[123]\d{7})$|(?:61)?190\d{7}$")
 _NOT_DIGIT = re.compile(r"\D")
+
+
+# ``official_phone``: the hotlines of official_phones.txt, each written as "REGION NUMBER": found with
+# or without separators ("1800 339 6963", "1800-339-6963", "18003396963") and with the region's
+# country code before it ("+65 6335 3533", "+60 3-6204 7788" for "03-6204 7788"). Not inside a
+# longer number ("95588 1234") or an extension a scammer adds ("95588-xxx"), nor inside a link
+# ("10086-jf.cc": see _INSIDE).
+_COUNTRY_CODES = {"CN": "86", "SG": "65", "MY": "60", "HK": "852", "TW": "886", "AU": "61", "GB": "44", "US": "1"}
+_NUMBER_SEPARATOR = "[ ().-]{0,2}"
+
+
+def _official_phone_pattern(lines: list[str]) -> re.Pattern:
+    """One expression for every number of official_phones.txt ("SG 6335 3533"), longest first."""
+    variants = set()
+    for line in lines:
+        region, _, number = line.partition("#")[0].strip().partition(" ")
+        digits = _NOT_DIGIT.sub("", number)
+        if region not in _COUNTRY_CODES or len(digits) < 5:
+            raise ValueError(f"official_phones.txt: {line!r} is not 'REGION NUMBER' with five digits or more")
+        variants.add(_NUMBER_SEPARATOR.join(digits))
+        international = _COUNTRY_CODES[region] + (digits[1:] if digits.startswith("0") else digits)
+        variants.add(r"\+?" + _NUMBER_SEPARATOR.join(international))
+    body = "|".join(sorted(variants, key=len, reverse=True))
+    return re.compile(rf"(?<![0-9A-Za-z])(?=[+\d])(?:{body})(?![0-9A-Za-z]|[ ().-]{{1,2}}\d|-[A-Za-z])")
+
+
+_OFFICIAL_PHONES = _official_phone_pattern(_data_lines("official_phones.txt"))
 
 
 def is_official(link: str) -> bool:
@@ -229,6 +261,7 @@ _HINTS = {
     "handle": re.compile(r"(?=[@.微qltswvk薇])(?:@|\.me/|微信|qq|line|whatsapp|telegram|tg|skype|signal|kakao|vx|wx|v信|薇信"
                          r"|wechat|weixin)", re.IGNORECASE),  # the lookahead as in _FIRST
     "code": re.compile(r"\d{4}"),
+    "official_phone": re.compile(r"\d\d"),  # "13 22 21": however it is split, two digits stand together
 }
 # Text without any of these has no hint of a link (the hint holds a ':' or a '.').
 _LINK_MARKS = (".", ":", "点", "點")
@@ -283,6 +316,10 @@ def find_entity(text: str, name: str, cache: dict[str, list[tuple[int, int]]]) -
             found = []
     elif name == "premium_phone":
         found = [(s, e) for s, e in find_entity(text, "phone", cache) if _PREMIUM.match(_NOT_DIGIT.sub("", text[s:e]))]
+    elif name == "official_phone":
+        found = [m.span() for m in _OFFICIAL_PHONES.finditer(text)] if _HINTS["official_phone"].search(text) else []
+        if found:
+            found = _outside(found, find_entity(text, "link", cache))
     elif name == "official_link":
         found = [(s, e) for s, e in find_entity(text, "link", cache) if is_official(text[s:e])]
     elif (name == "link" and not any(mark in text for mark in _LINK_MARKS)) or _HINTS[name].search(text) is None:
