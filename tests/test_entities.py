@@ -271,3 +271,12 @@ def test_every_official_hotline_names_its_page():
     for line in lines:
         number, _, note = line.partition("#")
         assert "; " in note and "(" in note and "20" in note, line
+
+
+def test_a_hyphenated_host_wearing_a_region_s_mark_is_risky():
+    """Official sites sit under gov.sg, .gov.uk and the like; "mom-workpass-sg.com" passes for one.
+    A hyphen alone is not enough in English (t-mobile.com, e-zpassny.com), nor a region inside a word."""
+    for link in ("mom-workpass-sg.com", "gov-tw.cc/pay", "hmrc-uk-refund.com", "pos-my.net"):
+        assert kinds(f"pay at {link} now")["risky_link"] == [link], link
+    for link in ("t-mobile.com", "e-zpassny.com", "duke-energy.com", "singapore-zoo.com", "my-health.gov.au"):
+        assert "risky_link" not in kinds(f"see {link} today"), link
