@@ -280,3 +280,13 @@ def test_a_hyphenated_host_wearing_a_region_s_mark_is_risky():
         assert kinds(f"pay at {link} now")["risky_link"] == [link], link
     for link in ("t-mobile.com", "e-zpassny.com", "duke-energy.com", "singapore-zoo.com", "my-health.gov.au"):
         assert "risky_link" not in kinds(f"see {link} today"), link
+
+
+def test_a_pasted_e_mail_s_sender_on_a_risky_host_is_a_risky_link():
+    """The host of an address is no link to open, but "it-notice@outlook-secure-hk.com" at the top
+    of a pasted e-mail is the same mark as a link there. A webmail or a bank's own host is not."""
+    text = "From: IT <it-notice@outlook-secure-hk.com>: your mailbox is full"
+    assert kinds(text)["risky_link"] == ["outlook-secure-hk.com"] and "link" not in kinds(text)
+    assert kinds("sender: helpdesk@ourcompany-mail.net")["risky_link"] == ["ourcompany-mail.net"]
+    for text in ("mail me at john.tan@gmail.com", "from alerts@dbs.com.sg", "write to a@b-c.com"):
+        assert "risky_link" not in kinds(text), text

@@ -81,7 +81,9 @@ _BAIT_WORDS = (r"verify|verif|secure|security|login|log-in|signin|update|account
                # renewals, upgrades, vouchers and notices of fines, and their Malay words (kemaskini: update)
                r"renew|promo|upgrade|redeem|voucher|cashback|points|notice|notis|penalty|pcn|parking|kemaskini|semak|tuntut|"
                # moves, arrears and relief that a notice asks to act on
-               r"migrat|arrear|disaster|assist")
+               r"migrat|arrear|disaster|assist|"
+               # mailboxes and their administrators ("ourcompany-mail.net", "m365-storageadmin.com")
+               r"mail|admin|storage|helpdesk")
 
 # Each entity's expression, and (below) the characters a match can start with.
 _BODIES = {
@@ -308,6 +310,16 @@ def _dot_after_label(m: re.Match) -> str:
     return label + "." if any(c.isalpha() for c in label) else m.group(0)
 
 
+# The host of an e-mail address ("it-notice@outlook-secure-hk.com"). Not a link (nothing to open),
+# but a pasted e-mail's sender on a risky host is the same mark as a link to one: a risky link
+# covers both. Only after an "@" that follows an address's local part.
+_SENDER_HOST = re.compile(rf"(?<=[a-z0-9_.+-]@)(?:{_DOMAIN})", re.IGNORECASE)
+
+
+def _sender_hosts(text: str) -> list[tuple[int, int]]:
+    return [m.span() for m in _SENDER_HOST.finditer(text)] if "@" in text else []
+
+
 # What an entity's spans must not lie inside: the digits of a link are not a
 # phone number, a code or an amount, and those of a phone number are not a code.
 _INSIDE = {"phone": ("link",), "code": ("link", "phone"), "amount": ("link",)}
@@ -323,9 +335,10 @@ def find_entity(text: str, name: str, cache: dict[str, list[tuple[int, int]]]) -
     if name in _LINK_ENTITIES:
         text = _as_links_read(text)
     if name == "risky_link":
-        found = [(s, e) for s, e in find_entity(text, "link", cache)
+        found = [(s, e) for s, e in find_entity(text, "link", cache) + _sender_hosts(text)
                  if (_RISKY.search(text, s, e) or impersonates_brand(text[s:e]) or _regional(text[s:e]))
                  and not is_official(text[s:e])]
+        found.sort()
     elif name == "odd_link":
         found = [(s, e) for s, e in find_entity(text, "link", cache) if _hyphenated(text[s:e])]
         if found and _CHINESE.search(text) is not None:
