@@ -63,7 +63,7 @@ _TLD_RISKY = ("top|xyz|vip|icu|cc|club|shop|live|site|online|buzz|rest|cyou|sbs|
               "support|services|service|store|tech|cloud|center|website|space|host|cam|bar|xin|ren|wang|pro|page")
 # "example", "test" and "invalid" are reserved for documentation (RFC 2606): no real message links
 # there, but the project's hand-written test messages do, and must read as links as real ones would.
-_TLD = ("com|net|org|info|biz|gov|edu|io|co|me|ly|gl|to|app|dev|ai|uk|au|sg|my|hk|tw|cn|us|ca|nz|de|fr|jp|kr|"
+_TLD = ("com|net|org|info|biz|gov|edu|io|co|me|ly|gl|to|app|dev|ai|uk|au|sg|my|hk|tw|cn|us|ca|nz|de|fr|jp|kr|gg|"
         "in|ph|th|id|vn|example|test|invalid|" + _TLD_RISKY)
 # Newer top-level domains that are also everyday words ("help", "today"): phishing texts use them
 # ("royalmail-redelivery.help"), but "pls.help" or "lagos.0803.email" typed without a space is no link.
