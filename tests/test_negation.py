@@ -56,6 +56,7 @@ def test_orders_conditions_and_offers_are_not_denials(text):
 
 @pytest.mark.parametrize("text, question", [
     ("我：要交钱吗？客服：不需要，开卡免费", "要交钱吗"),
+    ("需要交什么费用吗\n不需要任何费用的，交通我们报销", "需要交什么费用"),  # a dialogue without marks
     ("Do I need to give you my PIN? No, never.", "Do I need to give you my PIN"),
     ("請問需要提供信用卡號嗎？不用喔", "請問需要提供信用卡號嗎"),
 ])

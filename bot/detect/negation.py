@@ -110,8 +110,8 @@ _NEED_QUESTION = re.compile(
     r"|(?<![a-z])(?:do i need|do we need|do i have to|do we have to|will i need|would i need|should i|do you need|"
     r"will you need|is there (?:a|any) (?:fee|charge|cost|payment)|perlu ke|kena bayar ke|perlu bayar)(?![a-z])")
 _QUESTION_START = re.compile("[。！？；：:\n\r!?;]")
-_ANSWERED = re.compile(  # a question mark, then a no (after a speaker's name, if any)
-    r"[?？][\s\-—–.…]{0,4}(?:[^\s：:，。！？?!,.]{1,8}[：:])?[\s\-—–]{0,3}"  # bounded: no backtracking over a long run
+_ANSWERED = re.compile(  # a question mark (or 吗 ending a dialogue's line), then a no (after a speaker's name, if any)
+    r"(?:[?？]|吗(?=[ \t]*[\r\n]))[\s\-—–.…]{0,4}(?:[^\s：:，。！？?!,.]{1,8}[：:])?[\s\-—–]{0,3}"  # bounded: no backtracking over a long run
     "(?:不需要|不用|不会|不會|唔使|唔洗|唔需要|唔会|唔會|冇|没有|沒有|不必|无需|無需|免费|免費"
     r"|(?:no|nope|never|not at all|absolutely not|of course not|tak perlu|tidak perlu|tak payah|tak|tidak)(?![a-z]))")
 
@@ -124,7 +124,7 @@ def find_negations(text: str) -> list[tuple[int, int, int, int]]:
     an answer's scope is the question before it."""
     text = text.translate(_ASCII_LOWER)  # same length, same offsets
     out = _denials(text)
-    if "?" in text or "？" in text:
+    if "?" in text or "？" in text or "吗" in text:  # dialogues written without marks end a question with 吗
         out += _answers(text, MAX_NEGATIONS - len(out))
     return out
 
