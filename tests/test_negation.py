@@ -30,6 +30,7 @@ def governed(text: str) -> list[tuple[str, str]]:
     ("We're not asking for your PIN, card number or code", [("not", " asking for your PIN")]),
     ("No link to pay anything", [("No", " link to pay anything")]),
     ("冇連結叫我俾錢", [("冇", "連結叫我俾錢")]),
+    ("没有交任何培训费或者押金", [("没有", "交任何培训费或者押金")]),  # the reader's own act, in full
     ("Yuran ditolak dari harta pusaka, bukan bayar ke akaun peribadi", [("bukan", " bayar ke akaun peribadi")]),
 ])
 def test_a_denial_governs_its_clause(text, expected):
@@ -48,6 +49,7 @@ def test_a_denial_governs_its_clause(text, expected):
     "mintak no phone dgn kod TAC",  # Malay 'no' is a number
     "唔更新下個月冇得出 叫佢講張提款卡密碼出嚟",  # 冇 of another clause
     "别人给你打电话",  # 别 of 别人 (others)
+    "卖家收了钱没给货",  # a bare 没 of someone else's act
     "Ini bukan penipuan, sila bayar yuran sekarang",  # "not a scam, please pay": the order is outside the scope
 ])
 def test_orders_conditions_and_offers_are_not_denials(text):
