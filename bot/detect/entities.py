@@ -30,7 +30,7 @@ normalised text the patterns run on.
   0871-0873, Australia 190x).
 * ``official_phone``: an institution's own hotline, as listed in
   ``official_phones.txt`` (each number checked against the owner's page):
-  ``95588``, ``6335 3533``, ``+65 6335 3533``, ``13 2221``. A genuine alert
+  ``95588``, ``1800 339 6963``, ``+65 6339 6963``, ``13 22 65``. A genuine alert
   says "if this wasn't you, call" one of these; phishing gives its own.
 * ``handle``: a chat account to move to: ``@name``, ``wa.me/…``, ``t.me/…``,
   or a WeChat/QQ/LINE/WhatsApp/Telegram id written after the app's name.
@@ -202,7 +202,7 @@ _NOT_DIGIT = re.compile(r"\D")
 # or without separators ("1800 339 6963", "1800-339-6963", "18003396963") and with the region's
 # country code before it ("+65 6335 3533", "+60 3-6204 7788" for "03-6204 7788"). Not inside a
 # longer number ("95588 1234") or an extension a scammer adds ("95588-xxx"), nor inside a link
-# ("10086-jf.cc": see _INSIDE).
+# ("95588-jf.cc": the link's own digits).
 _COUNTRY_CODES = {"CN": "86", "SG": "65", "MY": "60", "HK": "852", "TW": "886", "AU": "61", "GB": "44", "US": "1"}
 _NUMBER_SEPARATOR = "[ ().-]{0,2}"
 
