@@ -231,6 +231,7 @@ _ENTITY_TEXTS = {
     "official_link": ("https://www.gov.uk/pay", "accounts.google.com/signin"),
     "phone": ("13812345678", "+44 7700 900123", "0912-345-678", "(415) 555 0199"),
     "premium_phone": ("09061 234 567", "0871 277 8109", "1902 123 456"),
+    "official_phone": ("95588", "1800 339 6963", "+65 6363 3333", "13 22 65"),  # from official_phones.txt
     "handle": ("微信号 abc_1234", "@safe_team88", "wa.me/60123456789", "t.me/helpdesk01", "QQ: 8812345"),
     "code": ("482913", "7740", "123456", "90210"),
 }
