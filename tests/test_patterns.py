@@ -154,3 +154,36 @@ def test_evidence_names_the_slot_that_matched():
     by_text = {e.text: e for e in v.evidence}
     assert by_text["外公"].slot == "{kin}"
     assert v.to_json()["evidence"][0]["slot"] == "{kin}"
+
+
+def test_a_reload_takes_the_patterns_parsed_under_the_same_vocabulary_and_no_others():
+    from callguard.detect.patterns import pattern_parser
+
+    keys = {name: tuple(terms) for name, terms in VOCAB.items()}
+    first = pattern_parser(keys)("{kin}…{money_verb}")
+    assert pattern_parser(dict(keys))("{kin}…{money_verb}") is first  # read once, shared
+    grown = {**keys, "kin": keys["kin"] + ("外婆",)}
+    other = pattern_parser(grown)("{kin}…{money_verb}")
+    assert other == parse_pattern("{kin}…{money_verb}", grown) and "外婆" in other[0].elements[0].keys
+    parse = pattern_parser(keys)
+    for _ in range(2):  # an error is raised each time, never remembered as a result
+        with pytest.raises(PatternError, match="did you mean"):
+            parse("{kinn}")
+
+
+def test_an_edited_vocab_term_reaches_every_pattern_on_the_next_load():
+    text = rule_file("{kin}…(转账|汇款)")
+    assert not lint_errors(text)
+    edited = text.replace('family: ["{kin}", 妈妈]', 'family: ["{kin}", 妈妈, 舅舅]')
+    assert edited != text and not lint_errors(edited)
+    assert Detector(_ruleset(edited)).check("舅舅叫我转账").score > Detector(_ruleset(text)).check("舅舅叫我转账").score
+
+
+def lint_errors(text: str) -> list[str]:
+    return [str(p) for p in lint_text(text, "rules.yaml") if p.severity == "error"]
+
+
+def _ruleset(text: str):
+    from callguard.detect.load import parse_rules
+
+    return parse_rules(text, "rules.yaml")

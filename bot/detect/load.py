@@ -18,12 +18,12 @@ import os
 import re
 from dataclasses import replace
 from types import MappingProxyType
-from typing import Any
+from typing import Any, Callable
 
 from .loadshared import SharedChecks
 from .loadvocab import MAX_TERMS, VocabChecks
 from .normalize import has_cjk
-from .patterns import PatternError, literal, parse_pattern
+from .patterns import PatternError, literal, pattern_parser
 from .regions import parse_regions, placeholder_problems
 from .schema import (LANGUAGES, REQUIRED_CATEGORIES, REQUIRED_TEXTS, SCHEMA_VERSIONS, Category, Group, Pattern,
                      Problem, Rule, RuleFileError, RuleSet, Thresholds)
@@ -62,6 +62,7 @@ class _Checker(VocabChecks, SharedChecks):
         self.problems: list[Problem] = []
         self.schema = 2
         self.vocab_keys: dict[str, tuple[str, ...]] = {}  # vocab name -> normalised terms
+        self._parse: Callable[[str], tuple[Pattern, ...]] | None = None  # by the vocabulary, once it is read
         self.used_vocab: set[str] = set()
         self.pattern_count = 0
         self.pattern_limit = MAX_PATTERNS
@@ -384,7 +385,7 @@ class _Checker(VocabChecks, SharedChecks):
         return tuple(out)
 
     def pattern(self, item: Any, syntax: bool, where: str, line: int) -> tuple[Pattern, ...]:
-        """The variants of one pattern (see ``parse_pattern``), () if it has errors."""
+        """The variants of one pattern (see ``patterns.parse_pattern``), () if it has errors."""
         if not isinstance(item, str):
             self.error(line, f"{where}: {show(item)} must be text")
             return ()
@@ -392,7 +393,9 @@ class _Checker(VocabChecks, SharedChecks):
             self.error(line, f"{where}: pattern longer than {MAX_PATTERN_CHARS} characters")
             return ()
         try:
-            variants = parse_pattern(item, self.vocab_keys) if syntax else (literal(item),)
+            if self._parse is None:  # the vocab block is read before any pattern (``document``)
+                self._parse = pattern_parser(self.vocab_keys)
+            variants = self._parse(item) if syntax else (literal(item),)
         except PatternError as exc:
             self.error(line, f"{where}: {'pattern' if syntax else 'phrase'} {show(item)}: {exc}")
             return ()
