@@ -8,7 +8,7 @@ from dataclasses import replace
 import pytest
 
 from callguard.detect.matcher import Matcher, Scan
-from callguard.detect.negation import MAX_NEGATIONS, find_negations
+from callguard.detect.negation import MAX_NEGATIONS, find_negations, find_questions
 from tests.factories import pgroup, rule, ruleset
 from tests.test_shared_groups import document, problems, rule as file_rule
 
@@ -118,6 +118,46 @@ def test_a_message_without_negations_is_matched_as_before():
     assert not scan.negations()
 
 
+# --------------------------------------------------------------- checks only asked about
+
+@pytest.mark.parametrize("text, asked", [
+    ("Me: Can I call back on the number on my card?\nCaller: If you hang up now", ["Can I call back on the number on my card"]),
+    ("I hung up and rang the number on my card, is that right?", []),  # a report asking for reassurance
+    ("I rang the number on my card?", []),
+    ("should I hang up and call the bank myself", ["should I hang up and call the bank myself"]),
+    ("我可以打卡背面的电话核实吗", ["我可以打卡背面的电话核实吗"]),
+    ("要不要自己打卡背面的电话", ["要不要自己打卡背面的电话"]),
+    ("我挂了电话，自己打了卡背面的号码，这样对吗？", []),
+    ("我打了卡背面的电话 可以相信吗", ["可以相信吗"]),  # spaces stand for commas in unpunctuated Chinese
+    ("I rang the number on my card and they confirmed it.", []),
+])
+def test_a_question_is_its_clause(text, asked):
+    assert [text[a:b].strip() for a, b in find_questions(text)] == asked
+
+
+def checked(text: str) -> int:
+    """The score of a rule whose counter-group is a check the user made (only_as_done)."""
+    m = Matcher(ruleset(rule("r", pgroup("ask", 60, "(safe account|安全账户)"),
+                             replace(pgroup("checked", -40, "(call|rang|ring|called) …number on my card", "打…卡背面的(电话|号码)"),
+                                     only_as_done=True))))
+    scan = Scan(text)
+    score = m.scores(scan)[0].score
+    assert m.best_of_each(Scan(text), (0,))[0].score == score  # the ranking path (``check``) agrees
+    return score
+
+
+def test_a_check_counts_only_as_done_not_denied_or_asked():
+    assert checked("He wants my savings in a safe account. I hung up and rang the number on my card.") == 20
+    assert checked("He wants my savings in a safe account. Me: Can I call back on the number on my card?") == 60
+    assert checked("He wants my savings in a safe account and I didn't call the number on my card") == 60
+    assert checked("对方让我转到安全账户，我挂了之后自己打了卡背面的电话") == 20
+    assert checked("对方让我转到安全账户，我可以打卡背面的电话核实吗？") == 60
+
+
+def test_a_request_asked_about_still_counts():
+    assert hit(matcher("send (the|my) code"), "Should I send the code?") == "send the code"
+
+
 # --------------------------------------------------------------- rule files
 
 def test_negatable_must_be_true_or_false_and_only_on_a_request():
@@ -134,6 +174,38 @@ def test_negatable_must_be_true_or_false_and_only_on_a_request():
     found = problems(text)
     assert any("negatable must be true or false" in p for p in found)
     assert any("negatable is for requests" in p for p in found)
+
+
+def test_only_as_done_must_be_true_or_false_and_only_on_counter_evidence():
+    text = document([file_rule("loan-a", """\
+        - name: lure
+          weight: 40
+          only_as_done: true
+          patterns: [低息贷款]
+        - name: legit
+          weight: -40
+          only_as_done: maybe
+          patterns: [银行柜台]
+        """)])
+    found = problems(text)
+    assert any("only_as_done must be true or false" in p for p in found)
+    assert any("only_as_done is for counter-evidence" in p for p in found)
+
+
+def test_an_only_as_done_shared_group_cannot_be_used_with_a_positive_weight():
+    text = document([file_rule("loan-a", """\
+        - use: called_bank
+          weight: 30
+        - name: lure
+          weight: 40
+          patterns: [低息贷款]
+        """)], shared="""\
+        - name: called_bank
+          weight: -30
+          only_as_done: true
+          patterns: [打了银行电话]
+        """)
+    assert any("counts only as done" in p for p in problems(text))
 
 
 def test_a_negatable_shared_group_cannot_be_used_with_a_negative_weight():

@@ -269,12 +269,14 @@ def _try_pattern(p: tuple, occ: "Occurrences", memo: dict, entities_of: Callable
         if not found:
             return
         lists.append(found)
-    negated = negations() if negatable else None
+    negated = negations(negatable == 2) if negatable else None  # 2: layer.ONLY_AS_DONE, questions too
     if negated:
         lists[0] = [o for o in lists[0] if not negated.governs(o[0])]
         if not lists[0]:
             return
-    match = chain(norm, lists, gaps, bound, negated or None)
+    # A cue in a gap breaks a request's match ("验证码…请勿…告诉"), not a done check's: "I rang
+    # her on the number from our contract, not the email's" is a check.
+    match = chain(norm, lists, gaps, bound, negated if negated and negatable != 2 else None)
     if match is not None:
         sim, spans = match
         rank = (sim, -spans[0][0], spans[-1][1] - spans[0][0], -order)

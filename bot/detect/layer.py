@@ -50,6 +50,10 @@ MIN_PINYIN_ALIAS = 8
 LAZY_ABOVE_CLASSES = 100_000
 
 
+# How a pattern reads negations (``_Pattern.negatable``, :mod:`.negation`).
+NEGATABLE, ONLY_AS_DONE = 1, 2
+
+
 @dataclass(frozen=True, slots=True)
 class _Pattern:
     """A pattern of several elements (or an entity), compiled."""
@@ -62,7 +66,9 @@ class _Pattern:
     gaps: tuple[bool, ...]
     gap: int  # the group's bound
     scanned: tuple[int, ...] = ()  # the classes the scan finds (not on demand)
-    negatable: bool = False  # its group's matches do not count where a negation governs them
+    # 0: its group's matches always count; NEGATABLE: not where a negation governs them;
+    # ONLY_AS_DONE: nor inside a question (counter-evidence, ``Group.only_as_done``).
+    negatable: int = 0
 
 
 def _class_key(element: Element, fuzzy: bool) -> tuple:
@@ -139,13 +145,14 @@ class Layer:
                 self.weights.append(group.weight)
                 for order, pattern in enumerate(group.patterns):
                     cids = tuple(intern(e, group.fuzzy) for e in pattern.elements)
-                    # A negatable group's phrases are patterns: only chaining looks at negations.
-                    if len(cids) == 1 and not self._on_demand(cids[0]) and not group.negatable:
+                    # A negatable (or only-as-done) group's phrases are patterns: only chaining looks at negations.
+                    if len(cids) == 1 and not self._on_demand(cids[0]) and not (group.negatable or group.only_as_done):
                         singles.setdefault(cids[0], []).append((gid, order, pattern.source))
                     else:
                         patterns.append(_Pattern(gid, order, pattern.source, cids,
                                                  tuple(str(e) for e in pattern.elements), pattern.gaps, group.gap,
-                                                 negatable=group.negatable))
+                                                 negatable=NEGATABLE if group.negatable
+                                                 else ONLY_AS_DONE if group.only_as_done else 0))
         self.class_demand = tuple(self._on_demand(cid) for cid in range(len(self.class_labels)))
         # A class of plain phrases: its label when evidence names what it matched, and its consumers.
         self.singles = {cid: (self.class_labels[cid] if self.class_slot[cid] else None, tuple(v))

@@ -49,7 +49,7 @@ _ID_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]{1,80}$")
 _SLOT_RE = re.compile(r"\{\s*([a-z][a-z0-9_]*)\s*\}")
 _TOP_KEYS = ("schema", "version", "thresholds", "texts", "regions", "categories", "vocab", "shared", "rules")
 _RULE_KEYS = ("id", "category", "title", "advice", "requires", "requires_all", "groups", "examples", "note", "fallback")
-_GROUP_KEYS = ("name", "weight", "phrases", "patterns", "fuzzy", "gap", "negatable", "note")
+_GROUP_KEYS = ("name", "weight", "phrases", "patterns", "fuzzy", "gap", "negatable", "only_as_done", "note")
 
 
 class _Checker(VocabChecks, SharedChecks):
@@ -332,8 +332,16 @@ class _Checker(VocabChecks, SharedChecks):
             self.error(line_of(g, "negatable", line), f"{where} negatable is for requests (a positive weight): a "
                                                       f"negative group already counts against the rule")
             negatable = False
+        only_as_done = g.get("only_as_done", False)
+        if not isinstance(only_as_done, bool):
+            self.error(line_of(g, "only_as_done", line), f"{where} only_as_done must be true or false")
+            only_as_done = False
+        elif only_as_done and weight > 0:
+            self.error(line_of(g, "only_as_done", line), f"{where} only_as_done is for counter-evidence (a negative "
+                                                         f"weight): a request asked about still counts")
+            only_as_done = False
         return Group(name=name, weight=weight, patterns=self.patterns(g, where, line), fuzzy=fuzzy, gap=gap,
-                     negatable=negatable)
+                     negatable=negatable, only_as_done=only_as_done)
 
     def weight(self, value: Any, where: str, line: int) -> int | None:
         """A group's weight (in a rule, in ``shared:`` or beside a ``use:``);

@@ -139,6 +139,9 @@ class SharedChecks:
             if weight is not None and weight < 0 and group.negatable:
                 self.error(line_of(g, "weight", line), f"{where}: shared group '{name}' is negatable (a request); "
                                                        f"it cannot take a negative weight")
+            elif weight is not None and weight > 0 and group.only_as_done:
+                self.error(line_of(g, "weight", line), f"{where}: shared group '{name}' counts only as done "
+                                                       f"(counter-evidence); it cannot take a positive weight")
             elif weight is not None:
                 group = replace(group, weight=weight)
         return group

@@ -37,7 +37,9 @@ import string
 from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
 
-__all__ = ["SCOPE_COST", "MAX_NEGATIONS", "Negations", "find_negations"]
+from .normalize import CJK_CLASS
+
+__all__ = ["SCOPE_COST", "MAX_NEGATIONS", "Negations", "find_negations", "find_questions"]
 
 # The expressions below are matched on text with its ASCII letters in lower case, not with
 # re.IGNORECASE: that flag made the cue scan 2.4 times slower (every alternative compared
@@ -132,6 +134,42 @@ def find_negations(text: str) -> list[tuple[int, int, int, int]]:
     return out
 
 
+# Where a question's clause ends: a clause mark, commas included ("I rang the number on my card,
+# is that right?" asks nothing of the call it reports), but not a digit group's mark ("£3,200"),
+# and the spaces that stand for commas in unpunctuated Chinese ("我打了卡背面的电话 这样对吗").
+_QUESTION_BREAK = re.compile("[，。！？；：、!?;:\n\r]|[,.](?![0-9])|(?<![0-9])[,.]"
+                             f"|(?<=[{CJK_CLASS}])\\s+|\\s+(?=[{CJK_CLASS}])")
+# A clause that asks whether to do something: it starts like such a question ("can I call back
+# ...", "要不要打回去", "我可以打卡背面的电话核实吗"). A question mark or particle alone is not enough:
+# people end a report with one to ask for reassurance ("I rang the number on my card?").
+_ASKS = re.compile(
+    r"\s*(?:(?:can|could|should|shall|may|must) (?:i|we)|(?:do|did|would) (?:i|we) (?:need|have) to|"
+    r"is it (?:ok|okay|safe|fine|alright|all right|better) to|would it be (?:ok|okay|safe|better) to|"
+    r"boleh ke (?:saya|kami)|patut ke (?:saya|kami))(?![a-z])"
+    "|\\s*(?:要不要|可不可以|可以不可以|能不能|该不该|該不該|应不应该|應不應該|是不是应该|是不是應該|是否应该|是否應該|"
+    "使唔使|可唔可以|好唔好)"
+    f"|\\s*(?:我|我们|我們|我哋)?(?:可以|能|应该|應該|可否|可唔可以)[^，。！？；：、,.!?;:\\n\\r]*(?:吗|嗎|么|麼|咩)\\s*$")
+
+
+def find_questions(text: str) -> list[tuple[int, int]]:
+    """The clauses of ``text`` that ask whether to do something (offsets in ``text``, at most
+    MAX_NEGATIONS): "Can I call back on the number on my card?", "我可以打卡背面的电话核实吗".
+    A check the reader only asks about was not made, so counter-evidence groups that count
+    only what was done (``only_as_done``) do not count a match inside one. Not a denial: a
+    request asked about ("should I send the code?") still counts as a request."""
+    text = text.translate(_ASCII_LOWER)
+    out: list[tuple[int, int]] = []
+    start = 0
+    for mark in (*_QUESTION_BREAK.finditer(text), None):
+        end = mark.start() if mark else len(text)
+        if start < end and _ASKS.match(text, start, end):
+            out.append((start, end))
+            if len(out) == MAX_NEGATIONS:
+                break
+        start = mark.end() if mark else end
+    return out
+
+
 def _answers(text: str, room: int) -> list[tuple[int, int, int, int]]:
     """Questions about need answered "no": (answer start, answer end, question start, question end)."""
     out: list[tuple[int, int, int, int]] = []
@@ -189,7 +227,7 @@ class Negations:
                    tuple(b for _, b in scopes), max((b - a for a, b in scopes), default=0))
 
     def __bool__(self) -> bool:
-        return bool(self.cue_starts)
+        return bool(self.cue_starts or self.scope_starts)
 
     def governs(self, position: int) -> bool:
         """Whether a match starting at ``position`` is inside a negation's scope."""

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Mapping
 
 from .entities import find_entity
 from .inner_loops import squeeze_words
-from .negation import NO_NEGATIONS, Negations, find_negations
+from .negation import NO_NEGATIONS, Negations, find_negations, find_questions
 from .normalize import fold, fold_offsets, normalize_folded
 from .words import FORMS
 
@@ -33,7 +33,7 @@ class Scan:
     out on first need, once."""
 
     __slots__ = ("text", "norm", "spelled", "_forms", "_folded", "_fold_offsets", "_letters", "_found", "_entities",
-                 "_offsets", "_negations", "occurrences", "ranked")
+                 "_offsets", "_negations", "_with_questions", "occurrences", "ranked")
 
     def __init__(self, text: str, norm: str | None = None, speller: Speller | None = None):
         """``speller``: the rule set's (:mod:`.spelling`), to spell typos of its words
@@ -58,6 +58,7 @@ class Scan:
         self._entities: dict[str, list[tuple[int, int, int]]] = {}  # entity -> occurrences in ``norm``
         self._offsets: list[int] | None = None
         self._negations: Negations | None = None
+        self._with_questions: Negations | None = None
         # Per layer, what its scan found (``Layer.occurrences``): read once, however many times
         # the message is ranked (``check``, then ``warns_of`` for a warning's story).
         self.occurrences: dict = {}
@@ -109,17 +110,39 @@ class Scan:
             self._entities[name] = found
         return found
 
-    def negations(self) -> Negations:
+    def negations(self, questions: bool = False) -> Negations:
         """Where the message denies a request (:mod:`.negation`), as spans of
         ``norm``: found in the original text, whose punctuation ends a
-        clause, and mapped with the offsets (only when a cue occurs)."""
+        clause, and mapped with the offsets (only when a cue occurs).
+        ``questions``: also the clauses that ask whether to do something
+        (``find_questions``), for the counter-evidence that counts only what was done."""
         if self._negations is None:
-            found = find_negations(self.text[: MAX_MATCH_CHARS * 2])
-            if not found:
-                self._negations = NO_NEGATIONS
+            self._negations = self._spans(find_negations(self.text[: MAX_MATCH_CHARS * 2]))
+        if not questions:
+            return self._negations
+        if self._with_questions is None:
+            asked = find_questions(self.text[: MAX_MATCH_CHARS * 2])
+            if not asked:
+                self._with_questions = self._negations
             else:
-                offsets = self.offsets()
-                at = [tuple(bisect_left(offsets, x) for x in spans) for spans in found]
-                at = [(a, b, c, d) for a, b, c, d in at if a < b]  # a cue normalisation dropped is none
-                self._negations = Negations.of([(a, b) for a, b, _, _ in at], [(c, d) for _, _, c, d in at if c < d])
-        return self._negations
+                denied = self._negations
+                self._with_questions = Negations.of(
+                    list(zip(denied.cue_starts, denied.cue_ends)),
+                    list(zip(denied.scope_starts, denied.scope_ends))
+                    + [s for s in self._map(asked) if s[0] < s[1]])
+        return self._with_questions
+
+    def _spans(self, found: list[tuple[int, int, int, int]]) -> Negations:
+        if not found:
+            return NO_NEGATIONS
+        at = [tuple(self._map_points(spans)) for spans in found]
+        at = [(a, b, c, d) for a, b, c, d in at if a < b]  # a cue normalisation dropped is none
+        return Negations.of([(a, b) for a, b, _, _ in at], [(c, d) for _, _, c, d in at if c < d])
+
+    def _map(self, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+        return [tuple(self._map_points(span)) for span in spans]
+
+    def _map_points(self, points: tuple[int, ...]) -> list[int]:
+        """Offsets in the original text -> offsets in ``norm``."""
+        offsets = self.offsets()
+        return [bisect_left(offsets, x) for x in points]

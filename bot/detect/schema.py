@@ -110,6 +110,10 @@ class Group:
     # A request (for a code, card data, money, an app): a match that a negation governs
     # ("we will never ask for your PIN") does not count (:mod:`.negation`).
     negatable: bool = False
+    # Counter-evidence that counts only as something done ("I rang the number on my card"): not
+    # where a negation governs it ("I didn't call the bank back") nor inside a question
+    # ("Can I call back on the number on my card?"), which a scammer's victim asks.
+    only_as_done: bool = False
 
     @property
     def phrases(self) -> tuple[str, ...]:
