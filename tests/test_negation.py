@@ -160,36 +160,25 @@ def test_a_request_asked_about_still_counts():
 
 # --------------------------------------------------------------- rule files
 
-def test_negatable_must_be_true_or_false_and_only_on_a_request():
-    text = document([file_rule("loan-a", """\
+@pytest.mark.parametrize("key, on_lure, on_legit, wrong_kind", [
+    ("negatable", "yes please", "true", "negatable is for requests"),
+    ("only_as_done", "true", "maybe", "only_as_done is for counter-evidence"),
+])
+def test_group_flags_must_be_true_or_false_and_on_their_kind_of_group(key, on_lure, on_legit, wrong_kind):
+    """negatable: on a request (a positive weight); only_as_done: on counter-evidence."""
+    text = document([file_rule("loan-a", f"""\
         - name: lure
           weight: 40
-          negatable: yes please
+          {key}: {on_lure}
           patterns: [低息贷款]
         - name: legit
           weight: -40
-          negatable: true
+          {key}: {on_legit}
           patterns: [银行柜台]
         """)])
     found = problems(text)
-    assert any("negatable must be true or false" in p for p in found)
-    assert any("negatable is for requests" in p for p in found)
-
-
-def test_only_as_done_must_be_true_or_false_and_only_on_counter_evidence():
-    text = document([file_rule("loan-a", """\
-        - name: lure
-          weight: 40
-          only_as_done: true
-          patterns: [低息贷款]
-        - name: legit
-          weight: -40
-          only_as_done: maybe
-          patterns: [银行柜台]
-        """)])
-    found = problems(text)
-    assert any("only_as_done must be true or false" in p for p in found)
-    assert any("only_as_done is for counter-evidence" in p for p in found)
+    assert any(f"{key} must be true or false" in p for p in found)
+    assert any(wrong_kind in p for p in found)
 
 
 def test_an_only_as_done_shared_group_cannot_be_used_with_a_positive_weight():
