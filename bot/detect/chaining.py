@@ -26,7 +26,12 @@ if TYPE_CHECKING:  # pragma: no cover
     from .negation import Negations
     from .occurrences import Occurrences
 
-__all__ = ["gap_cost", "chain", "short_occurrences", "on_demand", "best_hits", "group_best"]
+__all__ = ["gap_cost", "chain", "short_occurrences", "on_demand", "best_hits", "group_best", "NEGATABLE", "ONLY_AS_DONE"]
+
+# How a pattern reads negations (its ``negatable`` field, :mod:`.negation`): 0, it does not;
+# NEGATABLE, a request that does not count where a negation governs it; ONLY_AS_DONE,
+# counter-evidence that also does not count inside a question (``Group.only_as_done``).
+NEGATABLE, ONLY_AS_DONE = 1, 2
 
 
 _WORD_RUN = re.compile(f"[{SPACED}]+")  # an English word (or number): its characters cost 2 together
@@ -269,14 +274,14 @@ def _try_pattern(p: tuple, occ: "Occurrences", memo: dict, entities_of: Callable
         if not found:
             return
         lists.append(found)
-    negated = negations(negatable == 2) if negatable else None  # 2: layer.ONLY_AS_DONE, questions too
+    negated = negations(negatable == ONLY_AS_DONE) if negatable else None
     if negated:
         lists[0] = [o for o in lists[0] if not negated.governs(o[0])]
         if not lists[0]:
             return
     # A cue in a gap breaks a request's match ("验证码…请勿…告诉"), not a done check's: "I rang
     # her on the number from our contract, not the email's" is a check.
-    match = chain(norm, lists, gaps, bound, negated if negated and negatable != 2 else None)
+    match = chain(norm, lists, gaps, bound, negated if negated and negatable != ONLY_AS_DONE else None)
     if match is not None:
         sim, spans = match
         rank = (sim, -spans[0][0], spans[-1][1] - spans[0][0], -order)

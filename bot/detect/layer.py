@@ -31,7 +31,7 @@ from array import array
 from collections import Counter
 from dataclasses import dataclass, replace
 
-from .chaining import best_hits
+from .chaining import NEGATABLE, ONLY_AS_DONE, best_hits
 from .inner_loops import SPACED_CHARS as _SPACED_CHARS
 from .inner_loops import Automaton, anchor_index
 from .normalize import has_cjk, pinyin_alias
@@ -48,10 +48,6 @@ MIN_PINYIN_ALIAS = 8
 # A layer of more element classes than this asks which classes occur one by
 # one and takes its candidates from the words found (see ``_index_groups``).
 LAZY_ABOVE_CLASSES = 100_000
-
-
-# How a pattern reads negations (``_Pattern.negatable``, :mod:`.negation`).
-NEGATABLE, ONLY_AS_DONE = 1, 2
 
 
 @dataclass(frozen=True, slots=True)

@@ -129,18 +129,15 @@ class Scan:
                 self._with_questions = Negations.of(
                     list(zip(denied.cue_starts, denied.cue_ends)),
                     list(zip(denied.scope_starts, denied.scope_ends))
-                    + [s for s in self._map(asked) if s[0] < s[1]])
+                    + [(a, b) for a, b in map(self._map_points, asked) if a < b])
         return self._with_questions
 
     def _spans(self, found: list[tuple[int, int, int, int]]) -> Negations:
         if not found:
             return NO_NEGATIONS
-        at = [tuple(self._map_points(spans)) for spans in found]
+        at = [self._map_points(spans) for spans in found]
         at = [(a, b, c, d) for a, b, c, d in at if a < b]  # a cue normalisation dropped is none
         return Negations.of([(a, b) for a, b, _, _ in at], [(c, d) for _, _, c, d in at if c < d])
-
-    def _map(self, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
-        return [tuple(self._map_points(span)) for span in spans]
 
     def _map_points(self, points: tuple[int, ...]) -> list[int]:
         """Offsets in the original text -> offsets in ``norm``."""
