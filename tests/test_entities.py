@@ -177,9 +177,11 @@ def test_a_bare_host_right_after_chinese_is_a_link():
 
 
 @pytest.mark.parametrize("host", ["astro-renew-promo.com", "mydigitalid-kemaskini.com", "ukparking-pcn.com/pay",
-                                  "simplygo-upgrade.sg-ezlink.net", "bantuan-str-semak.com"])
+                                  "simplygo-upgrade.sg-ezlink.net", "bantuan-str-semak.com",
+                                  "kad-aktif.com.my", "card-activate.net"])
 def test_a_hyphenated_host_with_a_bait_word_is_risky(host):
-    """Renewals, upgrades, fines and their Malay words (kemaskini, semak) in a hyphenated label."""
+    """Renewals, upgrades, fines, activations and their Malay words (kemaskini, semak, aktif) in a
+    hyphenated label."""
     assert kinds(f"go to {host} now")["risky_link"]
 
 

@@ -80,6 +80,8 @@ _BAIT_WORDS = (r"verify|verif|secure|security|login|log-in|signin|update|account
                r"gift|bonus|wallet|bank|kyc|relief|donate|donation|appeal|grant|subsid|rebate|daftar|"
                # renewals, upgrades, vouchers and notices of fines, and their Malay words (kemaskini: update)
                r"renew|promo|upgrade|redeem|voucher|cashback|points|notice|notis|penalty|pcn|parking|kemaskini|semak|tuntut|"
+               # activation ("card-activate.net", Malay "budi-aktif.com.my")
+               r"activat|aktif|"
                # moves, arrears and relief that a notice asks to act on
                r"migrat|arrear|disaster|assist|"
                # mailboxes and their administrators ("ourcompany-mail.net", "m365-storageadmin.com")
