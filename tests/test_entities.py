@@ -178,10 +178,12 @@ def test_a_bare_host_right_after_chinese_is_a_link():
 
 @pytest.mark.parametrize("host", ["astro-renew-promo.com", "mydigitalid-kemaskini.com", "ukparking-pcn.com/pay",
                                   "simplygo-upgrade.sg-ezlink.net", "bantuan-str-semak.com",
-                                  "kad-aktif.com.my", "card-activate.net"])
+                                  "kad-aktif.com.my", "card-activate.net", "astro-bayaran-akaun.com",
+                                  "jpn-gantimykad.com", "tng-duitraya-2026.com", "careers-onboard.com",
+                                  "ukvi-evisa-check.co.uk/verify"])
 def test_a_hyphenated_host_with_a_bait_word_is_risky(host):
-    """Renewals, upgrades, fines, activations and their Malay words (kemaskini, semak, aktif) in a
-    hyphenated label."""
+    """Renewals, upgrades, fines, activations, onboarding, visas and their Malay words (kemaskini, semak,
+    aktif, bayaran, akaun, ganti, duit) in a hyphenated label."""
     assert kinds(f"go to {host} now")["risky_link"]
 
 
@@ -199,7 +201,8 @@ def test_a_host_wearing_a_brands_name_is_risky(host):
 @pytest.mark.parametrize("host", ["shopee.com.my", "www.amazon.co.uk/orders", "mail.google.com", "maybank2u.com.my",
                                   "auspost.com.au/track", "amazon.jobs", "startups-hub.com", "t-mobile.com",
                                   "learn-more.com", "redcross.org.uk/donate", "docusign.net/signing", "tomato-farm.com",
-                                  "africa-travel.com"])
+                                  "africa-travel.com", "sweet-baking.com", "samantha-photos.com", "visage-salon.com",
+                                  "geranium-garden.com"])
 def test_a_brands_own_host_and_unrelated_hyphens_are_not_risky(host):
     assert "risky_link" not in kinds(f"go to {host} now")
 

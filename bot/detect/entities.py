@@ -85,7 +85,13 @@ _BAIT_WORDS = (r"verify|verif|secure|security|login|log-in|signin|update|account
                # moves, arrears and relief that a notice asks to act on
                r"migrat|arrear|disaster|assist|"
                # mailboxes and their administrators ("ourcompany-mail.net", "m365-storageadmin.com")
-               r"mail|admin|storage|helpdesk")
+               r"mail|admin|storage|helpdesk|"
+               # onboarding and visa checks ("careers-onboard.com", "ukvi-evisa-check.co.uk")
+               r"onboard|evisa|"
+               # Malay: payment, account, replacement, aid, prize, verification, redeem, tax, fine,
+               # refund, loan, incentive, money ("astro-bayaran-akaun.com", "jpn-gantimykad.com"); not baki, saman
+               # or geran, which hide in "sweet-baking", "samantha-" and "geranium-"
+               r"bayar|akaun|ganti|bantuan|hadiah|pengesahan|sahkan|tebus|cukai|denda|pulangan|pinjam|insentif|duit")
 
 # Each entity's expression, and (below) the characters a match can start with.
 _BODIES = {
