@@ -47,7 +47,9 @@ UNREAD = frozenset({"fresh78", "fresh79", "fresh86", "fresh87", "fresh91", "fres
                     "fresh186", "fresh188", "fresh190", "fresh191",
                     "fresh194", "fresh196", "fresh201", "fresh202", "fresh203", "fresh204", "fresh211", "fresh215", "fresh218",
                     "fresh224", "fresh227", "fresh230", "fresh236", "fresh239", "fresh241", "fresh246",
-                    "fresh249", "fresh251", "fresh253", "fresh259", "fresh260"})
+                    "fresh249", "fresh251", "fresh253", "fresh259", "fresh260",
+                    "fresh262", "fresh264", "fresh268", "fresh270", "fresh273", "fresh277", "fresh279",
+                    "fresh283", "fresh286"})
 
 
 def _rows(path: Path) -> list[dict]:
