@@ -49,7 +49,7 @@ UNREAD = frozenset({"fresh78", "fresh79", "fresh86", "fresh87", "fresh91", "fres
                     "fresh224", "fresh227", "fresh230", "fresh236", "fresh239", "fresh241", "fresh246",
                     "fresh249", "fresh251", "fresh253", "fresh259", "fresh260",
                     "fresh262", "fresh264", "fresh268", "fresh270", "fresh273", "fresh277", "fresh279",
-                    "fresh283", "fresh286"})
+                    "fresh283", "fresh286", "fresh290", "fresh292"})
 
 
 def _rows(path: Path) -> list[dict]:
